@@ -1,0 +1,195 @@
+# nexus - plain Makefile, pkg-config for every dependency.
+#
+#   make            build everything into build/ (bin/, lib/, tests/)
+#   make test       install missing Debian packages, build, run every test
+#   make demo       install missing Debian packages, build, run the demo
+#   make bench      run nxbench (pinned, baselines in the same run)
+#   make asan       the whole test suite under ASan+UBSan (build-asan/)
+#   make tsan       the whole test suite under TSan (build-tsan/)
+#   make install    PREFIX=/usr/local DESTDIR=  (libnx, header, pkg-config, tools)
+#   make V=1        show the commands
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+CC ?= cc
+BUILD ?= build
+SAN ?=
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+PKG_CORE := ck liburcu-qsbr hwloc inih
+PKG_TEST := cmocka
+PKG_TOP := ncursesw
+
+WARN := -Wall -Wextra -Wshadow -Wundef -Wstrict-prototypes -Wmissing-prototypes \
+	-Wcast-align -Wformat=2 -Werror
+OPT ?= -O2 -g
+CFLAGS_ALL := -std=gnu11 $(WARN) $(OPT) -fno-omit-frame-pointer -fPIC -D_GNU_SOURCE \
+	-Iinclude -I. $(shell pkg-config --cflags $(PKG_CORE) 2>/dev/null) $(CFLAGS)
+LDFLAGS_ALL := $(LDFLAGS)
+LIBS_CORE := $(shell pkg-config --libs $(PKG_CORE) 2>/dev/null) -lpthread
+
+ifeq ($(SAN),asan)
+CFLAGS_ALL += -fsanitize=address,undefined -fno-sanitize-recover=all
+LDFLAGS_ALL += -fsanitize=address,undefined
+endif
+ifeq ($(SAN),tsan)
+# ck's x86 port hides its atomics in asm; TSan builds use platform/tsan/ck_pr.h
+CFLAGS_ALL := -Iplatform/tsan $(CFLAGS_ALL) -fsanitize=thread -fno-sanitize-recover=all
+LDFLAGS_ALL += -fsanitize=thread
+endif
+
+OBJ := $(BUILD)/obj
+BIN := $(BUILD)/bin
+LIB := $(BUILD)/lib
+TST := $(BUILD)/tests
+
+# ---- sources ----
+PLATFORM_SRC := $(wildcard platform/linux/*.c)
+SHM_SRC := $(wildcard shm/*.c)
+CORE_SRC := $(wildcard core/*.c)
+ALL_LIB_SRC := $(PLATFORM_SRC) $(SHM_SRC) $(CORE_SRC)
+
+# libnx: what a client needs, without liburcu or hwloc.
+LIBNX_SRC := core/errno.c shm/client.c shm/channel.c shm/names.c shm/health_map.c shm/attach.c \
+	platform/linux/err.c platform/linux/log.c platform/linux/clock.c \
+	platform/linux/futex.c platform/linux/shm.c platform/linux/ctl.c \
+	platform/linux/thread.c
+LIBNX_OBJ := $(LIBNX_SRC:%.c=$(OBJ)/%.o)
+CORE_OBJ := $(ALL_LIB_SRC:%.c=$(OBJ)/%.o)
+
+LIBNX_SO := $(LIB)/libnx.so
+LIBNX_SONAME := libnx.so.$(shell sed -n 's/^\#define NX_ABI_VERSION \([0-9]*\)/\1/p' include/nx/nx.h)
+LIBNX_A := $(LIB)/libnx.a
+LIBCORE_A := $(LIB)/libnxcore.a
+
+TOOLS := nxd
+TOOL_BINS := $(TOOLS:%=$(BIN)/%) $(BIN)/nxbench
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(TST)/unit/%)
+INTEG_SRC := $(wildcard tests/integration/test_*.c)
+INTEG_BINS := $(INTEG_SRC:tests/integration/%.c=$(TST)/integration/%)
+STRESS_SRC := $(wildcard tests/stress/test_*.c)
+STRESS_BINS := $(STRESS_SRC:tests/stress/%.c=$(TST)/stress/%)
+HARNESS_SRC := $(wildcard tests/integration/harness/*.c)
+HARNESS_OBJ := $(HARNESS_SRC:%.c=$(OBJ)/%.o)
+TEST_HELPERS := $(patsubst tests/helpers/%.c,$(TST)/helpers/%,$(wildcard tests/helpers/*.c))
+TEST_SO := $(patsubst tests/preload/%.c,$(TST)/preload/%.so,$(wildcard tests/preload/*.c))
+
+.PHONY: all deps test demo bench asan tsan install clean headers-check clang
+all: $(LIBNX_SO) $(LIBNX_A) $(LIBCORE_A) $(TOOL_BINS) $(LIB)/nx.pc
+
+deps:
+	$(Q)scripts/install-deps.sh
+
+$(OBJ)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(LIBNX_SO): $(LIBNX_OBJ)
+	@mkdir -p $(LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -shared -Wl,-soname,$(LIBNX_SONAME) -o $@.$(patsubst libnx.so.%,%,$(LIBNX_SONAME)) $^ $(LDFLAGS_ALL) -lpthread
+	$(Q)ln -sf $(notdir $@).$(patsubst libnx.so.%,%,$(LIBNX_SONAME)) $@
+
+$(LIBNX_A): $(LIBNX_OBJ)
+	@mkdir -p $(LIB)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(LIBCORE_A): $(CORE_OBJ)
+	@mkdir -p $(LIB)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(LIB)/nx.pc: scripts/nx.pc.in
+	@mkdir -p $(LIB)
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|g' $< > $@
+
+# ---- tools: thin mains over the libraries ----
+$(BIN)/%: $(OBJ)/tools/%/main.o $(LIBCORE_A)
+	@mkdir -p $(BIN)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBCORE_A) $(LIBS_CORE)
+
+$(BIN)/nxbench: $(OBJ)/bench/nxbench.o $(patsubst %.c,$(OBJ)/%.o,$(filter-out bench/nxbench.c,$(wildcard bench/*.c))) $(LIBCORE_A)
+	@mkdir -p $(BIN)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(filter %.o,$^) $(LIBCORE_A) $(LIBS_CORE)
+
+# ---- tests ----
+$(TST)/unit/%: $(OBJ)/tests/unit/%.o $(LIBCORE_A)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBCORE_A) $(LIBS_CORE) $(shell pkg-config --libs $(PKG_TEST))
+
+$(TST)/integration/%: $(OBJ)/tests/integration/%.o $(HARNESS_OBJ) $(LIBCORE_A)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(HARNESS_OBJ) $(LIBCORE_A) $(LIBS_CORE) $(shell pkg-config --libs $(PKG_TEST))
+
+$(TST)/stress/%: $(OBJ)/tests/stress/%.o $(LIBCORE_A)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBCORE_A) $(LIBS_CORE) $(shell pkg-config --libs $(PKG_TEST))
+
+$(TST)/helpers/%: $(OBJ)/tests/helpers/%.o $(LIBCORE_A)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBCORE_A) $(LIBS_CORE)
+
+# preloaded interposers are never sanitized: they replace malloc
+$(TST)/preload/%.so: tests/preload/%.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -std=gnu11 $(WARN) -O2 -g -fPIC -shared -D_GNU_SOURCE -o $@ $< -ldl -lpthread
+
+# every public header compiles alone as C11
+headers-check:
+	$(Q)for h in include/nx/*.h; do \
+		printf '#include <nx/%s>\n#include <nx/%s>\nint nx_header_check_dummy;\n' $$(basename $$h) $$(basename $$h) | \
+		$(CC) -std=c11 -pedantic -Wall -Wextra -Werror -Iinclude -x c -c -o /dev/null - || exit 1; \
+	done
+
+TEST_BINS := $(UNIT_BINS) $(STRESS_BINS) $(INTEG_BINS) $(TEST_HELPERS) $(TEST_SO)
+
+tests: all $(TEST_BINS)
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory tests headers-check
+	$(Q)BUILD=$(BUILD) SAN=$(SAN) tests/run.sh
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) scripts/demo.sh
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(BIN)/nxbench $(BENCH_ARGS)
+
+asan: deps
+	$(Q)$(MAKE) --no-print-directory BUILD=build-asan SAN=asan test
+
+tsan: deps
+	$(Q)$(MAKE) --no-print-directory BUILD=build-tsan SAN=tsan test
+
+clang:
+	$(Q)$(MAKE) --no-print-directory BUILD=build-clang CC=clang all tests
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/nx \
+		$(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(LIBNX_SO).$(patsubst libnx.so.%,%,$(LIBNX_SONAME)) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf $(LIBNX_SONAME) $(DESTDIR)$(PREFIX)/lib/libnx.so
+	install -m 0644 $(LIBNX_A) $(DESTDIR)$(PREFIX)/lib/
+	install -m 0644 include/nx/*.h $(DESTDIR)$(PREFIX)/include/nx/
+	install -m 0644 $(LIB)/nx.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	install -m 0755 $(TOOL_BINS) $(DESTDIR)$(PREFIX)/bin/
+
+clean:
+	rm -rf build build-asan build-tsan build-clang
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

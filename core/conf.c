@@ -1,0 +1,162 @@
+/*
+ * nxd's settings by name: the command line (--max-channels 128) and the
+ * config file ([nxd] max_channels = 128) go through the same function, so
+ * the two can never disagree about a key.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nxd.h"
+
+static int
+parse_u64(const char *key, const char *v, uint64_t min, uint64_t max, uint64_t *out)
+{
+	unsigned long long x;
+	char *end;
+	uint64_t mult = 1;
+
+	if (v == NULL || *v == '\0' || *v == '-')
+		return nx__err(NX_EINVAL, "%s: expected a number, got '%s'", key, v ? v : "");
+	errno = 0;
+	x = strtoull(v, &end, 0);
+	if (errno != 0 || end == v)
+		return nx__err(NX_EINVAL, "%s: expected a number, got '%s'", key, v);
+	if (*end == 'k' || *end == 'K')
+		mult = 1024, end++;
+	else if (*end == 'm' || *end == 'M')
+		mult = 1024 * 1024, end++;
+	else if (*end == 'g' || *end == 'G')
+		mult = 1024 * 1024 * 1024, end++;
+	if (*end != '\0')
+		return nx__err(NX_EINVAL, "%s: trailing characters in '%s'", key, v);
+	if (x > max / mult || x * mult < min || x * mult > max)
+		return nx__err(NX_EINVAL, "%s: %s is out of range [%llu, %llu]", key, v,
+			       (unsigned long long)min, (unsigned long long)max);
+	*out = x * mult;
+	return 0;
+}
+
+static int
+parse_bool(const char *key, const char *v, bool *out)
+{
+	if (v == NULL || strcmp(v, "") == 0 || strcmp(v, "1") == 0 || strcmp(v, "yes") == 0 ||
+	    strcmp(v, "true") == 0 || strcmp(v, "on") == 0) {
+		*out = true;
+		return 0;
+	}
+	if (strcmp(v, "0") == 0 || strcmp(v, "no") == 0 || strcmp(v, "false") == 0 ||
+	    strcmp(v, "off") == 0) {
+		*out = false;
+		return 0;
+	}
+	return nx__err(NX_EINVAL, "%s: expected yes or no, got '%s'", key, v);
+}
+
+/* "max-channels" and "max_channels" are the same key. */
+static bool
+key_is(const char *key, const char *name)
+{
+	for (; *key != '\0' && *name != '\0'; key++, name++) {
+		char a = *key == '-' ? '_' : *key, b = *name == '-' ? '_' : *name;
+
+		if (a != b)
+			return false;
+	}
+	return *key == '\0' && *name == '\0';
+}
+
+int
+nx_instance_conf_set(struct nx_instance_conf *c, const char *key, const char *value)
+{
+	uint64_t v;
+	int rc;
+
+	if (key_is(key, "instance")) {
+		rc = nx__instance_check(value);
+		if (rc < 0)
+			return rc;
+		snprintf(c->instance, sizeof c->instance, "%s", value);
+		return 0;
+	}
+	if (key_is(key, "workers")) {
+		rc = parse_u64(key, value, 0, NX_PLACE_MAX_WORKERS, &v);
+		if (rc == 0)
+			c->workers = (int)v;
+		return rc;
+	}
+	if (key_is(key, "cpus")) {
+		rc = nx_cpulist_parse(value, c->cpus, NX_PLACE_MAX_WORKERS);
+		if (rc < 0)
+			return nx__err_ctx(rc, "cpus");
+		if (rc == 0)
+			return nx__err(NX_EINVAL, "cpus: empty list");
+		c->ncpus = rc;
+		return 0;
+	}
+	if (key_is(key, "idle")) {
+		if (strcmp(value, "spin") == 0)
+			c->idle = NX_WAIT_SPIN;
+		else if (strcmp(value, "sleep") == 0)
+			c->idle = NX_WAIT_SLEEP;
+		else
+			return nx__err(NX_EINVAL, "idle: expected spin or sleep, got '%s'", value);
+		return 0;
+	}
+	if (key_is(key, "max_channels")) {
+		rc = parse_u64(key, value, 1, 65536, &v);
+		if (rc == 0)
+			c->max_channels = (uint32_t)v;
+		return rc;
+	}
+	if (key_is(key, "ring_size")) {
+		rc = parse_u64(key, value, NX_RING_MIN, NX_RING_MAX, &v);
+		if (rc == 0 && (v & (v - 1)) != 0)
+			rc = nx__err(NX_EINVAL, "ring_size: %s is not a power of two", value);
+		if (rc == 0)
+			c->ring_size = (uint32_t)v;
+		return rc;
+	}
+	if (key_is(key, "arena")) {
+		rc = parse_u64(key, value, 0, NX_ARENA_MAX, &v);
+		if (rc == 0)
+			c->arena_bytes = (uint32_t)v;
+		return rc;
+	}
+	if (key_is(key, "max_payload")) {
+		rc = parse_u64(key, value, NX_INLINE_MAX, NX_ARENA_MAX / 2, &v);
+		if (rc == 0)
+			c->max_payload = (uint32_t)v;
+		return rc;
+	}
+	if (key_is(key, "keep"))
+		return parse_bool(key, value, &c->keep);
+	if (key_is(key, "mlock"))
+		return parse_bool(key, value, &c->mlock);
+	if (key_is(key, "quiet"))
+		return parse_bool(key, value, &c->quiet);
+	if (key_is(key, "rt_prio")) {
+		rc = parse_u64(key, value, 0, 99, &v);
+		if (rc == 0)
+			c->rt_prio = (int)v;
+		return rc;
+	}
+	if (key_is(key, "allow_gid")) {
+		rc = parse_u64(key, value, 0, UINT32_MAX, &v);
+		if (rc == 0)
+			c->allow_gid = (int64_t)v;
+		return rc;
+	}
+	if (key_is(key, "isolated")) {
+		int cpus[NX_PLACE_MAX_WORKERS * 4];
+
+		rc = nx_cpulist_parse(value, cpus, (int)(sizeof cpus / sizeof cpus[0]));
+		if (rc < 0)
+			return nx__err_ctx(rc, "isolated");
+		snprintf(c->isolated, sizeof c->isolated, "%s", value);
+		c->has_isolated = true;
+		return 0;
+	}
+	return nx__err(NX_EINVAL, "unknown setting '%s'", key);
+}

@@ -1,0 +1,150 @@
+/*
+ * core_internal.h - workers, pipelines, stages and the instance (nxd).
+ *
+ * Who writes what:
+ *
+ *   control thread        workers
+ *   ---------------       -------------------------------------------
+ *   nx_worker.chans  ---> read once per loop (RCU, QSBR)
+ *   nx_instance.pipes --> read once per loop (RCU, QSBR)
+ *   nx_worker.ctl_word    futex word the worker sleeps on (with doorbells)
+ *   nx_worker.stop        checked once per loop
+ *   health: header,       health: nx_health_worker, nx_health_chan line 1
+ *   channel line 0,
+ *   pipeline directory
+ *
+ * The control thread frees a channel set, a pipeline table or a stage
+ * only after nx_rcu_synchronize(): every worker has finished the loop in
+ * which it could have seen it.
+ */
+#ifndef NX_CORE_INTERNAL_H
+#define NX_CORE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <nx/nx_stage.h>
+
+#include "platform/nx_platform.h"
+#include "shm/shm_internal.h"
+
+#define NX_BURST 32              /* requests taken from one channel per visit */
+#define NX_MAX_PIPELINES 64
+#define NX_MAX_STAGES 16         /* per pipeline */
+#define NX_HEARTBEAT_LOOPS 256   /* heartbeat every this many idle loops */
+
+/* ---- stages and pipelines ---- */
+
+struct nx_stage_inst {
+	const struct nx_stage_ops *ops;
+	void *state;
+};
+
+struct nx_pipeline {
+	char name[NX_PIPE_NAME_MAX];
+	uint32_t id;
+	uint32_t nstages;
+	uint64_t version;
+	struct nx_stage_inst stages[NX_MAX_STAGES];
+};
+
+struct nx_pipetab {
+	uint32_t n;
+	struct nx_pipeline *p[NX_MAX_PIPELINES];
+};
+
+/** Built-in stages. */
+extern const struct nx_stage_ops nx_stage_echo;
+extern const struct nx_stage_ops nx_stage_checksum;
+const struct nx_stage_ops *nx__stage_builtin(const char *name);
+
+/** CRC-32C (Castagnoli), hardware-assisted where the CPU has it. */
+uint32_t nx_crc32c(uint32_t crc, const void *buf, size_t len);
+
+/**
+ * Build a pipeline of stages run in sequence, each initialised with
+ * conf. @return 0, NX_EINVAL, NX_ENOMEM, or the failing init's code
+ */
+int nx__pipeline_create(struct nx_pipeline **out, const char *name,
+			const struct nx_stage_ops *const *stages, unsigned nstages,
+			const struct nx_stage_conf *conf);
+/** fini every stage and free. Only after a grace period. */
+void nx__pipeline_destroy(struct nx_pipeline *p);
+
+/**
+ * Run a pipeline on one message (worker, data path). scratch holds two
+ * buffers of scratch_cap bytes for the stages between the first and last.
+ * @return 0 or a negative NX_E* code
+ */
+int nx__pipeline_run(const struct nx_pipeline *p, struct nx_msg *msg, struct nx_ctx *ctx,
+		     uint8_t *const scratch[2], uint32_t scratch_cap);
+
+/* ---- channels and workers ---- */
+
+struct nx_wchan {
+	struct nx_chan_view v;
+	struct nx_health_chan *hc;
+	uint32_t id;
+	uint32_t worker;
+	bool in_use;
+	bool sleep_client;  /* the client sleeps on resp_bell: wake it */
+	int ctl_fd;         /* the client's control socket, -1 when none */
+	int32_t pid;
+	/* after a restart: requests before replay_until were taken by the dead
+	 * nxd; only idempotent ones run again (see peer_reclaim) */
+	bool replay;
+	uint32_t replay_until;
+	/* worker-private counts, published to hc after each burst */
+	uint64_t taken;
+	uint64_t answered;
+	uint64_t errors;
+};
+
+struct nx_chanset {
+	uint32_t n;
+	struct nx_wchan *ch[];
+};
+
+struct nx_instance;
+
+struct nx_worker {
+	/* written by the control thread */
+	struct nx_instance *inst;
+	struct nx_chanset *chans;  /* RCU-published */
+	struct nx_pipetab **pipes; /* the instance's RCU-published table */
+	bool may_sleep;            /* idle strategy: spin, then sleep */
+	uint32_t ctl_word;         /* bumped (and futex-woken) on every change */
+	uint32_t stop;
+	uint32_t idx;
+	int cpu;
+	struct nx_health_worker *hw;
+	struct nx_thread *thread;
+	uint8_t *scratch[2];
+	uint32_t scratch_cap;
+	uint32_t nchans;           /* control thread's count, for balancing */
+
+	/* written by the worker only, on its own lines */
+	uint64_t loops __attribute__((aligned(NX_CACHELINE)));
+	uint64_t taken;
+	uint64_t answered;
+	uint64_t busy_ns;
+	uint64_t sleeps;
+	uint64_t errors[NX_WERR_KINDS];
+	struct nx_ctx ctx;
+};
+
+/** The worker loop; arg is a struct nx_worker. */
+void *nx__worker_main(void *arg);
+
+/**
+ * Serve one request already copied out of its ring: validate, run, fill
+ * the response slot. Exposed for the tests of descriptor validation.
+ * @return the status written to the response
+ */
+int nx__worker_serve(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab *pipes,
+		     const struct nx_req_desc *rq, struct nx_resp_desc *rs, uint32_t seq);
+
+/** Publish a new channel set to a worker and wake it. Control thread. */
+void nx__worker_kick(struct nx_worker *w);
+
+#endif /* NX_CORE_INTERNAL_H */

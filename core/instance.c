@@ -1,0 +1,908 @@
+/*
+ * The instance: what one nxd owns, and its control thread.
+ *
+ * The control thread accepts clients, creates and reclaims their
+ * channels, hands channels to workers through RCU-published channel sets,
+ * notices clients that are gone (their control socket closes) and
+ * reclaims their channels after a grace period. It never touches a ring
+ * a worker serves, except to reclaim a channel after a restart, before
+ * any worker sees it.
+ *
+ * Holding the instance: binding @nx.<instance>.ctl is the lock. The
+ * kernel releases it when nxd dies, however it dies, so a restarted nxd
+ * takes over at once, and a second nxd on a live instance is refused.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "platform/nx_rcu.h"
+#include "shm/attach.h"
+
+#include "core_internal.h"
+#include "nxd.h"
+
+#define NX_MAX_PEERS 64
+#define NX_PEER_TIMEOUT_NS 5000000000ull /* a connection must speak within 5 s */
+
+enum { KEY_LISTEN = 1, KEY_SIGNAL, KEY_NOTIFY, KEY_PEER, KEY_CHAN };
+#define KEY(type, idx) (((uint64_t)(type) << 32) | (uint32_t)(idx))
+
+struct nx_peer {
+	int fd;
+	struct nx_peer_cred cred;
+	uint64_t since_ns;
+};
+
+struct nx_instance {
+	struct nx_instance_conf conf;
+	struct nx_place_plan plan;
+	struct nx_health_view hv;
+	struct nx_chan_geom cgeom;
+	uint64_t generation;
+	bool reattached;
+	int lfd;
+	int sigfd;
+	int notefd;
+	struct nx_evloop *ev;
+	struct nx_worker *workers;
+	unsigned nworkers;
+	bool workers_started;
+	struct nx_wchan *chans;
+	struct nx_pipetab *pipes;
+	struct nx_peer peers[NX_MAX_PEERS];
+	uint32_t stop;
+	bool stopped;
+	uint64_t last_sweep_ns;
+};
+
+void
+nx_instance_conf_default(struct nx_instance_conf *c)
+{
+	memset(c, 0, sizeof *c);
+	snprintf(c->instance, sizeof c->instance, "default");
+	c->idle = NX_WAIT_SPIN;
+	c->max_channels = 64;
+	c->ring_size = 256;
+	c->arena_bytes = 1u << 20;
+	c->max_payload = NX_PAYLOAD_MAX_DEFAULT;
+	c->allow_gid = -1;
+}
+
+void
+nx_instance_health_name(char *buf, size_t len, const char *instance)
+{
+	nx__health_name(buf, len, instance);
+}
+
+const struct nx_place_plan *
+nx_instance_plan(const struct nx_instance *inst)
+{
+	return &inst->plan;
+}
+
+uint64_t
+nx_instance_generation(const struct nx_instance *inst)
+{
+	return inst->generation;
+}
+
+static struct nx_health_hdr *
+hdr(struct nx_instance *inst)
+{
+	return inst->hv.hdr;
+}
+
+static void
+set_inst_state(struct nx_instance *inst, uint32_t state)
+{
+	nx__store32(&hdr(inst)->state, state);
+}
+
+/* ---- pipelines ---- */
+
+static int
+pipes_build(struct nx_instance *inst)
+{
+	static const struct nx_stage_ops *const echo[] = { &nx_stage_echo };
+	static const struct nx_stage_ops *const checksum[] = { &nx_stage_checksum };
+	struct nx_pipetab *tab;
+	unsigned i;
+	int rc;
+
+	tab = calloc(1, sizeof *tab);
+	if (tab == NULL)
+		return nx__err(NX_ENOMEM, "pipeline table");
+	rc = nx__pipeline_create(&tab->p[0], "echo", echo, 1, NULL);
+	if (rc == 0)
+		rc = nx__pipeline_create(&tab->p[1], "checksum", checksum, 1, NULL);
+	if (rc < 0) {
+		nx__pipeline_destroy(tab->p[0]);
+		free(tab);
+		return rc;
+	}
+	tab->n = 2;
+	for (i = 0; i < inst->hv.max_pipelines; i++) {
+		struct nx_health_pipe *hp = &inst->hv.pipes[i];
+
+		memset(hp, 0, sizeof *hp);
+		if (i < tab->n) {
+			tab->p[i]->id = i;
+			memcpy(hp->name, tab->p[i]->name, sizeof hp->name);
+			hp->nstages = tab->p[i]->nstages;
+			hp->version = tab->p[i]->version;
+			nx__store32(&hp->active, 1);
+		}
+	}
+	inst->pipes = tab;
+	return 0;
+}
+
+static void
+pipes_free(struct nx_pipetab *tab)
+{
+	unsigned i;
+
+	if (tab == NULL)
+		return;
+	for (i = 0; i < tab->n; i++)
+		nx__pipeline_destroy(tab->p[i]);
+	free(tab);
+}
+
+/* ---- channel sets (RCU) ---- */
+
+/*
+ * Give worker w a new channel set: the old one plus add, minus remove.
+ * Publish, wake the worker so a sleeping one re-reads it, wait a grace
+ * period, free the old set. After return, no worker can see remove.
+ */
+static int
+chanset_publish(struct nx_worker *w, struct nx_wchan *add, struct nx_wchan *remove)
+{
+	struct nx_chanset *old = w->chans, *set;
+	uint32_t i, n = 0;
+
+	set = malloc(sizeof *set + (old->n + 1) * sizeof set->ch[0]);
+	if (set == NULL)
+		return nx__err(NX_ENOMEM, "channel set");
+	for (i = 0; i < old->n; i++)
+		if (old->ch[i] != remove)
+			set->ch[n++] = old->ch[i];
+	if (add != NULL)
+		set->ch[n++] = add;
+	set->n = n;
+	nx_rcu_assign(w->chans, set);
+	nx__worker_kick(w);
+	nx_rcu_synchronize();
+	free(old);
+	w->nchans = n;
+	nx__store32(&w->hw->nchannels, n);
+	return 0;
+}
+
+static struct nx_worker *
+least_loaded(struct nx_instance *inst)
+{
+	struct nx_worker *best = &inst->workers[0];
+	unsigned i;
+
+	for (i = 1; i < inst->nworkers; i++)
+		if (inst->workers[i].nchans < best->nchans)
+			best = &inst->workers[i];
+	return best;
+}
+
+/* ---- peers: connections that have not attached yet ---- */
+
+static void
+peer_drop(struct nx_instance *inst, struct nx_peer *p)
+{
+	nx_evloop_del(inst->ev, p->fd);
+	nx_fd_close(p->fd);
+	p->fd = -1;
+}
+
+static bool
+peer_allowed(const struct nx_instance *inst, const struct nx_peer_cred *c)
+{
+	return c->uid == nx_process_uid() || c->uid == 0 ||
+	       (inst->conf.allow_gid >= 0 && (int64_t)c->gid == inst->conf.allow_gid);
+}
+
+static void
+on_listen(struct nx_instance *inst)
+{
+	for (;;) {
+		struct nx_peer_cred cred;
+		unsigned i;
+		int fd;
+
+		fd = nx_ctl_accept(inst->lfd, &cred);
+		if (fd < 0)
+			return;
+		if (!peer_allowed(inst, &cred)) {
+			nx_log(NX_LOG_WARN, "refused pid %d: uid %u not allowed", cred.pid, cred.uid);
+			nx__ctl_reply_error(fd, NX_EPERM,
+					    "uid %u may not attach to instance '%s' (nxd runs as uid %u%s)",
+					    cred.uid, inst->conf.instance, nx_process_uid(),
+					    inst->conf.allow_gid >= 0 ? ", or its allowed group" : "");
+			nx_fd_close(fd);
+			continue;
+		}
+		for (i = 0; i < NX_MAX_PEERS && inst->peers[i].fd >= 0; i++)
+			;
+		if (i == NX_MAX_PEERS || nx_evloop_add(inst->ev, fd, KEY(KEY_PEER, i)) < 0) {
+			nx__ctl_reply_error(fd, NX_EBUSY, "too many connections pending; retry");
+			nx_fd_close(fd);
+			continue;
+		}
+		inst->peers[i].fd = fd;
+		inst->peers[i].cred = cred;
+		inst->peers[i].since_ns = nx_clock_ns();
+	}
+}
+
+static int
+chan_free_slot(struct nx_instance *inst)
+{
+	uint32_t i;
+
+	for (i = 0; i < inst->conf.max_channels; i++)
+		if (!inst->chans[i].in_use && inst->hv.chans[i].state == NX_CHAN_FREE)
+			return (int)i;
+	return -1;
+}
+
+static void
+chan_record(struct nx_instance *inst, struct nx_wchan *ch, const struct nx_peer_cred *cred,
+	    uint32_t wait_mode)
+{
+	struct nx_health_chan *hc = ch->hc;
+
+	hc->worker = ch->worker;
+	hc->pid = cred->pid;
+	hc->uid = cred->uid;
+	hc->pid_start = nx_process_start_time(cred->pid);
+	hc->attach_ns = nx_clock_ns();
+	hc->ring_size = inst->cgeom.ring_size;
+	hc->arena_bytes = inst->cgeom.arena_bytes;
+	hc->wait_mode = wait_mode;
+	hc->attach_count++;
+	nx__store32(&hc->state, NX_CHAN_ATTACHED);
+}
+
+static void
+chan_release(struct nx_instance *inst, struct nx_wchan *ch)
+{
+	struct nx_health_chan *hc = ch->hc;
+
+	if (ch->ctl_fd >= 0) {
+		nx_evloop_del(inst->ev, ch->ctl_fd);
+		nx_fd_close(ch->ctl_fd);
+		ch->ctl_fd = -1;
+	}
+	nx__chan_unmap(&ch->v);
+	ch->in_use = false;
+	nx__store32(&hc->state, NX_CHAN_FREE);
+	hc->pid = 0;
+	hc->uid = 0;
+	hc->pid_start = 0;
+	nx__store64(&hc->taken, 0);
+	nx__store64(&hc->answered, 0);
+	nx__store64(&hc->errors, 0);
+	nx__store64(&hc->last_ns, 0);
+}
+
+/* Hand a mapped channel to a worker and keep the client's socket to
+ * notice when it goes. The peer slot is consumed. */
+static int
+chan_serve(struct nx_instance *inst, struct nx_wchan *ch, struct nx_peer *p)
+{
+	struct nx_worker *w = &inst->workers[ch->worker];
+	int rc;
+
+	rc = chanset_publish(w, ch, NULL);
+	if (rc < 0)
+		return rc;
+	nx_evloop_del(inst->ev, p->fd);
+	ch->ctl_fd = p->fd;
+	p->fd = -1;
+	if (nx_evloop_add(inst->ev, ch->ctl_fd, KEY(KEY_CHAN, ch->id)) < 0) {
+		nx_log(NX_LOG_ERR, "channel %u: cannot watch its client: %s", ch->id, nx__errmsg());
+		return NX_EIO;
+	}
+	return 0;
+}
+
+static void
+chan_detach(struct nx_instance *inst, struct nx_wchan *ch, const char *why)
+{
+	struct nx_worker *w = &inst->workers[ch->worker];
+
+	if (!ch->in_use)
+		return;
+	/* After the grace period no worker can touch the mapping. */
+	if (chanset_publish(w, NULL, ch) < 0) {
+		/* no memory for a smaller set: keep serving, retry at the next sweep */
+		nx_log(NX_LOG_ERR, "channel %u: detach deferred: %s", ch->id, nx__errmsg());
+		return;
+	}
+	if (!inst->conf.quiet)
+		nx_log(NX_LOG_INFO, "channel %u (pid %d) detached: %s; %llu requests answered",
+		       ch->id, ch->pid, why, (unsigned long long)ch->answered);
+	chan_release(inst, ch);
+}
+
+static void
+peer_attach(struct nx_instance *inst, struct nx_peer *p, const struct nx_ctl_msg *m)
+{
+	struct nx_wchan *ch;
+	int id, rc;
+
+	if (m->abi_version != NX_ABI_VERSION) {
+		nx__ctl_reply_error(p->fd, NX_EABI,
+				    "client speaks ABI %u but nxd of instance '%s' speaks ABI %u: "
+				    "rebuild the client against the installed libnx",
+				    m->abi_version, inst->conf.instance, NX_ABI_VERSION);
+		goto drop;
+	}
+	if (m->wait_mode > NX_WAIT_SLEEP) {
+		nx__ctl_reply_error(p->fd, NX_EINVAL, "unknown wait mode %u", m->wait_mode);
+		goto drop;
+	}
+	if (ck_pr_load_32(&inst->stop) != 0) {
+		nx__ctl_reply_error(p->fd, NX_ESHUTDOWN, "instance '%s' is shutting down",
+				    inst->conf.instance);
+		goto drop;
+	}
+	id = chan_free_slot(inst);
+	if (id < 0) {
+		nx__ctl_reply_error(p->fd, NX_ENOSPC,
+				    "all %u channels of instance '%s' are in use (max_channels)",
+				    inst->conf.max_channels, inst->conf.instance);
+		goto drop;
+	}
+	ch = &inst->chans[id];
+	ch->worker = least_loaded(inst)->idx;
+	rc = nx__chan_create(&ch->v, &inst->cgeom, (uint32_t)id, ch->worker, m->wait_mode,
+			     inst->generation);
+	if (rc < 0) {
+		nx__ctl_reply_error(p->fd, rc, "cannot create a channel: %s", nx__errmsg());
+		goto drop;
+	}
+	if (inst->conf.mlock)
+		nx_mem_prefault(ch->v.base, ch->v.g.layout_bytes, true);
+	ch->in_use = true;
+	ch->sleep_client = m->wait_mode == NX_WAIT_SLEEP;
+	ch->pid = p->cred.pid;
+	ch->taken = ch->answered = ch->errors = 0;
+	ch->replay_until = 0;
+	ch->replay = false;
+	chan_record(inst, ch, &p->cred, m->wait_mode);
+	rc = nx__ctl_reply_ok(p->fd, (uint32_t)id, inst->generation, ch->v.fd);
+	if (rc == 0)
+		rc = chan_serve(inst, ch, p);
+	if (rc < 0) {
+		if (p->fd >= 0)
+			peer_drop(inst, p);
+		chan_detach(inst, ch, "attach failed");
+		return;
+	}
+	if (!inst->conf.quiet)
+		nx_log(NX_LOG_INFO, "channel %d attached: pid %d uid %u, worker %u, %s", id,
+		       ch->pid, p->cred.uid, ch->worker,
+		       ch->sleep_client ? "client sleeps" : "client spins");
+	return;
+drop:
+	peer_drop(inst, p);
+}
+
+/*
+ * A client takes its channel back after nxd restarted. What the dead nxd
+ * took and did not answer, [answered, taken), is replayed through the
+ * normal data path: the worker re-runs idempotent requests and answers the
+ * others NX_ERESTARTED. Everything after that was never taken and runs
+ * normally. The indices come from the client's memory: a client that
+ * damaged them only confuses its own channel, and they are bounded here.
+ */
+static void
+peer_reclaim(struct nx_instance *inst, struct nx_peer *p, const struct nx_ctl_msg *m, int fd)
+{
+	struct nx_health_chan *hc;
+	struct nx_wchan *ch;
+	uint32_t taken, answered, submitted;
+	int rc;
+
+	if (m->abi_version != NX_ABI_VERSION) {
+		nx__ctl_reply_error(p->fd, NX_EABI, "client speaks ABI %u, nxd speaks ABI %u",
+				    m->abi_version, NX_ABI_VERSION);
+		goto drop;
+	}
+	if (fd < 0 || m->chan_id >= inst->conf.max_channels) {
+		nx__ctl_reply_error(p->fd, NX_EINVAL, "reclaim needs a channel id and its segment");
+		goto drop;
+	}
+	ch = &inst->chans[m->chan_id];
+	hc = ch->hc;
+	if (ch->in_use || hc->state != NX_CHAN_ORPHANED || hc->pid != p->cred.pid ||
+	    hc->uid != p->cred.uid || hc->pid_start != nx_process_start_time(p->cred.pid)) {
+		nx__ctl_reply_error(p->fd, NX_ENOENT,
+				    "channel %u is not an orphan of pid %d: attach anew", m->chan_id,
+				    p->cred.pid);
+		goto drop;
+	}
+	rc = nx__chan_map(&ch->v, fd);
+	if (rc < 0) {
+		nx__ctl_reply_error(p->fd, rc, "channel %u: %s", m->chan_id, nx__errmsg());
+		goto drop;
+	}
+	fd = -1; /* owned by the view now */
+	if (ch->v.hdr->chan_id != m->chan_id || ch->v.g.layout_bytes != inst->cgeom.layout_bytes ||
+	    ch->v.g.ring_size != inst->cgeom.ring_size ||
+	    ch->v.g.arena_bytes != inst->cgeom.arena_bytes) {
+		nx__chan_unmap(&ch->v);
+		nx__ctl_reply_error(p->fd, NX_EPROTO, "segment is not channel %u of this instance",
+				    m->chan_id);
+		goto drop;
+	}
+	taken = ch->v.req->c_head;
+	answered = ch->v.resp->p_tail;
+	submitted = ck_pr_load_uint(&ch->v.req->p_tail);
+	if (taken - answered > ch->v.g.ring_size || submitted - taken > ch->v.g.ring_size) {
+		nx__chan_unmap(&ch->v);
+		nx__ctl_reply_error(p->fd, NX_EPROTO,
+				    "channel %u: ring indices are inconsistent (taken %u, answered "
+				    "%u, submitted %u)", m->chan_id, taken, answered, submitted);
+		goto drop;
+	}
+	/* Re-take what was taken and not answered, with the replay rule. */
+	ch->v.req->c_head = answered;
+	ch->replay_until = taken;
+	ch->replay = taken != answered;
+	ch->in_use = true;
+	ch->worker = least_loaded(inst)->idx;
+	ch->v.hdr->worker = ch->worker;
+	ch->sleep_client = hc->wait_mode == NX_WAIT_SLEEP;
+	ch->pid = p->cred.pid;
+	ch->taken = ch->answered = answered;
+	ch->errors = 0;
+	hc->worker = ch->worker;
+	nx__store32(&hc->state, NX_CHAN_ATTACHED);
+	rc = nx__ctl_reply_ok(p->fd, m->chan_id, inst->generation, -1);
+	if (rc == 0)
+		rc = chan_serve(inst, ch, p);
+	if (rc < 0) {
+		if (p->fd >= 0)
+			peer_drop(inst, p);
+		chan_detach(inst, ch, "reclaim failed");
+		return;
+	}
+	nx_log(NX_LOG_INFO, "channel %u reclaimed by pid %d: %u in flight at the restart, %u waiting",
+	       m->chan_id, ch->pid, taken - answered, submitted - taken);
+	return;
+drop:
+	nx_fd_close(fd);
+	peer_drop(inst, p);
+}
+
+static void
+on_peer(struct nx_instance *inst, struct nx_peer *p)
+{
+	struct nx_ctl_msg m;
+	int fd = -1, rc;
+
+	rc = nx__ctl_recv_msg(p->fd, &m, &fd, 0);
+	if (rc == NX_EAGAIN)
+		return;
+	if (rc < 0) {
+		if (rc != NX_ECLOSED)
+			nx__ctl_reply_error(p->fd, rc, "%s", nx__errmsg());
+		peer_drop(inst, p);
+		return;
+	}
+	switch (m.type) {
+	case NX_CTL_ATTACH:
+		nx_fd_close(fd);
+		peer_attach(inst, p, &m);
+		break;
+	case NX_CTL_RECLAIM:
+		peer_reclaim(inst, p, &m, fd);
+		break;
+	default:
+		nx_fd_close(fd);
+		nx__ctl_reply_error(p->fd, NX_EPROTO, "unexpected message type %u", m.type);
+		peer_drop(inst, p);
+		break;
+	}
+}
+
+static void
+on_chan(struct nx_instance *inst, uint32_t id, uint32_t flags)
+{
+	struct nx_wchan *ch = &inst->chans[id];
+	struct nx_ctl_msg m;
+	int fd = -1, rc;
+
+	if (!ch->in_use)
+		return;
+	rc = nx__ctl_recv_msg(ch->ctl_fd, &m, &fd, 0);
+	nx_fd_close(fd);
+	if (rc == NX_EAGAIN && !(flags & NX_EV_HUP))
+		return;
+	/* Clients say nothing once attached: any message or a close ends it. */
+	chan_detach(inst, ch, rc == NX_ECLOSED || rc == NX_EAGAIN ? "client closed" : "protocol error");
+}
+
+/* Once a second: drop silent connections, free orphans whose client died. */
+static void
+sweep(struct nx_instance *inst, uint64_t now)
+{
+	uint32_t i;
+
+	for (i = 0; i < NX_MAX_PEERS; i++) {
+		struct nx_peer *p = &inst->peers[i];
+
+		if (p->fd >= 0 && now - p->since_ns > NX_PEER_TIMEOUT_NS) {
+			nx__ctl_reply_error(p->fd, NX_ETIMEDOUT, "no request within 5 s");
+			peer_drop(inst, p);
+		}
+	}
+	for (i = 0; i < inst->conf.max_channels; i++) {
+		struct nx_health_chan *hc = &inst->hv.chans[i];
+
+		if (hc->state == NX_CHAN_ORPHANED &&
+		    (!nx_process_alive(hc->pid) || nx_process_start_time(hc->pid) != hc->pid_start)) {
+			nx_log(NX_LOG_INFO, "channel %u: client pid %d is gone; freed", i, hc->pid);
+			chan_release(inst, &inst->chans[i]);
+		}
+	}
+}
+
+/* ---- create / run / destroy ---- */
+
+static void
+say_busy(const char *instance)
+{
+	struct nx_health_view hv;
+
+	if (nx__health_map_ro(&hv, instance) == 0) {
+		nx__err(NX_EBUSY, "instance '%s' is already served by nxd pid %d (generation %llu)",
+			instance, hv.hdr->pid, (unsigned long long)hv.hdr->generation);
+		nx__health_unmap(&hv);
+	} else {
+		nx__err(NX_EBUSY, "instance '%s' is already served by another nxd", instance);
+	}
+}
+
+static int
+workers_init(struct nx_instance *inst)
+{
+	unsigned i;
+
+	inst->nworkers = (unsigned)inst->plan.nworkers;
+	inst->workers = aligned_alloc(NX_CACHELINE, sizeof(struct nx_worker) * inst->nworkers);
+	if (inst->workers == NULL)
+		return nx__err(NX_ENOMEM, "workers");
+	memset(inst->workers, 0, sizeof(struct nx_worker) * inst->nworkers);
+	for (i = 0; i < inst->nworkers; i++) {
+		struct nx_worker *w = &inst->workers[i];
+
+		w->inst = inst;
+		w->idx = i;
+		w->cpu = inst->plan.worker[i].cpu;
+		w->hw = &inst->hv.workers[i];
+		w->pipes = &inst->pipes;
+		w->may_sleep = inst->conf.idle == NX_WAIT_SLEEP;
+		w->scratch_cap = inst->conf.max_payload;
+		w->scratch[0] = malloc(w->scratch_cap);
+		w->scratch[1] = malloc(w->scratch_cap);
+		w->chans = calloc(1, sizeof(struct nx_chanset));
+		if (w->scratch[0] == NULL || w->scratch[1] == NULL || w->chans == NULL)
+			return nx__err(NX_ENOMEM, "worker %u buffers", i);
+		memset(w->hw, 0, sizeof *w->hw);
+		w->hw->cpu = w->cpu;
+	}
+	return 0;
+}
+
+static void
+orphan_channels(struct nx_instance *inst)
+{
+	uint32_t i, n = 0;
+
+	for (i = 0; i < inst->conf.max_channels; i++) {
+		struct nx_health_chan *hc = &inst->hv.chans[i];
+
+		if (hc->state == NX_CHAN_FREE)
+			continue;
+		if (!nx_process_alive(hc->pid) || nx_process_start_time(hc->pid) != hc->pid_start) {
+			chan_release(inst, &inst->chans[i]);
+			continue;
+		}
+		nx__store32(&hc->state, NX_CHAN_ORPHANED);
+		n++;
+	}
+	if (n != 0)
+		nx_log(NX_LOG_INFO, "%u channels wait for their clients to reclaim them", n);
+}
+
+int
+nx_instance_create(struct nx_instance **out, const struct nx_instance_conf *conf)
+{
+	struct nx_place_req preq;
+	struct nx_health_geom hg;
+	struct nx_instance *inst;
+	struct nx_health_hdr *h;
+	unsigned i;
+	int rc;
+
+	rc = nx__instance_check(conf->instance);
+	if (rc < 0)
+		return rc;
+	if (conf->max_channels == 0 || conf->max_channels > 65536)
+		return nx__err(NX_EINVAL, "max_channels %u: must be 1 to 65536", conf->max_channels);
+	if (conf->idle > NX_WAIT_SLEEP)
+		return nx__err(NX_EINVAL, "idle mode %u unknown", conf->idle);
+	inst = calloc(1, sizeof *inst);
+	if (inst == NULL)
+		return nx__err(NX_ENOMEM, "instance");
+	inst->conf = *conf;
+	inst->lfd = inst->sigfd = inst->notefd = -1;
+	inst->hv.fd = -1;
+	for (i = 0; i < NX_MAX_PEERS; i++)
+		inst->peers[i].fd = -1;
+	rc = nx__chan_geom(&inst->cgeom, (uint32_t)nx_page_size(), conf->ring_size,
+			   conf->arena_bytes, conf->max_payload);
+	if (rc < 0)
+		goto err;
+
+	inst->lfd = nx_ctl_listen(conf->instance);
+	if (inst->lfd == NX_EBUSY) {
+		say_busy(conf->instance);
+		rc = NX_EBUSY;
+		goto err;
+	}
+	if (inst->lfd < 0) {
+		rc = inst->lfd;
+		goto err;
+	}
+
+	memset(&preq, 0, sizeof preq);
+	preq.workers = conf->workers;
+	preq.cpus = conf->ncpus > 0 ? conf->cpus : NULL;
+	preq.ncpus = conf->ncpus;
+	preq.isolated = conf->has_isolated ? conf->isolated : NULL;
+	preq.numa_node = -1;
+	rc = nx_place_plan(&inst->plan, &preq);
+	if (rc < 0) {
+		rc = nx__err_ctx(rc, "placement");
+		goto err;
+	}
+
+	nx__health_geom(&hg, (uint32_t)inst->plan.nworkers, conf->max_channels, NX_MAX_PIPELINES);
+	rc = nx__health_create(&inst->hv, conf->instance, &hg, &inst->reattached);
+	if (rc < 0)
+		goto err;
+	h = inst->hv.hdr;
+	inst->generation = (inst->reattached ? h->generation : 0) + 1;
+	h->pid = nx_process_id();
+	h->uid = nx_process_uid();
+	h->start_ns = nx_clock_ns();
+	h->start_wall_ns = nx_wallclock_ns();
+	h->idle = conf->idle;
+	h->nworkers = 0;
+	h->ring_size = inst->cgeom.ring_size;
+	h->arena_bytes = inst->cgeom.arena_bytes;
+	h->max_payload = inst->cgeom.max_payload;
+	nx__store32(&h->flags, 0);
+	nx__store64(&h->generation, inst->generation);
+	set_inst_state(inst, NX_INST_STARTING);
+
+	inst->chans = calloc(conf->max_channels, sizeof *inst->chans);
+	if (inst->chans == NULL) {
+		rc = nx__err(NX_ENOMEM, "channel table");
+		goto err;
+	}
+	for (i = 0; i < conf->max_channels; i++) {
+		inst->chans[i].id = i;
+		inst->chans[i].hc = &inst->hv.chans[i];
+		inst->chans[i].ctl_fd = -1;
+		inst->chans[i].v.fd = -1;
+	}
+	if (inst->reattached)
+		orphan_channels(inst);
+	else
+		for (i = 0; i < conf->max_channels; i++)
+			memset(&inst->hv.chans[i], 0, sizeof inst->hv.chans[i]);
+
+	rc = pipes_build(inst);
+	if (rc < 0)
+		goto err;
+	rc = workers_init(inst);
+	if (rc < 0)
+		goto err;
+
+	if (conf->mlock) {
+		rc = nx_mem_lock_all();
+		if (rc < 0)
+			nx_log(NX_LOG_WARN, "memory not locked: %s", nx__errmsg());
+		nx_mem_prefault(inst->hv.base, inst->hv.len, true);
+	}
+
+	rc = nx_evloop_create(&inst->ev);
+	if (rc < 0)
+		goto err;
+	inst->notefd = nx_notify_create();
+	if (inst->notefd < 0) {
+		rc = inst->notefd;
+		goto err;
+	}
+	rc = nx_evloop_add(inst->ev, inst->lfd, KEY(KEY_LISTEN, 0));
+	if (rc == 0)
+		rc = nx_evloop_add(inst->ev, inst->notefd, KEY(KEY_NOTIFY, 0));
+	if (rc < 0)
+		goto err;
+
+	nx_ticks_calibrate();
+	for (i = 0; i < inst->nworkers; i++) {
+		struct nx_worker *w = &inst->workers[i];
+		char name[16];
+
+		snprintf(name, sizeof name, "nx-worker-%u", i % 100000);
+		rc = nx_thread_create(&w->thread, name, w->cpu, nx__worker_main, w);
+		if (rc < 0) {
+			rc = nx__err_ctx(rc, "worker %u", i);
+			goto err;
+		}
+	}
+	inst->workers_started = true;
+	h->nworkers = inst->nworkers;
+	set_inst_state(inst, NX_INST_RUNNING);
+	*out = inst;
+	return 0;
+
+err:
+	nx_instance_destroy(inst);
+	return rc;
+}
+
+void
+nx_instance_stop(struct nx_instance *inst)
+{
+	ck_pr_store_32(&inst->stop, 1);
+	if (inst->notefd >= 0)
+		nx_notify_signal(inst->notefd);
+}
+
+static void
+workers_stop(struct nx_instance *inst)
+{
+	unsigned i;
+
+	if (!inst->workers_started)
+		return;
+	for (i = 0; i < inst->nworkers; i++) {
+		ck_pr_store_32(&inst->workers[i].stop, 1);
+		nx__worker_kick(&inst->workers[i]);
+	}
+	for (i = 0; i < inst->nworkers; i++)
+		nx_thread_join(inst->workers[i].thread);
+	inst->workers_started = false;
+}
+
+int
+nx_instance_run(struct nx_instance *inst, bool handle_signals)
+{
+	uint64_t keys[64];
+	uint32_t flags[64];
+	int rc = 0;
+
+	if (inst->plan.control.cpu >= 0 && nx_thread_pin_self(inst->plan.control.cpu) < 0)
+		nx_log(NX_LOG_WARN, "control thread not pinned: %s", nx__errmsg());
+	if (handle_signals) {
+		inst->sigfd = nx_signal_fd();
+		if (inst->sigfd < 0 || nx_evloop_add(inst->ev, inst->sigfd, KEY(KEY_SIGNAL, 0)) < 0)
+			return nx__err_ctx(NX_EIO, "signals");
+	}
+	while (ck_pr_load_32(&inst->stop) == 0) {
+		int i, n = nx_evloop_wait(inst->ev, keys, flags, 64, 1000000000ull);
+		uint64_t now;
+
+		if (n < 0) {
+			rc = n;
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			uint32_t type = (uint32_t)(keys[i] >> 32), idx = (uint32_t)keys[i];
+
+			switch (type) {
+			case KEY_LISTEN:
+				on_listen(inst);
+				break;
+			case KEY_SIGNAL: {
+				int sig = nx_signal_read(inst->sigfd);
+
+				if (sig != 0) {
+					if (!inst->conf.quiet)
+						nx_log(NX_LOG_INFO, "%s: stopping", nx_signal_name(sig));
+					nx_instance_stop(inst);
+				}
+				break;
+			}
+			case KEY_NOTIFY:
+				nx_notify_drain(inst->notefd);
+				break;
+			case KEY_PEER:
+				if (idx < NX_MAX_PEERS && inst->peers[idx].fd >= 0)
+					on_peer(inst, &inst->peers[idx]);
+				break;
+			case KEY_CHAN:
+				if (idx < inst->conf.max_channels)
+					on_chan(inst, idx, flags[i]);
+				break;
+			}
+		}
+		now = nx_clock_ns();
+		if (now - inst->last_sweep_ns > 1000000000ull) {
+			sweep(inst, now);
+			inst->last_sweep_ns = now;
+		}
+	}
+	/* Stop taking requests; each worker finishes the loop it is in, so
+	 * everything it took is answered. */
+	set_inst_state(inst, NX_INST_STOPPING);
+	nx_evloop_del(inst->ev, inst->lfd);
+	nx_fd_close(inst->lfd);
+	inst->lfd = -1;
+	workers_stop(inst);
+	if (inst->conf.keep)
+		nx__store32(&hdr(inst)->flags, NX_HEALTH_F_KEPT);
+	set_inst_state(inst, NX_INST_STOPPED);
+	inst->stopped = true;
+	return rc;
+}
+
+void
+nx_instance_destroy(struct nx_instance *inst)
+{
+	unsigned i;
+
+	if (inst == NULL)
+		return;
+	workers_stop(inst);
+	if (inst->hv.base != NULL && !inst->stopped)
+		set_inst_state(inst, NX_INST_STOPPED);
+	for (i = 0; i < NX_MAX_PEERS; i++)
+		nx_fd_close(inst->peers[i].fd);
+	if (inst->chans != NULL) {
+		for (i = 0; i < inst->conf.max_channels; i++) {
+			struct nx_wchan *ch = &inst->chans[i];
+
+			nx_fd_close(ch->ctl_fd);
+			nx__chan_unmap(&ch->v);
+		}
+		free(inst->chans);
+	}
+	if (inst->workers != NULL) {
+		for (i = 0; i < inst->nworkers; i++) {
+			free(inst->workers[i].scratch[0]);
+			free(inst->workers[i].scratch[1]);
+			free(inst->workers[i].chans);
+		}
+		free(inst->workers);
+	}
+	pipes_free(inst->pipes);
+	nx_evloop_destroy(inst->ev);
+	nx_fd_close(inst->notefd);
+	nx_fd_close(inst->sigfd);
+	if (inst->hv.base != NULL) {
+		bool remove = !inst->conf.keep;
+
+		nx__health_unmap(&inst->hv);
+		if (remove)
+			nx__health_remove(inst->conf.instance);
+	}
+	nx_fd_close(inst->lfd);
+	free(inst);
+}

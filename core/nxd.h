@@ -1,0 +1,80 @@
+/*
+ * nxd.h - the nexus core as a library: an instance is the health segment,
+ * the control endpoint, the workers and the pipelines of one nxd. The nxd
+ * tool is a thin main over this; tests run instances in-process too.
+ */
+#ifndef NX_NXD_H
+#define NX_NXD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "platform/nx_platform.h"
+#include "shm/shm_internal.h"
+
+struct nx_instance_conf {
+	char instance[NX_INSTANCE_MAX + 1];
+	int workers;                   /* 0 = one per usable core, keeping one for control */
+	int cpus[NX_PLACE_MAX_WORKERS]; /* explicit worker CPUs */
+	int ncpus;
+	uint32_t idle;                 /* enum nx_wait: how workers wait for work */
+	uint32_t max_channels;
+	uint32_t ring_size;            /* slots per channel ring */
+	uint32_t arena_bytes;          /* per channel */
+	uint32_t max_payload;          /* largest request or answer */
+	bool keep;                     /* leave the segments at exit (for a restart) */
+	bool mlock;                    /* mlockall and prefault */
+	int rt_prio;                   /* SCHED_FIFO priority for workers; 0 = none */
+	int64_t allow_gid;             /* group also allowed to attach; -1 = none */
+	char isolated[256];            /* isolated CPUs override ("" = read /sys) */
+	bool has_isolated;
+	bool quiet;                    /* no info logging */
+};
+
+/** Defaults: auto workers, spin, 64 channels, 256-slot rings, 1 MiB arena, 64 KiB payload. */
+void nx_instance_conf_default(struct nx_instance_conf *c);
+
+/**
+ * Set one setting by name, as given on the command line or in the
+ * config file: instance, workers, cpus, idle, max_channels, ring_size,
+ * arena, max_payload, keep, mlock, quiet, rt_prio, allow_gid, isolated
+ * ('-' and '_' are the same). Sizes take k/m/g suffixes.
+ * @return 0, or NX_EINVAL naming the key and what was wrong
+ */
+int nx_instance_conf_set(struct nx_instance_conf *c, const char *key, const char *value);
+
+struct nx_instance;
+
+/**
+ * Take the instance: bind its control endpoint (refused when another nxd
+ * serves it), create or re-attach its health segment, plan placement,
+ * build the pipelines, start the pinned workers.
+ * @return 0, NX_EBUSY (already served), NX_EINVAL (bad configuration,
+ *   impossible placement), NX_EPERM, NX_ENOMEM, NX_EIO; nx__errmsg() says why
+ */
+int nx_instance_create(struct nx_instance **out, const struct nx_instance_conf *conf);
+
+/** The placement the instance runs with. */
+const struct nx_place_plan *nx_instance_plan(const struct nx_instance *inst);
+
+/** This instance's generation (bumped on every re-attach). */
+uint64_t nx_instance_generation(const struct nx_instance *inst);
+
+/**
+ * Run the control loop on the calling thread (pinned to the control CPU)
+ * until SIGTERM/SIGINT or nx_instance_stop(). Then stop taking requests,
+ * let the workers answer what they took, and return.
+ * @return 0, or NX_EIO when the event loop failed
+ */
+int nx_instance_run(struct nx_instance *inst, bool handle_signals);
+
+/** Ask a running instance to stop (any thread, async-signal-safe). */
+void nx_instance_stop(struct nx_instance *inst);
+
+/** Join workers, unmap channels, remove the segments unless conf.keep. */
+void nx_instance_destroy(struct nx_instance *inst);
+
+/** Health segment name of an instance, for messages and tests. */
+void nx_instance_health_name(char *buf, size_t len, const char *instance);
+
+#endif /* NX_NXD_H */

@@ -1,0 +1,313 @@
+/*
+ * The worker: a pinned thread that polls its channels, takes bursts of
+ * requests, runs each one's pipeline to completion and answers in place.
+ *
+ * Per loop: read the channel set and the pipeline table (RCU), visit each
+ * channel, store the loop count, mark a quiescent state. Per request: one
+ * 64-byte copy out of the request ring, checks on that copy, the
+ * pipeline, the answer written straight into the reserved response slot.
+ * No allocation, no lock, no system call unless a peer asked to be woken.
+ *
+ * Ordering against a client (each side's ring operations are ck's):
+ *   - reserve the response slot before taking the request, so a client
+ *     that stopped reading its answers only stops its own channel;
+ *   - a sleeping client is woken after the burst (Dekker with its
+ *     client_waiting store, see wake_client);
+ *   - the worker sleeps only after announcing it and re-checking every
+ *     ring (Dekker with the client's doorbell, see worker_sleep).
+ */
+#include <string.h>
+
+#include "platform/nx_rcu.h"
+
+#include "core_internal.h"
+
+static int
+fail(struct nx_worker *w, int kind, int status)
+{
+	w->errors[kind]++;
+	return status;
+}
+
+int
+nx__worker_serve(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab *pipes,
+		 const struct nx_req_desc *rq, struct nx_resp_desc *rs, uint32_t seq)
+{
+	const struct nx_chan_geom *g = &ch->v.g;
+	const struct nx_pipeline *p = NULL;
+	struct nx_ctx *ctx = &w->ctx;
+	struct nx_msg msg;
+	bool arena = false;
+	int status;
+
+	if (rq->flags & ~NX_DESC_KNOWN) {
+		status = fail(w, NX_WERR_BADDESC, NX_EBADDESC);
+		goto answer;
+	}
+	if (rq->pipeline >= pipes->n || (p = pipes->p[rq->pipeline]) == NULL) {
+		status = fail(w, NX_WERR_NOPIPE, NX_ENOPIPE);
+		goto answer;
+	}
+	if (rq->flags & NX_DESC_ARENA) {
+		struct nx_req_arena ar;
+
+		memcpy(&ar, rq->data, sizeof ar);
+		if (rq->len != 0 || ar.in_len > g->max_payload || ar.out_cap > g->max_payload ||
+		    (uint64_t)ar.in_off + ar.in_len > g->arena_bytes ||
+		    (uint64_t)ar.out_off + ar.out_cap > g->arena_bytes) {
+			status = fail(w, NX_WERR_BADDESC, NX_EBADDESC);
+			goto answer;
+		}
+		msg.in = ch->v.arena + ar.in_off;
+		msg.in_len = ar.in_len;
+		msg.out = ch->v.arena + ar.out_off;
+		msg.out_cap = ar.out_cap;
+		arena = true;
+	} else {
+		if (rq->len > NX_INLINE_MAX) {
+			status = fail(w, NX_WERR_BADDESC, NX_EBADDESC);
+			goto answer;
+		}
+		msg.in = rq->data;
+		msg.in_len = rq->len;
+		msg.out = rs->data;
+		msg.out_cap = NX_INLINE_MAX;
+	}
+	msg.out_len = 0;
+
+	ctx->deadline_ns = 0;
+	ctx->seq = seq;
+	ctx->channel = ch->id;
+	ctx->flags = (rq->flags & NX_DESC_IDEMPOTENT) ? NX_CTX_IDEMPOTENT : 0;
+	ctx->nmeta = 0;
+	ctx->nroute = 0;
+	ctx->start_ns = 0;
+	if (rq->flags & NX_DESC_DEADLINE) {
+		uint64_t now = nx_clock_ns();
+		int32_t left_us = (int32_t)(rq->deadline_us - (uint32_t)(now / 1000));
+
+		if (left_us <= 0) {
+			status = NX_EEXPIRED;
+			goto answer;
+		}
+		ctx->start_ns = now;
+		ctx->deadline_ns = now + (uint64_t)left_us * 1000;
+	}
+
+	status = nx__pipeline_run(p, &msg, ctx, w->scratch, w->scratch_cap);
+	if (status == 0 && msg.out_len > msg.out_cap)
+		status = NX_EOVERFLOW; /* a stage lied about its output */
+	if (status < 0)
+		w->errors[status == NX_EOVERFLOW ? NX_WERR_OVERFLOW : NX_WERR_STAGE]++;
+
+answer:
+	rs->seq = seq;
+	rs->status = (int16_t)status;
+	rs->flags = 0;
+	rs->len = 0;
+	if (status == 0) {
+		if (arena) {
+			rs->flags = NX_RESP_ARENA;
+			memcpy(rs->data, &msg.out_len, sizeof msg.out_len);
+		} else {
+			rs->len = (uint8_t)msg.out_len;
+		}
+	}
+	return status;
+}
+
+/* Wake the client if it sleeps. Its side: client_waiting = 1, fence, check
+ * the response ring, sleep on resp_bell. Ours: answers published, fence,
+ * read client_waiting. One of us sees the other. */
+static void
+wake_client(struct nx_chan_hdr *h)
+{
+	ck_pr_fence_store_load(); /* pairs with the fence in client_sleep() (libnx) */
+	if (nx__load32(&h->client_waiting) != 0) {
+		nx__store32(&h->resp_bell, nx__load32(&h->resp_bell) + 1);
+		nx_futex_wake(&h->resp_bell, 1, true);
+	}
+}
+
+/* After a restart, a request the dead nxd took may have run: run it
+ * again only when the client marked it idempotent. */
+static bool
+replay_refuses(struct nx_wchan *ch, const struct nx_req_desc *rq, struct nx_resp_desc *rs,
+	       uint32_t seq)
+{
+	if ((int32_t)(seq - ch->replay_until) >= 0) {
+		ch->replay = false;
+		return false;
+	}
+	if (rq->flags & NX_DESC_IDEMPOTENT)
+		return false;
+	rs->seq = seq;
+	rs->status = NX_ERESTARTED;
+	rs->flags = 0;
+	rs->len = 0;
+	return true;
+}
+
+static unsigned
+serve_channel(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab *pipes)
+{
+	struct nx_chan_view *v = &ch->v;
+	unsigned n;
+
+	for (n = 0; n < NX_BURST; n++) {
+		struct nx_resp_desc *rs;
+		struct nx_req_desc rq;
+		uint32_t seq;
+
+		/* Cheap emptiness test first: idle channels cost one line read. */
+		seq = v->req->c_head;
+		if (ck_pr_load_uint(&v->req->p_tail) == seq)
+			break;
+		rs = ck_ring_enqueue_reserve_spsc_nx_resp(v->resp, v->resp_slots);
+		if (rs == NULL)
+			break; /* the client is not reading its answers */
+		if (!ck_ring_dequeue_spsc_nx_req(v->req, v->req_slots, &rq))
+			break;
+		if (__builtin_expect(ch->replay, 0) && replay_refuses(ch, &rq, rs, seq)) {
+			ch->errors++;
+		} else if (nx__worker_serve(w, ch, pipes, &rq, rs, seq) < 0) {
+			ch->errors++;
+		}
+		ck_ring_enqueue_commit_spsc(v->resp);
+	}
+	if (n != 0) {
+		ch->taken += n;
+		ch->answered += n;
+		if (ch->sleep_client)
+			wake_client(v->hdr);
+		nx__store64(&ch->hc->taken, ch->taken);
+		nx__store64(&ch->hc->answered, ch->answered);
+		nx__store64(&ch->hc->errors, ch->errors);
+	}
+	return n;
+}
+
+static void
+publish(struct nx_worker *w, uint64_t now)
+{
+	struct nx_health_worker *hw = w->hw;
+	unsigned k;
+
+	nx__store64(&hw->heartbeat_ns, now);
+	nx__store64(&hw->loops, w->loops);
+	nx__store64(&hw->taken, w->taken);
+	nx__store64(&hw->answered, w->answered);
+	nx__store64(&hw->busy_ns, w->busy_ns);
+	nx__store64(&hw->sleeps, w->sleeps);
+	for (k = 0; k < NX_WERR_KINDS; k++)
+		nx__store64(&hw->errors[k], w->errors[k]);
+}
+
+static void
+set_state(struct nx_worker *w, uint32_t state)
+{
+	if (nx__load32(&w->hw->state) != state)
+		nx__store32(&w->hw->state, state);
+}
+
+/*
+ * Sleep until a client rings a doorbell or the control thread bumps
+ * ctl_word. The doorbell values are read before we announce sleeping, so
+ * a client that saw sleeping == 1 increments a word we compare against an
+ * older value: futex_waitv returns at once instead of missing the wake.
+ */
+static void
+worker_sleep(struct nx_worker *w, const struct nx_chanset *set)
+{
+	struct nx_futex_waiter wv[NX_FUTEX_WAITV_MAX];
+	unsigned i, n = 0;
+
+	for (i = 0; i < set->n && n < NX_FUTEX_WAITV_MAX - 1; i++) {
+		struct nx_chan_hdr *h = set->ch[i]->v.hdr;
+
+		wv[n].word = &h->doorbell;
+		wv[n].expected = nx__load32(&h->doorbell);
+		wv[n].shared = true;
+		n++;
+	}
+	wv[n].word = &w->ctl_word;
+	wv[n].expected = ck_pr_load_32(&w->ctl_word);
+	wv[n].shared = false;
+	n++;
+
+	nx__store32(&w->hw->sleeping, 1);
+	ck_pr_fence_store_load(); /* pairs with the client's fence after its enqueue */
+	for (i = 0; i < set->n; i++)
+		if (nx__ring_pending(set->ch[i]->v.req) != 0)
+			goto awake;
+	if (ck_pr_load_32(&w->stop) != 0)
+		goto awake;
+	set_state(w, NX_WORKER_SLEEPING);
+	w->sleeps++;
+	publish(w, nx_clock_ns());
+	/* Offline: grace periods need not wait for a sleeping worker. From
+	 * here on, set may be freed; only the futex words are used. */
+	nx_rcu_offline();
+	/* More channels than futex_waitv takes: the rest are polled on a timer. */
+	nx_futex_waitv(wv, n, set->n >= NX_FUTEX_WAITV_MAX - 1 ? 1000000 : 100000000);
+	nx_rcu_online();
+awake:
+	nx__store32(&w->hw->sleeping, 0);
+}
+
+#define NX_IDLE_SPIN_NS 50000u /* sleep idle: spin this long before sleeping */
+
+void *
+nx__worker_main(void *arg)
+{
+	struct nx_worker *w = arg;
+	const bool may_sleep = w->may_sleep;
+	uint64_t idle_loops = 0, idle_since = 0, now;
+
+	nx_rcu_register();
+	nx__store32((uint32_t *)&w->hw->tid, (uint32_t)nx_thread_tid());
+	nx__store32((uint32_t *)&w->hw->cpu, (uint32_t)nx_cpu_current());
+	set_state(w, NX_WORKER_IDLE);
+	publish(w, nx_clock_ns());
+
+	while (ck_pr_load_32(&w->stop) == 0) {
+		const struct nx_chanset *set = nx_rcu_deref(w->chans);
+		const struct nx_pipetab *pipes = nx_rcu_deref(*w->pipes);
+		unsigned i, did = 0;
+		uint64_t t0 = nx_ticks();
+
+		for (i = 0; i < set->n; i++)
+			did += serve_channel(w, set->ch[i], pipes);
+		w->loops++;
+		if (did != 0) {
+			w->taken += did;
+			w->answered += did;
+			w->busy_ns += nx_ticks_to_ns(nx_ticks() - t0);
+			idle_loops = 0;
+			set_state(w, NX_WORKER_RUNNING);
+			publish(w, nx_clock_ns());
+		} else if ((++idle_loops & (NX_HEARTBEAT_LOOPS - 1)) == 0) {
+			now = nx_clock_ns();
+			set_state(w, NX_WORKER_IDLE);
+			publish(w, now);
+			if (may_sleep) {
+				if (idle_loops == NX_HEARTBEAT_LOOPS)
+					idle_since = now;
+				else if (now - idle_since > NX_IDLE_SPIN_NS)
+					worker_sleep(w, set);
+			}
+		}
+		nx_rcu_quiescent();
+	}
+	set_state(w, NX_WORKER_OFF);
+	publish(w, nx_clock_ns());
+	nx_rcu_unregister();
+	return NULL;
+}
+
+void
+nx__worker_kick(struct nx_worker *w)
+{
+	ck_pr_store_32(&w->ctl_word, ck_pr_load_32(&w->ctl_word) + 1);
+	nx_futex_wake(&w->ctl_word, 1, false);
+}

@@ -1,0 +1,51 @@
+/*
+ * Linux inline part of the platform layer: what the data path calls on
+ * every loop must not be a function call into libc, let alone a system
+ * call. clock_gettime(CLOCK_MONOTONIC) is served by the vDSO.
+ */
+#ifndef NX_PLATFORM_LINUX_H
+#define NX_PLATFORM_LINUX_H
+
+#include <time.h>
+
+static inline uint64_t
+nx_clock_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* ticks -> ns: ns = (ticks * nx__tick_mult) >> 32, set by nx_ticks_calibrate() */
+extern uint64_t nx__tick_mult;
+
+static inline uint64_t
+nx_ticks(void)
+{
+#if defined(__x86_64__)
+	return __builtin_ia32_rdtsc();
+#else
+	return nx_clock_ns();
+#endif
+}
+
+static inline uint64_t
+nx_ticks_to_ns(uint64_t ticks)
+{
+	return (uint64_t)(((unsigned __int128)ticks * nx__tick_mult) >> 32);
+}
+
+static inline void
+nx_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#else
+	__asm__ __volatile__("" ::: "memory");
+#endif
+}
+
+#endif /* NX_PLATFORM_LINUX_H */

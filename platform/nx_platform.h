@@ -1,0 +1,310 @@
+/*
+ * nx_platform.h - everything nexus needs from the operating system.
+ *
+ * core/ and shm/ include this header and nothing of the OS. A port to
+ * another OS (or to bare metal) supplies these functions and the inline
+ * part in its own platform/<os>/ header; the core does not change.
+ *
+ * Hot-path primitives (clock, RCU quiescent state, cpu relax) are inline
+ * and make no system call. Everything else is control path.
+ */
+#ifndef NX_PLATFORM_H
+#define NX_PLATFORM_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <nx/nx.h> /* NX_E* codes */
+
+/* ---- errors: thread-local message with context (slow path only) ---- */
+
+/**
+ * Record a failure message for this thread, replacing the previous one.
+ * Returns err so callers can write `return nx__err(NX_EIO, "...")`.
+ * Never hides control flow: the caller writes its own return.
+ */
+int nx__err(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/** Prefix the current message with more context ("attach: " + msg). */
+int nx__err_ctx(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/** Like nx__err, appending ": strerror(errno_val)". */
+int nx__err_sys(int err, int errno_val, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+const char *nx__errmsg(void);
+void nx__err_clear(void);
+
+/* ---- logging ---- */
+
+enum nx_log_level { NX_LOG_ERR = 0, NX_LOG_WARN = 1, NX_LOG_INFO = 2, NX_LOG_DEBUG = 3 };
+typedef void (*nx_log_sink_fn)(int level, const char *line, void *arg);
+
+void nx_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void nx_log_set_level(int level);
+/** Replace the sink (default: stderr with a timestamp). NULL restores. */
+void nx_log_set_sink(nx_log_sink_fn fn, void *arg);
+void nx_log_set_ident(const char *ident);
+
+/* ---- clock ---- */
+
+/** Monotonic time in ns (inline, no system call where the OS allows). */
+static inline uint64_t nx_clock_ns(void);
+/**
+ * A cheap timestamp for measuring short intervals on the data path (TSC
+ * on x86, the monotonic clock elsewhere). Only differences are meaningful;
+ * convert them with nx_ticks_to_ns(). Heartbeats use nx_clock_ns().
+ */
+static inline uint64_t nx_ticks(void);
+/** Convert a tick difference to ns (after nx_ticks_calibrate()). */
+static inline uint64_t nx_ticks_to_ns(uint64_t ticks);
+/** Measure the tick rate against the monotonic clock (~10 ms, control path). */
+void nx_ticks_calibrate(void);
+/** Sleep for ns (control path). */
+void nx_sleep_ns(uint64_t ns);
+/** Wall-clock time in ns since the epoch (for logs and restart records). */
+uint64_t nx_wallclock_ns(void);
+
+/* ---- CPU ---- */
+
+static inline void nx_cpu_relax(void);
+int nx_cpu_count(void);
+/** CPU the calling thread runs on now, or -1. */
+int nx_cpu_current(void);
+
+/* ---- threads ---- */
+
+struct nx_thread;
+typedef void *(*nx_thread_fn)(void *arg);
+
+/**
+ * Start a thread named name (<= 15 chars), pinned to cpu (or unpinned
+ * when cpu < 0). @return 0, NX_EINVAL (cpu out of range), NX_EIO
+ */
+int nx_thread_create(struct nx_thread **out, const char *name, int cpu, nx_thread_fn fn,
+		     void *arg);
+int nx_thread_join(struct nx_thread *t);
+/** Pin the calling thread to one CPU. @return 0 or NX_EIO */
+int nx_thread_pin_self(int cpu);
+/** Kernel thread id of the calling thread. */
+int32_t nx_thread_tid(void);
+/** Give up the CPU once (idle strategy "yield"). */
+void nx_thread_yield(void);
+/** Try to make the calling thread SCHED_FIFO at prio. @return 0 or NX_EPERM/NX_EIO */
+int nx_thread_set_rt(int prio);
+
+/* ---- placement ---- */
+
+#define NX_PLACE_MAX_WORKERS 64
+#define NX_PLACE_REASON_LEN 160
+
+struct nx_place_req {
+	int workers;               /**< how many workers; 0 = one per usable core */
+	const int *cpus;           /**< explicit worker CPUs (nworker_cpus), or NULL */
+	int ncpus;                 /**< length of cpus */
+	const char *isolated;      /**< cpulist of isolated CPUs; NULL = read /sys */
+	const char *synthetic;     /**< hwloc synthetic topology (tests); NULL = this machine */
+	const char *allowed;       /**< cpulist the process may use; NULL = its affinity mask */
+	int numa_node;             /**< NUMA node holding the segments; -1 = any */
+};
+
+struct nx_place_cpu {
+	int cpu;                          /**< OS index of the PU */
+	int core;                         /**< logical index of its core */
+	int numa;                         /**< NUMA node OS index, -1 when unknown */
+	bool isolated;                    /**< in the isolated list */
+	char reason[NX_PLACE_REASON_LEN]; /**< why this CPU was chosen */
+};
+
+struct nx_place_plan {
+	int nworkers;
+	struct nx_place_cpu worker[NX_PLACE_MAX_WORKERS];
+	struct nx_place_cpu control;      /**< the control thread's CPU */
+	bool control_shares_worker_core;  /**< only when there was no other core */
+	int ncores, npus;                 /**< what the topology had */
+	char notes[512];                  /**< warnings: e.g. fewer cores than asked */
+};
+
+/**
+ * Plan where workers and the control thread run: one worker per
+ * physical core, never two on SMT siblings, isolated CPUs first, the NUMA
+ * node of the segments preferred, the control thread on another CPU.
+ * @return 0, NX_EINVAL (an explicit CPU is unknown, duplicate, an SMT
+ *   sibling of another worker, or too many workers), NX_EIO (hwloc failed)
+ */
+int nx_place_plan(struct nx_place_plan *plan, const struct nx_place_req *req);
+/** Write the plan as readable text. @return bytes written (snprintf rules) */
+int nx_place_format(const struct nx_place_plan *plan, char *buf, size_t len);
+/** Write the plan as one JSON object. */
+int nx_place_format_json(const struct nx_place_plan *plan, char *buf, size_t len);
+/** Parse "0-3,6,8-9" into cpus[]. @return count, or NX_EINVAL */
+int nx_cpulist_parse(const char *s, int *cpus, int max);
+
+/* ---- futex: wait and wake, usable across processes ---- */
+
+/**
+ * Sleep while *word == expected, at most timeout_ns (0 = forever).
+ * shared: the word is in memory shared with other processes.
+ * @return 0 (woken or value changed), NX_ETIMEDOUT
+ */
+int nx_futex_wait(const uint32_t *word, uint32_t expected, uint64_t timeout_ns, bool shared);
+/** Wake up to n waiters on word. Needs only read access to the word. */
+void nx_futex_wake(const uint32_t *word, int n, bool shared);
+
+struct nx_futex_waiter {
+	const uint32_t *word;
+	uint32_t expected;
+	bool shared;
+};
+#define NX_FUTEX_WAITV_MAX 128
+/**
+ * Sleep until any of the words differs from its expected value or is
+ * woken, at most timeout_ns (0 = forever). Falls back to a timed sleep
+ * when the kernel has no futex_waitv.
+ * @return 0, NX_ETIMEDOUT
+ */
+int nx_futex_waitv(const struct nx_futex_waiter *w, unsigned n, uint64_t timeout_ns);
+
+/* ---- shared memory ---- */
+
+/**
+ * Create a named segment of len bytes with the given mode, exclusively.
+ * @return fd (>= 0), NX_EBUSY (exists), NX_EPERM, NX_EIO
+ */
+int nx_shm_create(const char *name, size_t len, uint32_t mode);
+/** Open an existing named segment. @return fd, NX_ENOENT, NX_EPERM, NX_EIO */
+int nx_shm_open(const char *name, bool writable);
+/** Remove a named segment. @return 0, NX_ENOENT, NX_EIO */
+int nx_shm_unlink(const char *name);
+/** True when a named segment exists. */
+bool nx_shm_exists(const char *name);
+/**
+ * Create an anonymous segment (memfd) of len bytes, sealed so that
+ * nobody can shrink or grow it. @return fd or NX_EIO
+ */
+int nx_shm_create_anon(const char *name, size_t len);
+/** True when fd is sealed against shrinking and growing. */
+bool nx_shm_is_sealed(int fd);
+/** Size of the segment behind fd. @return bytes, or NX_EIO */
+int64_t nx_shm_size(int fd);
+/** Owner uid of the segment behind fd, or -1. */
+int64_t nx_shm_owner(int fd);
+/** Map len bytes of fd shared; writable or read-only. @return 0 or NX_EIO */
+int nx_shm_map(void **out, int fd, size_t len, bool writable);
+int nx_shm_unmap(void *addr, size_t len);
+/**
+ * Replace one page of a mapping with a private, zeroed page of this
+ * process, so that what it holds cannot be changed by anyone else.
+ */
+int nx_shm_overlay_private(void *page_addr);
+/** Lock a segment's file so that only one process may serve it. */
+int nx_shm_lock(int fd);
+void nx_fd_close(int fd);
+size_t nx_page_size(void);
+
+/* ---- memory ---- */
+
+/** mlockall(current and future). @return 0, NX_EPERM, NX_ENOMEM, NX_EIO */
+int nx_mem_lock_all(void);
+/** Touch every page of [addr, addr+len) so it is backed now. */
+void nx_mem_prefault(void *addr, size_t len, bool writable);
+
+/* ---- processes ---- */
+
+int32_t nx_process_id(void);
+uint32_t nx_process_uid(void);
+/** True when pid exists. */
+bool nx_process_alive(int32_t pid);
+/** Start time of pid in clock ticks since boot (detects pid reuse), 0 if gone. */
+uint64_t nx_process_start_time(int32_t pid);
+
+/* ---- control transport (UNIX seqpacket with credentials and fd passing) ---- */
+
+struct nx_peer_cred {
+	int32_t pid;
+	uint32_t uid;
+	uint32_t gid;
+};
+
+/** Listen on the instance's control endpoint. @return fd, NX_EBUSY, NX_EIO */
+int nx_ctl_listen(const char *instance);
+/** Connect to the instance's control endpoint. @return fd, NX_ENOINST, NX_EIO */
+int nx_ctl_connect(const char *instance);
+/** Accept a peer. @return fd, NX_EAGAIN (none), NX_EIO */
+int nx_ctl_accept(int lfd, struct nx_peer_cred *cred);
+/** Credentials of the process at the other end of fd. */
+int nx_ctl_peer_cred(int fd, struct nx_peer_cred *cred);
+/**
+ * Send one message, with an fd attached when pass_fd >= 0.
+ * @return 0, NX_ECLOSED (peer gone), NX_EIO
+ */
+int nx_ctl_send(int fd, const void *msg, size_t len, int pass_fd);
+/**
+ * Receive one message (and an fd, if one came), waiting at most
+ * timeout_ns (0 = do not wait, UINT64_MAX = forever).
+ * @return length (> 0), NX_EAGAIN (nothing yet), NX_ETIMEDOUT,
+ *   NX_ECLOSED (peer closed), NX_EPROTO (truncated), NX_EIO
+ */
+int nx_ctl_recv(int fd, void *msg, size_t cap, int *recv_fd, uint64_t timeout_ns);
+
+/* ---- event loop for the control thread ---- */
+
+struct nx_evloop;
+enum { NX_EV_IN = 1, NX_EV_HUP = 2 };
+int nx_evloop_create(struct nx_evloop **out);
+void nx_evloop_destroy(struct nx_evloop *ev);
+int nx_evloop_add(struct nx_evloop *ev, int fd, uint64_t key);
+int nx_evloop_del(struct nx_evloop *ev, int fd);
+/**
+ * Wait for events, at most timeout_ns. keys[i]/flags[i] receive them.
+ * @return count (>= 0), NX_EIO
+ */
+int nx_evloop_wait(struct nx_evloop *ev, uint64_t *keys, uint32_t *flags, int max,
+		   uint64_t timeout_ns);
+
+/* ---- notification: wake an event loop from another thread ---- */
+
+/** @return an fd for nx_evloop_add, or NX_EIO */
+int nx_notify_create(void);
+void nx_notify_signal(int fd);
+void nx_notify_drain(int fd);
+
+/* ---- signals ---- */
+
+/**
+ * Route SIGTERM and SIGINT to an fd readable in the event loop (blocked
+ * in threads created afterwards); SIGPIPE ignored. @return fd or NX_EIO
+ */
+int nx_signal_fd(void);
+/** Read one signal from that fd. @return signal number, 0 if none */
+int nx_signal_read(int fd);
+/** Name a signal, e.g. "SIGTERM". */
+const char *nx_signal_name(int sig);
+
+/* ---- configuration files (INI) ---- */
+
+/** Called for every key; return 0, or a negative NX_E* after nx__err(). */
+typedef int (*nx_conf_fn)(void *user, const char *section, const char *key, const char *value);
+/**
+ * Read an INI file, calling fn for each key in order.
+ * @return 0, or NX_EINVAL with "file:line: what was wrong" (the first
+ *   error; nothing after a bad key is trusted by callers), NX_ENOMEM
+ */
+int nx_conf_parse(const char *path, nx_conf_fn fn, void *user);
+
+/* ---- random ---- */
+
+/** Seed from the OS (getrandom); control path. */
+uint64_t nx_random_seed(void);
+
+/* ---- sanitizer awareness ---- */
+
+/** True when built with ASan or TSan (tests skip what those forbid). */
+bool nx_built_with_sanitizer(void);
+
+#if defined(__linux__)
+#include "linux/nx_platform_linux.h"
+#else
+#error "nexus: no platform layer for this OS (add platform/<os>/)"
+#endif
+
+#endif /* NX_PLATFORM_H */

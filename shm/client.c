@@ -1,0 +1,660 @@
+/*
+ * libnx: the client side of a channel.
+ *
+ * States of a client:
+ *
+ *   nx_open ──▶ ATTACHED ◀──── reclaim accepted ─────┐
+ *                  │ (nxd restarted: new generation)  │
+ *                  ├──────────────▶ reclaim ──────────┘
+ *                  │                   │ refused
+ *                  │                   ▼
+ *                  │                 LOST: outstanding requests complete
+ *                  │                 NX_ERESTARTED, then attach anew ──▶ ATTACHED
+ *                  │                   │ attach fails
+ *                  │                   ▼
+ *                  │                 CLOSED: every call says NX_ECLOSED
+ *                  ├──(nxd stopped for good)──▶ STOPPED: outstanding requests
+ *                  │                            complete NX_ESHUTDOWN
+ *                  ▼
+ *   nx_close ──▶ (freed)
+ *
+ * A request's life: FREE ─submit─▶ OUTSTANDING ─poll─▶ FREE. Its slot in
+ * the client's table is indexed by its sequence number, as its request
+ * and response descriptors are in the rings. Requests complete in order;
+ * a response whose sequence number is not the next expected one is
+ * either an old duplicate (dropped and counted) or a protocol error for
+ * the requests it skipped, so no request ever completes twice or never.
+ *
+ * Payloads up to 56 bytes travel inside the descriptor. Larger ones go
+ * through the channel's arena, allocated here as a byte ring: allocation
+ * follows submission order and release follows completion order, which
+ * are the same.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "attach.h"
+#include "shm_internal.h"
+
+enum {
+	CLIENT_CLOSED = 0,   /* could not re-attach: every call says NX_ECLOSED */
+	CLIENT_ATTACHED = 1,
+	CLIENT_LOST = 2,     /* restarted nxd refused the channel: drain, re-attach */
+	CLIENT_STOPPED = 3,  /* nxd stopped for good */
+};
+
+struct nx_slot {
+	uint64_t user_data;
+	uint64_t arena_end; /* arena position after this request, if it used the arena */
+	void *out;
+	uint32_t out_cap;
+	uint32_t out_off;
+	uint8_t arena;
+	uint8_t discard; /* an nx_call that timed out: swallow the answer */
+};
+
+struct nx_client {
+	char instance[NX_INSTANCE_MAX + 1];
+	int ctl_fd;
+	uint32_t state;
+	uint32_t wait_mode;
+	uint64_t spin_ns;
+	struct nx_health_view hv;
+	struct nx_chan_view v;
+	uint32_t chan_id;
+	uint64_t generation;
+	bool worker_sleeps;                 /* instance idles by sleeping: ring the doorbell */
+	const struct nx_health_worker *hw;  /* our worker's record */
+	uint32_t cap;                       /* requests outstanding at most */
+	uint32_t mask;
+	uint64_t submitted;
+	uint64_t completed;
+	uint32_t ndiscard;
+	uint64_t arena_head;
+	uint64_t arena_tail;
+	uint32_t idle_polls;
+	uint64_t dup_dropped;
+	struct nx_slot *slots;
+};
+
+#define NX_CHECK_EVERY 256 /* empty polls between looks at the instance */
+
+uint64_t
+nx_now_ns(void)
+{
+	return nx_clock_ns();
+}
+
+const char *
+nx_errmsg(void)
+{
+	return nx__errmsg();
+}
+
+/* ---- control connection ---- */
+
+/* Connect and make sure the listener is the instance's owner, not a
+ * process squatting on the name while nxd was down. */
+static int
+ctl_connect(struct nx_client *c)
+{
+	struct nx_peer_cred cred;
+	int64_t owner;
+	int fd, rc;
+
+	fd = nx_ctl_connect(c->instance);
+	if (fd < 0) {
+		if (fd == NX_ENOINST)
+			return nx__err(NX_ENOINST, "instance '%s' is not running: nxd pid %d "
+				       "(generation %llu) is gone", c->instance, c->hv.hdr->pid,
+				       (unsigned long long)nx__load64(&c->hv.hdr->generation));
+		return fd;
+	}
+	rc = nx_ctl_peer_cred(fd, &cred);
+	owner = nx_shm_owner(c->hv.fd);
+	if (rc == 0 && (owner < 0 || cred.uid != (uint64_t)owner)) {
+		rc = nx__err(NX_EPERM, "the process on @nx.%s.ctl runs as uid %u but the instance "
+			     "belongs to uid %lld: refusing to talk to it", c->instance, cred.uid,
+			     (long long)owner);
+	}
+	if (rc < 0) {
+		nx_fd_close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+static void
+bind_worker(struct nx_client *c)
+{
+	uint32_t w = c->v.hdr->worker;
+
+	c->hw = w < c->hv.max_workers ? &c->hv.workers[w] : NULL;
+	c->worker_sleeps = c->hv.hdr->idle == NX_WAIT_SLEEP && c->hw != NULL;
+}
+
+static int
+attach_channel(struct nx_client *c, uint32_t abi)
+{
+	struct nx_ctl_msg m;
+	int fd, chan_fd = -1, rc;
+
+	fd = ctl_connect(c);
+	if (fd < 0)
+		return fd;
+	rc = nx__ctl_send_request(fd, NX_CTL_ATTACH, abi, c->wait_mode, 0, -1);
+	if (rc == 0)
+		rc = nx__ctl_read_reply(fd, &m, &chan_fd, 5000000000ull);
+	if (rc == 0 && chan_fd < 0)
+		rc = nx__err(NX_EPROTO, "nxd accepted but sent no channel");
+	if (rc == 0)
+		rc = nx__chan_map(&c->v, chan_fd);
+	if (rc == 0 && c->v.hdr->chan_id != m.chan_id) {
+		nx__chan_unmap(&c->v);
+		chan_fd = -1;
+		rc = nx__err(NX_EPROTO, "channel says id %u, nxd said %u", c->v.hdr->chan_id,
+			     m.chan_id);
+	}
+	if (rc < 0) {
+		if (c->v.base == NULL)
+			nx_fd_close(chan_fd);
+		nx_fd_close(fd);
+		return rc;
+	}
+	c->ctl_fd = fd;
+	c->chan_id = m.chan_id;
+	c->generation = m.generation;
+	c->cap = c->v.g.ring_size - 1;
+	c->mask = c->v.g.ring_size - 1;
+	c->submitted = c->completed = 0;
+	c->arena_head = c->arena_tail = 0;
+	c->ndiscard = 0;
+	bind_worker(c);
+	return 0;
+}
+
+int
+nx_open(struct nx_client **out, const char *instance, const struct nx_open_opts *opts)
+{
+	struct nx_open_opts def = { 0 };
+	struct nx_client *c;
+	uint32_t abi;
+	int rc;
+
+	if (out == NULL)
+		return nx__err(NX_EINVAL, "nx_open: out is NULL");
+	*out = NULL;
+	if (opts == NULL)
+		opts = &def;
+	rc = nx__instance_check(instance);
+	if (rc < 0)
+		return rc;
+	if (opts->wait > NX_WAIT_SLEEP)
+		return nx__err(NX_EINVAL, "nx_open: unknown wait mode %u", opts->wait);
+	abi = opts->abi_version != 0 ? opts->abi_version : NX_ABI_VERSION;
+	c = calloc(1, sizeof *c);
+	if (c == NULL)
+		return nx__err(NX_ENOMEM, "nx_open");
+	strcpy(c->instance, instance);
+	c->ctl_fd = -1;
+	c->v.fd = -1;
+	c->wait_mode = opts->wait;
+	c->spin_ns = opts->spin_ns != 0 ? opts->spin_ns : 20000;
+	rc = nx__health_map_ro(&c->hv, instance);
+	if (rc < 0)
+		goto err;
+	if (nx__load32(&c->hv.hdr->state) == NX_INST_STOPPED) {
+		rc = nx__err(NX_ENOINST, "instance '%s' is not running (nxd pid %d stopped)",
+			     instance, c->hv.hdr->pid);
+		goto err;
+	}
+	rc = attach_channel(c, abi);
+	if (rc < 0)
+		goto err;
+	c->slots = calloc(c->v.g.ring_size, sizeof *c->slots);
+	if (c->slots == NULL) {
+		rc = nx__err(NX_ENOMEM, "nx_open: request table");
+		goto err;
+	}
+	c->state = CLIENT_ATTACHED;
+	*out = c;
+	return 0;
+
+err:
+	nx__err_ctx(rc, "attach to '%s'", instance);
+	nx_close(c);
+	return rc;
+}
+
+int
+nx_close(struct nx_client *c)
+{
+	if (c == NULL)
+		return NX_EINVAL;
+	nx_fd_close(c->ctl_fd);
+	nx__chan_unmap(&c->v);
+	nx__health_unmap(&c->hv);
+	free(c->slots);
+	free(c);
+	return 0;
+}
+
+int
+nx_pipeline_id(struct nx_client *c, const char *name)
+{
+	uint32_t i;
+
+	if (c == NULL || name == NULL)
+		return nx__err(NX_EINVAL, "nx_pipeline_id: NULL argument");
+	for (i = 0; i < c->hv.max_pipelines; i++) {
+		const struct nx_health_pipe *p = &c->hv.pipes[i];
+
+		if (nx__load32(&p->active) && strncmp(p->name, name, sizeof p->name) == 0)
+			return (int)i;
+	}
+	return nx__err(NX_ENOPIPE, "instance '%s' has no pipeline '%s'", c->instance, name);
+}
+
+unsigned
+nx_outstanding(const struct nx_client *c)
+{
+	return (unsigned)(c->submitted - c->completed);
+}
+
+unsigned
+nx_capacity(const struct nx_client *c)
+{
+	return c->cap;
+}
+
+uint32_t
+nx_max_payload(const struct nx_client *c)
+{
+	return c->v.g.max_payload;
+}
+
+uint64_t
+nx_generation(const struct nx_client *c)
+{
+	return c->generation;
+}
+
+/* ---- arena: a byte ring, allocated in submission order ---- */
+
+static int
+arena_alloc(struct nx_client *c, uint32_t n, uint32_t *off)
+{
+	const uint64_t size = c->v.g.arena_bytes;
+	uint64_t pos = c->arena_head % size, need = n;
+
+	if (pos + n > size)
+		need += size - pos; /* skip the tail end, start at 0 */
+	if (c->arena_head + need - c->arena_tail > size)
+		return NX_EAGAIN;
+	*off = pos + n > size ? 0 : (uint32_t)pos;
+	c->arena_head += need;
+	return 0;
+}
+
+static uint32_t
+round_line(uint32_t n)
+{
+	return (n + NX_CACHELINE - 1) & ~(uint32_t)(NX_CACHELINE - 1);
+}
+
+/* ---- submit ---- */
+
+/* The worker may be asleep: it announced it (sleeping = 1, fence, then
+ * checked the rings). Our enqueue, fence, check: one of us sees the other. */
+static void
+ring_doorbell(struct nx_client *c)
+{
+	struct nx_chan_hdr *h = c->v.hdr;
+
+	ck_pr_fence_store_load(); /* pairs with the fence in worker_sleep() */
+	if (nx__load32(&c->hw->sleeping) != 0) {
+		nx__store32(&h->doorbell, nx__load32(&h->doorbell) + 1);
+		nx_futex_wake(&h->doorbell, 1, true);
+	}
+}
+
+static int
+submit_one(struct nx_client *c, const struct nx_req *r)
+{
+	struct nx_req_desc *d;
+	struct nx_slot *s;
+
+	if (c->state != CLIENT_ATTACHED)
+		return c->state == CLIENT_STOPPED ? NX_ESHUTDOWN :
+		       c->state == CLIENT_LOST ? NX_EAGAIN : NX_ECLOSED;
+	if (c->submitted - c->completed >= c->cap)
+		return NX_EAGAIN;
+	if (r->in_len > c->v.g.max_payload || r->out_cap > c->v.g.max_payload)
+		return NX_E2BIG;
+	if ((r->in_len != 0 && r->in == NULL) || (r->out_cap != 0 && r->out == NULL) ||
+	    (r->flags & ~NX_REQ_IDEMPOTENT) != 0)
+		return NX_EINVAL;
+	d = ck_ring_enqueue_reserve_spsc_nx_req(c->v.req, c->v.req_slots);
+	if (d == NULL)
+		return NX_EAGAIN;
+	s = &c->slots[c->submitted & c->mask];
+	d->pipeline = r->pipeline;
+	d->flags = (r->flags & NX_REQ_IDEMPOTENT) ? NX_DESC_IDEMPOTENT : 0;
+	if (r->deadline_ns != 0) {
+		d->flags |= NX_DESC_DEADLINE;
+		d->deadline_us = (uint32_t)(r->deadline_ns / 1000);
+	}
+	if (r->in_len <= NX_INLINE_MAX && r->out_cap <= NX_INLINE_MAX) {
+		d->len = (uint8_t)r->in_len;
+		memcpy(d->data, r->in, r->in_len);
+		s->arena = 0;
+	} else {
+		uint32_t in_bytes = round_line(r->in_len), off;
+		struct nx_req_arena ar;
+
+		if (arena_alloc(c, in_bytes + round_line(r->out_cap), &off) < 0)
+			return NX_EAGAIN; /* reserved slot is simply not committed */
+		memcpy(c->v.arena + off, r->in, r->in_len);
+		ar.in_off = off;
+		ar.in_len = r->in_len;
+		ar.out_off = off + in_bytes;
+		ar.out_cap = r->out_cap;
+		d->flags |= NX_DESC_ARENA;
+		d->len = 0;
+		memcpy(d->data, &ar, sizeof ar);
+		s->arena = 1;
+		s->arena_end = c->arena_head;
+		s->out_off = ar.out_off;
+	}
+	s->user_data = r->user_data;
+	s->out = r->out;
+	s->out_cap = r->out_cap;
+	s->discard = 0;
+	ck_ring_enqueue_commit_spsc(c->v.req);
+	c->submitted++;
+	if (c->worker_sleeps)
+		ring_doorbell(c);
+	return 0;
+}
+
+int
+nx_submit(struct nx_client *c, const struct nx_req *req)
+{
+	if (c == NULL || req == NULL)
+		return NX_EINVAL;
+	return submit_one(c, req);
+}
+
+int
+nx_submit_batch(struct nx_client *c, const struct nx_req *reqs, unsigned n, unsigned *submitted)
+{
+	unsigned i;
+	int rc = 0;
+
+	if (c == NULL || (reqs == NULL && n != 0))
+		return NX_EINVAL;
+	for (i = 0; i < n; i++) {
+		rc = submit_one(c, &reqs[i]);
+		if (rc < 0)
+			break;
+	}
+	if (submitted != NULL)
+		*submitted = i;
+	return rc;
+}
+
+/* ---- completions ---- */
+
+/* Complete the oldest outstanding request. @return true when it is to be
+ * reported (not an abandoned nx_call). */
+static bool
+complete(struct nx_client *c, const struct nx_resp_desc *rd, int status,
+	 struct nx_completion *comp)
+{
+	struct nx_slot *s = &c->slots[c->completed & c->mask];
+	uint32_t out_len = 0;
+	bool report = !s->discard;
+
+	if (status == 0 && rd != NULL) {
+		if (rd->flags & NX_RESP_ARENA) {
+			memcpy(&out_len, rd->data, sizeof out_len);
+			if (!s->arena || out_len > s->out_cap)
+				status = NX_EPROTO;
+			else if (report)
+				memcpy(s->out, c->v.arena + s->out_off, out_len);
+		} else {
+			out_len = rd->len;
+			if (out_len > NX_INLINE_MAX)
+				status = NX_EPROTO;
+			else if (out_len > s->out_cap)
+				status = NX_EOVERFLOW;
+			else if (report)
+				memcpy(s->out, rd->data, out_len);
+		}
+	}
+	if (s->arena)
+		c->arena_tail = s->arena_end;
+	if (s->discard)
+		c->ndiscard--;
+	c->completed++;
+	if (report) {
+		comp->user_data = s->user_data;
+		comp->status = status;
+		comp->out_len = status == 0 || status == NX_EOVERFLOW ? out_len : 0;
+		comp->flags = (rd != NULL && (rd->flags & NX_RESP_DEGRADED)) ? NX_COMP_DEGRADED : 0;
+		comp->reserved = 0;
+	}
+	return report;
+}
+
+/* Every outstanding request completes with status: nxd will not answer. */
+static unsigned
+complete_all(struct nx_client *c, int status, struct nx_completion *comps, unsigned max)
+{
+	unsigned n = 0;
+
+	while (n < max && c->completed != c->submitted)
+		if (complete(c, NULL, status, &comps[n]))
+			n++;
+	return n;
+}
+
+static int reclaim(struct nx_client *c);
+
+/* The slow look at the instance, between empty polls: did nxd stop for
+ * good, or restart (new generation) so that we must reclaim? */
+static void
+check_instance(struct nx_client *c)
+{
+	const struct nx_health_hdr *h = c->hv.hdr;
+
+	if (nx__load64(&h->generation) != c->generation &&
+	    nx__load32(&h->state) == NX_INST_RUNNING) {
+		reclaim(c);
+		return;
+	}
+	if (nx__load32(&h->state) == NX_INST_STOPPED && !(nx__load32(&h->flags) & NX_HEALTH_F_KEPT) &&
+	    nx__ring_pending(c->v.resp) == 0)
+		c->state = CLIENT_STOPPED;
+}
+
+static void reattach(struct nx_client *c);
+
+int
+nx_poll(struct nx_client *c, struct nx_completion *comps, unsigned max)
+{
+	unsigned n = 0;
+
+	if (c == NULL || (comps == NULL && max != 0))
+		return NX_EINVAL;
+	while (c->state == CLIENT_ATTACHED && n < max) {
+		struct nx_resp_desc rd;
+		uint32_t expect;
+
+		if (!ck_ring_dequeue_spsc_nx_resp(c->v.resp, c->v.resp_slots, &rd))
+			break;
+		expect = (uint32_t)c->completed;
+		if (rd.seq != expect) {
+			uint32_t ahead = rd.seq - expect;
+
+			if ((int32_t)ahead < 0 || ahead >= c->submitted - c->completed) {
+				c->dup_dropped++; /* already completed, or never asked */
+				continue;
+			}
+			/* Answers for earlier requests were skipped: they failed. */
+			while ((uint32_t)c->completed != rd.seq && n < max)
+				if (complete(c, NULL, NX_EPROTO, &comps[n]))
+					n++;
+			if ((uint32_t)c->completed != rd.seq || n == max) {
+				/* no room: rd is for a later call; it is lost, so say so */
+				c->dup_dropped++;
+				break;
+			}
+		}
+		if (c->completed == c->submitted) {
+			c->dup_dropped++;
+			continue;
+		}
+		if (complete(c, &rd, rd.status, &comps[n]))
+			n++;
+	}
+	if (n == 0 && ++c->idle_polls >= NX_CHECK_EVERY) {
+		c->idle_polls = 0;
+		check_instance(c);
+	}
+	if (c->state == CLIENT_STOPPED || c->state == CLIENT_LOST) {
+		n += complete_all(c, c->state == CLIENT_LOST ? NX_ERESTARTED : NX_ESHUTDOWN,
+				  comps + n, max - n);
+		if (c->state == CLIENT_LOST && c->completed == c->submitted)
+			reattach(c);
+	}
+	return (int)n;
+}
+
+/* Sleep until the worker rings resp_bell: client_waiting = 1, fence, look
+ * at the ring once more, then wait. The worker answers, fences, and reads
+ * client_waiting. */
+static void
+client_sleep(struct nx_client *c, uint64_t max_ns)
+{
+	struct nx_chan_hdr *h = c->v.hdr;
+	uint32_t bell = nx__load32(&h->resp_bell);
+
+	nx__store32(&h->client_waiting, 1);
+	ck_pr_fence_store_load(); /* pairs with the fence in wake_client() (worker) */
+	if (nx__ring_pending(c->v.resp) == 0)
+		nx_futex_wait(&h->resp_bell, bell, max_ns < 100000000 ? max_ns : 100000000, true);
+	nx__store32(&h->client_waiting, 0);
+}
+
+int
+nx_wait(struct nx_client *c, struct nx_completion *comps, unsigned max, uint64_t timeout_ns)
+{
+	uint64_t start, now;
+	unsigned spins = 0;
+	int n;
+
+	if (c == NULL || comps == NULL || max == 0)
+		return NX_EINVAL;
+	n = nx_poll(c, comps, max);
+	if (n != 0 || timeout_ns == 0)
+		return n != 0 ? n : NX_ETIMEDOUT;
+	start = nx_clock_ns();
+	for (;;) {
+		n = nx_poll(c, comps, max);
+		if (n != 0)
+			return n;
+		if ((++spins & 63) != 0) {
+			nx_cpu_relax();
+			continue;
+		}
+		now = nx_clock_ns();
+		if (now - start >= timeout_ns)
+			return NX_ETIMEDOUT;
+		if (c->wait_mode == NX_WAIT_SLEEP && now - start >= c->spin_ns)
+			client_sleep(c, timeout_ns - (now - start));
+	}
+}
+
+int
+nx_call(struct nx_client *c, uint16_t pipeline, const void *in, uint32_t in_len, void *out,
+	uint32_t out_cap, uint32_t *out_len, uint64_t timeout_ns)
+{
+	struct nx_req r = { .in = in, .in_len = in_len, .out = out, .out_cap = out_cap,
+			    .pipeline = pipeline };
+	struct nx_completion comp;
+	uint64_t seq;
+	int rc;
+
+	if (c == NULL)
+		return NX_EINVAL;
+	if (c->submitted - c->completed != c->ndiscard)
+		return NX_EINVAL; /* requests of nx_submit outstanding: poll them first */
+	rc = submit_one(c, &r);
+	if (rc < 0)
+		return rc;
+	seq = c->submitted - 1;
+	rc = nx_wait(c, &comp, 1, timeout_ns);
+	if (rc == NX_ETIMEDOUT) {
+		c->slots[seq & c->mask].discard = 1;
+		c->ndiscard++;
+		return NX_ETIMEDOUT;
+	}
+	if (rc < 0)
+		return rc;
+	if (out_len != NULL)
+		*out_len = comp.out_len;
+	return comp.status;
+}
+
+/* ---- after an nxd restart ---- */
+
+/*
+ * Hand our channel to the new nxd. It answers what the old one took and
+ * did not answer (idempotent requests run again, others NX_ERESTARTED)
+ * and serves what is still in the ring. If it refuses, no answer will
+ * come for what is outstanding: those complete NX_ERESTARTED (LOST), and
+ * then the client attaches anew.
+ */
+static int
+reclaim(struct nx_client *c)
+{
+	struct nx_ctl_msg m;
+	int fd, rc;
+
+	fd = ctl_connect(c);
+	if (fd < 0)
+		return fd; /* not listening yet: try again at the next check */
+	rc = nx__ctl_send_request(fd, NX_CTL_RECLAIM, NX_ABI_VERSION, c->wait_mode, c->chan_id,
+				  c->v.fd);
+	if (rc == 0)
+		rc = nx__ctl_read_reply(fd, &m, NULL, 2000000000ull);
+	if (rc == 0) {
+		nx_fd_close(c->ctl_fd);
+		c->ctl_fd = fd;
+		c->generation = m.generation;
+		bind_worker(c);
+		return 0;
+	}
+	nx_fd_close(fd);
+	if (rc == NX_ETIMEDOUT || rc == NX_ECLOSED || rc == NX_EIO)
+		return rc; /* the new nxd is not ready: try again later */
+	c->state = CLIENT_LOST;
+	return rc;
+}
+
+static void
+reattach(struct nx_client *c)
+{
+	uint32_t ring = c->v.g.ring_size;
+
+	nx_fd_close(c->ctl_fd);
+	c->ctl_fd = -1;
+	nx__chan_unmap(&c->v);
+	if (attach_channel(c, NX_ABI_VERSION) < 0 || c->v.g.ring_size != ring) {
+		nx__chan_unmap(&c->v);
+		c->state = CLIENT_CLOSED;
+		return;
+	}
+	c->state = CLIENT_ATTACHED;
+}

@@ -1,0 +1,115 @@
+/* The health segment: layout, and read-only mapping for readers. */
+#include <string.h>
+
+#include "shm_internal.h"
+
+void
+nx__health_geom(struct nx_health_geom *g, uint32_t max_workers, uint32_t max_channels,
+		uint32_t max_pipelines)
+{
+	uint64_t off = sizeof(struct nx_health_hdr);
+
+	g->max_workers = max_workers;
+	g->max_channels = max_channels;
+	g->max_pipelines = max_pipelines;
+	g->workers_off = (uint32_t)off;
+	off += (uint64_t)max_workers * sizeof(struct nx_health_worker);
+	g->channels_off = (uint32_t)off;
+	off += (uint64_t)max_channels * sizeof(struct nx_health_chan);
+	g->pipelines_off = (uint32_t)off;
+	off += (uint64_t)max_pipelines * sizeof(struct nx_health_pipe);
+	g->layout_bytes = (off + 4095) / 4096 * 4096;
+}
+
+static bool
+table_fits(uint64_t off, uint64_t n, uint64_t each, uint64_t len)
+{
+	return off >= sizeof(struct nx_health_hdr) && n <= (1u << 20) && off + n * each <= len;
+}
+
+int
+nx__health_check(struct nx_health_view *hv)
+{
+	const struct nx_health_hdr *h = NX_AT(const struct nx_health_hdr, hv->base, 0);
+	struct nx_health_geom g;
+
+	if (hv->len < sizeof *h)
+		return nx__err(NX_EPROTO, "health segment of %zu bytes is too small", hv->len);
+	if (nx__load32(&h->magic) == 0)
+		return nx__err(NX_ENOINST, "instance is starting (health segment not written yet)");
+	if (h->magic != NX_HEALTH_MAGIC)
+		return nx__err(NX_EPROTO, "not a health segment (magic %#x)", h->magic);
+	ck_pr_fence_load(); /* pairs with the fence before nxd stores the magic */
+	if (h->abi_version != NX_ABI_VERSION)
+		return nx__err(NX_EABI, "instance runs ABI %u, this library speaks ABI %u",
+			       h->abi_version, NX_ABI_VERSION);
+	if (h->layout_bytes != hv->len)
+		return nx__err(NX_EPROTO, "health header says %llu bytes, segment has %zu",
+			       (unsigned long long)h->layout_bytes, hv->len);
+	if (!table_fits(h->workers_off, h->max_workers, sizeof(struct nx_health_worker), hv->len) ||
+	    !table_fits(h->channels_off, h->max_channels, sizeof(struct nx_health_chan), hv->len) ||
+	    !table_fits(h->pipelines_off, h->max_pipelines, sizeof(struct nx_health_pipe), hv->len))
+		return nx__err(NX_EPROTO, "health tables lie outside the segment");
+	nx__health_geom(&g, h->max_workers, h->max_channels, h->max_pipelines);
+	if (g.workers_off != h->workers_off || g.channels_off != h->channels_off ||
+	    g.pipelines_off != h->pipelines_off)
+		return nx__err(NX_EPROTO, "health table offsets do not match the layout");
+	hv->hdr = NX_AT(struct nx_health_hdr, hv->base, 0);
+	hv->workers = NX_AT(struct nx_health_worker, hv->base, h->workers_off);
+	hv->chans = NX_AT(struct nx_health_chan, hv->base, h->channels_off);
+	hv->pipes = NX_AT(struct nx_health_pipe, hv->base, h->pipelines_off);
+	hv->max_workers = h->max_workers;
+	hv->max_channels = h->max_channels;
+	hv->max_pipelines = h->max_pipelines;
+	return 0;
+}
+
+int
+nx__health_map_ro(struct nx_health_view *hv, const char *instance)
+{
+	char name[NX_SHM_NAME_MAX];
+	int64_t size;
+	int fd, rc;
+
+	memset(hv, 0, sizeof *hv);
+	hv->fd = -1;
+	rc = nx__instance_check(instance);
+	if (rc < 0)
+		return rc;
+	nx__health_name(name, sizeof name, instance);
+	fd = nx_shm_open(name, false);
+	if (fd == NX_ENOENT)
+		return nx__err(NX_ENOINST, "instance '%s' is not running (no segment /dev/shm%s)",
+			       instance, name);
+	if (fd < 0)
+		return fd;
+	size = nx_shm_size(fd);
+	if (size < (int64_t)sizeof(struct nx_health_hdr)) {
+		nx_fd_close(fd);
+		return nx__err(NX_EPROTO, "health segment %s is %lld bytes: not written yet or damaged",
+			       name, (long long)size);
+	}
+	rc = nx_shm_map((void **)&hv->base, fd, (size_t)size, false);
+	if (rc < 0) {
+		nx_fd_close(fd);
+		return rc;
+	}
+	hv->len = (size_t)size;
+	hv->fd = fd;
+	rc = nx__health_check(hv);
+	if (rc < 0) {
+		nx__health_unmap(hv);
+		return rc;
+	}
+	return 0;
+}
+
+void
+nx__health_unmap(struct nx_health_view *hv)
+{
+	if (hv->base != NULL)
+		nx_shm_unmap(hv->base, hv->len);
+	nx_fd_close(hv->fd);
+	hv->base = NULL;
+	hv->fd = -1;
+}

@@ -1,0 +1,344 @@
+/*
+ * shm_abi.h - the shared-memory ABI of nexus: every byte two processes
+ * agree on. Fixed-width types only, no pointers (each process maps at its
+ * own address: offsets instead), explicit reserved space, producer and
+ * consumer fields on separate cache lines, every size and offset pinned.
+ * Each field says who writes it and who reads it.
+ *
+ * Two kinds of segment:
+ *
+ *   /dev/shm/nx.<instance>.health     named, created by nxd (mode 0644),
+ *                                     written by nxd only, mapped read-only
+ *                                     by clients, nxtop, nxwd, nxctl.
+ *   channel                           anonymous (memfd), one per client
+ *                                     thread, sealed against resizing, handed
+ *                                     to its client over the control socket.
+ *
+ * Channel segment (offsets in the header; P = page_bytes):
+ *
+ *   0      +-----------------------------+
+ *          | struct nx_chan_hdr          |  identity and geometry (nxd, at create)
+ *          |   doorbell line             |  client -> worker wake-up
+ *          |   client_waiting line       |  client says it sleeps
+ *          |   resp_bell line            |  worker -> client wake-up
+ *   P      +-----------------------------+
+ *          |            (unused)         |
+ *   2P-128 | struct ck_ring: c_head line |  request ring: worker writes c_head
+ *          |        p_tail/p_head line   |                client writes p_tail
+ *   2P     +-----------------------------+
+ *          | ck_ring size, mask          |  GEOMETRY PAGE: every process maps
+ *          |                             |  its own private copy over it
+ *   3P     +-----------------------------+
+ *          |            (unused)         |
+ *   4P-128 | struct ck_ring (responses)  |  client writes c_head, worker p_tail
+ *   4P     +-----------------------------+
+ *          | ck_ring size, mask          |  GEOMETRY PAGE (private copy)
+ *   5P     +-----------------------------+
+ *          | request slots               |  ring_size x struct nx_req_desc
+ *          +-----------------------------+
+ *          | response slots              |  ring_size x struct nx_resp_desc
+ *          +-----------------------------+
+ *          | arena                       |  payloads over 56 bytes; the client
+ *          |                             |  allocates, the worker reads input
+ *          |                             |  and writes output where told
+ *          +-----------------------------+  layout_bytes
+ *
+ * Why the geometry page: ck_ring indexes its buffer with ring->mask, read
+ * from the ring structure on every call. A client that rewrote the mask
+ * in shared memory would make nxd index outside the ring. ck's struct puts
+ * size and mask at offset 128; placing the structure 128 bytes before a
+ * page boundary puts them alone on the next page, which each process
+ * replaces with a private page holding the true values. The indices a
+ * client can rewrite (c_head, p_tail) are always masked with nxd's mask,
+ * so every slot nxd touches is inside the ring, whatever the client
+ * writes. No copy of ck_ring's code, no check on the data path.
+ *
+ * Sequence numbers: the request ring's c_head is the number of requests
+ * the worker has taken; the response ring's p_tail is the number it has
+ * answered. Requests are answered in order, so request n is answered by
+ * response n. A restarted nxd answers [answered, taken) explicitly.
+ */
+#ifndef NX_SHM_ABI_H
+#define NX_SHM_ABI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ck_ring.h>
+
+#include <nx/nx.h>
+
+#define NX_CACHELINE 64
+
+#define NX_CHAN_MAGIC 0x4e584348u   /* "NXCH" */
+#define NX_HEALTH_MAGIC 0x4e58484cu /* "NXHL" */
+
+/* ---- limits ---- */
+#define NX_RING_MIN 8u
+#define NX_RING_MAX 65536u
+#define NX_ARENA_MAX (1u << 30)
+#define NX_PAYLOAD_MAX_DEFAULT (64u * 1024u)
+#define NX_PIPE_NAME_MAX 32
+
+/* ---- descriptors: one cache line each ---- */
+
+/* Request flags (client writes; nxd rejects unknown bits). */
+#define NX_DESC_ARENA 0x01u      /* payload in the arena: data holds nx_req_arena */
+#define NX_DESC_IDEMPOTENT 0x02u /* may run again after an nxd restart */
+#define NX_DESC_DEADLINE 0x04u   /* deadline_us is set */
+#define NX_DESC_KNOWN 0x07u
+
+/* Request descriptor: written by the client into a request slot, copied
+ * once by the worker, validated on the copy. */
+struct nx_req_desc {
+	uint16_t pipeline;    /* index in the health pipeline directory */
+	uint8_t flags;        /* NX_DESC_* */
+	uint8_t len;          /* inline payload length, 0..56 (0 when ARENA) */
+	uint32_t deadline_us; /* low 32 bits of the absolute deadline in us,
+			       * CLOCK_MONOTONIC; compared modulo 2^32, so a
+			       * deadline must lie within 35 minutes */
+	uint8_t data[NX_INLINE_MAX]; /* inline payload, or struct nx_req_arena */
+};
+
+/* Where an arena request's payloads are, inside the channel's arena. */
+struct nx_req_arena {
+	uint32_t in_off;  /* input at arena + in_off */
+	uint32_t in_len;
+	uint32_t out_off; /* the answer goes to arena + out_off */
+	uint32_t out_cap; /* at most this many bytes */
+};
+
+/* Response flags (worker writes). */
+#define NX_RESP_ARENA 0x01u    /* answer in the arena at the request's out_off */
+#define NX_RESP_DEGRADED 0x02u /* answered by a degraded strategy */
+
+/* Response descriptor: written by the worker, read by the client. */
+struct nx_resp_desc {
+	uint32_t seq;   /* the request's sequence number (low 32 bits) */
+	int16_t status; /* 0 or a negative NX_E* code */
+	uint8_t flags;  /* NX_RESP_* */
+	uint8_t len;    /* inline answer length, 0..56 */
+	uint8_t data[NX_INLINE_MAX]; /* inline answer, or uint32 out_len when ARENA */
+};
+
+_Static_assert(sizeof(struct nx_req_desc) == NX_CACHELINE, "request descriptor is one line");
+_Static_assert(sizeof(struct nx_resp_desc) == NX_CACHELINE, "response descriptor is one line");
+_Static_assert(offsetof(struct nx_req_desc, data) == 8, "8-byte request header");
+_Static_assert(offsetof(struct nx_resp_desc, data) == 8, "8-byte response header");
+_Static_assert(sizeof(struct nx_req_arena) <= NX_INLINE_MAX, "arena refs fit inline");
+
+/* ck typed rings over the descriptors (nxd and client use the same ones). */
+CK_RING_PROTOTYPE(nx_req, nx_req_desc)
+CK_RING_PROTOTYPE(nx_resp, nx_resp_desc)
+
+/* The geometry trick depends on ck_ring's layout; fail the build if ck
+ * ever changes it. */
+#define NX_RING_GEOM_OFF 128u
+_Static_assert(offsetof(struct ck_ring, c_head) == 0, "ck_ring: c_head first");
+_Static_assert(offsetof(struct ck_ring, p_tail) == 64, "ck_ring: p_tail on line 1");
+_Static_assert(offsetof(struct ck_ring, size) == NX_RING_GEOM_OFF, "ck_ring: size at 128");
+_Static_assert(offsetof(struct ck_ring, mask) == NX_RING_GEOM_OFF + 4, "ck_ring: mask at 132");
+
+/* ---- channel header ---- */
+
+struct nx_chan_hdr {
+	/* line 0-1: identity and geometry. nxd writes at create; the client
+	 * reads at attach. nxd never trusts these after create: it keeps its
+	 * own copy and re-validates them against the sealed size on reclaim. */
+	uint32_t magic;        /* NX_CHAN_MAGIC */
+	uint32_t abi_version;  /* NX_ABI_VERSION */
+	uint64_t layout_bytes; /* whole segment */
+	uint64_t generation;   /* nxd generation that created the channel */
+	uint32_t page_bytes;   /* page size the layout was computed with */
+	uint32_t ring_size;    /* slots per ring, power of two */
+	uint32_t arena_bytes;
+	uint32_t max_payload;  /* largest in_len / out_cap the worker accepts */
+	uint32_t chan_id;      /* index in the health channel table */
+	uint32_t worker;       /* worker serving this channel */
+	uint32_t wait_mode;    /* enum nx_wait the client attached with */
+	uint32_t req_ctl_off;  /* struct ck_ring of the request ring */
+	uint32_t resp_ctl_off; /* struct ck_ring of the response ring */
+	uint32_t req_slots_off;
+	uint32_t resp_slots_off;
+	uint32_t arena_off;
+	uint8_t reserved0[128 - 72];
+
+	/* line 2: client -> worker. The client increments doorbell (then
+	 * futex-wakes it) after submitting while its worker sleeps. */
+	uint32_t doorbell;
+	uint8_t pad2[NX_CACHELINE - 4];
+
+	/* line 3: client writes 1 before it sleeps on resp_bell, 0 after. */
+	uint32_t client_waiting;
+	uint8_t pad3[NX_CACHELINE - 4];
+
+	/* line 4: worker -> client. The worker increments resp_bell and
+	 * futex-wakes it after answering when client_waiting is set. */
+	uint32_t resp_bell;
+	uint8_t pad4[NX_CACHELINE - 4];
+
+	uint8_t reserved1[1024 - 5 * NX_CACHELINE];
+};
+_Static_assert(sizeof(struct nx_chan_hdr) == 1024, "channel header size pinned");
+_Static_assert(offsetof(struct nx_chan_hdr, doorbell) == 128, "doorbell on its own line");
+_Static_assert(offsetof(struct nx_chan_hdr, client_waiting) == 192, "client_waiting line");
+_Static_assert(offsetof(struct nx_chan_hdr, resp_bell) == 256, "resp_bell line");
+
+/* ---- health segment ---- */
+
+/* nxd state, in the health header. */
+enum nx_inst_state {
+	NX_INST_STARTING = 1,
+	NX_INST_RUNNING = 2,
+	NX_INST_STOPPING = 3,
+	NX_INST_STOPPED = 4,
+};
+
+/* Worker state. */
+enum nx_worker_state {
+	NX_WORKER_OFF = 0,
+	NX_WORKER_RUNNING = 1, /* found work in its last loop */
+	NX_WORKER_IDLE = 2,    /* polling, nothing to do */
+	NX_WORKER_SLEEPING = 3,
+};
+
+/* Worker error kinds (counters). */
+#define NX_WERR_BADDESC 0 /* malformed descriptor */
+#define NX_WERR_NOPIPE 1  /* unknown pipeline */
+#define NX_WERR_STAGE 2   /* a stage failed */
+#define NX_WERR_OVERFLOW 3
+#define NX_WERR_OTHER 4
+#define NX_WERR_KINDS 8
+
+/*
+ * Health header: written by nxd (control thread), read by everyone.
+ * The table offsets and counts say where the rest is; a reader checks
+ * magic, abi_version and layout_bytes against the mapping's size before
+ * it trusts any of them.
+ */
+struct nx_health_hdr {
+	uint32_t magic;        /* NX_HEALTH_MAGIC */
+	uint32_t abi_version;  /* NX_ABI_VERSION */
+	uint64_t layout_bytes; /* whole segment */
+	uint64_t generation;   /* bumped by every nxd that (re)starts on it */
+	int32_t pid;           /* nxd pid */
+	uint32_t state;        /* enum nx_inst_state */
+	uint64_t start_ns;     /* CLOCK_MONOTONIC at start of this generation */
+	uint64_t start_wall_ns;
+	uint32_t uid;          /* nxd's uid */
+	uint32_t idle;         /* enum nx_wait: how workers wait for work */
+	uint32_t nworkers;     /* workers running */
+	uint32_t max_workers;  /* entries in the worker table */
+	uint32_t max_channels; /* entries in the channel table */
+	uint32_t max_pipelines;
+	uint32_t workers_off;  /* struct nx_health_worker[max_workers] */
+	uint32_t channels_off; /* struct nx_health_chan[max_channels] */
+	uint32_t pipelines_off;/* struct nx_health_pipe[max_pipelines] */
+	uint32_t ring_size;    /* channel geometry new channels get */
+	uint32_t arena_bytes;
+	uint32_t max_payload;
+	uint32_t flags;        /* NX_HEALTH_F_* */
+	uint32_t reserved0;
+	uint8_t reserved[256 - 104];
+};
+
+/* Health header flags. */
+#define NX_HEALTH_F_KEPT 0x1u /* stopped with --keep: a new nxd will re-attach the
+			       * channels, so clients keep waiting for answers */
+_Static_assert(sizeof(struct nx_health_hdr) == 256, "health header size pinned");
+
+/*
+ * One worker. Line 0 is written by the worker on every loop and every
+ * request (single writer, plain 64-bit stores); readers may see a field
+ * a request late, never torn. Line 1 is written by the worker when its
+ * state changes. Line 2 holds what clients read after submitting in
+ * sleep mode: kept apart so that busy counters never bounce it.
+ */
+struct nx_health_worker {
+	/* line 0: worker writes */
+	uint64_t heartbeat_ns; /* CLOCK_MONOTONIC, every 256 loops and every burst */
+	uint64_t loops;
+	uint64_t taken;        /* requests taken from rings */
+	uint64_t answered;     /* responses written */
+	uint64_t busy_ns;      /* time spent running requests */
+	uint64_t sleeps;       /* times it went to sleep */
+	uint64_t reserved0[2];
+	/* line 1: worker writes */
+	uint64_t errors[NX_WERR_KINDS];
+	/* line 2: worker writes at start and on state change */
+	uint32_t state;        /* enum nx_worker_state */
+	int32_t cpu;
+	int32_t tid;
+	uint32_t nchannels;
+	uint8_t reserved2[NX_CACHELINE - 16];
+	/* line 3: worker writes; clients read after submitting (sleep idle) */
+	uint32_t sleeping;     /* 1 while it waits on its channels' doorbells */
+	uint8_t pad3[NX_CACHELINE - 4];
+};
+_Static_assert(sizeof(struct nx_health_worker) == 4 * NX_CACHELINE, "worker record size");
+_Static_assert(offsetof(struct nx_health_worker, sleeping) == 3 * NX_CACHELINE, "sleep line");
+
+/* Channel table entry states. */
+enum nx_chan_state {
+	NX_CHAN_FREE = 0,
+	NX_CHAN_ATTACHED = 1,  /* a client holds it and nxd serves it */
+	NX_CHAN_ORPHANED = 2,  /* nxd restarted; waiting for its client to reclaim */
+};
+
+/*
+ * One channel. Line 0 is written by the control thread (attach, detach);
+ * line 1 by the worker that serves it.
+ */
+struct nx_health_chan {
+	/* line 0: control thread writes */
+	uint32_t state;          /* enum nx_chan_state */
+	uint32_t worker;
+	int32_t pid;             /* client process */
+	uint32_t uid;
+	uint64_t pid_start;      /* client start time (ticks since boot): pid reuse */
+	uint64_t attach_ns;
+	uint32_t ring_size;
+	uint32_t arena_bytes;
+	uint32_t wait_mode;
+	uint32_t attach_count;   /* incremented on every attach to this entry */
+	uint8_t reserved0[NX_CACHELINE - 48];
+	/* line 1: serving worker writes */
+	uint64_t taken;
+	uint64_t answered;
+	uint64_t errors;
+	uint64_t last_ns;        /* last request taken */
+	uint64_t reserved1[4];
+};
+_Static_assert(sizeof(struct nx_health_chan) == 2 * NX_CACHELINE, "channel record size");
+
+/* Pipeline directory entry: control thread writes; clients look names up. */
+struct nx_health_pipe {
+	char name[NX_PIPE_NAME_MAX]; /* NUL-terminated; empty = unused */
+	uint32_t active;             /* 1 when requests may name it */
+	uint32_t nstages;
+	uint64_t version;            /* bumped on every swap */
+	uint64_t calls;              /* reserved for per-pipeline counters */
+	uint64_t reserved;
+};
+_Static_assert(sizeof(struct nx_health_pipe) == NX_CACHELINE, "pipeline entry size");
+
+/* ---- control protocol (SOCK_SEQPACKET, one message per datagram) ---- */
+
+#define NX_CTL_ATTACH 1  /* client -> nxd: create my channel */
+#define NX_CTL_RECLAIM 2 /* client -> nxd (+ channel fd): take my channel back */
+#define NX_CTL_OK 3      /* nxd -> client (+ channel fd on attach) */
+#define NX_CTL_ERROR 4   /* nxd -> client */
+
+struct nx_ctl_msg {
+	uint32_t type;        /* NX_CTL_* */
+	uint32_t abi_version; /* sender's NX_ABI_VERSION */
+	int32_t status;       /* ERROR: the NX_E* code */
+	uint32_t wait_mode;   /* ATTACH: enum nx_wait */
+	uint32_t chan_id;     /* RECLAIM, OK */
+	uint32_t reserved0;
+	uint64_t generation;  /* OK: nxd's generation */
+	char text[160];       /* ERROR: what was wrong, for the user */
+};
+_Static_assert(sizeof(struct nx_ctl_msg) == 192, "control message size");
+
+#endif /* NX_SHM_ABI_H */

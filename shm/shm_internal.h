@@ -1,0 +1,167 @@
+/*
+ * shm_internal.h - segments and channels as each process sees them.
+ * Shared between nxd (core/) and libnx; not installed.
+ */
+#ifndef NX_SHM_INTERNAL_H
+#define NX_SHM_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ck_pr.h>
+
+#include "platform/nx_platform.h"
+#include "shm_abi.h"
+
+/* ---- names ---- */
+
+#define NX_INSTANCE_MAX 40
+#define NX_SHM_NAME_MAX 64
+
+/** Check an instance name: 1..40 of [A-Za-z0-9_.-]. @return 0 or NX_EINVAL */
+int nx__instance_check(const char *instance);
+/** "/nx.<instance>.health" into buf. */
+void nx__health_name(char *buf, size_t len, const char *instance);
+
+/* ---- channel geometry ---- */
+
+struct nx_chan_geom {
+	uint32_t page_bytes;
+	uint32_t ring_size;
+	uint32_t arena_bytes;
+	uint32_t max_payload;
+	uint32_t req_ctl_off;
+	uint32_t resp_ctl_off;
+	uint32_t req_slots_off;
+	uint32_t resp_slots_off;
+	uint32_t arena_off;
+	uint64_t layout_bytes;
+};
+
+/**
+ * Compute a channel's layout. @return 0, or NX_EINVAL (ring_size not a
+ * power of two in [NX_RING_MIN, NX_RING_MAX], arena too large, payload
+ * larger than half the arena)
+ */
+int nx__chan_geom(struct nx_chan_geom *g, uint32_t page_bytes, uint32_t ring_size,
+		  uint32_t arena_bytes, uint32_t max_payload);
+
+/* One process's view of a channel segment. Pointers are this process's. */
+struct nx_chan_view {
+	uint8_t *base;
+	int fd;
+	struct nx_chan_geom g;
+	struct nx_chan_hdr *hdr;
+	struct ck_ring *req;            /* request ring (geometry page private) */
+	struct nx_req_desc *req_slots;
+	struct ck_ring *resp;           /* response ring (geometry page private) */
+	struct nx_resp_desc *resp_slots;
+	uint8_t *arena;
+};
+
+/**
+ * Create a channel segment (nxd): a sealed memfd laid out per g, header
+ * and rings initialised, mapped with private geometry pages.
+ * @return 0, NX_EIO, NX_ENOMEM
+ */
+int nx__chan_create(struct nx_chan_view *v, const struct nx_chan_geom *g, uint32_t chan_id,
+		    uint32_t worker, uint32_t wait_mode, uint64_t generation);
+
+/**
+ * Map a channel segment received over the control socket and check it:
+ * sealed, size matches the header, magic, ABI, page size, and a geometry
+ * that nx__chan_geom() reproduces exactly. Takes ownership of fd on
+ * success. @return 0, NX_EPROTO (not a valid channel), NX_EABI, NX_EIO
+ */
+int nx__chan_map(struct nx_chan_view *v, int fd);
+
+/** Unmap and close. */
+void nx__chan_unmap(struct nx_chan_view *v);
+
+/* ---- health segment ---- */
+
+struct nx_health_geom {
+	uint32_t max_workers;
+	uint32_t max_channels;
+	uint32_t max_pipelines;
+	uint32_t workers_off;
+	uint32_t channels_off;
+	uint32_t pipelines_off;
+	uint64_t layout_bytes;
+};
+
+void nx__health_geom(struct nx_health_geom *g, uint32_t max_workers, uint32_t max_channels,
+		     uint32_t max_pipelines);
+
+/* A mapping of the health segment. */
+struct nx_health_view {
+	uint8_t *base;
+	size_t len;
+	int fd;
+	bool writable;
+	struct nx_health_hdr *hdr;
+	struct nx_health_worker *workers;
+	struct nx_health_chan *chans;
+	struct nx_health_pipe *pipes;
+	uint32_t max_workers, max_channels, max_pipelines;
+};
+
+/**
+ * Map an instance's health segment read-only and check its header
+ * against the mapping's size before trusting any offset.
+ * @return 0, NX_ENOINST (no segment), NX_EABI, NX_EPROTO, NX_EPERM, NX_EIO
+ */
+int nx__health_map_ro(struct nx_health_view *hv, const char *instance);
+/** Check a mapped header and fill the table pointers. */
+int nx__health_check(struct nx_health_view *hv);
+void nx__health_unmap(struct nx_health_view *hv);
+/**
+ * nxd: create the instance's health segment, or re-attach the one a
+ * previous nxd left when its layout matches g (*reattached = true).
+ * The caller must hold the instance (its control socket).
+ * @return 0, NX_EBUSY (a different layout still holding channels), NX_EIO
+ */
+int nx__health_create(struct nx_health_view *hv, const char *instance,
+		      const struct nx_health_geom *g, bool *reattached);
+/** nxd: remove the instance's health segment. */
+void nx__health_remove(const char *instance);
+
+/* A typed pointer at byte offset off of a mapping. Offsets are checked
+ * (and aligned) by the layout functions before anyone forms one. */
+#define NX_AT(type, base, off) ((type *)(void *)((uint8_t *)(base) + (off)))
+
+/* ---- helpers on shared words ---- */
+
+static inline uint32_t
+nx__load32(const uint32_t *p)
+{
+	return ck_pr_load_32(p);
+}
+
+static inline void
+nx__store32(uint32_t *p, uint32_t v)
+{
+	ck_pr_store_32(p, v);
+}
+
+static inline uint64_t
+nx__load64(const uint64_t *p)
+{
+	return ck_pr_load_64(p);
+}
+
+static inline void
+nx__store64(uint64_t *p, uint64_t v)
+{
+	ck_pr_store_64(p, v);
+}
+
+/* Requests waiting in a ring: p_tail - c_head as the consumer sees it. */
+static inline unsigned
+nx__ring_pending(const struct ck_ring *r)
+{
+	return ck_pr_load_uint(&r->p_tail) - ck_pr_load_uint(&r->c_head);
+}
+
+#endif /* NX_SHM_INTERNAL_H */

@@ -1,0 +1,337 @@
+/*
+ * The data path makes no allocation and no system call in busy-poll mode,
+ * proved on a real nxd: its worker thread is traced with ptrace (every
+ * system call entry stops it and is counted) and its allocations are
+ * counted by an interposed malloc, while a client sends 100,000 requests.
+ * Each counter is first shown to see what it is meant to see, on the
+ * control thread, which does make system calls and allocate on attach.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <nx/nx.h>
+
+#include "core/core_internal.h"
+#include "harness/harness.h"
+
+#define N_REQUESTS 100000
+
+struct row {
+	int32_t tid;
+	uint32_t pad;
+	uint64_t count;
+};
+
+struct table {
+	uint32_t nrows;
+	uint32_t pad;
+	struct row rows[256];
+};
+
+static struct table *table;
+static char table_name[64];
+
+static uint64_t
+allocs_of(pid_t tid)
+{
+	uint32_t i, n;
+
+	if (table == NULL)
+		return 0;
+	n = __atomic_load_n(&table->nrows, __ATOMIC_ACQUIRE);
+	for (i = 0; i < n && i < 256; i++)
+		if (__atomic_load_n(&table->rows[i].tid, __ATOMIC_ACQUIRE) == tid)
+			return __atomic_load_n(&table->rows[i].count, __ATOMIC_RELAXED);
+	return 0; /* never allocated */
+}
+
+/* ---- a system call counter on one thread ---- */
+
+struct tracer {
+	pid_t tid;
+	long syscalls;
+	long first[8];
+	int in_syscall;
+};
+
+static int
+trace_begin(struct tracer *t, pid_t tid)
+{
+	int st;
+
+	memset(t, 0, sizeof *t);
+	t->tid = tid;
+	if (ptrace(PTRACE_SEIZE, tid, 0, PTRACE_O_TRACESYSGOOD) != 0)
+		return -1000 - errno;
+	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) != 0)
+		return -2000 - errno;
+	if (waitpid(tid, &st, __WALL) != tid)
+		return -3000 - errno;
+	return ptrace(PTRACE_SYSCALL, tid, 0, 0) == 0 ? 0 : -4000 - errno;
+}
+
+/* One stop of the traced thread. @return the signal to pass on */
+static int
+on_stop(struct tracer *t, int st)
+{
+	if (WIFSTOPPED(st) && WSTOPSIG(st) == (SIGTRAP | 0x80)) {
+		if (!t->in_syscall) {
+			struct user_regs_struct regs;
+
+			if (t->syscalls < 8 && ptrace(PTRACE_GETREGS, t->tid, 0, &regs) == 0)
+				t->first[t->syscalls] = (long)regs.orig_rax;
+			t->syscalls++; /* entries only: each call stops at entry and exit */
+		}
+		t->in_syscall = !t->in_syscall;
+		return 0;
+	}
+	if (WIFSTOPPED(st) && (st >> 16) == 0)
+		return WSTOPSIG(st); /* a real signal: pass it on */
+	return 0;
+}
+
+static void
+trace_poll(struct tracer *t)
+{
+	int st;
+
+	while (waitpid(t->tid, &st, __WALL | WNOHANG) == t->tid)
+		ptrace(PTRACE_SYSCALL, t->tid, 0, on_stop(t, st));
+}
+
+static void
+trace_end(struct tracer *t)
+{
+	int st, sig = 0;
+
+	trace_poll(t);
+	if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) == 0 && waitpid(t->tid, &st, __WALL) == t->tid)
+		sig = on_stop(t, st);
+	ptrace(PTRACE_DETACH, t->tid, 0, sig);
+}
+
+/* ---- the client ---- */
+
+static int
+client(const char *inst, int ready_fd, int go_fd)
+{
+	static uint8_t in[2048], out[2048];
+	struct nx_completion comps[32];
+	struct nx_client *c;
+	uint64_t sent = 0, done = 0;
+	int echo, sum, rc;
+	char b;
+
+	if (nx_open(&c, inst, NULL) < 0)
+		return 10;
+	echo = nx_pipeline_id(c, "echo");
+	sum = nx_pipeline_id(c, "checksum");
+	memset(in, 0x5a, sizeof in);
+	if (write(ready_fd, "r", 1) != 1 || read(go_fd, &b, 1) != 1)
+		return 11;
+	while (done < N_REQUESTS) {
+		while (sent < N_REQUESTS && sent - done < 16) {
+			/* odd requests use the arena (1000 bytes), even ones stay inline */
+			struct nx_req r = { .in = in, .in_len = (sent & 1) ? 1000 : 40, .out = out,
+					    .out_cap = (sent & 1) ? 4 : 40, .user_data = sent,
+					    .pipeline = (uint16_t)((sent & 1) ? sum : echo) };
+
+			if (nx_submit(c, &r) != 0)
+				break;
+			sent++;
+		}
+		rc = nx_poll(c, comps, 32);
+		for (int i = 0; i < rc; i++, done++)
+			if (comps[i].status != 0 || comps[i].user_data != done)
+				return 12;
+	}
+	if (write(ready_fd, "d", 1) != 1)
+		return 13;
+	nx_close(c);
+	return 0;
+}
+
+static bool
+wait_byte(int fd, char want, uint64_t timeout_ns, struct tracer *t)
+{
+	uint64_t t0 = nx_now_ns();
+
+	while (nx_now_ns() - t0 < timeout_ns) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		char b;
+
+		if (t != NULL)
+			trace_poll(t);
+		if (poll(&p, 1, 1) == 1)
+			return read(fd, &b, 1) == 1 && b == want;
+	}
+	return false;
+}
+
+/* One channel attached and every other free: no grace period pending. */
+static bool
+wait_steady(const char *inst)
+{
+	struct nx_health_view hv;
+	uint64_t t0 = nx_now_ns();
+	bool ok = false;
+
+	if (nx__health_map_ro(&hv, inst) != 0)
+		return false;
+	while (!ok && nx_now_ns() - t0 < nxt_budget_ns(10000000000ull)) {
+		unsigned i, used = 0;
+
+		for (i = 0; i < hv.max_channels; i++)
+			used += nx__load32(&hv.chans[i].state) != NX_CHAN_FREE;
+		ok = used == 1 && nx__load32(&hv.workers[0].nchannels) == 1;
+		if (!ok)
+			usleep(2000);
+	}
+	usleep(20000);
+	nx__health_unmap(&hv);
+	return ok;
+}
+
+static uint64_t
+answered(const char *inst)
+{
+	struct nx_health_view hv;
+	uint64_t a;
+
+	if (nx__health_map_ro(&hv, inst) != 0)
+		return 0;
+	a = nx__load64(&hv.workers[0].answered);
+	nx__health_unmap(&hv);
+	return a;
+}
+
+static void
+test_worker_makes_no_syscall_and_no_allocation_while_serving(void **state)
+{
+	bool count_allocs = !nxt_sanitized();
+	struct tracer t;
+	struct nxt_nxd d;
+	char inst[64], preload[512];
+	int ready[2], go[2], fd;
+	pid_t worker, pid;
+	uint64_t a0, a1, m0, m1;
+
+	(void)state;
+	nxt_instance(inst, sizeof inst, "nosys");
+	if (count_allocs) {
+		snprintf(table_name, sizeof table_name, "/nxt-alloc-%d", (int)getpid());
+		fd = shm_open(table_name, O_RDWR | O_CREAT | O_EXCL, 0600);
+		assert_true(fd >= 0);
+		assert_int_equal(ftruncate(fd, sizeof *table), 0);
+		table = mmap(NULL, sizeof *table, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		close(fd);
+		assert_true(table != MAP_FAILED);
+		snprintf(preload, sizeof preload, "%s/preload/alloccount.so",
+			 getenv("NX_TESTS") ? getenv("NX_TESTS") : "build/tests");
+		setenv("NX_ALLOCCOUNT", table_name, 1);
+		setenv("LD_PRELOAD", preload, 1);
+	} else {
+		print_message("sanitizer build: its own malloc replaces the counting one; "
+			      "counting system calls only\n");
+	}
+	assert_int_equal(nxt_nxd_start(&d, inst, NULL), 0);
+	unsetenv("LD_PRELOAD");
+	unsetenv("NX_ALLOCCOUNT");
+	worker = nxt_find_thread(d.pid, "nx-worker-0");
+	assert_true(worker > 0);
+
+	/* The counters see what they should: the control thread makes system
+	 * calls and allocates when a client attaches and detaches. */
+	{
+		uint64_t c0 = allocs_of(d.pid), t0;
+		int st = -1;
+
+		assert_int_equal(trace_begin(&t, d.pid), 0);
+		pid = fork();
+		if (pid == 0) {
+			struct nx_client *c;
+
+			if (nx_open(&c, inst, NULL) < 0)
+				_exit(1);
+			nx_close(c);
+			_exit(0);
+		}
+		/* the traced thread stops at every system call: keep resuming it */
+		t0 = nx_now_ns();
+		while (nx_now_ns() - t0 < nxt_budget_ns(10000000000ull)) {
+			trace_poll(&t);
+			if (waitpid(pid, &st, WNOHANG) == pid)
+				break;
+			usleep(100);
+		}
+		t0 = nx_now_ns();
+		while (nx_now_ns() - t0 < 50000000ull)
+			trace_poll(&t); /* the detach that follows the close */
+		trace_end(&t);
+		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+		assert_true(t.syscalls > 5);
+		if (count_allocs)
+			assert_true(allocs_of(d.pid) > c0);
+	}
+
+	assert_int_equal(pipe(ready), 0);
+	assert_int_equal(pipe(go), 0);
+	pid = fork();
+	if (pid == 0)
+		_exit(client(inst, ready[1], go[0]));
+	assert_true(wait_byte(ready[0], 'r', nxt_budget_ns(10000000000ull), NULL));
+	assert_true(wait_steady(inst));
+
+	m0 = allocs_of(worker);
+	a0 = answered(inst);
+	assert_int_equal(trace_begin(&t, worker), 0);
+	assert_int_equal(write(go[1], "g", 1), 1);
+	assert_true(wait_byte(ready[0], 'd', nxt_budget_ns(120000000000ull), &t));
+	trace_end(&t);
+	m1 = allocs_of(worker);
+	a1 = answered(inst);
+	assert_int_equal(nxt_wait(pid, nxt_budget_ns(10000000000ull)), 0);
+
+	print_message("worker tid %d: %llu requests answered, %ld system calls, %llu allocations\n",
+		      (int)worker, (unsigned long long)(a1 - a0), t.syscalls,
+		      (unsigned long long)(m1 - m0));
+	if (t.syscalls != 0)
+		print_message("first system calls: %ld %ld %ld %ld\n", t.first[0], t.first[1],
+			      t.first[2], t.first[3]);
+	assert_true(a1 - a0 >= N_REQUESTS);
+	assert_int_equal(t.syscalls, 0);
+	assert_int_equal(m1 - m0, 0);
+
+	assert_int_equal(nxt_nxd_stop(&d), 0);
+	nxt_cleanup(inst);
+	if (count_allocs) {
+		munmap(table, sizeof *table);
+		shm_unlink(table_name);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_worker_makes_no_syscall_and_no_allocation_while_serving),
+	};
+
+	return cmocka_run_group_tests_name("nosyscall", tests, NULL, NULL);
+}

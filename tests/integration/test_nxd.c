@@ -1,0 +1,752 @@
+/*
+ * nxd end to end: real nxd processes, real client processes.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <nx/nx.h>
+
+#include "core/core_internal.h"
+#include "harness/harness.h"
+#include "shm/attach.h"
+
+/* ---- a well-behaved client: N requests, window W, every answer checked ---- */
+
+struct load {
+	const char *instance;
+	uint64_t n;
+	unsigned window;
+	uint32_t seed;
+	uint32_t max_len; /* payloads 0..max_len, inline and arena */
+};
+
+static uint32_t
+rnd(uint32_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 17;
+	*s ^= *s << 5;
+	return *s;
+}
+
+struct pending {
+	uint8_t in[4096];
+	uint8_t out[4096];
+	uint32_t len;
+	int pipe;
+};
+
+/* Runs in a child process. Exit 0 when every answer was right, in order. */
+static int
+run_load(const struct load *l)
+{
+	struct nx_completion comps[64];
+	struct pending *p;
+	struct nx_client *c;
+	uint64_t sent = 0, done = 0, t0 = nx_now_ns();
+	uint32_t s = l->seed;
+	int echo, sum, rc;
+	unsigned i;
+
+	if (nx_open(&c, l->instance, NULL) < 0) {
+		fprintf(stderr, "client: %s\n", nx_errmsg());
+		return 10;
+	}
+	echo = nx_pipeline_id(c, "echo");
+	sum = nx_pipeline_id(c, "checksum");
+	p = calloc(l->window, sizeof *p);
+	if (echo < 0 || sum < 0 || p == NULL)
+		return 11;
+	while (done < l->n) {
+		while (sent < l->n && sent - done < l->window) {
+			struct pending *q = &p[sent % l->window];
+			struct nx_req r;
+
+			q->len = rnd(&s) % (l->max_len + 1);
+			for (i = 0; i < q->len; i++)
+				q->in[i] = (uint8_t)rnd(&s);
+			q->pipe = (sent & 1) ? sum : echo;
+			r = (struct nx_req){ .in = q->in, .in_len = q->len, .out = q->out,
+					     .out_cap = q->pipe == echo ? q->len : 4,
+					     .user_data = sent, .pipeline = (uint16_t)q->pipe };
+			rc = nx_submit(c, &r);
+			if (rc == NX_EAGAIN)
+				break;
+			if (rc < 0) {
+				fprintf(stderr, "client: submit %llu: %s\n", (unsigned long long)sent,
+					nx_strerror(rc));
+				return 12;
+			}
+			sent++;
+		}
+		rc = nx_wait(c, comps, 64, 30000000000ull);
+		if (rc < 0) {
+			fprintf(stderr, "client: wait after %llu/%llu: %s\n", (unsigned long long)done,
+				(unsigned long long)sent, nx_strerror(rc));
+			return 13;
+		}
+		for (i = 0; i < (unsigned)rc; i++, done++) {
+			struct pending *q = &p[done % l->window];
+
+			if (comps[i].user_data != done) {
+				fprintf(stderr, "client: out of order: got %llu, expected %llu\n",
+					(unsigned long long)comps[i].user_data, (unsigned long long)done);
+				return 14;
+			}
+			if (comps[i].status != 0) {
+				fprintf(stderr, "client: request %llu failed: %s\n",
+					(unsigned long long)done, nx_strerror(comps[i].status));
+				return 15;
+			}
+			if (q->pipe == echo) {
+				if (comps[i].out_len != q->len || memcmp(q->out, q->in, q->len) != 0)
+					return 16;
+			} else {
+				uint32_t crc = nx_crc32c(0, q->in, q->len), got;
+
+				memcpy(&got, q->out, 4);
+				if (comps[i].out_len != 4 || got != crc) {
+					fprintf(stderr, "client: checksum %llu wrong\n",
+						(unsigned long long)done);
+					return 17;
+				}
+			}
+		}
+		if (nx_now_ns() - t0 > nxt_budget_ns(120000000000ull))
+			return 18;
+	}
+	free(p);
+	nx_close(c);
+	return 0;
+}
+
+static pid_t
+spawn_load(const struct load *l)
+{
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(run_load(l));
+	return pid;
+}
+
+/* ---- fixture: one nxd per test ---- */
+
+struct fx {
+	struct nxt_nxd d;
+	char inst[64];
+};
+
+static int
+fx_setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof *f);
+
+	nxt_instance(f->inst, sizeof f->inst, "nxd");
+	if (nxt_nxd_start(&f->d, f->inst, (const char *const[]){ "--max-channels", "8", NULL }) < 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int
+fx_teardown(void **state)
+{
+	struct fx *f = *state;
+
+	if (f->d.pid > 0)
+		assert_int_equal(nxt_nxd_stop(&f->d), 0);
+	assert_true(nxt_segments_gone(f->inst));
+	nxt_cleanup(f->inst);
+	free(f);
+	return 0;
+}
+
+static void
+test_two_clients_100k_requests_each_all_right_in_order(void **state)
+{
+	struct fx *f = *state;
+	struct load a = { f->inst, 100000, 32, 12345, 200 };
+	struct load b = { f->inst, 100000, 8, 999, 3000 };
+	pid_t pa = spawn_load(&a), pb = spawn_load(&b);
+
+	assert_int_equal(nxt_wait(pa, nxt_budget_ns(180000000000ull)), 0);
+	assert_int_equal(nxt_wait(pb, nxt_budget_ns(180000000000ull)), 0);
+}
+
+static void
+test_second_nxd_on_the_instance_is_refused(void **state)
+{
+	struct fx *f = *state;
+	struct nxt_nxd d2;
+	char line[512];
+	FILE *log;
+	bool said = false;
+
+	nxt_nxd_spawn(&d2, f->inst, NULL);
+	assert_int_equal(nxt_wait(d2.pid, nxt_budget_ns(20000000000ull)), 3);
+	log = fopen(d2.log, "r");
+	assert_non_null(log);
+	while (fgets(line, sizeof line, log) != NULL) {
+		char want[128];
+
+		snprintf(want, sizeof want, "already served by nxd pid %d", (int)f->d.pid);
+		if (strstr(line, want) != NULL)
+			said = true;
+	}
+	fclose(log);
+	unlink(d2.log);
+	assert_true(said);
+	/* and the first one still serves */
+	assert_int_equal(nxt_wait(spawn_load(&(struct load){ f->inst, 1000, 4, 1, 100 }),
+				  nxt_budget_ns(30000000000ull)), 0);
+}
+
+static void
+test_client_of_another_abi_is_refused_at_attach(void **state)
+{
+	struct fx *f = *state;
+	struct nx_open_opts o = { .abi_version = NX_ABI_VERSION + 1 };
+	struct nx_client *c;
+
+	assert_int_equal(nx_open(&c, f->inst, &o), NX_EABI);
+	assert_non_null(strstr(nx_errmsg(), "client speaks ABI 2"));
+	assert_non_null(strstr(nx_errmsg(), "rebuild the client"));
+}
+
+static void
+test_attach_to_an_instance_that_does_not_run_says_so(void **state)
+{
+	struct nxt_nxd d;
+	struct nx_client *c;
+	char inst[64];
+
+	(void)state;
+	nxt_instance(inst, sizeof inst, "none");
+	assert_int_equal(nx_open(&c, inst, NULL), NX_ENOINST);
+	assert_non_null(strstr(nx_errmsg(), "is not running"));
+
+	/* a killed nxd leaves its segment: the message names the dead pid */
+	assert_int_equal(nxt_nxd_start(&d, inst, NULL), 0);
+	{
+		pid_t dead = d.pid;
+		char want[64];
+
+		nxt_nxd_kill(&d);
+		assert_int_equal(nx_open(&c, inst, NULL), NX_ENOINST);
+		snprintf(want, sizeof want, "nxd pid %d", (int)dead);
+		assert_non_null(strstr(nx_errmsg(), want));
+		assert_non_null(strstr(nx_errmsg(), "is gone"));
+	}
+	nxt_cleanup(inst);
+	assert_int_equal(nx_open(&c, "bad/name", NULL), NX_EINVAL);
+	assert_non_null(strstr(nx_errmsg(), "not allowed"));
+}
+
+/* ---- a hostile client, speaking the protocol by hand ---- */
+
+static int
+raw_attach(const char *inst, struct nx_chan_view *v)
+{
+	struct nx_ctl_msg m;
+	int fd, cfd = -1;
+
+	fd = nx_ctl_connect(inst);
+	if (fd < 0)
+		return -1;
+	if (nx__ctl_send_request(fd, NX_CTL_ATTACH, NX_ABI_VERSION, NX_WAIT_SPIN, 0, -1) < 0 ||
+	    nx__ctl_read_reply(fd, &m, &cfd, 5000000000ull) < 0 || nx__chan_map(v, cfd) < 0)
+		return -1;
+	return fd;
+}
+
+static bool
+raw_take(struct nx_chan_view *v, struct nx_resp_desc *out, uint64_t timeout_ns)
+{
+	uint64_t t0 = nx_now_ns();
+
+	while (!ck_ring_dequeue_spsc_nx_resp(v->resp, v->resp_slots, out))
+		if (nx_now_ns() - t0 > timeout_ns)
+			return false;
+	return true;
+}
+
+static int
+raw_status(struct nx_chan_view *v, const struct nx_req_desc *d)
+{
+	struct nx_resp_desc rs;
+
+	if (!ck_ring_enqueue_spsc_nx_req(v->req, v->req_slots, (struct nx_req_desc *)d))
+		return 1000;
+	if (!raw_take(v, &rs, nxt_budget_ns(5000000000ull)))
+		return 1001;
+	return rs.status;
+}
+
+static struct nx_req_desc
+arena_desc(uint16_t pipe, uint32_t in_off, uint32_t in_len, uint32_t out_off, uint32_t out_cap)
+{
+	struct nx_req_desc d = { .pipeline = pipe, .flags = NX_DESC_ARENA };
+	struct nx_req_arena ar = { in_off, in_len, out_off, out_cap };
+
+	memcpy(d.data, &ar, sizeof ar);
+	return d;
+}
+
+/* Exit 0 when each malformed request got its error answer. */
+static int
+run_hostile(const char *inst)
+{
+	struct nx_chan_view v;
+	struct nx_req_desc d;
+	uint32_t s = 7;
+	int i, ctl;
+
+	ctl = raw_attach(inst, &v);
+	if (ctl < 0)
+		return 20;
+	d = (struct nx_req_desc){ .pipeline = 999, .len = 3 };
+	if (raw_status(&v, &d) != NX_ENOPIPE)
+		return 21;
+	d = arena_desc(0, 0, v.g.arena_bytes + 1, 0, 64); /* length beyond the arena */
+	if (raw_status(&v, &d) != NX_EBADDESC)
+		return 22;
+	d = arena_desc(0, v.g.arena_bytes + 4096, 16, 0, 64); /* offset out of bounds */
+	if (raw_status(&v, &d) != NX_EBADDESC)
+		return 23;
+	d = (struct nx_req_desc){ .pipeline = 0, .len = 200 };
+	if (raw_status(&v, &d) != NX_EBADDESC)
+		return 24;
+	/* rewritten after submit: whatever the worker copied, it answers */
+	for (i = 0; i < 20000; i++) {
+		struct nx_req_desc *slot = ck_ring_enqueue_reserve_spsc_nx_req(v.req, v.req_slots);
+		struct nx_resp_desc rs;
+
+		if (slot == NULL)
+			return 25;
+		*slot = arena_desc(0, 0, 64, 64, 64);
+		ck_ring_enqueue_commit_spsc(v.req);
+		for (unsigned k = 0; k < sizeof *slot; k += 4) {
+			uint32_t r = rnd(&s);
+
+			memcpy((uint8_t *)slot + k, &r, 4);
+		}
+		if (!raw_take(&v, &rs, nxt_budget_ns(5000000000ull)))
+			return 26;
+	}
+	/* garbage descriptors in bulk, answers not read: the ring fills */
+	for (i = 0; i < 100000; i++) {
+		for (unsigned k = 0; k < sizeof d; k += 4) {
+			uint32_t r = rnd(&s);
+
+			memcpy((uint8_t *)&d + k, &r, 4);
+		}
+		ck_ring_enqueue_spsc_nx_req(v.req, v.req_slots, &d);
+	}
+	/* the ring indices and the geometry page, scribbled on */
+	for (i = 0; i < 2000; i++) {
+		uint8_t *geom = (uint8_t *)v.req + NX_RING_GEOM_OFF;
+
+		v.req->p_tail = rnd(&s);
+		v.req->c_head = rnd(&s);
+		v.resp->c_head = rnd(&s);
+		v.resp->p_tail = rnd(&s);
+		/* our own geometry page is private too: write through a second mapping */
+		(void)geom;
+		usleep(50);
+	}
+	{
+		uint8_t *raw;
+
+		if (nx_shm_map((void **)&raw, v.fd, v.g.layout_bytes, true) == 0) {
+			memset(raw + v.g.req_ctl_off + NX_RING_GEOM_OFF, 0xff, 8);
+			memset(raw + v.g.resp_ctl_off + NX_RING_GEOM_OFF, 0xff, 8);
+			memset(raw, 0xff, 128); /* the header too */
+			usleep(100000);
+		}
+	}
+	close(ctl);
+	return 0;
+}
+
+static void
+test_garbage_in_a_ring_gets_errors_and_harms_no_one_else(void **state)
+{
+	struct fx *f = *state;
+	struct load good = { f->inst, 100000, 16, 4242, 1000 };
+	pid_t pg, ph;
+
+	pg = spawn_load(&good);
+	ph = fork();
+	if (ph == 0)
+		_exit(run_hostile(f->inst));
+	assert_int_equal(nxt_wait(ph, nxt_budget_ns(120000000000ull)), 0);
+	assert_int_equal(nxt_wait(pg, nxt_budget_ns(180000000000ull)), 0);
+	assert_int_equal(kill(f->d.pid, 0), 0); /* nxd alive */
+	{
+		struct nx_health_view hv;
+		uint64_t bad, nopipe, answered;
+
+		assert_int_equal(nx__health_map_ro(&hv, f->inst), 0);
+		bad = nx__load64(&hv.workers[0].errors[NX_WERR_BADDESC]);
+		nopipe = nx__load64(&hv.workers[0].errors[NX_WERR_NOPIPE]);
+		answered = nx__load64(&hv.workers[0].answered);
+		print_message("worker answered %llu, %llu malformed, %llu unknown pipeline\n",
+			      (unsigned long long)answered, (unsigned long long)bad,
+			      (unsigned long long)nopipe);
+		assert_true(bad >= 3);
+		assert_true(nopipe >= 1);
+		assert_true(answered >= 100000 + 20000);
+		nx__health_unmap(&hv);
+	}
+	/* and serves a new client */
+	assert_int_equal(nxt_wait(spawn_load(&(struct load){ f->inst, 5000, 8, 3, 500 }),
+				  nxt_budget_ns(60000000000ull)), 0);
+}
+
+/* ---- a client killed with requests in flight ---- */
+
+static void
+test_killed_client_channel_is_reclaimed_and_nothing_leaks(void **state)
+{
+	struct fx *f = *state;
+	struct nx_health_view hv;
+	int fds0, fds, maps;
+	uint64_t t0;
+	unsigned i, used;
+	pid_t pid;
+	int round;
+
+	fds0 = nxt_count_fds(f->d.pid);
+	assert_true(fds0 > 0);
+	for (round = 0; round < 5; round++) {
+		int sync[2];
+		char b;
+
+		assert_int_equal(pipe(sync), 0);
+		pid = fork();
+		if (pid == 0) {
+			struct nx_client *c;
+			static uint8_t in[60000], out[60000];
+			struct nx_req r = { .in = in, .in_len = sizeof in, .out = out,
+					    .out_cap = sizeof out };
+
+			if (nx_open(&c, f->inst, NULL) < 0)
+				_exit(1);
+			r.pipeline = (uint16_t)nx_pipeline_id(c, "checksum");
+			r.out_cap = 4;
+			for (;;) {
+				while (nx_submit(c, &r) == 0)
+					;
+				if (write(sync[1], "x", 1) < 0)
+					_exit(2);
+				/* keep the window full, never poll: requests stay in flight */
+				for (;;)
+					pause();
+			}
+		}
+		close(sync[1]);
+		assert_int_equal(read(sync[0], &b, 1), 1);
+		close(sync[0]);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	/* nxd notices, detaches after a grace period, frees everything */
+	assert_int_equal(nx__health_map_ro(&hv, f->inst), 0);
+	t0 = nx_now_ns();
+	do {
+		used = 0;
+		for (i = 0; i < hv.max_channels; i++)
+			used += nx__load32(&hv.chans[i].state) != NX_CHAN_FREE;
+		fds = nxt_count_fds(f->d.pid);
+		maps = nxt_count_memfd_maps(f->d.pid);
+		if (used == 0 && fds == fds0 && maps == 0)
+			break;
+		usleep(10000);
+	} while (nx_now_ns() - t0 < nxt_budget_ns(10000000000ull));
+	nx__health_unmap(&hv);
+	assert_int_equal(used, 0);
+	assert_int_equal(fds, fds0);
+	assert_int_equal(maps, 0);
+	/* the worker carries on */
+	assert_int_equal(nxt_wait(spawn_load(&(struct load){ f->inst, 20000, 16, 5, 2000 }),
+				  nxt_budget_ns(60000000000ull)), 0);
+}
+
+/* ---- back-pressure: explicit would-block, nothing dropped ---- */
+
+static void
+test_full_window_says_would_block_and_loses_nothing(void **state)
+{
+	struct fx *f = *state;
+	static uint8_t big[32768], outs[300][64];
+	struct nx_completion comps[300];
+	struct nx_client *c;
+	unsigned cap, n = 0, got = 0, i;
+	int echo, sum, rc;
+
+	assert_int_equal(nx_open(&c, f->inst, NULL), 0);
+	echo = nx_pipeline_id(c, "echo");
+	sum = nx_pipeline_id(c, "checksum");
+	cap = nx_capacity(c);
+	assert_true(cap <= 300);
+	/* the window: cap requests outstanding, the next one would block */
+	for (;;) {
+		uint8_t v = (uint8_t)n;
+		struct nx_req r = { .in = &v, .in_len = 1, .out = outs[n % 300], .out_cap = 1,
+				    .user_data = n, .pipeline = (uint16_t)echo };
+
+		rc = nx_submit(c, &r);
+		if (rc != 0)
+			break;
+		n++;
+	}
+	assert_int_equal(rc, NX_EAGAIN);
+	assert_int_equal(n, cap);
+	assert_int_equal(nx_outstanding(c), cap);
+	while (got < n) {
+		rc = nx_wait(c, comps, 300, 10000000000ull);
+		assert_true(rc > 0);
+		for (i = 0; i < (unsigned)rc; i++, got++) {
+			assert_int_equal(comps[i].user_data, got);
+			assert_int_equal(comps[i].status, 0);
+			assert_int_equal(outs[got % 300][0], (uint8_t)got);
+		}
+	}
+	/* the arena: large payloads block before the window does */
+	n = 0;
+	for (;;) {
+		struct nx_req r = { .in = big, .in_len = sizeof big, .out = outs[n % 300],
+				    .out_cap = 4, .user_data = n, .pipeline = (uint16_t)sum };
+
+		rc = nx_submit(c, &r);
+		if (rc != 0)
+			break;
+		n++;
+	}
+	assert_int_equal(rc, NX_EAGAIN);
+	assert_true(n > 0 && n < cap);
+	for (got = 0; got < n;) {
+		rc = nx_wait(c, comps, 300, 10000000000ull);
+		assert_true(rc > 0);
+		for (i = 0; i < (unsigned)rc; i++, got++)
+			assert_int_equal(comps[i].status, 0);
+	}
+	assert_int_equal(nx_outstanding(c), 0);
+	/* payload over the channel's limit */
+	{
+		static uint8_t huge[NX_PAYLOAD_MAX_DEFAULT + 1];
+		struct nx_req r = { .in = huge, .in_len = sizeof huge, .out = outs[0], .out_cap = 4,
+				    .pipeline = (uint16_t)sum };
+
+		assert_int_equal(nx_submit(c, &r), NX_E2BIG);
+	}
+	nx_close(c);
+}
+
+/* ---- the client library's contract ---- */
+
+static void
+test_call_answers_and_reports_errors(void **state)
+{
+	struct fx *f = *state;
+	struct nx_client *c;
+	uint8_t out[64];
+	uint32_t len = 0;
+	int echo;
+
+	assert_int_equal(nx_open(&c, f->inst, NULL), 0);
+	echo = nx_pipeline_id(c, "echo");
+	assert_true(echo >= 0);
+	assert_int_equal(nx_pipeline_id(c, "nope"), NX_ENOPIPE);
+	assert_non_null(strstr(nx_errmsg(), "no pipeline 'nope'"));
+	assert_int_equal(nx_call(c, (uint16_t)echo, "ping", 4, out, sizeof out, &len, 1000000000), 0);
+	assert_int_equal(len, 4);
+	assert_memory_equal(out, "ping", 4);
+	/* an answer larger than the buffer */
+	assert_int_equal(nx_call(c, (uint16_t)echo, "pingpong", 8, out, 4, &len, 1000000000),
+			 NX_EOVERFLOW);
+	assert_int_equal(nx_call(c, 60000, "x", 1, out, 4, &len, 1000000000), NX_ENOPIPE);
+	assert_int_equal(nx_call(c, (uint16_t)echo, NULL, 4, out, 4, &len, 1000000000), NX_EINVAL);
+	assert_true(nx_generation(c) >= 1);
+	assert_int_equal(nx_close(c), 0);
+}
+
+static void
+test_sigterm_exits_zero_and_removes_segments_unless_kept(void **state)
+{
+	struct nxt_nxd d;
+	char inst[64];
+
+	(void)state;
+	nxt_instance(inst, sizeof inst, "keep");
+	assert_int_equal(nxt_nxd_start(&d, inst, (const char *const[]){ "--keep", NULL }), 0);
+	assert_int_equal(nxt_nxd_stop(&d), 0);
+	assert_false(nxt_segments_gone(inst));
+	/* a new nxd re-attaches the kept segment: generation 2 */
+	assert_int_equal(nxt_nxd_start(&d, inst, NULL), 0);
+	{
+		struct nx_client *c;
+
+		assert_int_equal(nx_open(&c, inst, NULL), 0);
+		assert_int_equal(nx_generation(c), 2);
+		nx_close(c);
+	}
+	assert_int_equal(nxt_nxd_stop(&d), 0);
+	assert_true(nxt_segments_gone(inst));
+	nxt_cleanup(inst);
+}
+
+static void
+test_stopped_instance_completes_outstanding_requests_with_shutdown(void **state)
+{
+	struct nxt_nxd d;
+	struct nx_completion comps[8];
+	struct nx_client *c;
+	char inst[64];
+	uint8_t out[8];
+	int rc, echo;
+
+	(void)state;
+	nxt_instance(inst, sizeof inst, "stop");
+	assert_int_equal(nxt_nxd_start(&d, inst, NULL), 0);
+	assert_int_equal(nx_open(&c, inst, NULL), 0);
+	echo = nx_pipeline_id(c, "echo");
+	assert_int_equal(nxt_nxd_stop(&d), 0);
+	{
+		struct nx_req r = { .in = "a", .in_len = 1, .out = out, .out_cap = 8,
+				    .user_data = 77, .pipeline = (uint16_t)echo };
+
+		/* submitted after nxd stopped: it can never run; it still completes */
+		assert_int_equal(nx_submit(c, &r), 0);
+	}
+	rc = nx_wait(c, comps, 8, 5000000000ull);
+	assert_int_equal(rc, 1);
+	assert_int_equal(comps[0].user_data, 77);
+	assert_int_equal(comps[0].status, NX_ESHUTDOWN);
+	{
+		struct nx_req r = { .in = "a", .in_len = 1, .out = out, .out_cap = 8 };
+
+		assert_int_equal(nx_submit(c, &r), NX_ESHUTDOWN);
+	}
+	nx_close(c);
+	nxt_cleanup(inst);
+}
+
+static void
+test_sleep_mode_worker_sleeps_and_wakes_for_a_request(void **state)
+{
+	struct nx_health_view hv;
+	struct nx_open_opts o = { .wait = NX_WAIT_SLEEP };
+	struct nx_client *c;
+	struct nxt_nxd d;
+	char inst[64];
+	uint8_t out[8];
+	uint32_t len;
+	uint64_t t0, sleeps = 0;
+	int echo, i;
+
+	(void)state;
+	nxt_instance(inst, sizeof inst, "sleep");
+	assert_int_equal(nxt_nxd_start(&d, inst, (const char *const[]){ "--idle", "sleep", NULL }), 0);
+	assert_int_equal(nx_open(&c, inst, &o), 0);
+	assert_int_equal(nx__health_map_ro(&hv, inst), 0);
+	echo = nx_pipeline_id(c, "echo");
+	for (i = 0; i < 200; i++) {
+		/* idle long enough for the worker to go to sleep, now and then */
+		if (i % 20 == 0) {
+			t0 = nx_now_ns();
+			while (nx__load32(&hv.workers[0].sleeping) == 0 &&
+			       nx_now_ns() - t0 < nxt_budget_ns(2000000000ull))
+				usleep(1000);
+			assert_int_equal(nx__load32(&hv.workers[0].sleeping), 1);
+			assert_int_equal(nx__load32(&hv.workers[0].state), NX_WORKER_SLEEPING);
+		}
+		assert_int_equal(nx_call(c, (uint16_t)echo, &i, 4, out, 8, &len, 5000000000ull), 0);
+		assert_memory_equal(out, &i, 4);
+	}
+	sleeps = nx__load64(&hv.workers[0].sleeps);
+	assert_true(sleeps >= 10);
+	nx__health_unmap(&hv);
+	nx_close(c);
+	assert_int_equal(nxt_nxd_stop(&d), 0);
+	nxt_cleanup(inst);
+}
+
+static void
+test_nxd_rejects_bad_options_clearly(void **state)
+{
+	static const struct {
+		const char *args[4];
+		const char *says;
+	} cases[] = {
+		{ { "--ring-size", "100", NULL }, "not a power of two" },
+		{ { "--idle", "nap", NULL }, "expected spin or sleep" },
+		{ { "--cpus", "0,0", NULL }, "" },
+		{ { "--max-channels", "0", NULL }, "out of range" },
+		{ { "--bogus", NULL }, "" },
+	};
+	unsigned i;
+
+	(void)state;
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct nxt_nxd d;
+		char inst[64], line[512];
+		bool said = cases[i].says[0] == '\0';
+		FILE *log;
+		int rc;
+
+		nxt_instance(inst, sizeof inst, "opts");
+		nxt_nxd_spawn(&d, inst, cases[i].args);
+		rc = nxt_wait(d.pid, nxt_budget_ns(20000000000ull));
+		assert_true(rc == 1 || rc == 2);
+		log = fopen(d.log, "r");
+		assert_non_null(log);
+		while (fgets(line, sizeof line, log) != NULL)
+			if (strstr(line, cases[i].says) != NULL)
+				said = true;
+		fclose(log);
+		unlink(d.log);
+		assert_true(said);
+		assert_true(nxt_segments_gone(inst));
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_two_clients_100k_requests_each_all_right_in_order,
+						fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_second_nxd_on_the_instance_is_refused, fx_setup,
+						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_client_of_another_abi_is_refused_at_attach,
+						fx_setup, fx_teardown),
+		cmocka_unit_test(test_attach_to_an_instance_that_does_not_run_says_so),
+		cmocka_unit_test_setup_teardown(test_garbage_in_a_ring_gets_errors_and_harms_no_one_else,
+						fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_killed_client_channel_is_reclaimed_and_nothing_leaks,
+						fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_full_window_says_would_block_and_loses_nothing,
+						fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_call_answers_and_reports_errors, fx_setup,
+						fx_teardown),
+		cmocka_unit_test(test_sigterm_exits_zero_and_removes_segments_unless_kept),
+		cmocka_unit_test(test_stopped_instance_completes_outstanding_requests_with_shutdown),
+		cmocka_unit_test(test_sleep_mode_worker_sleeps_and_wakes_for_a_request),
+		cmocka_unit_test(test_nxd_rejects_bad_options_clearly),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests_name("nxd", tests, NULL, NULL);
+}

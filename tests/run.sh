@@ -1,0 +1,60 @@
+#!/bin/bash
+# Run every test binary under $BUILD/tests with a timeout and sum up.
+# The last line is the summary: "N passed, N failed".
+set -u
+BUILD=${BUILD:-build}
+SAN=${SAN:-}
+TIMEOUT=${NX_TEST_TIMEOUT:-600}
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root" || exit 2
+export NX_BIN="$root/$BUILD/bin"
+export NX_TESTS="$root/$BUILD/tests"
+export NX_SAN="$SAN"
+export CMOCKA_MESSAGE_OUTPUT=stdout
+case "$SAN" in
+asan) export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
+	UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} ;;
+tsan) export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1} ;;
+esac
+logdir="$root/$BUILD/test-logs"
+mkdir -p "$logdir"
+
+passed=0
+failed=0
+failed_names=()
+for kind in unit stress integration; do
+	for t in "$BUILD"/tests/$kind/test_*; do
+		[ -x "$t" ] || continue
+		name="$kind/$(basename "$t")"
+		log="$logdir/$(basename "$t").log"
+		start=$(date +%s%N)
+		timeout --kill-after=10 "$TIMEOUT" "$t" >"$log" 2>&1
+		rc=$?
+		ms=$((($(date +%s%N) - start) / 1000000))
+		secs="$((ms / 1000)).$(((ms % 1000) / 100))"
+		p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' "$log" | tail -1)
+		f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed below:/\1/p' "$log" | tail -1)
+		p=${p:-0}
+		f=${f:-0}
+		if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+			f=1 # crashed, timed out, or a sanitizer stopped it
+		fi
+		passed=$((passed + p))
+		failed=$((failed + f))
+		if [ "$rc" -eq 0 ] && [ "$f" -eq 0 ]; then
+			printf 'PASS  %-44s %4s tests  %6ss\n' "$name" "$p" "$secs"
+		else
+			printf 'FAIL  %-44s %4s passed %s failed  rc=%s  %ss  (log: %s)\n' \
+				"$name" "$p" "$f" "$rc" "$secs" "$log"
+			grep -E '^\[  (FAILED|ERROR)  \]|^\[ +FAILED +\]|ERROR: |SUMMARY: |panic|Assertion|error:' \
+				"$log" | head -20 | sed 's/^/      /'
+			failed_names+=("$name")
+		fi
+	done
+done
+echo
+if [ ${#failed_names[@]} -gt 0 ]; then
+	echo "failed: ${failed_names[*]}"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,127 @@
+/*
+ * A whole instance in one process (so TSan sees every thread): the
+ * control thread, a pinned worker, and client threads that attach, send,
+ * check and detach over and over while another sends without pause. Every
+ * attach and detach publishes a new channel set through RCU and frees the
+ * old one after a grace period while the worker polls.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <nx/nx.h>
+
+#include "core/core_internal.h"
+#include "core/nxd.h"
+
+struct ctl {
+	struct nx_instance *inst;
+	int rc;
+};
+
+static void *
+control(void *arg)
+{
+	struct ctl *c = arg;
+
+	c->rc = nx_instance_run(c->inst, false);
+	return NULL;
+}
+
+struct cl {
+	const char *inst;
+	int rounds;
+	int per_round;
+	int failures;
+	uint64_t ok;
+	uint32_t seed;
+};
+
+static void *
+churn(void *arg)
+{
+	struct cl *cl = arg;
+	int r, i;
+
+	for (r = 0; r < cl->rounds; r++) {
+		struct nx_client *c;
+		int sum;
+
+		if (nx_open(&c, cl->inst, NULL) < 0) {
+			fprintf(stderr, "open: %s\n", nx_errmsg());
+			cl->failures++;
+			continue;
+		}
+		sum = nx_pipeline_id(c, "checksum");
+		for (i = 0; i < cl->per_round; i++) {
+			uint8_t in[100], out[4];
+			uint32_t len, crc, k;
+
+			for (k = 0; k < sizeof in; k++)
+				in[k] = (uint8_t)(cl->seed += 0x9e3779b9u);
+			if (nx_call(c, (uint16_t)sum, in, (uint32_t)(cl->seed % sizeof in), out, 4, &len,
+				    10000000000ull) != 0) {
+				cl->failures++;
+				continue;
+			}
+			crc = nx_crc32c(0, in, cl->seed % sizeof in);
+			if (memcmp(out, &crc, 4) != 0)
+				cl->failures++;
+			else
+				cl->ok++;
+		}
+		nx_close(c);
+	}
+	return NULL;
+}
+
+static void
+test_attach_detach_churn_while_serving(void **state)
+{
+	struct nx_instance_conf conf;
+	struct ctl ctl = { 0 };
+	struct cl a = { .rounds = 30, .per_round = 300, .seed = 1 };
+	struct cl b = { .rounds = 30, .per_round = 300, .seed = 2 };
+	struct cl steady = { .rounds = 1, .per_round = 20000, .seed = 3 };
+	pthread_t tc, ta, tb, ts;
+
+	(void)state;
+	nx_instance_conf_default(&conf);
+	snprintf(conf.instance, sizeof conf.instance, "nxt-stress-%d", (int)getpid());
+	conf.workers = 1;
+	conf.max_channels = 8;
+	conf.quiet = true;
+	assert_int_equal(nx_instance_create(&ctl.inst, &conf), 0);
+	a.inst = b.inst = steady.inst = conf.instance;
+	assert_int_equal(pthread_create(&tc, NULL, control, &ctl), 0);
+	assert_int_equal(pthread_create(&ts, NULL, churn, &steady), 0);
+	assert_int_equal(pthread_create(&ta, NULL, churn, &a), 0);
+	assert_int_equal(pthread_create(&tb, NULL, churn, &b), 0);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	pthread_join(ts, NULL);
+	nx_instance_stop(ctl.inst);
+	pthread_join(tc, NULL);
+	nx_instance_destroy(ctl.inst);
+	assert_int_equal(ctl.rc, 0);
+	assert_int_equal(a.failures + b.failures + steady.failures, 0);
+	assert_int_equal(a.ok, 30 * 300);
+	assert_int_equal(steady.ok, 20000);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_attach_detach_churn_while_serving),
+	};
+
+	return cmocka_run_group_tests_name("instance_stress", tests, NULL, NULL);
+}

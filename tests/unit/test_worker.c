@@ -1,0 +1,313 @@
+/*
+ * The worker's view of a request: every descriptor a client can write is
+ * checked on the worker's own copy; what is wrong gets an error answer.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core_internal.h"
+
+uint32_t nx__crc32c_sw(uint32_t crc, const void *buf, size_t len);
+
+struct fixture {
+	struct nx_worker w;
+	struct nx_wchan ch;
+	struct nx_pipetab pipes;
+	struct nx_health_chan hc;
+	struct nx_health_worker hw;
+};
+
+static const struct nx_stage_ops *const echo_stages[] = { &nx_stage_echo };
+static const struct nx_stage_ops *const sum_stages[] = { &nx_stage_checksum };
+static const struct nx_stage_ops *const chain[] = { &nx_stage_echo, &nx_stage_echo,
+						   &nx_stage_checksum };
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof *f);
+	struct nx_chan_geom g;
+
+	assert_non_null(f);
+	assert_int_equal(nx__chan_geom(&g, (uint32_t)nx_page_size(), 64, 1 << 16, 4096), 0);
+	assert_int_equal(nx__chan_create(&f->ch.v, &g, 0, 0, NX_WAIT_SPIN, 1), 0);
+	f->ch.hc = &f->hc;
+	f->w.hw = &f->hw;
+	f->w.scratch_cap = 4096;
+	f->w.scratch[0] = malloc(4096);
+	f->w.scratch[1] = malloc(4096);
+	assert_int_equal(nx__pipeline_create(&f->pipes.p[0], "echo", echo_stages, 1, NULL), 0);
+	assert_int_equal(nx__pipeline_create(&f->pipes.p[1], "checksum", sum_stages, 1, NULL), 0);
+	assert_int_equal(nx__pipeline_create(&f->pipes.p[2], "chain", chain, 3, NULL), 0);
+	f->pipes.n = 3;
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	unsigned i;
+
+	for (i = 0; i < f->pipes.n; i++)
+		nx__pipeline_destroy(f->pipes.p[i]);
+	nx__chan_unmap(&f->ch.v);
+	free(f->w.scratch[0]);
+	free(f->w.scratch[1]);
+	free(f);
+	return 0;
+}
+
+static int
+serve(struct fixture *f, const struct nx_req_desc *rq, struct nx_resp_desc *rs)
+{
+	memset(rs, 0xee, sizeof *rs);
+	return nx__worker_serve(&f->w, &f->ch, &f->pipes, rq, rs, 41);
+}
+
+static struct nx_req_desc
+arena_req(uint16_t pipe, uint32_t in_off, uint32_t in_len, uint32_t out_off, uint32_t out_cap)
+{
+	struct nx_req_desc rq = { .pipeline = pipe, .flags = NX_DESC_ARENA };
+	struct nx_req_arena ar = { in_off, in_len, out_off, out_cap };
+
+	memcpy(rq.data, &ar, sizeof ar);
+	return rq;
+}
+
+static void
+test_serve_echoes_an_inline_payload(void **state)
+{
+	struct fixture *f = *state;
+	struct nx_req_desc rq = { .pipeline = 0, .len = 5 };
+	struct nx_resp_desc rs;
+
+	memcpy(rq.data, "hello", 5);
+	assert_int_equal(serve(f, &rq, &rs), 0);
+	assert_int_equal(rs.seq, 41);
+	assert_int_equal(rs.status, 0);
+	assert_int_equal(rs.len, 5);
+	assert_int_equal(rs.flags, 0);
+	assert_memory_equal(rs.data, "hello", 5);
+}
+
+static void
+test_serve_checksums_an_arena_payload(void **state)
+{
+	struct fixture *f = *state;
+	struct nx_req_desc rq = arena_req(1, 128, 1000, 2048, 64);
+	struct nx_resp_desc rs;
+	uint32_t out_len, crc;
+	unsigned i;
+
+	for (i = 0; i < 1000; i++)
+		f->ch.v.arena[128 + i] = (uint8_t)(i * 7);
+	assert_int_equal(serve(f, &rq, &rs), 0);
+	assert_int_equal(rs.flags, NX_RESP_ARENA);
+	memcpy(&out_len, rs.data, 4);
+	assert_int_equal(out_len, 4);
+	memcpy(&crc, f->ch.v.arena + 2048, 4);
+	assert_int_equal(crc, nx__crc32c_sw(0, f->ch.v.arena + 128, 1000));
+}
+
+static void
+test_serve_runs_a_sequence_through_scratch(void **state)
+{
+	struct fixture *f = *state;
+	struct nx_req_desc rq = { .pipeline = 2, .len = 9 };
+	struct nx_resp_desc rs;
+	uint32_t crc;
+
+	memcpy(rq.data, "123456789", 9);
+	assert_int_equal(serve(f, &rq, &rs), 0);
+	assert_int_equal(rs.len, 4);
+	memcpy(&crc, rs.data, 4);
+	assert_int_equal(crc, 0xE3069283u);
+}
+
+static void
+test_serve_rejects_unknown_pipeline(void **state)
+{
+	struct fixture *f = *state;
+	struct nx_req_desc rq = { .pipeline = 3 };
+	struct nx_resp_desc rs;
+
+	assert_int_equal(serve(f, &rq, &rs), NX_ENOPIPE);
+	assert_int_equal(rs.status, NX_ENOPIPE);
+	assert_int_equal(rs.len, 0);
+	rq.pipeline = 0xffff;
+	assert_int_equal(serve(f, &rq, &rs), NX_ENOPIPE);
+	assert_int_equal(f->w.errors[NX_WERR_NOPIPE], 2);
+}
+
+static void
+test_serve_rejects_unknown_flags(void **state)
+{
+	struct fixture *f = *state;
+	struct nx_req_desc rq = { .pipeline = 0, .flags = 0x80 };
+	struct nx_resp_desc rs;
+
+	assert_int_equal(serve(f, &rq, &rs), NX_EBADDESC);
+	assert_int_equal(rs.status, NX_EBADDESC);
+}
+
+static void
+test_serve_rejects_inline_length_past_the_descriptor(void **state)
+{
+	struct fixture *f = *state;
+	struct nx_req_desc rq = { .pipeline = 0, .len = 57 };
+	struct nx_resp_desc rs;
+
+	assert_int_equal(serve(f, &rq, &rs), NX_EBADDESC);
+	rq.len = 255;
+	assert_int_equal(serve(f, &rq, &rs), NX_EBADDESC);
+}
+
+static void
+test_serve_rejects_length_beyond_the_arena(void **state)
+{
+	struct fixture *f = *state;
+	struct nx_req_desc rq = arena_req(0, 0, 5000, 8192, 64); /* > max payload 4096 */
+	struct nx_resp_desc rs;
+
+	assert_int_equal(serve(f, &rq, &rs), NX_EBADDESC);
+	rq = arena_req(0, 65536 - 100, 200, 0, 64); /* runs past the end */
+	assert_int_equal(serve(f, &rq, &rs), NX_EBADDESC);
+}
+
+static void
+test_serve_rejects_offset_out_of_bounds(void **state)
+{
+	struct fixture *f = *state;
+	struct nx_req_desc rq = arena_req(0, 1u << 20, 10, 0, 64);
+	struct nx_resp_desc rs;
+
+	assert_int_equal(serve(f, &rq, &rs), NX_EBADDESC);
+	/* 32-bit wrap: offset + length overflows to a small number */
+	rq = arena_req(0, 0xfffffff0u, 0x20, 0, 64);
+	assert_int_equal(serve(f, &rq, &rs), NX_EBADDESC);
+	rq = arena_req(0, 0, 10, 0xffffffc0u, 0x80);
+	assert_int_equal(serve(f, &rq, &rs), NX_EBADDESC);
+	/* inline length must be 0 for arena requests */
+	rq = arena_req(0, 0, 10, 64, 64);
+	rq.len = 3;
+	assert_int_equal(serve(f, &rq, &rs), NX_EBADDESC);
+	assert_int_equal(f->w.errors[NX_WERR_BADDESC], 4);
+}
+
+static void
+test_serve_reports_output_overflow(void **state)
+{
+	struct fixture *f = *state;
+	struct nx_req_desc rq = arena_req(0, 0, 100, 128, 50); /* echo 100 into 50 */
+	struct nx_resp_desc rs;
+
+	assert_int_equal(serve(f, &rq, &rs), NX_EOVERFLOW);
+	assert_int_equal(rs.status, NX_EOVERFLOW);
+	rq = arena_req(1, 0, 100, 128, 3); /* checksum needs 4 */
+	assert_int_equal(serve(f, &rq, &rs), NX_EOVERFLOW);
+}
+
+static void
+test_serve_answers_expired_without_running(void **state)
+{
+	struct fixture *f = *state;
+	struct nx_req_desc rq = { .pipeline = 0, .flags = NX_DESC_DEADLINE, .len = 2 };
+	struct nx_resp_desc rs;
+
+	rq.deadline_us = (uint32_t)(nx_clock_ns() / 1000) - 10;
+	assert_int_equal(serve(f, &rq, &rs), NX_EEXPIRED);
+	assert_int_equal(rs.len, 0);
+	rq.deadline_us = (uint32_t)(nx_clock_ns() / 1000) + 10000000; /* 10 s ahead */
+	assert_int_equal(serve(f, &rq, &rs), 0);
+}
+
+/* A client rewrites its descriptor after submitting: the worker works on
+ * the copy it took, so the answer matches what it validated. */
+static void
+test_serve_uses_the_copy_not_the_shared_slot(void **state)
+{
+	struct fixture *f = *state;
+	struct nx_chan_view *v = &f->ch.v;
+	struct nx_req_desc *slot, copy;
+	struct nx_resp_desc rs;
+
+	slot = ck_ring_enqueue_reserve_spsc_nx_req(v->req, v->req_slots);
+	assert_non_null(slot);
+	memset(slot, 0, sizeof *slot);
+	slot->len = 4;
+	memcpy(slot->data, "good", 4);
+	ck_ring_enqueue_commit_spsc(v->req);
+	assert_true(ck_ring_dequeue_spsc_nx_req(v->req, v->req_slots, &copy));
+	/* the client scribbles over the slot after the worker took it */
+	memset(&v->req_slots[0], 0xff, sizeof v->req_slots[0]);
+	assert_int_equal(serve(f, &copy, &rs), 0);
+	assert_memory_equal(rs.data, "good", 4);
+}
+
+static void
+test_crc32c_matches_the_table_and_the_check_value(void **state)
+{
+	uint8_t buf[1031];
+	unsigned i, n;
+
+	(void)state;
+	assert_int_equal(nx_crc32c(0, "123456789", 9), 0xE3069283u);
+	assert_int_equal(nx__crc32c_sw(0, "123456789", 9), 0xE3069283u);
+	for (i = 0; i < sizeof buf; i++)
+		buf[i] = (uint8_t)(i * 131 + 7);
+	for (n = 0; n <= sizeof buf; n += 37)
+		assert_int_equal(nx_crc32c(0, buf, n), nx__crc32c_sw(0, buf, n));
+	/* incremental equals one shot */
+	assert_int_equal(nx_crc32c(nx_crc32c(0, buf, 500), buf + 500, 531),
+			 nx_crc32c(0, buf, 1031));
+}
+
+static void
+test_pipeline_refuses_bad_definitions(void **state)
+{
+	static const struct nx_stage_ops bad = { .abi = 99, .name = "bad" };
+	const struct nx_stage_ops *const bads[] = { &bad };
+	struct nx_pipeline *p;
+
+	(void)state;
+	assert_int_equal(nx__pipeline_create(&p, "", echo_stages, 1, NULL), NX_EINVAL);
+	assert_int_equal(nx__pipeline_create(&p, "x", echo_stages, 0, NULL), NX_EINVAL);
+	assert_int_equal(nx__pipeline_create(&p, "x", bads, 1, NULL), NX_EINVAL);
+	assert_non_null(strstr(nx__errmsg(), "not a valid stage"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_serve_echoes_an_inline_payload, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_serve_checksums_an_arena_payload, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_serve_runs_a_sequence_through_scratch, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_serve_rejects_unknown_pipeline, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_serve_rejects_unknown_flags, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_serve_rejects_inline_length_past_the_descriptor,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_serve_rejects_length_beyond_the_arena, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_serve_rejects_offset_out_of_bounds, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_serve_reports_output_overflow, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_serve_answers_expired_without_running, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_serve_uses_the_copy_not_the_shared_slot, setup,
+						teardown),
+		cmocka_unit_test(test_crc32c_matches_the_table_and_the_check_value),
+		cmocka_unit_test(test_pipeline_refuses_bad_definitions),
+	};
+
+	return cmocka_run_group_tests_name("worker", tests, NULL, NULL);
+}

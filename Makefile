@@ -68,7 +68,7 @@ LIBNX_A := $(LIB)/libnx.a
 LIBCORE_A := $(LIB)/libnxcore.a
 
 TOOLS := nxd
-TOOL_BINS := $(TOOLS:%=$(BIN)/%) $(BIN)/nxbench
+TOOL_BINS := $(TOOLS:%=$(BIN)/%) $(BIN)/nxbench $(BIN)/nxdemo
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(TST)/unit/%)
@@ -121,6 +121,11 @@ $(BIN)/nxbench: $(OBJ)/bench/nxbench.o $(patsubst %.c,$(OBJ)/%.o,$(filter-out be
 	@mkdir -p $(BIN)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(filter %.o,$^) $(LIBCORE_A) $(LIBS_CORE)
+
+$(BIN)/nxdemo: $(OBJ)/examples/nxdemo.o $(LIBCORE_A)
+	@mkdir -p $(BIN)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBCORE_A) $(LIBS_CORE)
 
 # ---- tests ----
 $(TST)/unit/%: $(OBJ)/tests/unit/%.o $(LIBCORE_A)

@@ -46,6 +46,8 @@ struct table {
 
 static struct table *table;
 static char table_name[64];
+static struct nxt_nxd nxd = { .pid = -1 };
+static char inst_name[64];
 
 static uint64_t
 allocs_of(pid_t tid)
@@ -225,15 +227,16 @@ static void
 test_worker_makes_no_syscall_and_no_allocation_while_serving(void **state)
 {
 	bool count_allocs = !nxt_sanitized();
+	struct nxt_nxd *dp = &nxd, d;
 	struct tracer t;
-	struct nxt_nxd d;
-	char inst[64], preload[512];
+	char preload[512];
 	int ready[2], go[2], fd;
 	pid_t worker, pid;
 	uint64_t a0, a1, m0, m1;
 
 	(void)state;
-	nxt_instance(inst, sizeof inst, "nosys");
+	nxt_instance(inst_name, sizeof inst_name, "nosys");
+	const char *inst = inst_name;
 	if (count_allocs) {
 		snprintf(table_name, sizeof table_name, "/nxt-alloc-%d", (int)getpid());
 		fd = shm_open(table_name, O_RDWR | O_CREAT | O_EXCL, 0600);
@@ -250,7 +253,8 @@ test_worker_makes_no_syscall_and_no_allocation_while_serving(void **state)
 		print_message("sanitizer build: its own malloc replaces the counting one; "
 			      "counting system calls only\n");
 	}
-	assert_int_equal(nxt_nxd_start(&d, inst, NULL), 0);
+	assert_int_equal(nxt_nxd_start(dp, inst, NULL), 0);
+	d = *dp;
 	unsetenv("LD_PRELOAD");
 	unsetenv("NX_ALLOCCOUNT");
 	worker = nxt_find_thread(d.pid, "nx-worker-0");
@@ -318,19 +322,32 @@ test_worker_makes_no_syscall_and_no_allocation_while_serving(void **state)
 	assert_int_equal(t.syscalls, 0);
 	assert_int_equal(m1 - m0, 0);
 
-	assert_int_equal(nxt_nxd_stop(&d), 0);
-	nxt_cleanup(inst);
-	if (count_allocs) {
+	assert_int_equal(nxt_nxd_stop(dp), 0);
+}
+
+/* Runs whether the test passed or not: nothing outlives it. */
+static int
+teardown(void **state)
+{
+	(void)state;
+	unsetenv("LD_PRELOAD");
+	if (nxd.pid > 0)
+		nxt_nxd_kill(&nxd);
+	nxt_cleanup(inst_name);
+	if (table != NULL) {
 		munmap(table, sizeof *table);
 		shm_unlink(table_name);
+		table = NULL;
 	}
+	return 0;
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_worker_makes_no_syscall_and_no_allocation_while_serving),
+		cmocka_unit_test_teardown(test_worker_makes_no_syscall_and_no_allocation_while_serving,
+					  teardown),
 	};
 
 	return cmocka_run_group_tests_name("nosyscall", tests, NULL, NULL);

@@ -1,0 +1,165 @@
+/*
+ * bench.h - nxbench's seam: options, results, the transports, printing.
+ *
+ * Every transport measures the same way: the client side runs pinned on
+ * o->client_cpu, the serving side on o->server_cpu, and a pingpong loop
+ * reads the clock once per operation (nxb_loop_*): latency_i = t_{i+1} -
+ * t_i, so the clock's own cost and the loop's bookkeeping are in every
+ * transport equally. Warmup operations are not recorded; a run stops
+ * after o->ops measured operations or o->duration_ns (warmup included),
+ * whichever comes first.
+ *
+ *   transport  pingpong             throughput
+ *   nx         nxb_nx_pingpong      nxb_nx_window (W outstanding)
+ *   floor      nxb_floor_pingpong   -
+ *   ck         nxb_ck_pingpong      nxb_ck_stream (one-way)
+ *   uds        nxb_uds_pingpong     -
+ *
+ * A run returns 0 and fills r, or a negative NX_E* code with the reason in
+ * nx__errmsg(). It never hangs: every wait is bounded by
+ * o->start_timeout_ns or o->op_timeout_ns, and every process it starts is
+ * reaped (killed first when needed) before it returns.
+ */
+#ifndef NX_BENCH_H
+#define NX_BENCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/hist.h"
+#include "platform/nx_platform.h"
+
+#define NXB_PAYLOAD_MAX 32768u /* bytes; ck carries it in 512 64-byte slots */
+#define NXB_NAME_LEN 16
+#define NXB_NOTE_LEN 160
+
+struct nxb_opts {
+	int client_cpu;            /* the measuring process (nxbench itself) */
+	int server_cpu;            /* the serving side: a baseline's child, nxd's worker */
+	uint32_t payload;          /* bytes per message, 1..NXB_PAYLOAD_MAX */
+	uint64_t ops;              /* measured operations per run */
+	uint64_t warmup;           /* operations before them, not recorded */
+	uint64_t duration_ns;      /* upper bound on one run, warmup included */
+	unsigned window;           /* throughput: requests outstanding (nx window) */
+	bool json;                 /* one JSON object per line instead of a table */
+	const char *instance;      /* nx: a running nxd to use, NULL = start a private one */
+	const char *nxd_path;      /* nx: the nxd binary for a private instance */
+	unsigned swap_rate;        /* nx: live stage swaps per second during a run, 0 = none */
+	uint64_t start_timeout_ns; /* a serving side not ready by then is an error */
+	uint64_t op_timeout_ns;    /* no answer for this long is an error */
+	/* owned by nxb_nx_setup/nxb_nx_teardown */
+	int32_t nxd_pid;           /* the private nxd, or 0 */
+	char nx_instance[64];      /* the instance name in use */
+};
+
+struct nxb_result {
+	char transport[NXB_NAME_LEN]; /* "floor" */
+	char mode[NXB_NAME_LEN];      /* "pingpong", "stream", "window" */
+	uint32_t payload;             /* bytes per message */
+	uint64_t ops;                 /* measured operations */
+	double ops_per_s;             /* measured operations per second */
+	uint64_t elapsed_ns;          /* time the measured operations took */
+	bool by_duration;             /* stopped by the duration bound before ops */
+	int client_cpu;               /* where the client side ran */
+	int server_cpu;               /* where the serving side ran */
+	char note[NXB_NOTE_LEN];      /* what a reader of the figures should know */
+	struct nx_hist hist;          /* round trips in ns; empty for one-way modes */
+};
+
+typedef int (*nxb_run_fn)(const struct nxb_opts *o, struct nxb_result *r);
+
+/* ---- the baselines (bench/baselines.c) ---- */
+
+/** Two cache lines, the sequence number as the flag: the physical floor. */
+int nxb_floor_pingpong(const struct nxb_opts *o, struct nxb_result *r);
+/** A bare ck SPSC ring each way, one message outstanding. */
+int nxb_ck_pingpong(const struct nxb_opts *o, struct nxb_result *r);
+/** A bare ck SPSC ring, one way, as fast as the client can enqueue. */
+int nxb_ck_stream(const struct nxb_opts *o, struct nxb_result *r);
+/** A UNIX SOCK_STREAM socket pair, blocking reads. */
+int nxb_uds_pingpong(const struct nxb_opts *o, struct nxb_result *r);
+
+/* ---- the nexus transport (bench/nx_transport.c) ---- */
+
+/** Start a private nxd pinned to o->server_cpu, unless o->instance names a running one. */
+int nxb_nx_setup(struct nxb_opts *o);
+void nxb_nx_teardown(const struct nxb_opts *o);
+int nxb_nx_pingpong(const struct nxb_opts *o, struct nxb_result *r);
+/** A window of o->window requests outstanding: throughput. */
+int nxb_nx_window(const struct nxb_opts *o, struct nxb_result *r);
+
+/* ---- helpers for transports (bench/baselines.c) ---- */
+
+/** Empty r and name it; payload and CPUs from o. */
+void nxb_result_init(struct nxb_result *r, const struct nxb_opts *o, const char *transport,
+		     const char *mode);
+/** Append to r->note ("; " between notes). */
+void nxb_note(struct nxb_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/** Pin the calling thread to o->client_cpu and check it runs there. @return 0, NX_EINVAL, NX_EIO */
+int nxb_pin_client(const struct nxb_opts *o, struct nxb_result *r);
+
+/* ---- the measuring loop, shared by every pingpong ----
+ *
+ *	nxb_loop_begin(&l, o);
+ *	do {
+ *		one round trip;
+ *	} while (nxb_loop_next(&l, &r->hist));
+ *	return nxb_loop_end(&l, r);
+ */
+struct nxb_loop {
+	uint64_t i;        /* operations done */
+	uint64_t total;    /* warmup + ops */
+	uint64_t warmup;
+	uint64_t t_prev;   /* clock after the previous operation */
+	uint64_t t_meas;   /* clock when the first measured operation began */
+	uint64_t deadline; /* the duration bound */
+	bool by_duration;
+};
+
+static inline void
+nxb_loop_begin(struct nxb_loop *l, const struct nxb_opts *o)
+{
+	l->i = 0;
+	l->total = o->warmup + o->ops;
+	l->warmup = o->warmup;
+	l->t_prev = nx_clock_ns();
+	l->t_meas = l->t_prev;
+	l->deadline = l->t_prev + o->duration_ns;
+	l->by_duration = false;
+}
+
+/** After each operation: one clock read, recorded past the warmup. @return true to go on */
+static inline bool
+nxb_loop_next(struct nxb_loop *l, struct nx_hist *h)
+{
+	uint64_t t = nx_clock_ns();
+
+	if (l->i >= l->warmup)
+		nx_hist_record(h, t - l->t_prev);
+	l->i++;
+	if (l->i == l->warmup)
+		l->t_meas = t;
+	l->t_prev = t;
+	if (CK_CC_UNLIKELY(t >= l->deadline)) {
+		l->by_duration = l->i < l->total;
+		return false;
+	}
+	return l->i < l->total;
+}
+
+/**
+ * Fill r's ops, elapsed time and rate.
+ * @return 0, or NX_ETIMEDOUT when the duration ran out in the warmup
+ */
+int nxb_loop_end(const struct nxb_loop *l, struct nxb_result *r);
+
+/* ---- output (bench/nxbench.c) ---- */
+
+/** The line saying where client and server are pinned, and the table's header. */
+void nxb_print_header(const struct nxb_opts *o, bool json);
+/** One result: a table row, or one JSON object on one line. */
+void nxb_print(const struct nxb_result *r, bool json);
+/** After the table: each transport against ck, computed from the results. */
+void nxb_print_footer(const struct nxb_result *rs, unsigned n, bool json);
+
+#endif /* NX_BENCH_H */

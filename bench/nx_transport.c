@@ -1,0 +1,257 @@
+/*
+ * nxbench's nexus transport: a private nxd whose one worker is pinned to
+ * the server CPU, and this process as its client, pinned to the client
+ * CPU, through the public libnx API only (nx_call, nx_submit, nx_poll).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <nx/nx.h>
+
+#include "bench.h"
+
+static int
+nxd_wait_ready(const struct nxb_opts *o, pid_t pid)
+{
+	uint64_t t0 = nx_clock_ns();
+
+	while (nx_clock_ns() - t0 < o->start_timeout_ns) {
+		struct nx_client *c;
+		int st;
+
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return nx__err(NX_EIO, "nxd exited during start-up (status %d); run "
+				       "%s --instance %s --cpus %d to see why", st, o->nxd_path,
+				       o->nx_instance, o->server_cpu);
+		if (nx_open(&c, o->nx_instance, NULL) == 0) {
+			nx_close(c);
+			return 0;
+		}
+		nx_sleep_ns(2000000);
+	}
+	return nx__err(NX_ETIMEDOUT, "nxd not ready within %.1f s", (double)o->start_timeout_ns / 1e9);
+}
+
+int
+nxb_nx_setup(struct nxb_opts *o)
+{
+	char cpu[16];
+	pid_t pid;
+	int rc;
+
+	o->nxd_pid = 0;
+	if (o->instance != NULL) {
+		snprintf(o->nx_instance, sizeof o->nx_instance, "%s", o->instance);
+		return 0;
+	}
+	snprintf(o->nx_instance, sizeof o->nx_instance, "nxbench-%d", (int)getpid());
+	snprintf(cpu, sizeof cpu, "%d", o->server_cpu);
+	pid = fork();
+	if (pid < 0)
+		return nx__err_sys(NX_EIO, errno, "fork nxd");
+	if (pid == 0) {
+		execl(o->nxd_path, o->nxd_path, "--instance", o->nx_instance, "--cpus", cpu,
+		      "--idle", "spin", "--quiet", (char *)NULL);
+		fprintf(stderr, "nxbench: exec %s: %s\n", o->nxd_path, strerror(errno));
+		_exit(127);
+	}
+	o->nxd_pid = pid;
+	rc = nxd_wait_ready(o, pid);
+	if (rc < 0) {
+		nxb_nx_teardown(o);
+		o->nxd_pid = 0;
+	}
+	return rc;
+}
+
+void
+nxb_nx_teardown(const struct nxb_opts *o)
+{
+	uint64_t t0;
+	int st;
+
+	if (o->nxd_pid <= 0)
+		return;
+	kill(o->nxd_pid, SIGTERM);
+	t0 = nx_clock_ns();
+	while (waitpid(o->nxd_pid, &st, WNOHANG) == 0) {
+		if (nx_clock_ns() - t0 > 10000000000ull) {
+			kill(o->nxd_pid, SIGKILL);
+			waitpid(o->nxd_pid, &st, 0);
+			break;
+		}
+		nx_sleep_ns(1000000);
+	}
+}
+
+/* Open a client and find the echo pipeline; note where the worker runs. */
+static int
+client_open(const struct nxb_opts *o, struct nxb_result *r, struct nx_client **c, uint16_t *echo)
+{
+	int rc, id;
+
+	rc = nxb_pin_client(o, r);
+	if (rc < 0)
+		return rc;
+	rc = nx_open(c, o->nx_instance, NULL);
+	if (rc < 0)
+		return nx__err_ctx(rc, "nx");
+	id = nx_pipeline_id(*c, "echo");
+	if (id < 0) {
+		nx_close(*c);
+		return nx__err_ctx(id, "nx");
+	}
+	if (o->payload > nx_max_payload(*c)) {
+		nx_close(*c);
+		return nx__err(NX_E2BIG, "nx: payload %u exceeds the instance's max_payload %u",
+			       o->payload, nx_max_payload(*c));
+	}
+	*echo = (uint16_t)id;
+	r->server_cpu = o->server_cpu;
+	if (o->payload > NX_INLINE_MAX)
+		nxb_note(r, "payload over %d bytes travels through the channel arena", NX_INLINE_MAX);
+	return 0;
+}
+
+int
+nxb_nx_pingpong(const struct nxb_opts *o, struct nxb_result *r)
+{
+	struct nx_client *c;
+	struct nxb_loop l;
+	uint8_t *in, *out;
+	uint32_t len;
+	uint16_t echo;
+	int rc;
+
+	nxb_result_init(r, o, "nx", "pingpong");
+	in = calloc(1, o->payload);
+	out = calloc(1, o->payload);
+	if (in == NULL || out == NULL) {
+		rc = nx__err(NX_ENOMEM, "nx: buffers");
+		goto out_free;
+	}
+	rc = client_open(o, r, &c, &echo);
+	if (rc < 0)
+		goto out_free;
+	memset(in, 0xa5, o->payload);
+	nxb_loop_begin(&l, o);
+	do {
+		rc = nx_call(c, echo, in, o->payload, out, o->payload, &len, o->op_timeout_ns);
+		if (rc < 0 || len != o->payload) {
+			rc = nx__err(rc < 0 ? rc : NX_EPROTO, "nx: call %llu: %s (%u bytes back)",
+				     (unsigned long long)l.i, nx_strerror(rc), len);
+			break;
+		}
+	} while (nxb_loop_next(&l, &r->hist));
+	if (rc == 0)
+		rc = nxb_loop_end(&l, r);
+	nx_close(c);
+out_free:
+	free(in);
+	free(out);
+	return rc;
+}
+
+/*
+ * A window of W requests outstanding. Each request's latency runs from
+ * the clock read before the submit batch it went out in to the clock read
+ * after the poll that took its answer: one read per batch, not per
+ * request, so the measurement costs the throughput little.
+ */
+int
+nxb_nx_window(const struct nxb_opts *o, struct nxb_result *r)
+{
+	struct nx_completion comps[256];
+	struct nx_client *c;
+	uint64_t *sent_at, sent = 0, done = 0, total, t0, t_meas = 0, deadline;
+	uint8_t *in, *out;
+	unsigned w;
+	uint16_t echo;
+	int rc, n, i;
+
+	nxb_result_init(r, o, "nx", "window");
+	in = calloc(1, o->payload);
+	out = calloc(1, o->payload);
+	sent_at = NULL;
+	if (in == NULL || out == NULL) {
+		rc = nx__err(NX_ENOMEM, "nx: buffers");
+		goto out_free;
+	}
+	rc = client_open(o, r, &c, &echo);
+	if (rc < 0)
+		goto out_free;
+	w = o->window < nx_capacity(c) ? o->window : nx_capacity(c);
+	if (w < o->window)
+		nxb_note(r, "window cut to the channel's %u", w);
+	sent_at = calloc(w, sizeof *sent_at);
+	if (sent_at == NULL) {
+		rc = nx__err(NX_ENOMEM, "nx: window");
+		goto out_close;
+	}
+	memset(in, 0x5a, o->payload);
+	total = o->warmup + o->ops;
+	t0 = nx_clock_ns();
+	deadline = t0 + o->duration_ns;
+	while (done < total) {
+		uint64_t now = nx_clock_ns();
+
+		if (now >= deadline) {
+			r->by_duration = true;
+			break;
+		}
+		while (sent < total && sent - done < w) {
+			struct nx_req req = { .in = in, .in_len = o->payload, .out = out,
+					      .out_cap = o->payload, .user_data = sent,
+					      .pipeline = echo };
+
+			rc = nx_submit(c, &req);
+			if (rc == NX_EAGAIN)
+				break;
+			if (rc < 0) {
+				rc = nx__err(rc, "nx: submit: %s", nx_strerror(rc));
+				goto out_close;
+			}
+			sent_at[sent % w] = now;
+			sent++;
+		}
+		n = nx_poll(c, comps, 256);
+		if (n <= 0)
+			continue;
+		now = nx_clock_ns();
+		for (i = 0; i < n; i++, done++) {
+			if (comps[i].status != 0 || comps[i].user_data != done) {
+				rc = nx__err(NX_EPROTO, "nx: request %llu: %s", (unsigned long long)done,
+					     nx_strerror(comps[i].status));
+				goto out_close;
+			}
+			if (done == o->warmup)
+				t_meas = now;
+			if (done >= o->warmup)
+				nx_hist_record(&r->hist, now - sent_at[done % w]);
+		}
+	}
+	if (done <= o->warmup) {
+		rc = nx__err(NX_ETIMEDOUT, "nx: the duration bound ran out in the warmup");
+		goto out_close;
+	}
+	r->ops = done - o->warmup;
+	r->elapsed_ns = nx_clock_ns() - t_meas;
+	r->ops_per_s = (double)r->ops * 1e9 / (double)r->elapsed_ns;
+	nxb_note(r, "%u outstanding", w);
+	rc = 0;
+	/* let what is still outstanding come back before closing */
+	while (nx_outstanding(c) != 0 && nx_wait(c, comps, 256, o->op_timeout_ns) > 0)
+		;
+out_close:
+	nx_close(c);
+out_free:
+	free(sent_at);
+	free(in);
+	free(out);
+	return rc;
+}

@@ -1,0 +1,584 @@
+/*
+ * nxbench - round-trip latency and throughput between two pinned
+ * processes: nexus and its baselines in the same run.
+ *
+ * A thin main: parse and check the options, run each transport's modes
+ * (bench/baselines.c, bench/nx_transport.c), print a table or JSON lines,
+ * and the ratios against the bare ck ring computed from what was measured.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench/bench.h"
+
+#define NXB_EXIT_FAIL 1  /* a run failed */
+#define NXB_EXIT_USAGE 2 /* bad options */
+#define NXB_TRANSPORTS_DEFAULT "nx,floor,ck,uds"
+
+struct transport {
+	const char *name;
+	nxb_run_fn pingpong;   /* round trip, one outstanding */
+	nxb_run_fn throughput; /* NULL when the transport has none */
+	const char *tp_mode;   /* the throughput mode's name */
+	const char *what;
+};
+
+static const struct transport transports[] = {
+	{ "nx", nxb_nx_pingpong, nxb_nx_window, "window",
+	  "nexus: libnx client, nxd worker; throughput: window of W outstanding" },
+	{ "floor", nxb_floor_pingpong, NULL, NULL,
+	  "two cache lines, the sequence number as the flag; pingpong only" },
+	{ "ck", nxb_ck_pingpong, nxb_ck_stream, "stream",
+	  "bare ck SPSC ring each way; throughput: one-way stream" },
+	{ "uds", nxb_uds_pingpong, NULL, NULL,
+	  "UNIX SOCK_STREAM socket pair, blocking; pingpong only" },
+};
+#define NTRANSPORTS (sizeof transports / sizeof transports[0])
+
+enum { MODE_PINGPONG = 1, MODE_THROUGHPUT = 2, MODE_ALL = 3 };
+
+static void
+usage(FILE *f)
+{
+	unsigned i;
+
+	fprintf(f,
+		"usage: nxbench [options]\n"
+		"\n"
+		"Round-trip latency and throughput between two processes, the client\n"
+		"pinned to one CPU and the serving side to another, for nexus and its\n"
+		"baselines in the same run. Latency is per operation from one clock read\n"
+		"per iteration (the clock's cost is in every transport alike).\n"
+		"\n"
+		"options:\n"
+		"  --transports LIST  comma-separated, run in that order (default %s):\n",
+		NXB_TRANSPORTS_DEFAULT);
+	for (i = 0; i < NTRANSPORTS; i++)
+		fprintf(f, "                       %-6s %s\n", transports[i].name,
+			transports[i].what);
+	fprintf(f,
+		"  --mode MODE        pingpong, throughput or all (default all)\n"
+		"  --payload BYTES    message size, 1..%u (default 64)\n"
+		"  --ops N            measured operations per run (default 200000)\n"
+		"  --warmup N         operations before them, not recorded (default 20000)\n"
+		"  --duration SEC     upper bound on each run, warmup included; the run\n"
+		"                     stops at --ops or --duration, whichever comes first\n"
+		"                     (default 10)\n"
+		"  --window W         throughput mode: requests outstanding, 1..65536 (default 64)\n"
+		"  --client-cpu N     CPU of the client (nxbench itself)\n"
+		"  --server-cpu N     CPU of the serving side (default: the first two CPUs\n"
+		"                     nxbench may use; with only one, both share it)\n"
+		"  --instance NAME    nx: use this running nxd instead of starting a private one\n"
+		"  --nxd PATH         nx: the nxd binary for a private instance\n"
+		"                     (default: nxd next to the nxbench binary)\n"
+		"  --swap-rate N      nx: live stage swaps per second during a run (default 0)\n"
+		"  --json             one JSON object per line per transport and mode\n"
+		"  -h, --help         this text\n"
+		"\n"
+		"exit status: 0 all runs done, %d a run failed, %d bad options\n",
+		NXB_PAYLOAD_MAX, NXB_EXIT_FAIL, NXB_EXIT_USAGE);
+}
+
+static int __attribute__((format(printf, 1, 2)))
+bad_usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("nxbench: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (see --help)\n", stderr);
+	return NX_EINVAL;
+}
+
+static int
+parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	if (s[0] == '-' || s[0] == '\0')
+		return bad_usage("%s: '%s' is not a number in [%llu, %llu]", opt, s,
+				 (unsigned long long)min, (unsigned long long)max);
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return bad_usage("%s: '%s' is not a number in [%llu, %llu]", opt, s,
+				 (unsigned long long)min, (unsigned long long)max);
+	*out = v;
+	return 0;
+}
+
+/* The CPUs nxbench may run on (its affinity mask), in order. */
+static int
+allowed_cpus(int *cpus, int max)
+{
+	cpu_set_t set;
+	int cpu, n = 0;
+
+	if (sched_getaffinity(0, sizeof set, &set) != 0)
+		return 0;
+	for (cpu = 0; cpu < CPU_SETSIZE && n < max; cpu++)
+		if (CPU_ISSET(cpu, &set))
+			cpus[n++] = cpu;
+	return n;
+}
+
+static int
+parse_cpu(const char *opt, const char *s, const int *cpus, int ncpus, int *out)
+{
+	uint64_t v;
+	int i;
+
+	if (parse_u64(opt, s, 0, CPU_SETSIZE - 1, &v) < 0)
+		return NX_EINVAL;
+	for (i = 0; i < ncpus; i++)
+		if (cpus[i] == (int)v) {
+			*out = (int)v;
+			return 0;
+		}
+	return bad_usage("%s: cpu %llu is out of range: nxbench may use %d CPU%s (first %d, last %d)",
+			 opt, (unsigned long long)v, ncpus, ncpus == 1 ? "" : "s",
+			 ncpus > 0 ? cpus[0] : -1, ncpus > 0 ? cpus[ncpus - 1] : -1);
+}
+
+/* "nx,ck" -> indices into transports[], in order. @return count or NX_EINVAL */
+static int
+parse_transports(const char *list, unsigned *idx, unsigned max)
+{
+	char buf[256], *tok, *save = NULL;
+	unsigned n = 0, i, j;
+
+	if (strlen(list) >= sizeof buf)
+		return bad_usage("--transports: list too long");
+	snprintf(buf, sizeof buf, "%s", list);
+	for (tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+		for (i = 0; i < NTRANSPORTS; i++)
+			if (strcmp(tok, transports[i].name) == 0)
+				break;
+		if (i == NTRANSPORTS)
+			return bad_usage("--transports: unknown transport '%s' (known: nx, floor, ck, uds)",
+					 tok);
+		for (j = 0; j < n; j++)
+			if (idx[j] == i)
+				return bad_usage("--transports: '%s' listed twice", tok);
+		if (n == max)
+			return bad_usage("--transports: too many");
+		idx[n++] = i;
+	}
+	if (n == 0)
+		return bad_usage("--transports: empty list");
+	return (int)n;
+}
+
+/* The nxd next to this binary. */
+static const char *
+default_nxd(char *buf, size_t len)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
+	char *slash;
+
+	if (n <= 0)
+		return "nxd";
+	buf[n] = '\0';
+	slash = strrchr(buf, '/');
+	if (slash == NULL || (size_t)(slash - buf) + sizeof "/nxd" > len)
+		return "nxd";
+	memcpy(slash, "/nxd", sizeof "/nxd");
+	return buf;
+}
+
+/* ---- output ---- */
+
+static bool
+has_latency(const struct nxb_result *r)
+{
+	return r->hist.count > 0;
+}
+
+void
+nxb_print_header(const struct nxb_opts *o, bool json)
+{
+	if (json)
+		return;
+	printf("nxbench: client pinned to CPU %d, server side pinned to CPU %d; payload %u B; "
+	       "%llu ops after %llu warmup per run, at most %.1f s each\n",
+	       o->client_cpu, o->server_cpu, o->payload, (unsigned long long)o->ops,
+	       (unsigned long long)o->warmup, (double)o->duration_ns / 1e9);
+	printf("latency in us, one clock read per op; '-': a one-way mode, throughput only\n\n");
+	printf("%-9s %-9s %9s %9s %9s %9s %9s %9s %9s %9s %13s  %s\n", "transport", "mode", "ops",
+	       "min", "p50", "p90", "p99", "p99.9", "p99.99", "max", "ops/s", "notes");
+	fflush(stdout);
+}
+
+static void
+json_str(const char *key, const char *s)
+{
+	printf("\"%s\":\"", key);
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+void
+nxb_print(const struct nxb_result *r, bool json)
+{
+	static const double pcts[] = { 50, 90, 99, 99.9, 99.99 };
+	uint64_t min = has_latency(r) ? r->hist.min : 0;
+	uint64_t max = has_latency(r) ? r->hist.max : 0;
+	uint64_t p[5];
+	unsigned i;
+
+	for (i = 0; i < 5; i++)
+		p[i] = nx_hist_percentile(&r->hist, pcts[i]);
+	if (json) {
+		putchar('{');
+		json_str("transport", r->transport);
+		putchar(',');
+		json_str("mode", r->mode);
+		printf(",\"payload\":%u,\"ops\":%llu,\"min_ns\":%llu,\"p50_ns\":%llu,"
+		       "\"p90_ns\":%llu,\"p99_ns\":%llu,\"p999_ns\":%llu,\"p9999_ns\":%llu,"
+		       "\"max_ns\":%llu,\"mean_ns\":%.1f,\"ops_per_s\":%.1f,\"elapsed_ns\":%llu,"
+		       "\"client_cpu\":%d,\"server_cpu\":%d,\"overflow\":%llu,\"stopped_by\":\"%s\",",
+		       r->payload, (unsigned long long)r->ops, (unsigned long long)min,
+		       (unsigned long long)p[0], (unsigned long long)p[1], (unsigned long long)p[2],
+		       (unsigned long long)p[3], (unsigned long long)p[4], (unsigned long long)max,
+		       nx_hist_mean(&r->hist), r->ops_per_s, (unsigned long long)r->elapsed_ns,
+		       r->client_cpu, r->server_cpu, (unsigned long long)r->hist.overflow,
+		       r->by_duration ? "duration" : "ops");
+		json_str("note", r->note);
+		puts("}");
+		fflush(stdout);
+		return;
+	}
+	printf("%-9s %-9s %9llu ", r->transport, r->mode, (unsigned long long)r->ops);
+	if (has_latency(r)) {
+		printf("%9.3f ", (double)min / 1e3);
+		for (i = 0; i < 5; i++)
+			printf("%9.3f ", (double)p[i] / 1e3);
+		printf("%9.3f ", (double)max / 1e3);
+	} else {
+		for (i = 0; i < 7; i++)
+			printf("%9s ", "-");
+	}
+	printf("%13.0f  %s\n", r->ops_per_s, r->note);
+	fflush(stdout);
+}
+
+static const struct nxb_result *
+find(const struct nxb_result *rs, unsigned n, const char *transport, const char *mode)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(rs[i].transport, transport) == 0 && strcmp(rs[i].mode, mode) == 0)
+			return &rs[i];
+	return NULL;
+}
+
+/* r's percentile over base's */
+static double
+pct_ratio(const struct nxb_result *r, const struct nxb_result *base, double pct)
+{
+	uint64_t b = nx_hist_percentile(&base->hist, pct);
+
+	return b > 0 ? (double)nx_hist_percentile(&r->hist, pct) / (double)b : NAN;
+}
+
+void
+nxb_print_footer(const struct nxb_result *rs, unsigned n, bool json)
+{
+	const struct nxb_result *ck = find(rs, n, "ck", "pingpong");
+	const struct nxb_result *nxw = find(rs, n, "nx", "window");
+	const struct nxb_result *cks = find(rs, n, "ck", "stream");
+	unsigned i;
+
+	if (json)
+		return;
+	putchar('\n');
+	if (ck == NULL || !has_latency(ck)) {
+		printf("latency ratios: n/a (ck pingpong was not measured)\n");
+	} else {
+		printf("pingpong latency against ck pingpong (x ck; below 1 is faster):\n");
+		printf("  %-9s %-9s %8s %8s %8s\n", "transport", "mode", "p50", "p99", "p99.9");
+		for (i = 0; i < n; i++) {
+			const struct nxb_result *r = &rs[i];
+
+			if (r == ck || !has_latency(r) || strcmp(r->mode, "pingpong") != 0)
+				continue;
+			printf("  %-9s %-9s %7.2fx %7.2fx %7.2fx\n", r->transport, r->mode,
+			       pct_ratio(r, ck, 50), pct_ratio(r, ck, 99), pct_ratio(r, ck, 99.9));
+		}
+	}
+	if (nxw != NULL && cks != NULL && cks->ops_per_s > 0)
+		printf("throughput: nx window / ck stream = %.2fx (%.0f vs %.0f ops/s)\n",
+		       nxw->ops_per_s / cks->ops_per_s, nxw->ops_per_s, cks->ops_per_s);
+	else
+		printf("throughput: nx window / ck stream: n/a (%s%s%s not measured)\n",
+		       nxw == NULL ? "nx window" : "", nxw == NULL && cks == NULL ? " and " : "",
+		       cks == NULL ? "ck stream" : "");
+}
+
+/* ---- main ---- */
+
+enum {
+	OPT_TRANSPORTS = 256,
+	OPT_MODE,
+	OPT_PAYLOAD,
+	OPT_OPS,
+	OPT_WARMUP,
+	OPT_DURATION,
+	OPT_WINDOW,
+	OPT_CLIENT_CPU,
+	OPT_SERVER_CPU,
+	OPT_INSTANCE,
+	OPT_NXD,
+	OPT_SWAP_RATE,
+	OPT_JSON,
+};
+
+static const struct option longopts[] = {
+	{ "transports", required_argument, NULL, OPT_TRANSPORTS },
+	{ "mode", required_argument, NULL, OPT_MODE },
+	{ "payload", required_argument, NULL, OPT_PAYLOAD },
+	{ "ops", required_argument, NULL, OPT_OPS },
+	{ "warmup", required_argument, NULL, OPT_WARMUP },
+	{ "duration", required_argument, NULL, OPT_DURATION },
+	{ "window", required_argument, NULL, OPT_WINDOW },
+	{ "client-cpu", required_argument, NULL, OPT_CLIENT_CPU },
+	{ "server-cpu", required_argument, NULL, OPT_SERVER_CPU },
+	{ "instance", required_argument, NULL, OPT_INSTANCE },
+	{ "nxd", required_argument, NULL, OPT_NXD },
+	{ "swap-rate", required_argument, NULL, OPT_SWAP_RATE },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Run one transport's selected modes into rs[*n...]. @return failures */
+static unsigned
+run_transport(struct nxb_opts *o, const struct transport *t, int mode, struct nxb_result *rs,
+	      unsigned *n)
+{
+	nxb_run_fn fns[2];
+	const char *names[2];
+	unsigned nfns = 0, i, failed = 0;
+	bool is_nx = strcmp(t->name, "nx") == 0;
+	int rc;
+
+	if (mode & MODE_PINGPONG) {
+		fns[nfns] = t->pingpong;
+		names[nfns++] = "pingpong";
+	}
+	if ((mode & MODE_THROUGHPUT) && t->throughput != NULL) {
+		fns[nfns] = t->throughput;
+		names[nfns++] = t->tp_mode;
+	}
+	if (nfns == 0) {
+		fprintf(stderr, "nxbench: %s has no throughput mode, skipped\n", t->name);
+		return 0;
+	}
+	/* A private nxd busy-polls the server CPU: it lives only for nx's runs. */
+	if (is_nx) {
+		nx__err_clear();
+		rc = nxb_nx_setup(o);
+		if (rc < 0) {
+			fprintf(stderr, "nxbench: nx: setup: %s\n",
+				nx__errmsg()[0] != '\0' ? nx__errmsg() : nx_strerror(rc));
+			return nfns;
+		}
+	}
+	for (i = 0; i < nfns; i++) {
+		struct nxb_result *r = &rs[*n];
+
+		nx__err_clear();
+		rc = fns[i](o, r);
+		if (rc < 0) {
+			fprintf(stderr, "nxbench: %s %s: %s\n", t->name, names[i],
+				nx__errmsg()[0] != '\0' ? nx__errmsg() : nx_strerror(rc));
+			failed++;
+			continue;
+		}
+		nxb_print(r, o->json);
+		(*n)++;
+	}
+	if (is_nx)
+		nxb_nx_teardown(o);
+	return failed;
+}
+
+int
+main(int argc, char **argv)
+{
+	static char nxd_buf[PATH_MAX];
+	struct nxb_opts o = {
+		.client_cpu = -1,
+		.server_cpu = -1,
+		.payload = 64,
+		.ops = 200000,
+		.warmup = 20000,
+		.duration_ns = 10000000000ull,
+		.window = 64,
+		.start_timeout_ns = 3000000000ull,
+		.op_timeout_ns = 5000000000ull,
+	};
+	const char *tlist = NXB_TRANSPORTS_DEFAULT;
+	unsigned idx[NTRANSPORTS], ntr, i, n = 0, failed = 0;
+	int cpus[CPU_SETSIZE], ncpus, mode = MODE_ALL, c, rc;
+	struct nxb_result *rs;
+	uint64_t v;
+	double sec;
+	char *end;
+
+	ncpus = allowed_cpus(cpus, CPU_SETSIZE);
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		rc = 0;
+		switch (c) {
+		case OPT_TRANSPORTS:
+			tlist = optarg;
+			break;
+		case OPT_MODE:
+			if (strcmp(optarg, "pingpong") == 0)
+				mode = MODE_PINGPONG;
+			else if (strcmp(optarg, "throughput") == 0)
+				mode = MODE_THROUGHPUT;
+			else if (strcmp(optarg, "all") == 0)
+				mode = MODE_ALL;
+			else
+				rc = bad_usage("--mode: '%s' is not pingpong, throughput or all",
+					       optarg);
+			break;
+		case OPT_PAYLOAD:
+			rc = parse_u64("--payload", optarg, 1, NXB_PAYLOAD_MAX, &v);
+			o.payload = (uint32_t)v;
+			break;
+		case OPT_OPS:
+			rc = parse_u64("--ops", optarg, 1, UINT64_C(1) << 40, &o.ops);
+			break;
+		case OPT_WARMUP:
+			rc = parse_u64("--warmup", optarg, 0, UINT64_C(1) << 40, &o.warmup);
+			break;
+		case OPT_DURATION:
+			errno = 0;
+			sec = strtod(optarg, &end);
+			if (errno != 0 || end == optarg || *end != '\0' || !(sec >= 0.001) ||
+			    sec > 86400)
+				rc = bad_usage("--duration: '%s' is not a number of seconds in [0.001, 86400]",
+					       optarg);
+			else
+				o.duration_ns = (uint64_t)(sec * 1e9);
+			break;
+		case OPT_WINDOW:
+			rc = parse_u64("--window", optarg, 1, 65536, &v);
+			o.window = (unsigned)v;
+			break;
+		case OPT_CLIENT_CPU:
+			rc = parse_cpu("--client-cpu", optarg, cpus, ncpus, &o.client_cpu);
+			break;
+		case OPT_SERVER_CPU:
+			rc = parse_cpu("--server-cpu", optarg, cpus, ncpus, &o.server_cpu);
+			break;
+		case OPT_INSTANCE:
+			if (optarg[0] == '\0')
+				rc = bad_usage("--instance: empty name");
+			o.instance = optarg;
+			break;
+		case OPT_NXD:
+			if (optarg[0] == '\0')
+				rc = bad_usage("--nxd: empty path");
+			o.nxd_path = optarg;
+			break;
+		case OPT_SWAP_RATE:
+			rc = parse_u64("--swap-rate", optarg, 0, 1000000, &v);
+			o.swap_rate = (unsigned)v;
+			break;
+		case OPT_JSON:
+			o.json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return NXB_EXIT_USAGE;
+		}
+		if (rc < 0)
+			return NXB_EXIT_USAGE;
+	}
+	if (optind < argc) {
+		bad_usage("unexpected argument '%s'", argv[optind]);
+		return NXB_EXIT_USAGE;
+	}
+	rc = parse_transports(tlist, idx, NTRANSPORTS);
+	if (rc < 0)
+		return NXB_EXIT_USAGE;
+	ntr = (unsigned)rc;
+	for (i = 0; i < ntr; i++)
+		if ((mode & MODE_PINGPONG) || transports[idx[i]].throughput != NULL)
+			break;
+	if (i == ntr) {
+		bad_usage("--mode throughput: none of these transports has a throughput mode "
+			  "(nx and ck do)");
+		return NXB_EXIT_USAGE;
+	}
+	if (ncpus == 0) {
+		fprintf(stderr, "nxbench: cannot read the CPUs this process may use\n");
+		return NXB_EXIT_FAIL;
+	}
+
+	/* Placement: the planner (nx_place_plan) will choose; for now the
+	 * first two CPUs we may use. */
+	if (o.client_cpu < 0)
+		o.client_cpu = o.server_cpu == cpus[0] && ncpus > 1 ? cpus[1] : cpus[0];
+	if (o.server_cpu < 0) {
+		o.server_cpu = o.client_cpu;
+		for (i = 0; i < (unsigned)ncpus; i++)
+			if (cpus[i] != o.client_cpu) {
+				o.server_cpu = cpus[i];
+				break;
+			}
+	}
+	if (ncpus == 1)
+		fprintf(stderr, "nxbench: warning: only one CPU (%d): client and server share it, "
+				"so busy-polling transports measure the scheduler, not the transport\n",
+			o.client_cpu);
+	else if (o.client_cpu == o.server_cpu)
+		fprintf(stderr, "nxbench: warning: client and server both on CPU %d: "
+				"busy-polling transports measure the scheduler, not the transport\n",
+			o.client_cpu);
+	if (o.nxd_path == NULL)
+		o.nxd_path = default_nxd(nxd_buf, sizeof nxd_buf);
+	if (o.instance != NULL && ntr > 1)
+		fprintf(stderr, "nxbench: note: --instance %s: that nxd's workers keep polling "
+				"during the baselines; keep them off CPUs %d and %d\n",
+			o.instance, o.client_cpu, o.server_cpu);
+
+	rs = calloc(2 * NTRANSPORTS, sizeof *rs);
+	if (rs == NULL) {
+		fprintf(stderr, "nxbench: out of memory\n");
+		return NXB_EXIT_FAIL;
+	}
+	nxb_print_header(&o, o.json);
+	for (i = 0; i < ntr; i++)
+		failed += run_transport(&o, &transports[idx[i]], mode, rs, &n);
+	nxb_print_footer(rs, n, o.json);
+	free(rs);
+	return failed > 0 ? NXB_EXIT_FAIL : 0;
+}

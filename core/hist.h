@@ -1,0 +1,165 @@
+/*
+ * hist.h - log-linear latency histogram with a fixed memory layout.
+ *
+ * HdrHistogram's bucketing over uint64 values (nanoseconds), laid out so
+ * that it can live in shared memory: fixed-width fields only, no pointer,
+ * no allocation, one writer, any number of readers in other threads or
+ * processes.
+ *
+ * Buckets. Values below 2^(S+1) get one bucket each (exact). A larger
+ * value v, with its most significant bit at m (2^m <= v < 2^(m+1)), keeps
+ * its top S+1 bits: with k = m - S and s = v >> k, 2^S <= s < 2^(S+1), it
+ * lands in the bucket [s * 2^k, (s+1) * 2^k - 1], 2^k values wide. Each
+ * power of two above 2^(S+1) thus gets 2^S buckets.
+ *
+ * Error bound. A bucket reports its highest value, hi = (s+1) * 2^k - 1
+ * (nx_hist_value_at), so a report is never below the truth. For every v
+ * in the bucket:
+ *
+ *   0 <= hi - v <= 2^k - 1 < 2^k   and   v >= s * 2^k >= 2^S * 2^k,
+ *   so  (hi - v) / v < 2^k / (2^S * 2^k) = 2^-S.
+ *
+ * With S = 7 the relative error is below 1/128 = 0.78% for every value
+ * from 1 to NX_HIST_VALUE_MAX (0 and everything below 256 are exact).
+ * S = 6 would allow 1/64 = 1.56%, over the 1% we promise: 7 is the
+ * smallest S that keeps it.
+ *
+ * Range. Values up to NX_HIST_VALUE_MAX = 2^41 - 1 ns (36.6 minutes) are
+ * tracked; larger ones are clamped into the top bucket and counted in
+ * `overflow` (and min, max and sum see the clamped value, so every field
+ * agrees with the buckets; overflow > 0 says that max is a lower bound).
+ * Bucket count: 2^(S+1) exact buckets plus 2^S per power of two from
+ * 2^(S+1) to 2^(B-1): (B - S + 1) * 2^S = 35 * 128 = 4480.
+ *
+ * Layout (all uint64_t, 35904 bytes, a multiple of 64):
+ *
+ *   0    count     records so far; stored last by each record
+ *   8    sum       sum of the recorded (clamped) values
+ *   16   min       smallest value; UINT64_MAX while empty
+ *   24   max       largest value; 0 while empty
+ *   32   overflow  values above NX_HIST_VALUE_MAX (clamped)
+ *   40   reserved[3]  zero
+ *   64   buckets[NX_HIST_BUCKETS]
+ *
+ * Concurrency. One thread records (nx_hist_record, nx_hist_merge into it,
+ * nx_hist_reset). Readers use nx_hist_snapshot, nx_hist_percentile and
+ * nx_hist_mean concurrently: every field is loaded and stored whole with
+ * ck_pr_load_64/ck_pr_store_64, so no value is torn, and no reader ever
+ * slows the writer (no atomic read-modify-write, no shared lock). A
+ * snapshot is not atomic as a whole: it may hold a record in its bucket
+ * but not yet in count (never the reverse: the writer stores count last
+ * and the reader loads it first). Where fields must agree exactly, the
+ * health segment wraps the snapshot in its ck_sequence.
+ *
+ *   operation       may run with
+ *   record          snapshot, percentile, mean (any reader)
+ *   merge(dst,.)    readers of dst; it is a write to dst: dst's writer only
+ *   reset           readers (they may see a half-reset histogram)
+ *   init            nothing: the memory is not shared yet
+ */
+#ifndef NX_CORE_HIST_H
+#define NX_CORE_HIST_H
+
+#include <stdint.h>
+
+#include <ck_cc.h>
+#include <ck_pr.h>
+
+#define NX_HIST_SUB_BITS 7   /* relative error < 2^-NX_HIST_SUB_BITS */
+#define NX_HIST_VALUE_BITS 41 /* values below 2^41 ns are tracked */
+#define NX_HIST_SUB_COUNT (1u << NX_HIST_SUB_BITS)
+#define NX_HIST_VALUE_MAX ((UINT64_C(1) << NX_HIST_VALUE_BITS) - 1)
+#define NX_HIST_BUCKETS ((NX_HIST_VALUE_BITS - NX_HIST_SUB_BITS + 1) * NX_HIST_SUB_COUNT)
+#define NX_HIST_SIZE (64u + 8u * NX_HIST_BUCKETS)
+
+struct nx_hist {
+	uint64_t count;       /* writer stores last; readers load first */
+	uint64_t sum;         /* of clamped values */
+	uint64_t min;         /* UINT64_MAX while empty */
+	uint64_t max;         /* 0 while empty */
+	uint64_t overflow;    /* values above NX_HIST_VALUE_MAX */
+	uint64_t reserved[3]; /* zero */
+	uint64_t buckets[NX_HIST_BUCKETS];
+};
+
+_Static_assert(NX_HIST_BUCKETS == 4480, "NX_HIST_BUCKETS follows from the bit parameters");
+_Static_assert(sizeof(struct nx_hist) == NX_HIST_SIZE, "struct nx_hist layout is fixed");
+_Static_assert(NX_HIST_SIZE % 64 == 0, "struct nx_hist is whole cache lines");
+_Static_assert(__builtin_offsetof(struct nx_hist, buckets) == 64, "header is one cache line");
+
+/**
+ * Bucket index of a value.
+ * @param v  a value <= NX_HIST_VALUE_MAX (nx_hist_record clamps first)
+ * @return the index, < NX_HIST_BUCKETS
+ */
+static inline unsigned
+nx_hist_index(uint64_t v)
+{
+	/* OR-ing in 2^(S+1) - 1 puts the top bit of every value below
+	 * 2^(S+1) at S, so they get shift 0 (exact), and clz never sees 0. */
+	unsigned shift = (unsigned)(63 - NX_HIST_SUB_BITS) -
+			 (unsigned)__builtin_clzll(v | ((UINT64_C(2) << NX_HIST_SUB_BITS) - 1));
+
+	return (shift << NX_HIST_SUB_BITS) + (unsigned)(v >> shift);
+}
+
+/**
+ * Record one value. Single writer; no atomic read-modify-write, every
+ * field is loaded and stored whole so that readers never see a torn one.
+ * Values above NX_HIST_VALUE_MAX are clamped to it and counted in overflow.
+ */
+static inline void
+nx_hist_record(struct nx_hist *h, uint64_t v)
+{
+	unsigned i;
+
+	if (CK_CC_UNLIKELY(v > NX_HIST_VALUE_MAX)) {
+		ck_pr_store_64(&h->overflow, ck_pr_load_64(&h->overflow) + 1);
+		v = NX_HIST_VALUE_MAX;
+	}
+	i = nx_hist_index(v);
+	ck_pr_store_64(&h->buckets[i], ck_pr_load_64(&h->buckets[i]) + 1);
+	ck_pr_store_64(&h->sum, ck_pr_load_64(&h->sum) + v);
+	if (v < ck_pr_load_64(&h->min))
+		ck_pr_store_64(&h->min, v);
+	if (v > ck_pr_load_64(&h->max))
+		ck_pr_store_64(&h->max, v);
+	/* Pairs with the ck_pr_fence_load in nx_hist_snapshot: a reader that
+	 * sees this count sees the bucket above. */
+	ck_pr_fence_store();
+	ck_pr_store_64(&h->count, ck_pr_load_64(&h->count) + 1);
+}
+
+/** Make h an empty histogram (memory not yet shared). Zeroed memory is
+ *  not an empty histogram: min must start at UINT64_MAX. */
+void nx_hist_init(struct nx_hist *h);
+
+/** Empty h again; by its writer only. */
+void nx_hist_reset(struct nx_hist *h);
+
+/**
+ * The highest value that maps to a bucket: what a bucket reports.
+ * @param index  a bucket index; larger ones report NX_HIST_VALUE_MAX
+ * @return a value v with nx_hist_index(v) == index
+ */
+uint64_t nx_hist_value_at(unsigned index);
+
+/**
+ * The value at a percentile: the reported value of the bucket holding
+ * rank ceil(pct/100 * n), capped at max (a report never exceeds what was
+ * seen); p0 (or below) is min, p100 (or above) is max.
+ * @param pct  0..100
+ * @return the value, or 0 for an empty histogram
+ */
+uint64_t nx_hist_percentile(const struct nx_hist *h, double pct);
+
+/** Mean of the recorded values, 0 for an empty histogram. */
+double nx_hist_mean(const struct nx_hist *h);
+
+/** Copy src into private memory dst, loading every field whole (readers). */
+void nx_hist_snapshot(struct nx_hist *dst, const struct nx_hist *src);
+
+/** Add src's records to dst (by dst's writer; src may be live). */
+void nx_hist_merge(struct nx_hist *dst, const struct nx_hist *src);
+
+#endif /* NX_CORE_HIST_H */

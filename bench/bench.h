@@ -41,6 +41,7 @@ struct nxb_opts {
 	uint64_t warmup;           /* operations before them, not recorded */
 	uint64_t duration_ns;      /* upper bound on one run, warmup included */
 	unsigned window;           /* throughput: requests outstanding (nx window) */
+	unsigned rounds;           /* runs split into this many interleaved rounds */
 	bool json;                 /* one JSON object per line instead of a table */
 	const char *instance;      /* nx: a running nxd to use, NULL = start a private one */
 	const char *nxd_path;      /* nx: the nxd binary for a private instance */

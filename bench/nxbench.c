@@ -73,6 +73,10 @@ usage(FILE *f)
 		"                     stops at --ops or --duration, whichever comes first\n"
 		"                     (default 10)\n"
 		"  --window W         throughput mode: requests outstanding, 1..65536 (default 64)\n"
+		"  --rounds R         split each run into R rounds, the transports taking turns\n"
+		"                     (nx, floor, ck, uds, nx, floor, ...), and merge each\n"
+		"                     one's rounds: drift in the machine's speed then falls on\n"
+		"                     every transport alike (default 1)\n"
 		"  --client-cpu N     CPU of the client (nxbench itself)\n"
 		"  --server-cpu N     CPU of the serving side (default: the first two CPUs\n"
 		"                     nxbench may use; with only one, both share it)\n"
@@ -211,9 +215,12 @@ nxb_print_header(const struct nxb_opts *o, bool json)
 	if (json)
 		return;
 	printf("nxbench: client pinned to CPU %d, server side pinned to CPU %d; payload %u B; "
-	       "%llu ops after %llu warmup per run, at most %.1f s each\n",
-	       o->client_cpu, o->server_cpu, o->payload, (unsigned long long)o->ops,
-	       (unsigned long long)o->warmup, (double)o->duration_ns / 1e9);
+	       "%llu ops after %llu warmup per run, at most %.1f s each",
+	       o->client_cpu, o->server_cpu, o->payload, (unsigned long long)o->ops * o->rounds,
+	       (unsigned long long)o->warmup * o->rounds, (double)o->duration_ns / 1e9);
+	if (o->rounds > 1)
+		printf("; %u rounds, the transports taking turns", o->rounds);
+	printf("\n");
 	printf("latency in us, one clock read per op; '-': a one-way mode, throughput only\n\n");
 	printf("%-9s %-9s %9s %9s %9s %9s %9s %9s %9s %9s %13s  %s\n", "transport", "mode", "ops",
 	       "min", "p50", "p90", "p99", "p99.9", "p99.99", "max", "ops/s", "notes");
@@ -352,6 +359,7 @@ enum {
 	OPT_NXD,
 	OPT_SWAP_RATE,
 	OPT_JSON,
+	OPT_ROUNDS,
 };
 
 static const struct option longopts[] = {
@@ -368,14 +376,39 @@ static const struct option longopts[] = {
 	{ "nxd", required_argument, NULL, OPT_NXD },
 	{ "swap-rate", required_argument, NULL, OPT_SWAP_RATE },
 	{ "json", no_argument, NULL, OPT_JSON },
+	{ "rounds", required_argument, NULL, OPT_ROUNDS },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
 
-/* Run one transport's selected modes into rs[*n...]. @return failures */
+/* Add one round's result r to the transport's total in rs[0..*n). */
+static void
+merge_round(struct nxb_result *rs, unsigned *n, const struct nxb_result *r)
+{
+	struct nxb_result *t;
+	unsigned i;
+
+	for (i = 0; i < *n; i++)
+		if (strcmp(rs[i].transport, r->transport) == 0 && strcmp(rs[i].mode, r->mode) == 0)
+			break;
+	t = &rs[i];
+	if (i == *n) {
+		memcpy(t, r, sizeof *t);
+		(*n)++;
+		return;
+	}
+	nx_hist_merge(&t->hist, &r->hist);
+	t->ops += r->ops;
+	t->elapsed_ns += r->elapsed_ns;
+	t->ops_per_s = t->elapsed_ns > 0 ? (double)t->ops * 1e9 / (double)t->elapsed_ns : 0.0;
+	t->by_duration = t->by_duration || r->by_duration;
+}
+
+/* Run one round of one transport's selected modes, merged into rs[0..*n).
+ * @return failures */
 static unsigned
 run_transport(struct nxb_opts *o, const struct transport *t, int mode, struct nxb_result *rs,
-	      unsigned *n)
+	      unsigned *n, struct nxb_result *tmp)
 {
 	nxb_run_fn fns[2];
 	const char *names[2];
@@ -406,18 +439,15 @@ run_transport(struct nxb_opts *o, const struct transport *t, int mode, struct nx
 		}
 	}
 	for (i = 0; i < nfns; i++) {
-		struct nxb_result *r = &rs[*n];
-
 		nx__err_clear();
-		rc = fns[i](o, r);
+		rc = fns[i](o, tmp);
 		if (rc < 0) {
 			fprintf(stderr, "nxbench: %s %s: %s\n", t->name, names[i],
 				nx__errmsg()[0] != '\0' ? nx__errmsg() : nx_strerror(rc));
 			failed++;
 			continue;
 		}
-		nxb_print(r, o->json);
-		(*n)++;
+		merge_round(rs, n, tmp);
 	}
 	if (is_nx)
 		nxb_nx_teardown(o);
@@ -436,11 +466,12 @@ main(int argc, char **argv)
 		.warmup = 20000,
 		.duration_ns = 10000000000ull,
 		.window = 64,
+		.rounds = 1,
 		.start_timeout_ns = 3000000000ull,
 		.op_timeout_ns = 5000000000ull,
 	};
 	const char *tlist = NXB_TRANSPORTS_DEFAULT;
-	unsigned idx[NTRANSPORTS], ntr, i, n = 0, failed = 0;
+	unsigned idx[NTRANSPORTS], ntr, i, n = 0, failed = 0, round;
 	int cpus[CPU_SETSIZE], ncpus, mode = MODE_ALL, c, rc;
 	struct nxb_result *rs;
 	uint64_t v;
@@ -512,6 +543,10 @@ main(int argc, char **argv)
 		case OPT_JSON:
 			o.json = true;
 			break;
+		case OPT_ROUNDS:
+			rc = parse_u64("--rounds", optarg, 1, 1000, &v);
+			o.rounds = (unsigned)v;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -570,14 +605,25 @@ main(int argc, char **argv)
 				"during the baselines; keep them off CPUs %d and %d\n",
 			o.instance, o.client_cpu, o.server_cpu);
 
-	rs = calloc(2 * NTRANSPORTS, sizeof *rs);
+	rs = calloc(2 * NTRANSPORTS + 1, sizeof *rs);
 	if (rs == NULL) {
 		fprintf(stderr, "nxbench: out of memory\n");
 		return NXB_EXIT_FAIL;
 	}
+	if (o.rounds > 1) {
+		o.ops = (o.ops + o.rounds - 1) / o.rounds;
+		o.warmup = (o.warmup + o.rounds - 1) / o.rounds;
+	}
 	nxb_print_header(&o, o.json);
-	for (i = 0; i < ntr; i++)
-		failed += run_transport(&o, &transports[idx[i]], mode, rs, &n);
+	for (round = 0; round < o.rounds; round++)
+		for (i = 0; i < ntr; i++)
+			failed += run_transport(&o, &transports[idx[i]], mode, rs, &n,
+						&rs[2 * NTRANSPORTS]);
+	for (i = 0; i < n; i++) {
+		if (o.rounds > 1)
+			nxb_note(&rs[i], "%u rounds merged", o.rounds);
+		nxb_print(&rs[i], o.json);
+	}
 	nxb_print_footer(rs, n, o.json);
 	free(rs);
 	return failed > 0 ? NXB_EXIT_FAIL : 0;

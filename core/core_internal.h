@@ -31,7 +31,7 @@
 #define NX_BURST 32              /* requests taken from one channel per visit */
 #define NX_MAX_PIPELINES 64
 #define NX_MAX_STAGES 16         /* per pipeline */
-#define NX_HEARTBEAT_LOOPS 256   /* heartbeat every this many idle loops */
+#define NX_HEARTBEAT_LOOPS 256   /* idle bookkeeping every this many empty loops */
 
 /* ---- stages and pipelines ---- */
 
@@ -94,6 +94,8 @@ struct nx_wchan {
 	 * nxd; only idempotent ones run again (see peer_reclaim) */
 	bool replay;
 	uint32_t replay_until;
+	/* the last request used its extension: prefetch the next one's */
+	bool ext_hint;
 	/* worker-private counts, published to hc after each burst */
 	uint64_t taken;
 	uint64_t answered;
@@ -138,11 +140,14 @@ void *nx__worker_main(void *arg);
 
 /**
  * Serve one request already copied out of its ring: validate, run, fill
- * the response slot. Exposed for the tests of descriptor validation.
+ * the response slot. seq is the request's sequence number (its slot is
+ * seq modulo the ring), rslot the response slot's index. Exposed for the
+ * tests of descriptor validation.
  * @return the status written to the response
  */
 int nx__worker_serve(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab *pipes,
-		     const struct nx_req_desc *rq, struct nx_resp_desc *rs, uint32_t seq);
+		     const struct nx_req_desc *rq, struct nx_resp_desc *rs, uint32_t seq,
+		     uint32_t rslot);
 
 /** Publish a new channel set to a worker and wake it. Control thread. */
 void nx__worker_kick(struct nx_worker *w);

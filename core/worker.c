@@ -31,13 +31,14 @@ fail(struct nx_worker *w, int kind, int status)
 
 int
 nx__worker_serve(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab *pipes,
-		 const struct nx_req_desc *rq, struct nx_resp_desc *rs, uint32_t seq)
+		 const struct nx_req_desc *rq, struct nx_resp_desc *rs, uint32_t seq,
+		 uint32_t rslot)
 {
 	const struct nx_chan_geom *g = &ch->v.g;
 	const struct nx_pipeline *p = NULL;
 	struct nx_ctx *ctx = &w->ctx;
 	struct nx_msg msg;
-	bool arena = false;
+	uint8_t where = 0; /* where the answer goes: 0 inline, or NX_RESP_ARENA / _EXT */
 	int status;
 
 	if (rq->flags & ~NX_DESC_KNOWN) {
@@ -52,7 +53,8 @@ nx__worker_serve(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipet
 		struct nx_req_arena ar;
 
 		memcpy(&ar, rq->data, sizeof ar);
-		if (rq->len != 0 || ar.in_len > g->max_payload || ar.out_cap > g->max_payload ||
+		if (rq->len != 0 || (rq->flags & (NX_DESC_EXT | NX_DESC_OUT_EXT)) ||
+		    ar.in_len > g->max_payload || ar.out_cap > g->max_payload ||
 		    (uint64_t)ar.in_off + ar.in_len > g->arena_bytes ||
 		    (uint64_t)ar.out_off + ar.out_cap > g->arena_bytes) {
 			status = fail(w, NX_WERR_BADDESC, NX_EBADDESC);
@@ -62,17 +64,34 @@ nx__worker_serve(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipet
 		msg.in_len = ar.in_len;
 		msg.out = ch->v.arena + ar.out_off;
 		msg.out_cap = ar.out_cap;
-		arena = true;
+		where = NX_RESP_ARENA;
 	} else {
-		if (rq->len > NX_INLINE_MAX) {
-			status = fail(w, NX_WERR_BADDESC, NX_EBADDESC);
-			goto answer;
+		if (rq->flags & NX_DESC_EXT) {
+			if (rq->len > NX_EXT_BYTES) {
+				status = fail(w, NX_WERR_BADDESC, NX_EBADDESC);
+				goto answer;
+			}
+			msg.in = ch->v.req_ext + (size_t)(seq & (g->ring_size - 1)) * NX_EXT_BYTES;
+		} else {
+			if (rq->len > NX_INLINE_MAX) {
+				status = fail(w, NX_WERR_BADDESC, NX_EBADDESC);
+				goto answer;
+			}
+			msg.in = rq->data;
 		}
-		msg.in = rq->data;
 		msg.in_len = rq->len;
-		msg.out = rs->data;
-		msg.out_cap = NX_INLINE_MAX;
+		if (rq->flags & NX_DESC_OUT_EXT) {
+			msg.out = ch->v.resp_ext + (size_t)(rslot & (g->ring_size - 1)) * NX_EXT_BYTES;
+			msg.out_cap = NX_EXT_BYTES;
+			where = NX_RESP_EXT;
+		} else {
+			msg.out = rs->data;
+			msg.out_cap = NX_INLINE_MAX;
+		}
 	}
+	/* Own the answer's line while the stage reads the input. */
+	if (where != 0)
+		__builtin_prefetch(msg.out, 1);
 	msg.out_len = 0;
 
 	ctx->deadline_ns = 0;
@@ -106,12 +125,11 @@ answer:
 	rs->flags = 0;
 	rs->len = 0;
 	if (status == 0) {
-		if (arena) {
-			rs->flags = NX_RESP_ARENA;
+		rs->flags = where;
+		if (where == NX_RESP_ARENA)
 			memcpy(rs->data, &msg.out_len, sizeof msg.out_len);
-		} else {
+		else
 			rs->len = (uint8_t)msg.out_len;
-		}
 	}
 	return status;
 }
@@ -154,28 +172,41 @@ serve_channel(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab 
 	struct nx_chan_view *v = &ch->v;
 	unsigned n;
 
+	/* Cheap emptiness test first: an idle channel costs one line read. */
+	if (ck_pr_load_uint(&v->req->p_tail) == v->req->c_head)
+		return 0;
 	for (n = 0; n < NX_BURST; n++) {
 		struct nx_resp_desc *rs;
 		struct nx_req_desc rq;
-		uint32_t seq;
+		uint32_t seq = v->req->c_head;
 
-		/* Cheap emptiness test first: idle channels cost one line read. */
-		seq = v->req->c_head;
-		if (ck_pr_load_uint(&v->req->p_tail) == seq)
-			break;
+		/* An extension sits at the slot's index: fetch it alongside the
+		 * descriptor when this channel's last request had one. */
+		if (ch->ext_hint)
+			__builtin_prefetch(v->req_ext + (size_t)(seq & (v->g.ring_size - 1)) *
+					   NX_EXT_BYTES, 0);
 		rs = ck_ring_enqueue_reserve_spsc_nx_resp(v->resp, v->resp_slots);
 		if (rs == NULL)
 			break; /* the client is not reading its answers */
 		if (!ck_ring_dequeue_spsc_nx_req(v->req, v->req_slots, &rq))
 			break;
+		ch->ext_hint = (rq.flags & NX_DESC_EXT) != 0;
 		if (__builtin_expect(ch->replay, 0) && replay_refuses(ch, &rq, rs, seq)) {
 			ch->errors++;
-		} else if (nx__worker_serve(w, ch, pipes, &rq, rs, seq) < 0) {
+		} else if (nx__worker_serve(w, ch, pipes, &rq, rs, seq,
+					    (uint32_t)(rs - v->resp_slots)) < 0) {
 			ch->errors++;
 		}
 		ck_ring_enqueue_commit_spsc(v->resp);
 	}
 	if (n != 0) {
+		/* Own the next answer's lines before it is due: the client read
+		 * them a ring ago, so our stores would wait for them then. */
+		uint32_t next = v->resp->p_tail & (v->g.ring_size - 1);
+
+		__builtin_prefetch(&v->resp_slots[next], 1);
+		if (ch->ext_hint)
+			__builtin_prefetch(v->resp_ext + (size_t)next * NX_EXT_BYTES, 1);
 		ch->taken += n;
 		ch->answered += n;
 		if (ch->sleep_client)
@@ -187,13 +218,14 @@ serve_channel(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab 
 	return n;
 }
 
+/* The worker's counters, to the health segment (one writer, plain
+ * stores to lines only this worker writes). */
 static void
-publish(struct nx_worker *w, uint64_t now)
+publish(struct nx_worker *w)
 {
 	struct nx_health_worker *hw = w->hw;
 	unsigned k;
 
-	nx__store64(&hw->heartbeat_ns, now);
 	nx__store64(&hw->loops, w->loops);
 	nx__store64(&hw->taken, w->taken);
 	nx__store64(&hw->answered, w->answered);
@@ -201,6 +233,12 @@ publish(struct nx_worker *w, uint64_t now)
 	nx__store64(&hw->sleeps, w->sleeps);
 	for (k = 0; k < NX_WERR_KINDS; k++)
 		nx__store64(&hw->errors[k], w->errors[k]);
+}
+
+static void
+heartbeat(struct nx_worker *w, uint64_t now)
+{
+	nx__store64(&w->hw->heartbeat_ns, now);
 }
 
 static void
@@ -244,7 +282,8 @@ worker_sleep(struct nx_worker *w, const struct nx_chanset *set)
 		goto awake;
 	set_state(w, NX_WORKER_SLEEPING);
 	w->sleeps++;
-	publish(w, nx_clock_ns());
+	publish(w);
+	heartbeat(w, nx_clock_ns());
 	/* Offline: grace periods need not wait for a sleeping worker. From
 	 * here on, set may be freed; only the futex words are used. */
 	nx_rcu_offline();
@@ -257,50 +296,67 @@ awake:
 
 #define NX_IDLE_SPIN_NS 50000u /* sleep idle: spin this long before sleeping */
 
+/* Heartbeats are taken on the monotonic clock at most this often: the
+ * clock costs ~30 ns, the TSC that paces it a third of that. */
+#define NX_HEARTBEAT_NS 1000000u
+
 void *
 nx__worker_main(void *arg)
 {
 	struct nx_worker *w = arg;
 	const bool may_sleep = w->may_sleep;
-	uint64_t idle_loops = 0, idle_since = 0, now;
+	const uint64_t hb_ticks = nx_ns_to_ticks(NX_HEARTBEAT_NS);
+	uint64_t idle_loops = 0, idle_since = 0, now, t_prev, t_hb;
+	bool busy = false;
 
 	nx_rcu_register();
 	nx__store32((uint32_t *)&w->hw->tid, (uint32_t)nx_thread_tid());
 	nx__store32((uint32_t *)&w->hw->cpu, (uint32_t)nx_cpu_current());
 	set_state(w, NX_WORKER_IDLE);
-	publish(w, nx_clock_ns());
+	publish(w);
+	heartbeat(w, nx_clock_ns());
+	t_prev = t_hb = nx_ticks();
 
 	while (ck_pr_load_32(&w->stop) == 0) {
 		const struct nx_chanset *set = nx_rcu_deref(w->chans);
 		const struct nx_pipetab *pipes = nx_rcu_deref(*w->pipes);
+		uint64_t t = nx_ticks();
 		unsigned i, did = 0;
-		uint64_t t0 = nx_ticks();
 
+		/* One TSC read a loop: it ends the last loop and starts this one. */
+		if (busy)
+			w->busy_ns += nx_ticks_to_ns(t - t_prev);
+		t_prev = t;
 		for (i = 0; i < set->n; i++)
 			did += serve_channel(w, set->ch[i], pipes);
 		w->loops++;
-		if (did != 0) {
+		busy = did != 0;
+		if (busy) {
 			w->taken += did;
 			w->answered += did;
-			w->busy_ns += nx_ticks_to_ns(nx_ticks() - t0);
 			idle_loops = 0;
 			set_state(w, NX_WORKER_RUNNING);
-			publish(w, nx_clock_ns());
+			publish(w);
 		} else if ((++idle_loops & (NX_HEARTBEAT_LOOPS - 1)) == 0) {
-			now = nx_clock_ns();
 			set_state(w, NX_WORKER_IDLE);
-			publish(w, now);
+			publish(w);
 			if (may_sleep) {
+				now = nx_clock_ns();
 				if (idle_loops == NX_HEARTBEAT_LOOPS)
 					idle_since = now;
 				else if (now - idle_since > NX_IDLE_SPIN_NS)
 					worker_sleep(w, set);
 			}
 		}
+		if (t - t_hb > hb_ticks) {
+			heartbeat(w, nx_clock_ns());
+			t_hb = t;
+		}
 		nx_rcu_quiescent();
 	}
 	set_state(w, NX_WORKER_OFF);
-	publish(w, nx_clock_ns());
+	publish(w);
+	heartbeat(w, nx_clock_ns());
 	nx_rcu_unregister();
 	return NULL;
 }

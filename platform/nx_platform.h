@@ -57,6 +57,8 @@ static inline uint64_t nx_clock_ns(void);
 static inline uint64_t nx_ticks(void);
 /** Convert a tick difference to ns (after nx_ticks_calibrate()). */
 static inline uint64_t nx_ticks_to_ns(uint64_t ticks);
+/** Convert ns to ticks (control path: it divides). */
+static inline uint64_t nx_ns_to_ticks(uint64_t ns);
 /** Measure the tick rate against the monotonic clock (~10 ms, control path). */
 void nx_ticks_calibrate(void);
 /** Sleep for ns (control path). */

@@ -23,7 +23,7 @@ int
 nx__chan_geom(struct nx_chan_geom *g, uint32_t page_bytes, uint32_t ring_size,
 	      uint32_t arena_bytes, uint32_t max_payload)
 {
-	uint64_t slots, off;
+	uint64_t slots, ext, off;
 
 	memset(g, 0, sizeof *g);
 	if (!is_pow2(page_bytes) || page_bytes < 4096 || page_bytes > (1u << 20))
@@ -37,6 +37,7 @@ nx__chan_geom(struct nx_chan_geom *g, uint32_t page_bytes, uint32_t ring_size,
 		return nx__err(NX_EINVAL, "max payload %u needs an arena of at least %u bytes (have %u)",
 			       max_payload, max_payload * 2, arena_bytes);
 	slots = round_up((uint64_t)ring_size * NX_CACHELINE, page_bytes);
+	ext = round_up((uint64_t)ring_size * NX_EXT_BYTES, page_bytes);
 	g->page_bytes = page_bytes;
 	g->ring_size = ring_size;
 	g->arena_bytes = arena_bytes;
@@ -48,6 +49,10 @@ nx__chan_geom(struct nx_chan_geom *g, uint32_t page_bytes, uint32_t ring_size,
 	off += slots;
 	g->resp_slots_off = (uint32_t)off;
 	off += slots;
+	g->req_ext_off = (uint32_t)off;
+	off += ext;
+	g->resp_ext_off = (uint32_t)off;
+	off += ext;
 	g->arena_off = (uint32_t)off;
 	off += round_up(arena_bytes, page_bytes);
 	g->layout_bytes = off;
@@ -67,6 +72,8 @@ view_setup(struct nx_chan_view *v)
 	v->resp = NX_AT(struct ck_ring, v->base, g->resp_ctl_off);
 	v->req_slots = NX_AT(struct nx_req_desc, v->base, g->req_slots_off);
 	v->resp_slots = NX_AT(struct nx_resp_desc, v->base, g->resp_slots_off);
+	v->req_ext = v->base + g->req_ext_off;
+	v->resp_ext = v->base + g->resp_ext_off;
 	v->arena = v->base + g->arena_off;
 	rc = nx_shm_overlay_private(v->base + g->req_ctl_off + NX_RING_GEOM_OFF);
 	if (rc == 0)
@@ -121,6 +128,8 @@ nx__chan_create(struct nx_chan_view *v, const struct nx_chan_geom *g, uint32_t c
 	h->req_slots_off = g->req_slots_off;
 	h->resp_slots_off = g->resp_slots_off;
 	h->arena_off = g->arena_off;
+	h->req_ext_off = g->req_ext_off;
+	h->resp_ext_off = g->resp_ext_off;
 	/* the memfd is zeroed: indices and wake words start at 0 */
 	return 0;
 }
@@ -174,7 +183,8 @@ nx__chan_map(struct nx_chan_view *v, int fd)
 	}
 	if (g.layout_bytes != h.layout_bytes || g.req_ctl_off != h.req_ctl_off ||
 	    g.resp_ctl_off != h.resp_ctl_off || g.req_slots_off != h.req_slots_off ||
-	    g.resp_slots_off != h.resp_slots_off || g.arena_off != h.arena_off) {
+	    g.resp_slots_off != h.resp_slots_off || g.req_ext_off != h.req_ext_off ||
+	    g.resp_ext_off != h.resp_ext_off || g.arena_off != h.arena_off) {
 		rc = nx__err(NX_EPROTO, "channel offsets do not match its geometry");
 		goto err_unmap;
 	}

@@ -49,7 +49,7 @@ struct nx_slot {
 	void *out;
 	uint32_t out_cap;
 	uint32_t out_off;
-	uint8_t arena;
+	uint8_t place;   /* where the answer comes: 0 inline, NX_RESP_EXT or NX_RESP_ARENA */
 	uint8_t discard; /* an nx_call that timed out: swallow the answer */
 };
 
@@ -73,6 +73,7 @@ struct nx_client {
 	uint64_t arena_head;
 	uint64_t arena_tail;
 	uint32_t idle_polls;
+	bool ext_used;                      /* requests use extensions: prefetch them */
 	uint64_t dup_dropped;
 	struct nx_slot *slots;
 };
@@ -285,7 +286,14 @@ static int
 arena_alloc(struct nx_client *c, uint32_t n, uint32_t *off)
 {
 	const uint64_t size = c->v.g.arena_bytes;
-	uint64_t pos = c->arena_head % size, need = n;
+	uint64_t pos, need = n;
+
+	/* Nothing outstanding in the arena: start over at its beginning, so
+	 * that a client with few requests in flight keeps reusing the same
+	 * few lines instead of walking the whole arena through the caches. */
+	if (c->arena_head == c->arena_tail)
+		c->arena_head = c->arena_tail = 0;
+	pos = c->arena_head % size;
 
 	if (pos + n > size)
 		need += size - pos; /* skip the tail end, start at 0 */
@@ -344,10 +352,24 @@ submit_one(struct nx_client *c, const struct nx_req *r)
 		d->flags |= NX_DESC_DEADLINE;
 		d->deadline_us = (uint32_t)(r->deadline_ns / 1000);
 	}
-	if (r->in_len <= NX_INLINE_MAX && r->out_cap <= NX_INLINE_MAX) {
+	/* The payload: in the descriptor up to 56 bytes, in the slot's
+	 * extension up to 192, else in the arena (so is the answer). */
+	s->place = 0;
+	if (r->in_len <= NX_EXT_BYTES && r->out_cap <= NX_EXT_BYTES) {
+		if (r->in_len <= NX_INLINE_MAX) {
+			memcpy(d->data, r->in, r->in_len);
+		} else {
+			uint32_t slot = (uint32_t)(d - c->v.req_slots);
+
+			memcpy(c->v.req_ext + (size_t)slot * NX_EXT_BYTES, r->in, r->in_len);
+			d->flags |= NX_DESC_EXT;
+			c->ext_used = true;
+		}
 		d->len = (uint8_t)r->in_len;
-		memcpy(d->data, r->in, r->in_len);
-		s->arena = 0;
+		if (r->out_cap > NX_INLINE_MAX) {
+			d->flags |= NX_DESC_OUT_EXT;
+			s->place = NX_RESP_EXT;
+		}
 	} else {
 		uint32_t in_bytes = round_line(r->in_len), off;
 		struct nx_req_arena ar;
@@ -362,7 +384,7 @@ submit_one(struct nx_client *c, const struct nx_req *r)
 		d->flags |= NX_DESC_ARENA;
 		d->len = 0;
 		memcpy(d->data, &ar, sizeof ar);
-		s->arena = 1;
+		s->place = NX_RESP_ARENA;
 		s->arena_end = c->arena_head;
 		s->out_off = ar.out_off;
 	}
@@ -408,7 +430,7 @@ nx_submit_batch(struct nx_client *c, const struct nx_req *reqs, unsigned n, unsi
 /* Complete the oldest outstanding request. @return true when it is to be
  * reported (not an abandoned nx_call). */
 static bool
-complete(struct nx_client *c, const struct nx_resp_desc *rd, int status,
+complete(struct nx_client *c, const struct nx_resp_desc *rd, uint32_t rslot, int status,
 	 struct nx_completion *comp)
 {
 	struct nx_slot *s = &c->slots[c->completed & c->mask];
@@ -416,23 +438,30 @@ complete(struct nx_client *c, const struct nx_resp_desc *rd, int status,
 	bool report = !s->discard;
 
 	if (status == 0 && rd != NULL) {
+		const uint8_t *src = rd->data;
+		uint32_t room = NX_INLINE_MAX;
+
+		out_len = rd->len;
 		if (rd->flags & NX_RESP_ARENA) {
 			memcpy(&out_len, rd->data, sizeof out_len);
-			if (!s->arena || out_len > s->out_cap)
-				status = NX_EPROTO;
-			else if (report)
-				memcpy(s->out, c->v.arena + s->out_off, out_len);
-		} else {
-			out_len = rd->len;
-			if (out_len > NX_INLINE_MAX)
-				status = NX_EPROTO;
-			else if (out_len > s->out_cap)
-				status = NX_EOVERFLOW;
-			else if (report)
-				memcpy(s->out, rd->data, out_len);
+			src = c->v.arena + s->out_off;
+			room = s->out_cap;
+		} else if (rd->flags & NX_RESP_EXT) {
+			src = c->v.resp_ext + (size_t)rslot * NX_EXT_BYTES;
+			room = NX_EXT_BYTES;
 		}
+		/* The answer must come where we said it may. */
+		if ((rd->flags & (NX_RESP_ARENA | NX_RESP_EXT)) != 0 &&
+		    (rd->flags & (NX_RESP_ARENA | NX_RESP_EXT)) != s->place)
+			status = NX_EPROTO;
+		else if (out_len > room)
+			status = NX_EPROTO;
+		else if (out_len > s->out_cap)
+			status = NX_EOVERFLOW;
+		else if (report)
+			memcpy(s->out, src, out_len);
 	}
-	if (s->arena)
+	if (s->place == NX_RESP_ARENA)
 		c->arena_tail = s->arena_end;
 	if (s->discard)
 		c->ndiscard--;
@@ -454,7 +483,7 @@ complete_all(struct nx_client *c, int status, struct nx_completion *comps, unsig
 	unsigned n = 0;
 
 	while (n < max && c->completed != c->submitted)
-		if (complete(c, NULL, status, &comps[n]))
+		if (complete(c, NULL, 0, status, &comps[n]))
 			n++;
 	return n;
 }
@@ -489,8 +518,19 @@ nx_poll(struct nx_client *c, struct nx_completion *comps, unsigned max)
 		return NX_EINVAL;
 	while (c->state == CLIENT_ATTACHED && n < max) {
 		struct nx_resp_desc rd;
-		uint32_t expect;
+		uint32_t expect, rslot;
 
+		/* An answer outside the descriptor: fetch its line alongside the
+		 * descriptor's rather than after it. */
+		rslot = c->v.resp->c_head & c->mask;
+		if (c->completed != c->submitted) {
+			const struct nx_slot *next = &c->slots[c->completed & c->mask];
+
+			if (next->place == NX_RESP_EXT)
+				__builtin_prefetch(c->v.resp_ext + (size_t)rslot * NX_EXT_BYTES, 0);
+			else if (next->place == NX_RESP_ARENA)
+				__builtin_prefetch(c->v.arena + next->out_off, 0);
+		}
 		if (!ck_ring_dequeue_spsc_nx_resp(c->v.resp, c->v.resp_slots, &rd))
 			break;
 		expect = (uint32_t)c->completed;
@@ -503,7 +543,7 @@ nx_poll(struct nx_client *c, struct nx_completion *comps, unsigned max)
 			}
 			/* Answers for earlier requests were skipped: they failed. */
 			while ((uint32_t)c->completed != rd.seq && n < max)
-				if (complete(c, NULL, NX_EPROTO, &comps[n]))
+				if (complete(c, NULL, 0, NX_EPROTO, &comps[n]))
 					n++;
 			if ((uint32_t)c->completed != rd.seq || n == max) {
 				/* no room: rd is for a later call; it is lost, so say so */
@@ -515,8 +555,17 @@ nx_poll(struct nx_client *c, struct nx_completion *comps, unsigned max)
 			c->dup_dropped++;
 			continue;
 		}
-		if (complete(c, &rd, rd.status, &comps[n]))
+		if (complete(c, &rd, rslot, rd.status, &comps[n]))
 			n++;
+	}
+	if (n != 0) {
+		/* Own the next request's lines before it is written: the worker
+		 * read them a ring ago, so our stores would wait for them then. */
+		uint32_t next = c->v.req->p_tail & c->mask;
+
+		__builtin_prefetch(&c->v.req_slots[next], 1);
+		if (c->ext_used)
+			__builtin_prefetch(c->v.req_ext + (size_t)next * NX_EXT_BYTES, 1);
 	}
 	if (n == 0 && ++c->idle_polls >= NX_CHECK_EVERY) {
 		c->idle_polls = 0;
@@ -550,26 +599,29 @@ client_sleep(struct nx_client *c, uint64_t max_ns)
 int
 nx_wait(struct nx_client *c, struct nx_completion *comps, unsigned max, uint64_t timeout_ns)
 {
-	uint64_t start, now;
-	unsigned spins = 0;
+	uint64_t start = 0, now;
+	unsigned spins;
 	int n;
 
 	if (c == NULL || comps == NULL || max == 0)
 		return NX_EINVAL;
-	n = nx_poll(c, comps, max);
-	if (n != 0 || timeout_ns == 0)
-		return n != 0 ? n : NX_ETIMEDOUT;
-	start = nx_clock_ns();
-	for (;;) {
+	/* Spin without reading the clock: a fast answer costs no clock read.
+	 * The clock starts at the first check, so the timeout may run up to
+	 * one check interval (a few microseconds) long. */
+	for (spins = 1;; spins++) {
 		n = nx_poll(c, comps, max);
 		if (n != 0)
 			return n;
-		if ((++spins & 63) != 0) {
+		if (timeout_ns == 0)
+			return NX_ETIMEDOUT;
+		if ((spins & 255) != 0) {
 			nx_cpu_relax();
 			continue;
 		}
 		now = nx_clock_ns();
-		if (now - start >= timeout_ns)
+		if (start == 0)
+			start = now;
+		else if (now - start >= timeout_ns)
 			return NX_ETIMEDOUT;
 		if (c->wait_mode == NX_WAIT_SLEEP && now - start >= c->spin_ns)
 			client_sleep(c, timeout_ns - (now - start));

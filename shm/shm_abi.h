@@ -38,7 +38,11 @@
  *          +-----------------------------+
  *          | response slots              |  ring_size x struct nx_resp_desc
  *          +-----------------------------+
- *          | arena                       |  payloads over 56 bytes; the client
+ *          | request extensions          |  ring_size x NX_EXT_BYTES: payloads of
+ *          +-----------------------------+  57..192 bytes, at the slot's index
+ *          | response extensions         |  ring_size x NX_EXT_BYTES: answers of
+ *          +-----------------------------+  57..192 bytes, at the slot's index
+ *          | arena                       |  larger payloads; the client
  *          |                             |  allocates, the worker reads input
  *          |                             |  and writes output where told
  *          +-----------------------------+  layout_bytes
@@ -52,6 +56,12 @@
  * client can rewrite (c_head, p_tail) are always masked with nxd's mask,
  * so every slot nxd touches is inside the ring, whatever the client
  * writes. No copy of ck_ring's code, no check on the data path.
+ *
+ * Why extensions: a payload just over 56 bytes would otherwise sit in
+ * the arena, at an offset the worker learns only by reading the
+ * descriptor: a second cache-line transfer after the first. An extension
+ * sits at the descriptor's own index, an address both sides know before
+ * reading anything, so its line travels alongside the descriptor's.
  *
  * Sequence numbers: the request ring's c_head is the number of requests
  * the worker has taken; the response ring's p_tail is the number it has
@@ -86,14 +96,21 @@
 #define NX_DESC_ARENA 0x01u      /* payload in the arena: data holds nx_req_arena */
 #define NX_DESC_IDEMPOTENT 0x02u /* may run again after an nxd restart */
 #define NX_DESC_DEADLINE 0x04u   /* deadline_us is set */
-#define NX_DESC_KNOWN 0x07u
+#define NX_DESC_EXT 0x08u        /* payload (len <= NX_EXT_BYTES) in the request
+				  * extension at this slot's index */
+#define NX_DESC_OUT_EXT 0x10u    /* the answer may take the response extension
+				  * (up to NX_EXT_BYTES) at its slot's index */
+#define NX_DESC_KNOWN 0x1fu
+
+#define NX_EXT_BYTES 192u /* per slot and direction: three cache lines */
 
 /* Request descriptor: written by the client into a request slot, copied
  * once by the worker, validated on the copy. */
 struct nx_req_desc {
 	uint16_t pipeline;    /* index in the health pipeline directory */
 	uint8_t flags;        /* NX_DESC_* */
-	uint8_t len;          /* inline payload length, 0..56 (0 when ARENA) */
+	uint8_t len;          /* payload length: 0..56 inline, 0..192 with EXT,
+			       * 0 with ARENA */
 	uint32_t deadline_us; /* low 32 bits of the absolute deadline in us,
 			       * CLOCK_MONOTONIC; compared modulo 2^32, so a
 			       * deadline must lie within 35 minutes */
@@ -111,13 +128,14 @@ struct nx_req_arena {
 /* Response flags (worker writes). */
 #define NX_RESP_ARENA 0x01u    /* answer in the arena at the request's out_off */
 #define NX_RESP_DEGRADED 0x02u /* answered by a degraded strategy */
+#define NX_RESP_EXT 0x04u      /* answer (len bytes) in the response extension */
 
 /* Response descriptor: written by the worker, read by the client. */
 struct nx_resp_desc {
 	uint32_t seq;   /* the request's sequence number (low 32 bits) */
 	int16_t status; /* 0 or a negative NX_E* code */
 	uint8_t flags;  /* NX_RESP_* */
-	uint8_t len;    /* inline answer length, 0..56 */
+	uint8_t len;    /* answer length: 0..56 inline, 0..192 with EXT */
 	uint8_t data[NX_INLINE_MAX]; /* inline answer, or uint32 out_len when ARENA */
 };
 
@@ -161,7 +179,9 @@ struct nx_chan_hdr {
 	uint32_t req_slots_off;
 	uint32_t resp_slots_off;
 	uint32_t arena_off;
-	uint8_t reserved0[128 - 72];
+	uint32_t req_ext_off;  /* ring_size x NX_EXT_BYTES */
+	uint32_t resp_ext_off;
+	uint8_t reserved0[128 - 80];
 
 	/* line 2: client -> worker. The client increments doorbell (then
 	 * futex-wakes it) after submitting while its worker sleeps. */
@@ -256,7 +276,7 @@ _Static_assert(sizeof(struct nx_health_hdr) == 256, "health header size pinned")
  */
 struct nx_health_worker {
 	/* line 0: worker writes */
-	uint64_t heartbeat_ns; /* CLOCK_MONOTONIC, every 256 loops and every burst */
+	uint64_t heartbeat_ns; /* CLOCK_MONOTONIC, at most every 1 ms (paced by the TSC) */
 	uint64_t loops;
 	uint64_t taken;        /* requests taken from rings */
 	uint64_t answered;     /* responses written */

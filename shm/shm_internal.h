@@ -35,6 +35,8 @@ struct nx_chan_geom {
 	uint32_t resp_ctl_off;
 	uint32_t req_slots_off;
 	uint32_t resp_slots_off;
+	uint32_t req_ext_off;
+	uint32_t resp_ext_off;
 	uint32_t arena_off;
 	uint64_t layout_bytes;
 };
@@ -57,6 +59,8 @@ struct nx_chan_view {
 	struct nx_req_desc *req_slots;
 	struct ck_ring *resp;           /* response ring (geometry page private) */
 	struct nx_resp_desc *resp_slots;
+	uint8_t *req_ext;               /* NX_EXT_BYTES per request slot */
+	uint8_t *resp_ext;              /* NX_EXT_BYTES per response slot */
 	uint8_t *arena;
 };
 

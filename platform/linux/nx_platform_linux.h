@@ -36,6 +36,12 @@ nx_ticks_to_ns(uint64_t ticks)
 	return (uint64_t)(((unsigned __int128)ticks * nx__tick_mult) >> 32);
 }
 
+static inline uint64_t
+nx_ns_to_ticks(uint64_t ns)
+{
+	return (uint64_t)(((unsigned __int128)ns << 32) / (nx__tick_mult ? nx__tick_mult : 1));
+}
+
 static inline void
 nx_cpu_relax(void)
 {

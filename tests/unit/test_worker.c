@@ -69,7 +69,7 @@ static int
 serve(struct fixture *f, const struct nx_req_desc *rq, struct nx_resp_desc *rs)
 {
 	memset(rs, 0xee, sizeof *rs);
-	return nx__worker_serve(&f->w, &f->ch, &f->pipes, rq, rs, 41);
+	return nx__worker_serve(&f->w, &f->ch, &f->pipes, rq, rs, 41, 7);
 }
 
 static struct nx_req_desc
@@ -130,6 +130,44 @@ test_serve_runs_a_sequence_through_scratch(void **state)
 	assert_int_equal(rs.len, 4);
 	memcpy(&crc, rs.data, 4);
 	assert_int_equal(crc, 0xE3069283u);
+}
+
+static void
+test_serve_takes_payload_and_answer_through_the_extensions(void **state)
+{
+	struct fixture *f = *state;
+	struct nx_req_desc rq = { .pipeline = 0, .flags = NX_DESC_EXT | NX_DESC_OUT_EXT, .len = 150 };
+	struct nx_resp_desc rs;
+	uint8_t *in = f->ch.v.req_ext + (41 % 64) * NX_EXT_BYTES;  /* seq 41's slot */
+	uint8_t *out = f->ch.v.resp_ext + 7 * NX_EXT_BYTES;       /* response slot 7 */
+	unsigned i;
+
+	for (i = 0; i < 150; i++)
+		in[i] = (uint8_t)(i ^ 0x3c);
+	assert_int_equal(serve(f, &rq, &rs), 0);
+	assert_int_equal(rs.flags, NX_RESP_EXT);
+	assert_int_equal(rs.len, 150);
+	assert_memory_equal(out, in, 150);
+	/* inline input, answer in the extension */
+	rq = (struct nx_req_desc){ .pipeline = 0, .flags = NX_DESC_OUT_EXT, .len = 3 };
+	memcpy(rq.data, "abc", 3);
+	assert_int_equal(serve(f, &rq, &rs), 0);
+	assert_int_equal(rs.flags, NX_RESP_EXT);
+	assert_memory_equal(out, "abc", 3);
+}
+
+static void
+test_serve_rejects_extension_length_past_the_extension(void **state)
+{
+	struct fixture *f = *state;
+	struct nx_req_desc rq = { .pipeline = 0, .flags = NX_DESC_EXT, .len = NX_EXT_BYTES + 1 };
+	struct nx_resp_desc rs;
+
+	assert_int_equal(serve(f, &rq, &rs), NX_EBADDESC);
+	/* an arena request may not also claim extensions */
+	rq = arena_req(0, 0, 10, 64, 64);
+	rq.flags |= NX_DESC_EXT;
+	assert_int_equal(serve(f, &rq, &rs), NX_EBADDESC);
 }
 
 static void
@@ -292,6 +330,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_serve_checksums_an_arena_payload, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_serve_runs_a_sequence_through_scratch, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_serve_takes_payload_and_answer_through_the_extensions,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_serve_rejects_extension_length_past_the_extension,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_serve_rejects_unknown_pipeline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_serve_rejects_unknown_flags, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_serve_rejects_inline_length_past_the_descriptor,

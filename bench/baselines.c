@@ -1068,3 +1068,100 @@ out:
 	nx_shm_unmap(seg, NXB_CTL_SIZE);
 	return rc;
 }
+
+/* ---- futex: the operating system's wake-up floor ---- */
+
+/*
+ * What a sleeping side costs before nexus adds anything: the client
+ * bumps a word and FUTEX_WAKEs the server asleep on it; the server bumps
+ * another and wakes the client, asleep in turn. Each call follows an idle
+ * gap, as in nxsleep, so both really sleep.
+ */
+struct futex_ctx {
+	struct nxb_ctl *ctl;
+	uint32_t *ping; /* client bumps, server sleeps on it */
+	uint32_t *pong; /* server bumps, client sleeps on it */
+};
+
+static int
+futex_serve(void *arg)
+{
+	struct futex_ctx *f = arg;
+	uint32_t last = 0;
+
+	for (;;) {
+		uint32_t v;
+
+		while ((v = ck_pr_load_32(f->ping)) == last) {
+			if (ck_pr_load_32(&f->ctl->cli_stop) != 0)
+				return 0;
+			nx_futex_wait(f->ping, last, 100000000, true);
+		}
+		last = v;
+		ck_pr_store_32(f->pong, v);
+		nx_futex_wake(f->pong, 1, true);
+	}
+}
+
+#define FUTEX_GAP_NS 300000ull
+
+int
+nxb_futex_wakeup(const struct nxb_opts *o, struct nxb_result *r)
+{
+	struct nxb_child child = { 0 };
+	struct futex_ctx f;
+	uint64_t i, ops, warm;
+	size_t seglen = NXB_CTL_SIZE + 256;
+	void *seg;
+	int rc;
+
+	nxb_result_init(r, o, "futex", "wakeup");
+	rc = seg_create(&seg, seglen, "nxbench-futex");
+	if (rc < 0)
+		return rc;
+	f.ctl = seg;
+	f.ping = (uint32_t *)(void *)((uint8_t *)seg + NXB_CTL_SIZE);
+	f.pong = (uint32_t *)(void *)((uint8_t *)seg + NXB_CTL_SIZE + 128);
+	rc = nxb_pin_client(o, r);
+	if (rc < 0)
+		goto out;
+	rc = child_start(&child, f.ctl, o, futex_serve, &f, -1);
+	if (rc < 0)
+		goto out;
+	r->server_cpu = (int)ck_pr_load_32(&f.ctl->srv_cpu);
+	ops = o->ops < 3000 ? o->ops : 3000;
+	warm = o->warmup < 100 ? o->warmup : 100;
+	for (i = 1; i <= warm + ops; i++) {
+		uint64_t t0, t1, deadline;
+
+		nx_sleep_ns(FUTEX_GAP_NS);
+		t0 = nx_clock_ns();
+		deadline = t0 + o->op_timeout_ns;
+		ck_pr_store_32(f.ping, (uint32_t)i);
+		nx_futex_wake(f.ping, 1, true);
+		while (ck_pr_load_32(f.pong) != (uint32_t)i) {
+			if (nx_clock_ns() > deadline) {
+				rc = nx__err(NX_ETIMEDOUT, "futex: no wake-up for call %llu",
+					     (unsigned long long)i);
+				child_stop(&child, false);
+				goto out;
+			}
+			nx_futex_wait(f.pong, (uint32_t)(i - 1), 100000000, true);
+		}
+		t1 = nx_clock_ns();
+		if (i > warm) {
+			nx_hist_record(&r->hist, t1 - t0);
+			r->elapsed_ns += t1 - t0;
+			r->ops++;
+		}
+	}
+	rc = child_stop(&child, true);
+	if (rc == 0) {
+		r->ops_per_s = r->elapsed_ns > 0 ? (double)r->ops * 1e9 / (double)r->elapsed_ns : 0;
+		nxb_note(r, "each call after a %llu us idle gap; the OS's wake-up floor",
+			 FUTEX_GAP_NS / 1000);
+	}
+out:
+	nx_shm_unmap(seg, seglen);
+	return rc;
+}

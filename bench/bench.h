@@ -46,6 +46,7 @@ struct nxb_opts {
 	const char *instance;      /* nx: a running nxd to use, NULL = start a private one */
 	const char *nxd_path;      /* nx: the nxd binary for a private instance */
 	unsigned swap_rate;        /* nx: live stage swaps per second during a run, 0 = none */
+	bool nx_sleep;             /* nx: the private nxd idles by sleeping (nxsleep) */
 	uint64_t start_timeout_ns; /* a serving side not ready by then is an error */
 	uint64_t op_timeout_ns;    /* no answer for this long is an error */
 	/* owned by nxb_nx_setup/nxb_nx_teardown */
@@ -79,6 +80,8 @@ int nxb_ck_pingpong(const struct nxb_opts *o, struct nxb_result *r);
 int nxb_ck_stream(const struct nxb_opts *o, struct nxb_result *r);
 /** A UNIX SOCK_STREAM socket pair, blocking reads. */
 int nxb_uds_pingpong(const struct nxb_opts *o, struct nxb_result *r);
+/** Two futex words, both sides asleep between calls: the OS's wake-up floor. */
+int nxb_futex_wakeup(const struct nxb_opts *o, struct nxb_result *r);
 
 /* ---- the nexus transport (bench/nx_transport.c) ---- */
 
@@ -88,6 +91,11 @@ void nxb_nx_teardown(const struct nxb_opts *o);
 int nxb_nx_pingpong(const struct nxb_opts *o, struct nxb_result *r);
 /** A window of o->window requests outstanding: throughput. */
 int nxb_nx_window(const struct nxb_opts *o, struct nxb_result *r);
+/**
+ * Spin-then-sleep: nxd's idle CPU use, then calls each made after an idle
+ * gap long enough for worker and client to sleep: the wake-up round trip.
+ */
+int nxb_nxsleep_wakeup(const struct nxb_opts *o, struct nxb_result *r);
 
 /* ---- helpers for transports (bench/baselines.c) ---- */
 

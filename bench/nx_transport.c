@@ -65,7 +65,7 @@ nxb_nx_setup(struct nxb_opts *o)
 		CPU_SET(o->client_cpu, &set);
 		sched_setaffinity(0, sizeof set, &set);
 		execl(o->nxd_path, o->nxd_path, "--instance", o->nx_instance, "--cpus", cpu,
-		      "--idle", "spin", "--quiet", (char *)NULL);
+		      "--idle", o->nx_sleep ? "sleep" : "spin", "--quiet", (char *)NULL);
 		fprintf(stderr, "nxbench: exec %s: %s\n", o->nxd_path, strerror(errno));
 		_exit(127);
 	}
@@ -102,12 +102,13 @@ nxb_nx_teardown(const struct nxb_opts *o)
 static int
 client_open(const struct nxb_opts *o, struct nxb_result *r, struct nx_client **c, uint16_t *echo)
 {
+	struct nx_open_opts oo = { .wait = o->nx_sleep ? NX_WAIT_SLEEP : NX_WAIT_SPIN };
 	int rc, id;
 
 	rc = nxb_pin_client(o, r);
 	if (rc < 0)
 		return rc;
-	rc = nx_open(c, o->nx_instance, NULL);
+	rc = nx_open(c, o->nx_instance, &oo);
 	if (rc < 0)
 		return nx__err_ctx(rc, "nx");
 	id = nx_pipeline_id(*c, "echo");
@@ -260,6 +261,95 @@ out_close:
 	nx_close(c);
 out_free:
 	free(sent_at);
+	free(in);
+	free(out);
+	return rc;
+}
+
+/* CPU time (user + system) of a process so far, in ns. */
+static uint64_t
+process_cpu_ns(pid_t pid)
+{
+	unsigned long long ut = 0, st = 0;
+	char path[64], buf[1024], *p;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (f == NULL)
+		return 0;
+	n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	/* after ") ": state ppid pgrp session tty tpgid flags minflt cminflt
+	 * majflt cmajflt utime stime */
+	if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+				&ut, &st) != 2)
+		return 0;
+	return (ut + st) * (1000000000ull / (unsigned long long)sysconf(_SC_CLK_TCK));
+}
+
+#define NXSLEEP_GAP_NS 300000ull /* idle gap before each call: both sides asleep */
+#define NXSLEEP_IDLE_NS 2000000000ull
+
+int
+nxb_nxsleep_wakeup(const struct nxb_opts *o, struct nxb_result *r)
+{
+	struct nx_client *c;
+	uint64_t cpu0, cpu1, ops, i;
+	uint8_t *in, *out;
+	uint32_t len = 0;
+	uint16_t echo;
+	int rc = 0;
+
+	nxb_result_init(r, o, "nxsleep", "wakeup");
+	in = calloc(1, o->payload);
+	out = calloc(1, o->payload);
+	if (in == NULL || out == NULL) {
+		rc = nx__err(NX_ENOMEM, "nxsleep: buffers");
+		goto out_free;
+	}
+	rc = client_open(o, r, &c, &echo);
+	if (rc < 0)
+		goto out_free;
+	/* nxd's CPU use with a client attached and nothing to do */
+	if (o->nxd_pid > 0) {
+		cpu0 = process_cpu_ns(o->nxd_pid);
+		nx_sleep_ns(NXSLEEP_IDLE_NS);
+		cpu1 = process_cpu_ns(o->nxd_pid);
+		nxb_note(r, "nxd idle CPU %.2f%% of one CPU (a spinning worker: 100%%)",
+			 100.0 * (double)(cpu1 - cpu0) / (double)NXSLEEP_IDLE_NS);
+	} else {
+		nxb_note(r, "idle CPU not measured: --instance");
+	}
+	/* each op waits NXSLEEP_GAP_NS first: keep the run short */
+	ops = o->ops < 3000 ? o->ops : 3000;
+	for (i = 0; i < ops + (o->warmup < 100 ? o->warmup : 100); i++) {
+		uint64_t t0, t1;
+
+		nx_sleep_ns(NXSLEEP_GAP_NS);
+		t0 = nx_clock_ns();
+		rc = nx_call(c, echo, in, o->payload, out, o->payload, &len, o->op_timeout_ns);
+		t1 = nx_clock_ns();
+		if (rc < 0 || len != o->payload) {
+			rc = nx__err(rc < 0 ? rc : NX_EPROTO, "nxsleep: call %llu: %s",
+				     (unsigned long long)i, nx_strerror(rc));
+			break;
+		}
+		if (i >= (o->warmup < 100 ? o->warmup : 100)) {
+			nx_hist_record(&r->hist, t1 - t0);
+			r->elapsed_ns += t1 - t0;
+			r->ops++;
+		}
+	}
+	if (rc == 0) {
+		r->ops_per_s = r->elapsed_ns > 0 ? (double)r->ops * 1e9 / (double)r->elapsed_ns : 0;
+		nxb_note(r, "each call after a %llu us idle gap", NXSLEEP_GAP_NS / 1000);
+	}
+	nx_close(c);
+out_free:
 	free(in);
 	free(out);
 	return rc;

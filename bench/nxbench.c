@@ -40,6 +40,13 @@ static const struct transport transports[] = {
 	  "bare ck SPSC ring each way; throughput: one-way stream" },
 	{ "uds", nxb_uds_pingpong, NULL, NULL,
 	  "UNIX SOCK_STREAM socket pair, blocking; pingpong only" },
+	{ "futex", nxb_futex_wakeup, NULL, NULL,
+	  "two futex words, both sides asleep between calls: the OS's wake-up floor\n"
+	  "                              (each call after an idle gap, as nxsleep)" },
+	{ "nxsleep", nxb_nxsleep_wakeup, NULL, NULL,
+	  "nexus in spin-then-sleep mode (nxd --idle sleep, client NX_WAIT_SLEEP):\n"
+	  "                              each call after an idle gap, so both sides sleep and\n"
+	  "                              are woken; notes give nxd's CPU use while idle" },
 };
 #define NTRANSPORTS (sizeof transports / sizeof transports[0])
 
@@ -315,13 +322,18 @@ nxb_print_footer(const struct nxb_result *rs, unsigned n, bool json)
 	const struct nxb_result *ck = find(rs, n, "ck", "pingpong");
 	const struct nxb_result *nxw = find(rs, n, "nx", "window");
 	const struct nxb_result *cks = find(rs, n, "ck", "stream");
+	const struct nxb_result *nxs = find(rs, n, "nxsleep", "wakeup");
+	const struct nxb_result *fx = find(rs, n, "futex", "wakeup");
+	const struct nxb_result *nxp = find(rs, n, "nx", "pingpong");
+	const struct nxb_result *uds = find(rs, n, "uds", "pingpong");
 	unsigned i;
 
 	if (json)
 		return;
 	putchar('\n');
 	if (ck == NULL || !has_latency(ck)) {
-		printf("latency ratios: n/a (ck pingpong was not measured)\n");
+		if (nxs == NULL)
+			printf("latency ratios: n/a (ck pingpong was not measured)\n");
 	} else {
 		printf("pingpong latency against ck pingpong (x ck; below 1 is faster):\n");
 		printf("  %-9s %-9s %8s %8s %8s\n", "transport", "mode", "p50", "p99", "p99.9");
@@ -334,10 +346,17 @@ nxb_print_footer(const struct nxb_result *rs, unsigned n, bool json)
 			       pct_ratio(r, ck, 50), pct_ratio(r, ck, 99), pct_ratio(r, ck, 99.9));
 		}
 	}
+	if (nxp != NULL && uds != NULL && has_latency(nxp) && nx_hist_percentile(&nxp->hist, 50) > 0)
+		printf("nx pingpong p50 is %.1fx lower than uds pingpong p50\n",
+		       (double)nx_hist_percentile(&uds->hist, 50) /
+			       (double)nx_hist_percentile(&nxp->hist, 50));
+	if (nxs != NULL && fx != NULL && has_latency(fx))
+		printf("wake-up round trip: nxsleep / futex = %.2fx at p50, %.2fx at p99\n",
+		       pct_ratio(nxs, fx, 50), pct_ratio(nxs, fx, 99));
 	if (nxw != NULL && cks != NULL && cks->ops_per_s > 0)
 		printf("throughput: nx window / ck stream = %.2fx (%.0f vs %.0f ops/s)\n",
 		       nxw->ops_per_s / cks->ops_per_s, nxw->ops_per_s, cks->ops_per_s);
-	else
+	else if (nxw != NULL || cks != NULL)
 		printf("throughput: nx window / ck stream: n/a (%s%s%s not measured)\n",
 		       nxw == NULL ? "nx window" : "", nxw == NULL && cks == NULL ? " and " : "",
 		       cks == NULL ? "ck stream" : "");
@@ -413,7 +432,7 @@ run_transport(struct nxb_opts *o, const struct transport *t, int mode, struct nx
 	nxb_run_fn fns[2];
 	const char *names[2];
 	unsigned nfns = 0, i, failed = 0;
-	bool is_nx = strcmp(t->name, "nx") == 0;
+	bool is_nx = strncmp(t->name, "nx", 2) == 0;
 	int rc;
 
 	if (mode & MODE_PINGPONG) {
@@ -431,6 +450,7 @@ run_transport(struct nxb_opts *o, const struct transport *t, int mode, struct nx
 	/* A private nxd busy-polls the server CPU: it lives only for nx's runs. */
 	if (is_nx) {
 		nx__err_clear();
+		o->nx_sleep = strcmp(t->name, "nxsleep") == 0;
 		rc = nxb_nx_setup(o);
 		if (rc < 0) {
 			fprintf(stderr, "nxbench: nx: setup: %s\n",

@@ -259,6 +259,8 @@ worker_sleep(struct nx_worker *w, const struct nx_chanset *set)
 {
 	struct nx_futex_waiter wv[NX_FUTEX_WAITV_MAX];
 	unsigned i, n = 0;
+	/* More channels than futex_waitv takes: the rest are polled on a timer. */
+	const uint64_t timeout_ns = set->n >= NX_FUTEX_WAITV_MAX - 1 ? 1000000 : 100000000;
 
 	for (i = 0; i < set->n && n < NX_FUTEX_WAITV_MAX - 1; i++) {
 		struct nx_chan_hdr *h = set->ch[i]->v.hdr;
@@ -285,10 +287,10 @@ worker_sleep(struct nx_worker *w, const struct nx_chanset *set)
 	publish(w);
 	heartbeat(w, nx_clock_ns());
 	/* Offline: grace periods need not wait for a sleeping worker. From
-	 * here on, set may be freed; only the futex words are used. */
+	 * here on, set may be freed: only wv is used (a channel unmapped
+	 * meanwhile makes the wait return at once). */
 	nx_rcu_offline();
-	/* More channels than futex_waitv takes: the rest are polled on a timer. */
-	nx_futex_waitv(wv, n, set->n >= NX_FUTEX_WAITV_MAX - 1 ? 1000000 : 100000000);
+	nx_futex_waitv(wv, n, timeout_ns);
 	nx_rcu_online();
 awake:
 	nx__store32(&w->hw->sleeping, 0);

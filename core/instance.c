@@ -101,6 +101,25 @@ set_inst_state(struct nx_instance *inst, uint32_t state)
 
 /* ---- pipelines ---- */
 
+/* Show a table's pipelines in the health segment's directory. */
+static void
+pipes_publish_directory(struct nx_instance *inst, const struct nx_pipetab *tab)
+{
+	uint32_t i;
+
+	for (i = 0; i < tab->n && i < inst->hv.max_pipelines; i++) {
+		struct nx_health_pipe *hp = &inst->hv.pipes[i];
+
+		if (nx__load32(&hp->active))
+			continue;
+		memcpy(hp->name, tab->p[i]->name, sizeof hp->name);
+		hp->nstages = tab->p[i]->nstages;
+		hp->version = tab->p[i]->version;
+		ck_pr_fence_store(); /* the name before the flag readers check */
+		nx__store32(&hp->active, 1);
+	}
+}
+
 static int
 pipes_build(struct nx_instance *inst)
 {
@@ -122,20 +141,47 @@ pipes_build(struct nx_instance *inst)
 		return rc;
 	}
 	tab->n = 2;
-	for (i = 0; i < inst->hv.max_pipelines; i++) {
-		struct nx_health_pipe *hp = &inst->hv.pipes[i];
-
-		memset(hp, 0, sizeof *hp);
-		if (i < tab->n) {
-			tab->p[i]->id = i;
-			memcpy(hp->name, tab->p[i]->name, sizeof hp->name);
-			hp->nstages = tab->p[i]->nstages;
-			hp->version = tab->p[i]->version;
-			nx__store32(&hp->active, 1);
-		}
-	}
+	for (i = 0; i < tab->n; i++)
+		tab->p[i]->id = i;
+	memset(inst->hv.pipes, 0, inst->hv.max_pipelines * sizeof *inst->hv.pipes);
+	pipes_publish_directory(inst, tab);
 	inst->pipes = tab;
 	return 0;
+}
+
+int
+nx_instance_add_pipeline(struct nx_instance *inst, const char *name,
+			 const struct nx_stage_ops *const *stages, unsigned nstages,
+			 const struct nx_stage_conf *conf)
+{
+	struct nx_pipetab *old = inst->pipes, *tab;
+	struct nx_pipeline *p;
+	uint32_t i;
+	int rc;
+
+	for (i = 0; i < old->n; i++)
+		if (strcmp(old->p[i]->name, name) == 0)
+			return nx__err(NX_EINVAL, "pipeline %s exists", name);
+	if (old->n == NX_MAX_PIPELINES || old->n >= inst->hv.max_pipelines)
+		return nx__err(NX_ENOSPC, "pipeline %s: the table holds %u", name, old->n);
+	rc = nx__pipeline_create(&p, name, stages, nstages, conf);
+	if (rc < 0)
+		return rc;
+	tab = malloc(sizeof *tab);
+	if (tab == NULL) {
+		nx__pipeline_destroy(p);
+		return nx__err(NX_ENOMEM, "pipeline table");
+	}
+	*tab = *old;
+	p->id = tab->n;
+	tab->p[tab->n++] = p;
+	/* Workers see the new table in their next loop; the old one (same
+	 * pipelines, one fewer) is freed once none can hold it. */
+	nx_rcu_assign(inst->pipes, tab);
+	pipes_publish_directory(inst, tab);
+	nx_rcu_synchronize();
+	free(old);
+	return (int)p->id;
 }
 
 static void
@@ -770,7 +816,16 @@ err:
 void
 nx_instance_stop(struct nx_instance *inst)
 {
+	unsigned i;
+
 	ck_pr_store_32(&inst->stop, 1);
+	/* Workers stop taking requests now, not when the control thread gets
+	 * round to it; each finishes (and answers) the one it is running. */
+	if (inst->workers_started)
+		for (i = 0; i < inst->nworkers; i++) {
+			ck_pr_store_32(&inst->workers[i].stop, 1);
+			nx__worker_kick(&inst->workers[i]);
+		}
 	if (inst->notefd >= 0)
 		nx_notify_signal(inst->notefd);
 }

@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <nx/nx_stage.h>
+
 #include "platform/nx_platform.h"
 #include "shm/shm_internal.h"
 
@@ -53,6 +55,17 @@ struct nx_instance;
  *   impossible placement), NX_EPERM, NX_ENOMEM, NX_EIO; nx__errmsg() says why
  */
 int nx_instance_create(struct nx_instance **out, const struct nx_instance_conf *conf);
+
+/**
+ * Add a pipeline of stages run in sequence (a C table, as the built-ins
+ * are). Call from the thread that runs (or will run) the control loop:
+ * the new table is published to the workers through RCU.
+ * @return the pipeline's id, or NX_EINVAL (bad name, duplicate, bad
+ *   stage), NX_ENOSPC (table full), NX_ENOMEM, or the failing init's code
+ */
+int nx_instance_add_pipeline(struct nx_instance *inst, const char *name,
+			     const struct nx_stage_ops *const *stages, unsigned nstages,
+			     const struct nx_stage_conf *conf);
 
 /** The placement the instance runs with. */
 const struct nx_place_plan *nx_instance_plan(const struct nx_instance *inst);

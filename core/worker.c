@@ -188,6 +188,8 @@ serve_channel(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab 
 		rs = ck_ring_enqueue_reserve_spsc_nx_resp(v->resp, v->resp_slots);
 		if (rs == NULL)
 			break; /* the client is not reading its answers */
+		if (ck_pr_load_32(&w->stop) != 0)
+			break; /* stopping: take nothing more */
 		if (!ck_ring_dequeue_spsc_nx_req(v->req, v->req_slots, &rq))
 			break;
 		ch->ext_hint = (rq.flags & NX_DESC_EXT) != 0;

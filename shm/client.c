@@ -58,6 +58,7 @@ struct nx_client {
 	int ctl_fd;
 	uint32_t state;
 	uint32_t wait_mode;
+	uint32_t timeout_ms;
 	uint64_t spin_ns;
 	struct nx_health_view hv;
 	struct nx_chan_view v;
@@ -137,6 +138,7 @@ bind_worker(struct nx_client *c)
 static int
 attach_channel(struct nx_client *c, uint32_t abi)
 {
+	const uint64_t timeout_ns = (uint64_t)c->timeout_ms * 1000000ull;
 	struct nx_ctl_msg m;
 	int fd, chan_fd = -1, rc;
 
@@ -145,7 +147,7 @@ attach_channel(struct nx_client *c, uint32_t abi)
 		return fd;
 	rc = nx__ctl_send_request(fd, NX_CTL_ATTACH, abi, c->wait_mode, 0, -1);
 	if (rc == 0)
-		rc = nx__ctl_read_reply(fd, &m, &chan_fd, 5000000000ull);
+		rc = nx__ctl_read_reply(fd, &m, &chan_fd, timeout_ns);
 	if (rc == 0 && chan_fd < 0)
 		rc = nx__err(NX_EPROTO, "nxd accepted but sent no channel");
 	if (rc == 0)
@@ -201,6 +203,7 @@ nx_open(struct nx_client **out, const char *instance, const struct nx_open_opts 
 	c->v.fd = -1;
 	c->wait_mode = opts->wait;
 	c->spin_ns = opts->spin_ns != 0 ? opts->spin_ns : 20000;
+	c->timeout_ms = opts->timeout_ms != 0 ? opts->timeout_ms : 5000;
 	rc = nx__health_map_ro(&c->hv, instance);
 	if (rc < 0)
 		goto err;

@@ -52,6 +52,27 @@ for kind in unit stress integration; do
 		fi
 	done
 done
+# shell tests: one test each, exit status says
+for t in tests/shell/test_*.sh; do
+	[ -x "$t" ] || continue
+	name="shell/$(basename "$t" .sh)"
+	log="$logdir/$(basename "$t" .sh).log"
+	start=$(date +%s%N)
+	BUILD=$BUILD timeout --kill-after=10 "$TIMEOUT" "$t" >"$log" 2>&1
+	rc=$?
+	ms=$((($(date +%s%N) - start) / 1000000))
+	secs="$((ms / 1000)).$(((ms % 1000) / 100))"
+	if [ "$rc" -eq 0 ]; then
+		passed=$((passed + 1))
+		printf 'PASS  %-44s %4s tests  %6ss  %s\n' "$name" 1 "$secs" "$(tail -1 "$log")"
+	else
+		failed=$((failed + 1))
+		failed_names+=("$name")
+		printf 'FAIL  %-44s rc=%s  %ss  (log: %s)\n' "$name" "$rc" "$secs" "$log"
+		tail -20 "$log" | sed 's/^/      /'
+	fi
+done
+
 echo
 if [ ${#failed_names[@]} -gt 0 ]; then
 	echo "failed: ${failed_names[*]}"

@@ -100,7 +100,8 @@ struct nx_open_opts {
 	uint32_t abi_version; /**< 0 = NX_ABI_VERSION */
 	uint32_t wait;        /**< enum nx_wait */
 	uint32_t spin_ns;     /**< NX_WAIT_SLEEP: spin this long first (0 = 20 us) */
-	uint32_t reserved[5];
+	uint32_t timeout_ms;  /**< how long nx_open waits for nxd's reply (0 = 5000) */
+	uint32_t reserved[4];
 };
 
 struct nx_client;

@@ -416,6 +416,28 @@ test_garbage_in_a_ring_gets_errors_and_harms_no_one_else(void **state)
 
 /* ---- a client killed with requests in flight ---- */
 
+/* Channels in use, once the count has settled at want (or the budget ran out). */
+static unsigned
+channels_in_use(const char *inst, unsigned want)
+{
+	struct nx_health_view hv;
+	uint64_t t0 = nx_now_ns();
+	unsigned i, used = ~0u;
+
+	if (nx__health_map_ro(&hv, inst) != 0)
+		return ~0u;
+	while (nx_now_ns() - t0 < nxt_budget_ns(10000000000ull)) {
+		used = 0;
+		for (i = 0; i < hv.max_channels; i++)
+			used += nx__load32(&hv.chans[i].state) != NX_CHAN_FREE;
+		if (used == want)
+			break;
+		usleep(5000);
+	}
+	nx__health_unmap(&hv);
+	return used;
+}
+
 static void
 test_killed_client_channel_is_reclaimed_and_nothing_leaks(void **state)
 {
@@ -427,6 +449,8 @@ test_killed_client_channel_is_reclaimed_and_nothing_leaks(void **state)
 	pid_t pid;
 	int round;
 
+	/* the harness's readiness probe detaches asynchronously: let it finish */
+	assert_int_equal(channels_in_use(f->inst, 0), 0);
 	fds0 = nxt_count_fds(f->d.pid);
 	assert_true(fds0 > 0);
 	for (round = 0; round < 5; round++) {

@@ -74,6 +74,39 @@ nxt_instance(char *buf, size_t len, const char *tag)
 	snprintf(buf, len, "nxt-%s-%d-%d", tag, (int)getpid(), n++);
 }
 
+/* Every nxd and instance a test started, so that a failed assertion
+ * (cmocka jumps out of the test) leaves no process and no segment. */
+static struct {
+	pid_t pid;
+	char instance[64];
+} spawned[256];
+static unsigned nspawned;
+
+/* A pid we reaped is no longer ours: never signal it again. */
+static void
+forget(pid_t pid)
+{
+	unsigned i;
+
+	for (i = 0; i < nspawned; i++)
+		if (spawned[i].pid == pid)
+			spawned[i].pid = 0;
+}
+
+static void
+reap_all(void)
+{
+	unsigned i;
+
+	for (i = 0; i < nspawned; i++) {
+		if (spawned[i].pid > 0) {
+			kill(spawned[i].pid, SIGKILL);
+			waitpid(spawned[i].pid, NULL, 0);
+		}
+		nxt_cleanup(spawned[i].instance);
+	}
+}
+
 pid_t
 nxt_nxd_spawn(struct nxt_nxd *d, const char *instance, const char *const *args)
 {
@@ -105,6 +138,13 @@ nxt_nxd_spawn(struct nxt_nxd *d, const char *instance, const char *const *args)
 		_exit(127);
 	}
 	d->pid = pid;
+	if (nspawned == 0)
+		atexit(reap_all);
+	if (nspawned < sizeof spawned / sizeof spawned[0]) {
+		spawned[nspawned].pid = pid;
+		snprintf(spawned[nspawned].instance, sizeof spawned[nspawned].instance, "%s", instance);
+		nspawned++;
+	}
 	return pid;
 }
 
@@ -134,6 +174,7 @@ nxt_nxd_start(struct nxt_nxd *d, const char *instance, const char *const *args)
 		int status;
 
 		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+			forget(d->pid);
 			fprintf(stderr, "nxd exited early (status %d)\n", status);
 			nxt_nxd_dump_log(d);
 			d->pid = -1;
@@ -167,10 +208,12 @@ nxt_wait(pid_t pid, uint64_t timeout_ns)
 		if (now_ns() - t0 > timeout_ns) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
+			forget(pid);
 			return -1;
 		}
 		usleep(2000);
 	}
+	forget(pid);
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status);
 	return 128 + WTERMSIG(status);
@@ -186,6 +229,10 @@ nxt_nxd_stop(struct nxt_nxd *d)
 	kill(d->pid, SIGTERM);
 	rc = nxt_wait(d->pid, nxt_budget_ns(20000000000ull));
 	d->pid = -1;
+	if (rc == 0)
+		unlink(d->log); /* kept when something went wrong */
+	else
+		nxt_nxd_dump_log(d);
 	return rc;
 }
 
@@ -196,7 +243,9 @@ nxt_nxd_kill(struct nxt_nxd *d)
 		return;
 	kill(d->pid, SIGKILL);
 	waitpid(d->pid, NULL, 0);
+	forget(d->pid);
 	d->pid = -1;
+	unlink(d->log);
 }
 
 bool

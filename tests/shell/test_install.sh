@@ -1,0 +1,64 @@
+#!/bin/bash
+# make install into a staging directory, then build a client against the
+# installed header, pkg-config file and shared library only, and run it
+# against a real nxd.
+set -u
+root=$(pwd)
+BUILD=${BUILD:-build}
+stage=$(mktemp -d /tmp/nxt-install.XXXXXX)
+inst="nxt-install-$$"
+nxd_pid=
+cleanup() {
+	[ -n "$nxd_pid" ] && kill -TERM "$nxd_pid" 2>/dev/null && wait "$nxd_pid"
+	rm -rf "$stage"
+	rm -f "/dev/shm/nx.$inst.health"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+
+make -s -C "$root" install BUILD="$BUILD" PREFIX=/usr/local DESTDIR="$stage" >/dev/null ||
+	fail "make install"
+for f in usr/local/include/nx/nx.h usr/local/include/nx/nx_stage.h usr/local/lib/libnx.so \
+	 usr/local/lib/pkgconfig/nx.pc usr/local/bin/nxd; do
+	[ -e "$stage/$f" ] || fail "not installed: $f"
+done
+readlink "$stage/usr/local/lib/libnx.so" | grep -q 'libnx.so.1' || fail "libnx.so is not a link to its soname"
+
+cat > "$stage/client.c" <<'CLIENT'
+#include <stdio.h>
+#include <string.h>
+#include <nx/nx.h>
+int main(int argc, char **argv)
+{
+	struct nx_client *c;
+	char out[64];
+	uint32_t len = 0;
+	int echo, rc;
+
+	if (nx_open(&c, argv[1], NULL) < 0) { fprintf(stderr, "%s\n", nx_errmsg()); return 1; }
+	echo = nx_pipeline_id(c, "echo");
+	rc = nx_call(c, (uint16_t)echo, "installed", 9, out, sizeof out, &len, 1000000000);
+	nx_close(c);
+	(void)argc;
+	return rc == 0 && len == 9 && memcmp(out, "installed", 9) == 0 ? 0 : 2;
+}
+CLIENT
+export PKG_CONFIG_SYSROOT_DIR="$stage" PKG_CONFIG_PATH="$stage/usr/local/lib/pkgconfig"
+cflags=$(pkg-config --cflags nx) || fail "pkg-config --cflags nx"
+libs=$(pkg-config --libs nx) || fail "pkg-config --libs nx"
+cc -std=c11 -Wall -Werror $cflags "$stage/client.c" -o "$stage/client" $libs ||
+	fail "a client does not build against the installed files"
+
+"$stage/usr/local/bin/nxd" --instance "$inst" --quiet &
+nxd_pid=$!
+for _ in $(seq 200); do [ -e "/dev/shm/nx.$inst.health" ] && break; sleep 0.05; done
+ok=0
+for _ in $(seq 100); do
+	if LD_LIBRARY_PATH="$stage/usr/local/lib" "$stage/client" "$inst" 2>/dev/null; then ok=1; break; fi
+	sleep 0.05
+done
+[ "$ok" = 1 ] || fail "the installed client could not call the installed nxd"
+ldd "$stage/client" | grep -q "$stage/usr/local/lib/libnx.so" 2>/dev/null ||
+	LD_LIBRARY_PATH="$stage/usr/local/lib" ldd "$stage/client" | grep -q libnx.so.1 ||
+	fail "the client is not linked with libnx.so"
+echo "install: header, pkg-config, libnx.so and nxd work from $stage"

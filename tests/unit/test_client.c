@@ -1,0 +1,347 @@
+/*
+ * libnx's contract, against an instance running in this process: a gate
+ * stage holds answers back on demand, so that timeouts, late answers,
+ * windows and shutdowns happen exactly when the test says.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <nx/nx.h>
+
+#include "core/core_internal.h"
+#include "core/nxd.h"
+
+/* ---- a stage that waits at a gate (bounded: 10 s) ---- */
+
+static uint32_t gate_open = 1;
+static uint32_t gate_waiting;
+
+static int
+gate_process(void *state, struct nx_msg *m, struct nx_ctx *ctx)
+{
+	uint64_t t0 = nx_clock_ns();
+
+	(void)state;
+	(void)ctx;
+	ck_pr_store_32(&gate_waiting, 1);
+	while (ck_pr_load_32(&gate_open) == 0 && nx_clock_ns() - t0 < 10000000000ull)
+		nx_cpu_relax();
+	ck_pr_store_32(&gate_waiting, 0);
+	if (m->in_len > m->out_cap)
+		return NX_EOVERFLOW;
+	memcpy(m->out, m->in, m->in_len);
+	m->out_len = m->in_len;
+	return 0;
+}
+
+static const struct nx_stage_ops gate_stage = {
+	.abi = NX_STAGE_ABI, .version = 1, .name = "gate", .process = gate_process,
+};
+
+static void
+gate_close(void)
+{
+	ck_pr_store_32(&gate_open, 0);
+}
+
+static void
+gate_release(void)
+{
+	ck_pr_store_32(&gate_open, 1);
+}
+
+static void
+gate_wait_for_request(void)
+{
+	uint64_t t0 = nx_clock_ns();
+
+	while (ck_pr_load_32(&gate_waiting) == 0 && nx_clock_ns() - t0 < 10000000000ull)
+		usleep(100);
+}
+
+/* ---- the instance ---- */
+
+struct fx {
+	struct nx_instance *inst;
+	pthread_t control;
+	int rc;
+	char name[64];
+	uint16_t echo;
+	uint16_t gate;
+	struct nx_client *c;
+};
+
+static void *
+control(void *arg)
+{
+	struct fx *f = arg;
+
+	f->rc = nx_instance_run(f->inst, false);
+	return NULL;
+}
+
+static int
+setup(void **state)
+{
+	static const struct nx_stage_ops *const gate[] = { &gate_stage };
+	static int n;
+	struct nx_instance_conf conf;
+	struct fx *f = calloc(1, sizeof *f);
+	int id;
+
+	nx_instance_conf_default(&conf);
+	snprintf(conf.instance, sizeof conf.instance, "nxt-client-%d-%d", (int)getpid(), n++);
+	conf.workers = 1;
+	conf.max_channels = 4;
+	conf.ring_size = 16; /* a small window: 15 outstanding */
+	conf.quiet = true;
+	if (nx_instance_create(&f->inst, &conf) < 0) {
+		fprintf(stderr, "%s\n", nx__errmsg());
+		return -1;
+	}
+	id = nx_instance_add_pipeline(f->inst, "gate", gate, 1, NULL);
+	if (id < 0)
+		return -1;
+	snprintf(f->name, sizeof f->name, "%s", conf.instance);
+	gate_release();
+	if (pthread_create(&f->control, NULL, control, f) != 0)
+		return -1;
+	if (nx_open(&f->c, f->name, NULL) < 0)
+		return -1;
+	f->echo = (uint16_t)nx_pipeline_id(f->c, "echo");
+	f->gate = (uint16_t)nx_pipeline_id(f->c, "gate");
+	if (f->gate != id)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+
+	gate_release();
+	if (f->c != NULL)
+		nx_close(f->c);
+	nx_instance_stop(f->inst);
+	pthread_join(f->control, NULL);
+	nx_instance_destroy(f->inst);
+	free(f);
+	return 0;
+}
+
+static int
+submit(struct fx *f, uint16_t pipe, const char *s, void *out, uint32_t cap, uint64_t ud)
+{
+	struct nx_req r = { .in = s, .in_len = (uint32_t)strlen(s), .out = out, .out_cap = cap,
+			    .user_data = ud, .pipeline = pipe };
+
+	return nx_submit(f->c, &r);
+}
+
+/* ---- tests ---- */
+
+static void
+test_call_that_timed_out_never_delivers_its_late_answer(void **state)
+{
+	struct fx *f = *state;
+	char out[64] = { 0 };
+	uint32_t len = 0;
+
+	gate_close();
+	assert_int_equal(nx_call(f->c, f->gate, "first", 5, out, sizeof out, &len, 2000000),
+			 NX_ETIMEDOUT);
+	assert_int_equal(nx_outstanding(f->c), 1); /* still in flight */
+	gate_wait_for_request();
+	gate_release();
+	/* the next call gets its own answer; the first is swallowed on the way */
+	assert_int_equal(nx_call(f->c, f->echo, "second", 6, out, sizeof out, &len, 5000000000ull), 0);
+	assert_int_equal(len, 6);
+	assert_memory_equal(out, "second", 6);
+	assert_int_equal(nx_outstanding(f->c), 0);
+}
+
+static void
+test_call_refuses_while_submitted_requests_are_outstanding(void **state)
+{
+	struct fx *f = *state;
+	struct nx_completion comp;
+	char out[8], o2[8];
+	uint32_t len;
+
+	assert_int_equal(submit(f, f->echo, "a", out, sizeof out, 1), 0);
+	assert_int_equal(nx_call(f->c, f->echo, "b", 1, o2, sizeof o2, &len, 1000000000), NX_EINVAL);
+	assert_int_equal(nx_wait(f->c, &comp, 1, 5000000000ull), 1);
+	assert_int_equal(comp.user_data, 1);
+	assert_int_equal(nx_call(f->c, f->echo, "b", 1, o2, sizeof o2, &len, 5000000000ull), 0);
+}
+
+static void
+test_completions_come_in_submission_order_with_user_data(void **state)
+{
+	struct fx *f = *state;
+	struct nx_completion comps[16];
+	char outs[10][8];
+	unsigned i, got = 0;
+
+	for (i = 0; i < 10; i++) {
+		char in[8];
+
+		snprintf(in, sizeof in, "r%u", i);
+		assert_int_equal(submit(f, i % 3 == 0 ? f->gate : f->echo, in, outs[i], 8, 100 + i), 0);
+	}
+	while (got < 10) {
+		int n = nx_wait(f->c, comps, 16, 5000000000ull);
+
+		assert_true(n > 0);
+		for (i = 0; i < (unsigned)n; i++, got++) {
+			char want[8];
+
+			snprintf(want, sizeof want, "r%u", got);
+			assert_int_equal(comps[i].user_data, 100 + got);
+			assert_int_equal(comps[i].status, 0);
+			assert_int_equal(comps[i].out_len, strlen(want));
+			assert_memory_equal(outs[got], want, strlen(want));
+		}
+	}
+}
+
+static void
+test_window_full_says_would_block_until_polled(void **state)
+{
+	struct fx *f = *state;
+	struct nx_completion comps[32];
+	struct nx_req reqs[20];
+	char out[20][8];
+	unsigned i, done;
+	int n;
+
+	gate_close();
+	for (i = 0; i < 20; i++)
+		reqs[i] = (struct nx_req){ .in = "x", .in_len = 1, .out = out[i], .out_cap = 8,
+					   .user_data = i, .pipeline = f->gate };
+	/* a batch stops at the first request that cannot go */
+	assert_int_equal(nx_submit_batch(f->c, reqs, 20, &done), NX_EAGAIN);
+	assert_int_equal(done, nx_capacity(f->c));
+	assert_int_equal(done, 15);
+	assert_int_equal(nx_submit(f->c, &reqs[15]), NX_EAGAIN);
+	/* nothing comes while the gate is shut; a wait times out */
+	assert_int_equal(nx_wait(f->c, comps, 32, 1000000), NX_ETIMEDOUT);
+	assert_int_equal(nx_poll(f->c, comps, 32), 0);
+	gate_release();
+	for (done = 0; done < 15; done += (unsigned)n) {
+		n = nx_wait(f->c, comps, 32, 5000000000ull);
+		assert_true(n > 0);
+		for (i = 0; i < (unsigned)n; i++)
+			assert_int_equal(comps[i].user_data, done + i);
+	}
+	assert_int_equal(nx_outstanding(f->c), 0);
+	assert_int_equal(nx_submit(f->c, &reqs[15]), 0);
+	assert_int_equal(nx_wait(f->c, comps, 32, 5000000000ull), 1);
+}
+
+static void
+test_answer_larger_than_the_buffer_is_an_overflow(void **state)
+{
+	struct fx *f = *state;
+	struct nx_completion comp;
+	char out[4];
+
+	assert_int_equal(submit(f, f->echo, "too long", out, sizeof out, 9), 0);
+	assert_int_equal(nx_wait(f->c, &comp, 1, 5000000000ull), 1);
+	assert_int_equal(comp.status, NX_EOVERFLOW);
+	assert_int_equal(comp.out_len, 8); /* the size it would have needed */
+}
+
+static void
+test_bad_arguments_are_refused(void **state)
+{
+	struct fx *f = *state;
+	struct nx_completion comp;
+	struct nx_req r = { .in = NULL, .in_len = 3, .out = NULL, .out_cap = 0, .pipeline = f->echo };
+	char out[8];
+
+	assert_int_equal(nx_submit(f->c, &r), NX_EINVAL);
+	r = (struct nx_req){ .in = "x", .in_len = 1, .out = out, .out_cap = 8, .flags = 0x80,
+			     .pipeline = f->echo };
+	assert_int_equal(nx_submit(f->c, &r), NX_EINVAL);
+	assert_int_equal(nx_submit(NULL, &r), NX_EINVAL);
+	assert_int_equal(nx_poll(NULL, &comp, 1), NX_EINVAL);
+	assert_int_equal(nx_wait(f->c, NULL, 1, 0), NX_EINVAL);
+	assert_int_equal(nx_close(NULL), NX_EINVAL);
+	assert_int_equal(nx_pipeline_id(f->c, NULL), NX_EINVAL);
+	assert_string_equal(nx_strerror(NX_EAGAIN), "would block: ring full or window exhausted");
+	assert_string_equal(nx_err_name(NX_ERESTARTED), "ERESTARTED");
+	assert_string_equal(nx_strerror(-999), "unknown error");
+}
+
+static void
+test_outstanding_requests_complete_with_shutdown_when_nxd_stops(void **state)
+{
+	struct fx *f = *state;
+	struct nx_completion comps[8];
+	char out[3][8];
+	int n, i;
+
+	gate_close();
+	assert_int_equal(submit(f, f->gate, "a", out[0], 8, 1), 0);
+	gate_wait_for_request();
+	assert_int_equal(submit(f, f->echo, "b", out[1], 8, 2), 0);
+	assert_int_equal(submit(f, f->echo, "c", out[2], 8, 3), 0);
+	nx_instance_stop(f->inst);
+	gate_release(); /* the taken request is answered; the others never run */
+	pthread_join(f->control, NULL);
+	for (i = 0; i < 3;) {
+		n = nx_wait(f->c, comps, 8, 5000000000ull);
+		assert_true(n > 0);
+		for (int k = 0; k < n; k++, i++) {
+			assert_int_equal(comps[k].user_data, (uint64_t)i + 1);
+			assert_int_equal(comps[k].status, i == 0 ? 0 : NX_ESHUTDOWN);
+		}
+	}
+	assert_int_equal(submit(f, f->echo, "d", out[0], 8, 4), NX_ESHUTDOWN);
+}
+
+static int
+teardown_stopped(void **state)
+{
+	struct fx *f = *state;
+
+	gate_release();
+	nx_close(f->c);
+	nx_instance_destroy(f->inst);
+	free(f);
+	return 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_call_that_timed_out_never_delivers_its_late_answer,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_call_refuses_while_submitted_requests_are_outstanding,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_completions_come_in_submission_order_with_user_data,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_window_full_says_would_block_until_polled, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_answer_larger_than_the_buffer_is_an_overflow, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_bad_arguments_are_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outstanding_requests_complete_with_shutdown_when_nxd_stops,
+						setup, teardown_stopped),
+	};
+
+	return cmocka_run_group_tests_name("client", tests, NULL, NULL);
+}

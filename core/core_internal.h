@@ -132,6 +132,7 @@ struct nx_worker {
 	uint64_t busy_ns;
 	uint64_t sleeps;
 	uint64_t errors[NX_WERR_KINDS];
+	bool errors_dirty;         /* errors changed since last published */
 	struct nx_ctx ctx;
 };
 

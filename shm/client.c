@@ -512,13 +512,12 @@ check_instance(struct nx_client *c)
 
 static void reattach(struct nx_client *c);
 
-int
-nx_poll(struct nx_client *c, struct nx_completion *comps, unsigned max)
+/* nx_poll's body, inlined into the waiting loops of nx_wait and nx_call. */
+static inline __attribute__((always_inline)) int
+poll_some(struct nx_client *c, struct nx_completion *comps, unsigned max)
 {
 	unsigned n = 0;
 
-	if (c == NULL || (comps == NULL && max != 0))
-		return NX_EINVAL;
 	while (c->state == CLIENT_ATTACHED && n < max) {
 		struct nx_resp_desc rd;
 		uint32_t expect, rslot;
@@ -583,6 +582,14 @@ nx_poll(struct nx_client *c, struct nx_completion *comps, unsigned max)
 	return (int)n;
 }
 
+int
+nx_poll(struct nx_client *c, struct nx_completion *comps, unsigned max)
+{
+	if (c == NULL || (comps == NULL && max != 0))
+		return NX_EINVAL;
+	return poll_some(c, comps, max);
+}
+
 /* Sleep until the worker rings resp_bell: client_waiting = 1, fence, look
  * at the ring once more, then wait. The worker answers, fences, and reads
  * client_waiting. */
@@ -599,28 +606,25 @@ client_sleep(struct nx_client *c, uint64_t max_ns)
 	nx__store32(&h->client_waiting, 0);
 }
 
-int
-nx_wait(struct nx_client *c, struct nx_completion *comps, unsigned max, uint64_t timeout_ns)
+/* nx_wait's body, inlined into nx_call. */
+static inline __attribute__((always_inline)) int
+wait_some(struct nx_client *c, struct nx_completion *comps, unsigned max, uint64_t timeout_ns)
 {
 	uint64_t start = 0, now;
 	unsigned spins;
 	int n;
 
-	if (c == NULL || comps == NULL || max == 0)
-		return NX_EINVAL;
 	/* Spin without reading the clock: a fast answer costs no clock read.
 	 * The clock starts at the first check, so the timeout may run up to
 	 * one check interval (a few microseconds) long. */
 	for (spins = 1;; spins++) {
-		n = nx_poll(c, comps, max);
+		n = poll_some(c, comps, max);
 		if (n != 0)
 			return n;
 		if (timeout_ns == 0)
 			return NX_ETIMEDOUT;
-		if ((spins & 255) != 0) {
-			nx_cpu_relax();
+		if ((spins & 255) != 0)
 			continue;
-		}
 		now = nx_clock_ns();
 		if (start == 0)
 			start = now;
@@ -629,6 +633,14 @@ nx_wait(struct nx_client *c, struct nx_completion *comps, unsigned max, uint64_t
 		if (c->wait_mode == NX_WAIT_SLEEP && now - start >= c->spin_ns)
 			client_sleep(c, timeout_ns - (now - start));
 	}
+}
+
+int
+nx_wait(struct nx_client *c, struct nx_completion *comps, unsigned max, uint64_t timeout_ns)
+{
+	if (c == NULL || comps == NULL || max == 0)
+		return NX_EINVAL;
+	return wait_some(c, comps, max, timeout_ns);
 }
 
 int
@@ -649,7 +661,7 @@ nx_call(struct nx_client *c, uint16_t pipeline, const void *in, uint32_t in_len,
 	if (rc < 0)
 		return rc;
 	seq = c->submitted - 1;
-	rc = nx_wait(c, &comp, 1, timeout_ns);
+	rc = wait_some(c, &comp, 1, timeout_ns);
 	if (rc == NX_ETIMEDOUT) {
 		c->slots[seq & c->mask].discard = 1;
 		c->ndiscard++;

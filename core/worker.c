@@ -326,7 +326,8 @@ awake:
 	nx__store32(&w->hw->sleeping, 0);
 }
 
-#define NX_IDLE_SPIN_NS 50000u /* sleep idle: spin this long before sleeping */
+#define NX_IDLE_SPIN_NS 50000u
+#define NX_TIGHT_LOOPS 8       /* empty loops before polling with PAUSE */ /* sleep idle: spin this long before sleeping */
 
 /* Heartbeats are taken on the monotonic clock at most this often: the
  * clock costs ~30 ns, the TSC that paces it a third of that. */
@@ -369,7 +370,14 @@ nx__worker_main(void *arg)
 			idle_loops = 0;
 			set_state(w, NX_WORKER_RUNNING);
 			publish_burst(w);
-		} else if ((++idle_loops & (NX_HEARTBEAT_LOOPS - 1)) == 0) {
+		} else if ((++idle_loops & (NX_HEARTBEAT_LOOPS - 1)) != 0) {
+			/* Nothing for a while: poll more gently. Reading a line
+			 * its writer is waiting to own delays that writer; a PAUSE
+			 * between looks lets its store land. The first looks after
+			 * work stay tight, for a burst's stragglers. */
+			if (idle_loops > NX_TIGHT_LOOPS)
+				nx_cpu_relax();
+		} else {
 			set_state(w, NX_WORKER_IDLE);
 			publish(w);
 			if (may_sleep) {

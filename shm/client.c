@@ -623,8 +623,10 @@ wait_some(struct nx_client *c, struct nx_completion *comps, unsigned max, uint64
 			return n;
 		if (timeout_ns == 0)
 			return NX_ETIMEDOUT;
-		if ((spins & 255) != 0)
+		if ((spins & 255) != 0) {
+			nx_cpu_relax();
 			continue;
+		}
 		now = nx_clock_ns();
 		if (start == 0)
 			start = now;

@@ -27,7 +27,8 @@ PKG_TOP := ncursesw
 
 WARN := -Wall -Wextra -Wshadow -Wundef -Wstrict-prototypes -Wmissing-prototypes \
 	-Wcast-align -Wformat=2 -Werror
-OPT ?= -O2 -g
+# DWARF 4: valgrind 3.19 (Debian 12) cannot read clang's DWARF 5
+OPT ?= -O2 -g -gdwarf-4
 CFLAGS_ALL := -std=gnu11 $(WARN) $(OPT) -fno-omit-frame-pointer -fPIC -D_GNU_SOURCE \
 	-Iinclude -I. $(shell pkg-config --cflags $(PKG_CORE) 2>/dev/null) $(CFLAGS)
 LDFLAGS_ALL := $(LDFLAGS)

@@ -1,8 +1,10 @@
 /*
  * The data path makes no allocation and no system call in busy-poll mode,
- * proved on a real nxd: its worker thread is traced with ptrace (every
- * system call entry stops it and is counted) and its allocations are
- * counted by an interposed malloc, while a client sends 100,000 requests.
+ * proved on a real nxd and a real client: nxd's worker thread and the
+ * client process are traced with ptrace (every system call entry stops
+ * them and is counted) and the worker's allocations are counted by an
+ * interposed malloc, while the client sends 100,000 requests (inline,
+ * extension and arena payloads).
  * Each counter is first shown to see what it is meant to see, on the
  * control thread, which does make system calls and allocate on attach.
  */
@@ -130,58 +132,80 @@ trace_end(struct tracer *t)
 
 /* ---- the client ---- */
 
+/* Flags in shared memory: inside the measured window neither side may make
+ * a system call, not even to say it is done. */
+struct flags {
+	uint32_t ready; /* client: attached */
+	uint32_t go;    /* test: traced, start */
+	uint32_t done;  /* client: all answered (or failed: 2) */
+	uint32_t exit;  /* test: untraced, you may exit */
+};
+
+static void
+spin_until(const uint32_t *w, uint32_t v)
+{
+	uint64_t spins = 0;
+
+	while (__atomic_load_n(w, __ATOMIC_ACQUIRE) < v && ++spins < (1ull << 36))
+		__builtin_ia32_pause();
+}
+
 static int
-client(const char *inst, int ready_fd, int go_fd)
+client(const char *inst, struct flags *fl)
 {
 	static uint8_t in[2048], out[2048];
 	struct nx_completion comps[32];
 	struct nx_client *c;
 	uint64_t sent = 0, done = 0;
-	int echo, sum, rc;
-	char b;
+	int echo, sum, rc, result = 0;
 
 	if (nx_open(&c, inst, NULL) < 0)
 		return 10;
 	echo = nx_pipeline_id(c, "echo");
 	sum = nx_pipeline_id(c, "checksum");
 	memset(in, 0x5a, sizeof in);
-	if (write(ready_fd, "r", 1) != 1 || read(go_fd, &b, 1) != 1)
-		return 11;
-	while (done < N_REQUESTS) {
+	__atomic_store_n(&fl->ready, 1, __ATOMIC_RELEASE);
+	spin_until(&fl->go, 1);
+	while (done < N_REQUESTS && result == 0) {
 		while (sent < N_REQUESTS && sent - done < 16) {
-			/* odd requests use the arena (1000 bytes), even ones stay inline */
-			struct nx_req r = { .in = in, .in_len = (sent & 1) ? 1000 : 40, .out = out,
-					    .out_cap = (sent & 1) ? 4 : 40, .user_data = sent,
+			/* a third inline, a third in the extension, a third in the arena */
+			uint32_t len = sent % 3 == 0 ? 40 : sent % 3 == 1 ? 150 : 1000;
+			struct nx_req r = { .in = in, .in_len = len, .out = out,
+					    .out_cap = (sent & 1) ? 4 : len, .user_data = sent,
 					    .pipeline = (uint16_t)((sent & 1) ? sum : echo) };
 
 			if (nx_submit(c, &r) != 0)
 				break;
 			sent++;
 		}
-		rc = nx_poll(c, comps, 32);
+		/* nx_wait spins (reading the vDSO clock) until answers come */
+		rc = nx_wait(c, comps, 32, 10000000000ull);
+		if (rc < 0)
+			result = 11;
 		for (int i = 0; i < rc; i++, done++)
 			if (comps[i].status != 0 || comps[i].user_data != done)
-				return 12;
+				result = 12;
 	}
-	if (write(ready_fd, "d", 1) != 1)
-		return 13;
+	__atomic_store_n(&fl->done, result == 0 ? 1 : 2, __ATOMIC_RELEASE);
+	spin_until(&fl->exit, 1);
 	nx_close(c);
-	return 0;
+	return result;
 }
 
+/* Wait for a flag, resuming the traced threads' stops meanwhile. */
 static bool
-wait_byte(int fd, char want, uint64_t timeout_ns, struct tracer *t)
+wait_flag(const uint32_t *w, uint32_t v, uint64_t timeout_ns, struct tracer *t1, struct tracer *t2)
 {
 	uint64_t t0 = nx_now_ns();
 
 	while (nx_now_ns() - t0 < timeout_ns) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		char b;
-
-		if (t != NULL)
-			trace_poll(t);
-		if (poll(&p, 1, 1) == 1)
-			return read(fd, &b, 1) == 1 && b == want;
+		if (t1 != NULL)
+			trace_poll(t1);
+		if (t2 != NULL)
+			trace_poll(t2);
+		if (__atomic_load_n(w, __ATOMIC_ACQUIRE) >= v)
+			return true;
+		usleep(200);
 	}
 	return false;
 }
@@ -224,13 +248,14 @@ answered(const char *inst)
 }
 
 static void
-test_worker_makes_no_syscall_and_no_allocation_while_serving(void **state)
+test_worker_and_client_make_no_syscall_and_worker_no_allocation(void **state)
 {
 	bool count_allocs = !nxt_sanitized();
 	struct nxt_nxd *dp = &nxd, d;
-	struct tracer t;
+	struct tracer t, tc;
+	struct flags *fl;
 	char preload[512];
-	int ready[2], go[2], fd;
+	int fd;
 	pid_t worker, pid;
 	uint64_t a0, a1, m0, m1;
 
@@ -294,32 +319,41 @@ test_worker_makes_no_syscall_and_no_allocation_while_serving(void **state)
 			assert_true(allocs_of(d.pid) > c0);
 	}
 
-	assert_int_equal(pipe(ready), 0);
-	assert_int_equal(pipe(go), 0);
+	fl = mmap(NULL, sizeof *fl, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	assert_true(fl != MAP_FAILED);
+	memset(fl, 0, sizeof *fl);
 	pid = fork();
 	if (pid == 0)
-		_exit(client(inst, ready[1], go[0]));
-	assert_true(wait_byte(ready[0], 'r', nxt_budget_ns(10000000000ull), NULL));
+		_exit(client(inst, fl));
+	assert_true(wait_flag(&fl->ready, 1, nxt_budget_ns(10000000000ull), NULL, NULL));
 	assert_true(wait_steady(inst));
 
 	m0 = allocs_of(worker);
 	a0 = answered(inst);
 	assert_int_equal(trace_begin(&t, worker), 0);
-	assert_int_equal(write(go[1], "g", 1), 1);
-	assert_true(wait_byte(ready[0], 'd', nxt_budget_ns(120000000000ull), &t));
+	assert_int_equal(trace_begin(&tc, pid), 0);
+	__atomic_store_n(&fl->go, 1, __ATOMIC_RELEASE);
+	assert_true(wait_flag(&fl->done, 1, nxt_budget_ns(120000000000ull), &t, &tc));
 	trace_end(&t);
+	trace_end(&tc);
+	__atomic_store_n(&fl->exit, 1, __ATOMIC_RELEASE);
 	m1 = allocs_of(worker);
 	a1 = answered(inst);
 	assert_int_equal(nxt_wait(pid, nxt_budget_ns(10000000000ull)), 0);
+	munmap(fl, sizeof *fl);
 
-	print_message("worker tid %d: %llu requests answered, %ld system calls, %llu allocations\n",
-		      (int)worker, (unsigned long long)(a1 - a0), t.syscalls,
-		      (unsigned long long)(m1 - m0));
+	print_message("worker tid %d: %llu requests answered, %ld system calls, %llu allocations; "
+		      "client: %ld system calls\n", (int)worker, (unsigned long long)(a1 - a0),
+		      t.syscalls, (unsigned long long)(m1 - m0), tc.syscalls);
 	if (t.syscalls != 0)
-		print_message("first system calls: %ld %ld %ld %ld\n", t.first[0], t.first[1],
+		print_message("worker's first system calls: %ld %ld %ld %ld\n", t.first[0], t.first[1],
 			      t.first[2], t.first[3]);
+	if (tc.syscalls != 0)
+		print_message("client's first system calls: %ld %ld %ld %ld\n", tc.first[0],
+			      tc.first[1], tc.first[2], tc.first[3]);
 	assert_true(a1 - a0 >= N_REQUESTS);
 	assert_int_equal(t.syscalls, 0);
+	assert_int_equal(tc.syscalls, 0);
 	assert_int_equal(m1 - m0, 0);
 
 	assert_int_equal(nxt_nxd_stop(dp), 0);
@@ -346,7 +380,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_worker_makes_no_syscall_and_no_allocation_while_serving,
+		cmocka_unit_test_teardown(test_worker_and_client_make_no_syscall_and_worker_no_allocation,
 					  teardown),
 	};
 

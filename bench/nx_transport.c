@@ -98,60 +98,83 @@ nxb_nx_teardown(const struct nxb_opts *o)
 	}
 }
 
-/* Open a client and find the echo pipeline; note where the worker runs. */
+/* A benchmark's client: attached, the echo pipeline found, buffers for
+ * one payload each way. */
+struct nx_session {
+	struct nx_client *c;
+	uint16_t echo;
+	uint8_t *in;
+	uint8_t *out;
+};
+
+static void
+session_close(struct nx_session *s)
+{
+	if (s->c != NULL)
+		nx_close(s->c);
+	free(s->in);
+	free(s->out);
+	memset(s, 0, sizeof *s);
+}
+
+/* Pin, attach, find echo; note where the worker runs. */
 static int
-client_open(const struct nxb_opts *o, struct nxb_result *r, struct nx_client **c, uint16_t *echo)
+session_open(struct nx_session *s, const struct nxb_opts *o, struct nxb_result *r)
 {
 	struct nx_open_opts oo = { .wait = o->nx_sleep ? NX_WAIT_SLEEP : NX_WAIT_SPIN };
 	int rc, id;
 
+	memset(s, 0, sizeof *s);
+	s->in = calloc(1, o->payload);
+	s->out = calloc(1, o->payload);
+	if (s->in == NULL || s->out == NULL) {
+		rc = nx__err(NX_ENOMEM, "nx: buffers");
+		goto err;
+	}
+	memset(s->in, 0xa5, o->payload);
 	rc = nxb_pin_client(o, r);
 	if (rc < 0)
-		return rc;
-	rc = nx_open(c, o->nx_instance, &oo);
-	if (rc < 0)
-		return nx__err_ctx(rc, "nx");
-	id = nx_pipeline_id(*c, "echo");
+		goto err;
+	rc = nx_open(&s->c, o->nx_instance, &oo);
+	if (rc < 0) {
+		rc = nx__err_ctx(rc, "nx");
+		goto err;
+	}
+	id = nx_pipeline_id(s->c, "echo");
 	if (id < 0) {
-		nx_close(*c);
-		return nx__err_ctx(id, "nx");
+		rc = nx__err_ctx(id, "nx");
+		goto err;
 	}
-	if (o->payload > nx_max_payload(*c)) {
-		nx_close(*c);
-		return nx__err(NX_E2BIG, "nx: payload %u exceeds the instance's max_payload %u",
-			       o->payload, nx_max_payload(*c));
+	if (o->payload > nx_max_payload(s->c)) {
+		rc = nx__err(NX_E2BIG, "nx: payload %u exceeds the instance's max_payload %u",
+			     o->payload, nx_max_payload(s->c));
+		goto err;
 	}
-	*echo = (uint16_t)id;
+	s->echo = (uint16_t)id;
 	r->server_cpu = o->server_cpu;
 	if (o->payload > 192)
 		nxb_note(r, "payload over 192 bytes travels through the channel arena");
 	return 0;
+err:
+	session_close(s);
+	return rc;
 }
 
 int
 nxb_nx_pingpong(const struct nxb_opts *o, struct nxb_result *r)
 {
-	struct nx_client *c;
+	struct nx_session s;
 	struct nxb_loop l;
-	uint8_t *in, *out;
-	uint32_t len;
-	uint16_t echo;
+	uint32_t len = 0;
 	int rc;
 
 	nxb_result_init(r, o, "nx", "pingpong");
-	in = calloc(1, o->payload);
-	out = calloc(1, o->payload);
-	if (in == NULL || out == NULL) {
-		rc = nx__err(NX_ENOMEM, "nx: buffers");
-		goto out_free;
-	}
-	rc = client_open(o, r, &c, &echo);
+	rc = session_open(&s, o, r);
 	if (rc < 0)
-		goto out_free;
-	memset(in, 0xa5, o->payload);
+		return rc;
 	nxb_loop_begin(&l, o);
 	do {
-		rc = nx_call(c, echo, in, o->payload, out, o->payload, &len, o->op_timeout_ns);
+		rc = nx_call(s.c, s.echo, s.in, o->payload, s.out, o->payload, &len, o->op_timeout_ns);
 		if (rc < 0 || len != o->payload) {
 			rc = nx__err(rc < 0 ? rc : NX_EPROTO, "nx: call %llu: %s (%u bytes back)",
 				     (unsigned long long)l.i, nx_strerror(rc), len);
@@ -160,10 +183,7 @@ nxb_nx_pingpong(const struct nxb_opts *o, struct nxb_result *r)
 	} while (nxb_loop_next(&l, &r->hist));
 	if (rc == 0)
 		rc = nxb_loop_end(&l, r);
-	nx_close(c);
-out_free:
-	free(in);
-	free(out);
+	session_close(&s);
 	return rc;
 }
 
@@ -178,33 +198,25 @@ int
 nxb_nx_window(const struct nxb_opts *o, struct nxb_result *r)
 {
 	struct nx_completion comps[256];
-	struct nx_client *c;
+	struct nx_session s;
 	uint64_t *sent_at, sent = 0, done = 0, total, t0, t_meas = 0, deadline, now;
-	uint8_t *in, *out;
+	struct nx_client *c;
 	unsigned w;
-	uint16_t echo;
 	int rc, n, i;
 
 	nxb_result_init(r, o, "nx", "window");
-	in = calloc(1, o->payload);
-	out = calloc(1, o->payload);
-	sent_at = NULL;
-	if (in == NULL || out == NULL) {
-		rc = nx__err(NX_ENOMEM, "nx: buffers");
-		goto out_free;
-	}
-	rc = client_open(o, r, &c, &echo);
+	rc = session_open(&s, o, r);
 	if (rc < 0)
-		goto out_free;
+		return rc;
+	c = s.c;
 	w = o->window < nx_capacity(c) ? o->window : nx_capacity(c);
 	if (w < o->window)
 		nxb_note(r, "window cut to the channel's %u", w);
 	sent_at = calloc(w, sizeof *sent_at);
 	if (sent_at == NULL) {
 		rc = nx__err(NX_ENOMEM, "nx: window");
-		goto out_close;
+		goto out;
 	}
-	memset(in, 0x5a, o->payload);
 	total = o->warmup + o->ops;
 	t0 = nx_clock_ns();
 	deadline = t0 + o->duration_ns;
@@ -215,16 +227,16 @@ nxb_nx_window(const struct nxb_opts *o, struct nxb_result *r)
 			break;
 		}
 		while (sent < total && sent - done < w) {
-			struct nx_req req = { .in = in, .in_len = o->payload, .out = out,
+			struct nx_req req = { .in = s.in, .in_len = o->payload, .out = s.out,
 					      .out_cap = o->payload, .user_data = sent,
-					      .pipeline = echo };
+					      .pipeline = s.echo };
 
 			rc = nx_submit(c, &req);
 			if (rc == NX_EAGAIN)
 				break;
 			if (rc < 0) {
 				rc = nx__err(rc, "nx: submit: %s", nx_strerror(rc));
-				goto out_close;
+				goto out;
 			}
 			sent_at[sent % w] = now;
 			sent++;
@@ -237,7 +249,7 @@ nxb_nx_window(const struct nxb_opts *o, struct nxb_result *r)
 			if (comps[i].status != 0 || comps[i].user_data != done) {
 				rc = nx__err(NX_EPROTO, "nx: request %llu: %s", (unsigned long long)done,
 					     nx_strerror(comps[i].status));
-				goto out_close;
+				goto out;
 			}
 			if (done == o->warmup)
 				t_meas = now;
@@ -247,7 +259,7 @@ nxb_nx_window(const struct nxb_opts *o, struct nxb_result *r)
 	}
 	if (done <= o->warmup) {
 		rc = nx__err(NX_ETIMEDOUT, "nx: the duration bound ran out in the warmup");
-		goto out_close;
+		goto out;
 	}
 	r->ops = done - o->warmup;
 	r->elapsed_ns = nx_clock_ns() - t_meas;
@@ -257,38 +269,10 @@ nxb_nx_window(const struct nxb_opts *o, struct nxb_result *r)
 	/* let what is still outstanding come back before closing */
 	while (nx_outstanding(c) != 0 && nx_wait(c, comps, 256, o->op_timeout_ns) > 0)
 		;
-out_close:
-	nx_close(c);
-out_free:
+out:
 	free(sent_at);
-	free(in);
-	free(out);
+	session_close(&s);
 	return rc;
-}
-
-/* CPU time (user + system) of a process so far, in ns. */
-static uint64_t
-process_cpu_ns(pid_t pid)
-{
-	unsigned long long ut = 0, st = 0;
-	char path[64], buf[1024], *p;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	f = fopen(path, "re");
-	if (f == NULL)
-		return 0;
-	n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	/* after ") ": state ppid pgrp session tty tpgid flags minflt cminflt
-	 * majflt cmajflt utime stime */
-	if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-				&ut, &st) != 2)
-		return 0;
-	return (ut + st) * (1000000000ull / (unsigned long long)sysconf(_SC_CLK_TCK));
 }
 
 #define NXSLEEP_GAP_NS 300000ull /* idle gap before each call: both sides asleep */
@@ -297,28 +281,20 @@ process_cpu_ns(pid_t pid)
 int
 nxb_nxsleep_wakeup(const struct nxb_opts *o, struct nxb_result *r)
 {
-	struct nx_client *c;
+	struct nx_session s;
 	uint64_t cpu0, cpu1, ops, i;
-	uint8_t *in, *out;
 	uint32_t len = 0;
-	uint16_t echo;
-	int rc = 0;
+	int rc;
 
 	nxb_result_init(r, o, "nxsleep", "wakeup");
-	in = calloc(1, o->payload);
-	out = calloc(1, o->payload);
-	if (in == NULL || out == NULL) {
-		rc = nx__err(NX_ENOMEM, "nxsleep: buffers");
-		goto out_free;
-	}
-	rc = client_open(o, r, &c, &echo);
+	rc = session_open(&s, o, r);
 	if (rc < 0)
-		goto out_free;
+		return rc;
 	/* nxd's CPU use with a client attached and nothing to do */
 	if (o->nxd_pid > 0) {
-		cpu0 = process_cpu_ns(o->nxd_pid);
+		cpu0 = nx_process_cpu_ns(o->nxd_pid);
 		nx_sleep_ns(NXSLEEP_IDLE_NS);
-		cpu1 = process_cpu_ns(o->nxd_pid);
+		cpu1 = nx_process_cpu_ns(o->nxd_pid);
 		nxb_note(r, "nxd idle CPU %.2f%% of one CPU (a spinning worker: 100%%)",
 			 100.0 * (double)(cpu1 - cpu0) / (double)NXSLEEP_IDLE_NS);
 	} else {
@@ -331,7 +307,7 @@ nxb_nxsleep_wakeup(const struct nxb_opts *o, struct nxb_result *r)
 
 		nx_sleep_ns(NXSLEEP_GAP_NS);
 		t0 = nx_clock_ns();
-		rc = nx_call(c, echo, in, o->payload, out, o->payload, &len, o->op_timeout_ns);
+		rc = nx_call(s.c, s.echo, s.in, o->payload, s.out, o->payload, &len, o->op_timeout_ns);
 		t1 = nx_clock_ns();
 		if (rc < 0 || len != o->payload) {
 			rc = nx__err(rc < 0 ? rc : NX_EPROTO, "nxsleep: call %llu: %s",
@@ -348,9 +324,6 @@ nxb_nxsleep_wakeup(const struct nxb_opts *o, struct nxb_result *r)
 		r->ops_per_s = r->elapsed_ns > 0 ? (double)r->ops * 1e9 / (double)r->elapsed_ns : 0;
 		nxb_note(r, "each call after a %llu us idle gap", NXSLEEP_GAP_NS / 1000);
 	}
-	nx_close(c);
-out_free:
-	free(in);
-	free(out);
+	session_close(&s);
 	return rc;
 }

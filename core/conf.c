@@ -160,3 +160,17 @@ nx_instance_conf_set(struct nx_instance_conf *c, const char *key, const char *va
 	}
 	return nx__err(NX_EINVAL, "unknown setting '%s'", key);
 }
+
+int
+nx_instance_conf_plan(const struct nx_instance_conf *c, struct nx_place_plan *plan)
+{
+	struct nx_place_req req;
+
+	memset(&req, 0, sizeof req);
+	req.workers = c->workers;
+	req.cpus = c->ncpus > 0 ? c->cpus : NULL;
+	req.ncpus = c->ncpus;
+	req.isolated = c->has_isolated ? c->isolated : NULL;
+	req.numa_node = -1;
+	return nx_place_plan(plan, &req);
+}

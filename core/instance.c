@@ -676,7 +676,6 @@ orphan_channels(struct nx_instance *inst)
 int
 nx_instance_create(struct nx_instance **out, const struct nx_instance_conf *conf)
 {
-	struct nx_place_req preq;
 	struct nx_health_geom hg;
 	struct nx_instance *inst;
 	struct nx_health_hdr *h;
@@ -714,13 +713,7 @@ nx_instance_create(struct nx_instance **out, const struct nx_instance_conf *conf
 		goto err;
 	}
 
-	memset(&preq, 0, sizeof preq);
-	preq.workers = conf->workers;
-	preq.cpus = conf->ncpus > 0 ? conf->cpus : NULL;
-	preq.ncpus = conf->ncpus;
-	preq.isolated = conf->has_isolated ? conf->isolated : NULL;
-	preq.numa_node = -1;
-	rc = nx_place_plan(&inst->plan, &preq);
+	rc = nx_instance_conf_plan(conf, &inst->plan);
 	if (rc < 0) {
 		rc = nx__err_ctx(rc, "placement");
 		goto err;

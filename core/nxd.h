@@ -45,6 +45,12 @@ void nx_instance_conf_default(struct nx_instance_conf *c);
  */
 int nx_instance_conf_set(struct nx_instance_conf *c, const char *key, const char *value);
 
+/**
+ * The placement an instance with these settings would get (nxd
+ * --print-placement). @return 0 or the planner's error (message set)
+ */
+int nx_instance_conf_plan(const struct nx_instance_conf *c, struct nx_place_plan *plan);
+
 struct nx_instance;
 
 /**

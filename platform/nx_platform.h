@@ -218,6 +218,8 @@ uint32_t nx_process_uid(void);
 bool nx_process_alive(int32_t pid);
 /** Start time of pid in clock ticks since boot (detects pid reuse), 0 if gone. */
 uint64_t nx_process_start_time(int32_t pid);
+/** CPU time (user + system) pid has used, in ns; 0 if gone. */
+uint64_t nx_process_cpu_ns(int32_t pid);
 
 /* ---- control transport (UNIX seqpacket with credentials and fd passing) ---- */
 

@@ -87,35 +87,53 @@ nx_process_alive(int32_t pid)
 	return kill(pid, 0) == 0 || errno == EPERM;
 }
 
-uint64_t
-nx_process_start_time(int32_t pid)
+/* Fields of /proc/<pid>/stat from field 3 (state) on, or NULL. comm
+ * (field 2) may hold spaces and parentheses: the rest follows the last ')'. */
+static const char *
+stat_fields(int32_t pid, char *buf, size_t len)
 {
-	char path[64], buf[1024];
-	unsigned long long start = 0;
+	char path[64];
 	const char *p;
 	FILE *f;
 	size_t n;
-	int field;
 
 	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
 	f = fopen(path, "re");
 	if (f == NULL)
-		return 0;
-	n = fread(buf, 1, sizeof buf - 1, f);
+		return NULL;
+	n = fread(buf, 1, len - 1, f);
 	fclose(f);
 	buf[n] = '\0';
-	/* comm may hold spaces and parentheses: fields resume after the last ')' */
 	p = strrchr(buf, ')');
-	if (p == NULL)
-		return 0;
-	p++;
-	/* field 3 (state) follows; starttime is field 22 */
-	for (field = 2; field < 22 && *p != '\0'; p++)
-		if (*p == ' ')
-			field++;
-	if (sscanf(p, "%llu", &start) != 1)
+	return p != NULL && p[1] == ' ' ? p + 2 : NULL;
+}
+
+uint64_t
+nx_process_start_time(int32_t pid)
+{
+	unsigned long long start = 0;
+	char buf[1024];
+	const char *p = stat_fields(pid, buf, sizeof buf);
+
+	/* state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
+	 * utime stime cutime cstime priority nice threads itrealvalue starttime */
+	if (p == NULL || sscanf(p, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d "
+				"%*d %*d %*d %*d %llu", &start) != 1)
 		return 0;
 	return start;
+}
+
+uint64_t
+nx_process_cpu_ns(int32_t pid)
+{
+	unsigned long long ut = 0, st = 0;
+	char buf[1024];
+	const char *p = stat_fields(pid, buf, sizeof buf);
+
+	if (p == NULL || sscanf(p, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+				&st) != 2)
+		return 0;
+	return (ut + st) * (1000000000ull / (unsigned long long)sysconf(_SC_CLK_TCK));
 }
 
 uint64_t

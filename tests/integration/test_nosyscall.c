@@ -34,19 +34,9 @@
 
 #define N_REQUESTS 100000
 
-struct row {
-	int32_t tid;
-	uint32_t pad;
-	uint64_t count;
-};
+#include "tests/preload/alloccount.h"
 
-struct table {
-	uint32_t nrows;
-	uint32_t pad;
-	struct row rows[256];
-};
-
-static struct table *table;
+static struct nx_alloccount_table *table;
 static char table_name[64];
 static struct nxt_nxd nxd = { .pid = -1 };
 static char inst_name[64];
@@ -59,7 +49,7 @@ allocs_of(pid_t tid)
 	if (table == NULL)
 		return 0;
 	n = __atomic_load_n(&table->nrows, __ATOMIC_ACQUIRE);
-	for (i = 0; i < n && i < 256; i++)
+	for (i = 0; i < n && i < NX_ALLOCCOUNT_ROWS; i++)
 		if (__atomic_load_n(&table->rows[i].tid, __ATOMIC_ACQUIRE) == tid)
 			return __atomic_load_n(&table->rows[i].count, __ATOMIC_RELAXED);
 	return 0; /* never allocated */

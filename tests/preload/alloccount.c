@@ -4,7 +4,7 @@
  * nothing while it serves requests.
  *
  * $NX_ALLOCCOUNT names a POSIX shared memory segment the test created
- * (struct table below). A thread takes a row at its first allocation
+ * (struct nx_alloccount_table, alloccount.h). A thread takes a row at its first allocation
  * (that costs one gettid), then bumps its own count: one writer per row.
  */
 #include <fcntl.h>
@@ -16,19 +16,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define ROWS 256
-
-struct row {
-	int32_t tid;
-	uint32_t pad;
-	uint64_t count;
-};
-
-struct table {
-	uint32_t nrows;
-	uint32_t pad;
-	struct row rows[ROWS];
-};
+#include "alloccount.h"
 
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
@@ -36,8 +24,8 @@ extern void *__libc_realloc(void *, size_t);
 extern void *__libc_memalign(size_t, size_t);
 extern void __libc_free(void *);
 
-static struct table *table;
-static __thread struct row *mine;
+static struct nx_alloccount_table *table;
+static __thread struct nx_alloccount_row *mine;
 static __thread int busy;
 
 __attribute__((constructor)) static void
@@ -67,7 +55,7 @@ count(void)
 
 		busy = 1;
 		i = __atomic_fetch_add(&table->nrows, 1, __ATOMIC_RELAXED);
-		if (i < ROWS) {
+		if (i < NX_ALLOCCOUNT_ROWS) {
 			mine = &table->rows[i];
 			__atomic_store_n(&mine->tid, (int32_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
 		}

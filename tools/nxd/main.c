@@ -82,17 +82,10 @@ static int
 print_placement(const struct nx_instance_conf *c)
 {
 	struct nx_place_plan plan;
-	struct nx_place_req req;
 	char buf[8192];
 	int rc;
 
-	memset(&req, 0, sizeof req);
-	req.workers = c->workers;
-	req.cpus = c->ncpus > 0 ? c->cpus : NULL;
-	req.ncpus = c->ncpus;
-	req.isolated = c->has_isolated ? c->isolated : NULL;
-	req.numa_node = -1;
-	rc = nx_place_plan(&plan, &req);
+	rc = nx_instance_conf_plan(c, &plan);
 	if (rc < 0) {
 		fprintf(stderr, "nxd: placement: %s\n", nx__errmsg());
 		return 1;

@@ -68,7 +68,7 @@ LIBNX_SONAME := libnx.so.$(shell sed -n 's/^\#define NX_ABI_VERSION \([0-9]*\)/\
 LIBNX_A := $(LIB)/libnx.a
 LIBCORE_A := $(LIB)/libnxcore.a
 
-TOOLS := nxd
+TOOLS := nxd nxctl
 TOOL_BINS := $(TOOLS:%=$(BIN)/%) $(BIN)/nxbench $(BIN)/nxdemo
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core_internal.h"
+#include "graph.h"
 #include "nxd.h"
 
 static int
@@ -148,6 +150,24 @@ nx_instance_conf_set(struct nx_instance_conf *c, const char *key, const char *va
 			c->allow_gid = (int64_t)v;
 		return rc;
 	}
+	if (key_is(key, "max_slots")) {
+		rc = parse_u64(key, value, 1, 65536, &v);
+		if (rc == 0)
+			c->max_slots = (uint32_t)v;
+		return rc;
+	}
+	if (key_is(key, "scratch")) {
+		rc = parse_u64(key, value, 4096, 1u << 30, &v);
+		if (rc == 0)
+			c->scratch_bytes = (uint32_t)v;
+		return rc;
+	}
+	if (key_is(key, "stage_state")) {
+		rc = parse_u64(key, value, 0, 1u << 20, &v);
+		if (rc == 0)
+			c->stage_state = (uint32_t)v;
+		return rc;
+	}
 	if (key_is(key, "isolated")) {
 		int cpus[NX_PLACE_MAX_WORKERS * 4];
 
@@ -173,4 +193,53 @@ nx_instance_conf_plan(const struct nx_instance_conf *c, struct nx_place_plan *pl
 	req.isolated = c->has_isolated ? c->isolated : NULL;
 	req.numa_node = -1;
 	return nx_place_plan(plan, &req);
+}
+
+int
+nx_instance_conf_pipeline(struct nx_instance_conf *c, const char *name, const char *key,
+			  const char *value)
+{
+	struct nx_pipe_spec *s = NULL, *more;
+	unsigned i;
+	int rc;
+
+	for (i = 0; i < c->nspecs; i++)
+		if (strcmp(c->specs[i].name, name) == 0)
+			s = &c->specs[i];
+	if (s == NULL) {
+		if (c->nspecs == NX_MAX_PIPELINES)
+			return nx__err(NX_EINVAL, "more than %d pipelines", NX_MAX_PIPELINES);
+		more = realloc(c->specs, (c->nspecs + 1) * sizeof *c->specs);
+		if (more == NULL)
+			return nx__err(NX_ENOMEM, "pipeline %s", name);
+		c->specs = more;
+		s = &c->specs[c->nspecs];
+		rc = nx__spec_init(s, name);
+		if (rc < 0)
+			return rc;
+		c->nspecs++;
+	}
+	return nx__spec_set(s, key, value);
+}
+
+int
+nx_instance_conf_finish(struct nx_instance_conf *c)
+{
+	unsigned i;
+	int rc;
+
+	for (i = 0; i < c->nspecs; i++) {
+		rc = nx__spec_finish(&c->specs[i]);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+void
+nx_instance_conf_release(struct nx_instance_conf *c)
+{
+	free(c->specs);
+	c->specs = NULL;
+	c->nspecs = 0;
 }

@@ -30,23 +30,31 @@
 
 #define NX_BURST 32              /* requests taken from one channel per visit */
 #define NX_MAX_PIPELINES 64
-#define NX_MAX_STAGES 16         /* per pipeline */
+#define NX_MAX_RR 1024           /* round-robin turn counters per worker */
 #define NX_HEARTBEAT_LOOPS 256   /* idle bookkeeping every this many empty loops */
 
-/* ---- stages and pipelines ---- */
+/* ---- pools: fixed-size objects reserved at start-up (control thread) ---- */
 
-struct nx_stage_inst {
-	const struct nx_stage_ops *ops;
-	void *state;
+struct nx_pool {
+	uint8_t *base;
+	uint32_t *next;   /* free list, index + 1, 0 ends it */
+	size_t size;
+	uint32_t count;
+	uint32_t head;
+	uint32_t used;
+	const char *what;
 };
 
-struct nx_pipeline {
-	char name[NX_PIPE_NAME_MAX];
-	uint32_t id;
-	uint32_t nstages;
-	uint64_t version;
-	struct nx_stage_inst stages[NX_MAX_STAGES];
-};
+int nx__pool_init(struct nx_pool *p, size_t size, uint32_t count, const char *what);
+void nx__pool_fini(struct nx_pool *p);
+/** A zeroed object, or NULL with an NX_ENOSPC message naming the pool. */
+void *nx__pool_get(struct nx_pool *p);
+void nx__pool_put(struct nx_pool *p, void *obj);
+
+/* ---- stages and pipelines (graph.h has the graph itself) ---- */
+
+struct nx_pipeline;
+struct nx_pipe_spec;
 
 struct nx_pipetab {
 	uint32_t n;
@@ -57,27 +65,14 @@ struct nx_pipetab {
 extern const struct nx_stage_ops nx_stage_echo;
 extern const struct nx_stage_ops nx_stage_checksum;
 const struct nx_stage_ops *nx__stage_builtin(const char *name);
+int nx_stage_register(const struct nx_stage_ops *ops); /* nxd.h documents it */
+const char *nx__stage_builtin_names(void);
+/** The built-in pipelines (C tables): how many, and each one's spec. */
+unsigned nx__builtin_pipes(void);
+int nx__builtin_pipe_spec(unsigned i, struct nx_pipe_spec *spec);
 
 /** CRC-32C (Castagnoli), hardware-assisted where the CPU has it. */
 uint32_t nx_crc32c(uint32_t crc, const void *buf, size_t len);
-
-/**
- * Build a pipeline of stages run in sequence, each initialised with
- * conf. @return 0, NX_EINVAL, NX_ENOMEM, or the failing init's code
- */
-int nx__pipeline_create(struct nx_pipeline **out, const char *name,
-			const struct nx_stage_ops *const *stages, unsigned nstages,
-			const struct nx_stage_conf *conf);
-/** fini every stage and free. Only after a grace period. */
-void nx__pipeline_destroy(struct nx_pipeline *p);
-
-/**
- * Run a pipeline on one message (worker, data path). scratch holds two
- * buffers of scratch_cap bytes for the stages between the first and last.
- * @return 0 or a negative NX_E* code
- */
-int nx__pipeline_run(const struct nx_pipeline *p, struct nx_msg *msg, struct nx_ctx *ctx,
-		     uint8_t *const scratch[2], uint32_t scratch_cap);
 
 /* ---- channels and workers ---- */
 
@@ -120,9 +115,12 @@ struct nx_worker {
 	uint32_t idx;
 	int cpu;
 	struct nx_health_worker *hw;
+	struct nx_health_slot_stats *stats; /* this worker's row of the slot stats */
+	uint32_t nstats;
 	struct nx_thread *thread;
-	uint8_t *scratch[2];
+	uint8_t *scratch;          /* intermediate outputs of a request's graph */
 	uint32_t scratch_cap;
+	uint32_t max_payload;
 	uint32_t nchans;           /* control thread's count, for balancing */
 
 	/* written by the worker only, on its own lines */
@@ -134,6 +132,7 @@ struct nx_worker {
 	uint64_t errors[NX_WERR_KINDS];
 	bool errors_dirty;         /* errors changed since last published */
 	struct nx_ctx ctx;
+	uint32_t rr[NX_MAX_RR];    /* round-robin turns, by node's counter index */
 };
 
 /** The worker loop; arg is a struct nx_worker. */

@@ -12,6 +12,7 @@
  * kernel releases it when nxd dies, however it dies, so a restarted nxd
  * takes over at once, and a second nxd on a live instance is refused.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,41 +21,9 @@
 #include "shm/attach.h"
 
 #include "core_internal.h"
+#include "graph.h"
+#include "instance_internal.h"
 #include "nxd.h"
-
-#define NX_MAX_PEERS 64
-#define NX_PEER_TIMEOUT_NS 5000000000ull /* a connection must speak within 5 s */
-
-enum { KEY_LISTEN = 1, KEY_SIGNAL, KEY_NOTIFY, KEY_PEER, KEY_CHAN };
-#define KEY(type, idx) (((uint64_t)(type) << 32) | (uint32_t)(idx))
-
-struct nx_peer {
-	int fd;
-	struct nx_peer_cred cred;
-	uint64_t since_ns;
-};
-
-struct nx_instance {
-	struct nx_instance_conf conf;
-	struct nx_place_plan plan;
-	struct nx_health_view hv;
-	struct nx_chan_geom cgeom;
-	uint64_t generation;
-	bool reattached;
-	int lfd;
-	int sigfd;
-	int notefd;
-	struct nx_evloop *ev;
-	struct nx_worker *workers;
-	unsigned nworkers;
-	bool workers_started;
-	struct nx_wchan *chans;
-	struct nx_pipetab *pipes;
-	struct nx_peer peers[NX_MAX_PEERS];
-	uint32_t stop;
-	bool stopped;
-	uint64_t last_sweep_ns;
-};
 
 void
 nx_instance_conf_default(struct nx_instance_conf *c)
@@ -67,6 +36,9 @@ nx_instance_conf_default(struct nx_instance_conf *c)
 	c->arena_bytes = 1u << 20;
 	c->max_payload = NX_PAYLOAD_MAX_DEFAULT;
 	c->allow_gid = -1;
+	c->max_slots = 256;
+	c->scratch_bytes = 1u << 20;
+	c->stage_state = 4096;
 }
 
 void
@@ -97,103 +69,6 @@ static void
 set_inst_state(struct nx_instance *inst, uint32_t state)
 {
 	nx__store32(&hdr(inst)->state, state);
-}
-
-/* ---- pipelines ---- */
-
-/* Show a table's pipelines in the health segment's directory. */
-static void
-pipes_publish_directory(struct nx_instance *inst, const struct nx_pipetab *tab)
-{
-	uint32_t i;
-
-	for (i = 0; i < tab->n && i < inst->hv.max_pipelines; i++) {
-		struct nx_health_pipe *hp = &inst->hv.pipes[i];
-
-		if (nx__load32(&hp->active))
-			continue;
-		memcpy(hp->name, tab->p[i]->name, sizeof hp->name);
-		hp->nstages = tab->p[i]->nstages;
-		hp->version = tab->p[i]->version;
-		ck_pr_fence_store(); /* the name before the flag readers check */
-		nx__store32(&hp->active, 1);
-	}
-}
-
-static int
-pipes_build(struct nx_instance *inst)
-{
-	static const struct nx_stage_ops *const echo[] = { &nx_stage_echo };
-	static const struct nx_stage_ops *const checksum[] = { &nx_stage_checksum };
-	struct nx_pipetab *tab;
-	unsigned i;
-	int rc;
-
-	tab = calloc(1, sizeof *tab);
-	if (tab == NULL)
-		return nx__err(NX_ENOMEM, "pipeline table");
-	rc = nx__pipeline_create(&tab->p[0], "echo", echo, 1, NULL);
-	if (rc == 0)
-		rc = nx__pipeline_create(&tab->p[1], "checksum", checksum, 1, NULL);
-	if (rc < 0) {
-		nx__pipeline_destroy(tab->p[0]);
-		free(tab);
-		return rc;
-	}
-	tab->n = 2;
-	for (i = 0; i < tab->n; i++)
-		tab->p[i]->id = i;
-	memset(inst->hv.pipes, 0, inst->hv.max_pipelines * sizeof *inst->hv.pipes);
-	pipes_publish_directory(inst, tab);
-	inst->pipes = tab;
-	return 0;
-}
-
-int
-nx_instance_add_pipeline(struct nx_instance *inst, const char *name,
-			 const struct nx_stage_ops *const *stages, unsigned nstages,
-			 const struct nx_stage_conf *conf)
-{
-	struct nx_pipetab *old = inst->pipes, *tab;
-	struct nx_pipeline *p;
-	uint32_t i;
-	int rc;
-
-	for (i = 0; i < old->n; i++)
-		if (strcmp(old->p[i]->name, name) == 0)
-			return nx__err(NX_EINVAL, "pipeline %s exists", name);
-	if (old->n == NX_MAX_PIPELINES || old->n >= inst->hv.max_pipelines)
-		return nx__err(NX_ENOSPC, "pipeline %s: the table holds %u", name, old->n);
-	rc = nx__pipeline_create(&p, name, stages, nstages, conf);
-	if (rc < 0)
-		return rc;
-	tab = malloc(sizeof *tab);
-	if (tab == NULL) {
-		nx__pipeline_destroy(p);
-		return nx__err(NX_ENOMEM, "pipeline table");
-	}
-	*tab = *old;
-	p->id = tab->n;
-	tab->p[tab->n++] = p;
-	/* Workers see the new table in their next loop; the old one (same
-	 * pipelines, one fewer) is freed once none can hold it. */
-	nx_rcu_assign(inst->pipes, tab);
-	pipes_publish_directory(inst, tab);
-	nx_rcu_synchronize();
-	free(old);
-	return (int)p->id;
-}
-
-static void
-pipes_free(struct nx_pipetab *tab)
-{
-	unsigned i;
-
-	if (tab == NULL)
-		return;
-	for (i = 0; i < tab->n; i++)
-		nx__pipeline_destroy(tab->p[i]);
-	free(tab);
 }
 
 /* ---- channel sets (RCU) ---- */
@@ -252,7 +127,8 @@ peer_drop(struct nx_instance *inst, struct nx_peer *p)
 static bool
 peer_allowed(const struct nx_instance *inst, const struct nx_peer_cred *c)
 {
-	return c->uid == nx_process_uid() || c->uid == 0 ||
+	/* the owner, or the configured group: not even root is let in otherwise */
+	return c->uid == nx_process_uid() ||
 	       (inst->conf.allow_gid >= 0 && (int64_t)c->gid == inst->conf.allow_gid);
 }
 
@@ -532,32 +408,114 @@ drop:
 	peer_drop(inst, p);
 }
 
+/* Answer an nxctl command in chunks; the last one says no more follow. */
 static void
-on_peer(struct nx_instance *inst, struct nx_peer *p)
+reply_command(struct nx_instance *inst, struct nx_peer *p, int status, const struct nx_buf *b)
 {
-	struct nx_ctl_msg m;
-	int fd = -1, rc;
+	struct nx_ctl_reply *r = inst->reply;
+	size_t off = 0;
 
-	rc = nx__ctl_recv_msg(p->fd, &m, &fd, 0);
-	if (rc == NX_EAGAIN)
-		return;
-	if (rc < 0) {
-		if (rc != NX_ECLOSED)
-			nx__ctl_reply_error(p->fd, rc, "%s", nx__errmsg());
+	do {
+		size_t n = b->len - off < NX_CTL_REPLY_CHUNK ? b->len - off : NX_CTL_REPLY_CHUNK;
+
+		memset(&r->hdr, 0, sizeof r->hdr);
+		r->hdr.type = NX_CTL_REPLY;
+		r->hdr.abi_version = NX_ABI_VERSION;
+		r->hdr.status = status;
+		r->len = (uint32_t)n;
+		r->more = off + n < b->len;
+		memcpy(r->text, b->p + off, n);
+		if (nx_ctl_send(p->fd, r, offsetof(struct nx_ctl_reply, text) + n, -1) < 0)
+			return;
+		off += n;
+	} while (off < b->len);
+}
+
+/* An nxctl command: argc NUL-terminated strings, checked before use. */
+static void
+peer_command(struct nx_instance *inst, struct nx_peer *p, struct nx_ctl_cmd *c, size_t got)
+{
+	char *argv[64], *a = c->args, *end;
+	struct nx_buf out = { 0 };
+	uint32_t i;
+	int rc;
+
+	if (got < offsetof(struct nx_ctl_cmd, args) || c->len > NX_CTL_CMD_MAX ||
+	    got != offsetof(struct nx_ctl_cmd, args) + c->len || c->argc == 0 || c->argc > 64) {
+		nx__ctl_reply_error(p->fd, NX_EPROTO, "malformed command");
 		peer_drop(inst, p);
 		return;
 	}
-	switch (m.type) {
-	case NX_CTL_ATTACH:
+	end = c->args + c->len;
+	for (i = 0; i < c->argc; i++) {
+		char *z = memchr(a, '\0', (size_t)(end - a));
+
+		if (z == NULL) {
+			nx__ctl_reply_error(p->fd, NX_EPROTO, "malformed command arguments");
+			peer_drop(inst, p);
+			return;
+		}
+		argv[i] = a;
+		a = z + 1;
+	}
+	nx__err_clear();
+	rc = nx__control_command(inst, (int)c->argc, argv, (c->hdr.wait_mode & NX_CTL_CMD_JSON) != 0,
+				 &out);
+	if (rc < 0) {
+		out.len = 0;
+		nx__buf_printf(&out, "%s", nx__errmsg());
+	}
+	if (out.failed) {
+		nx__buf_free(&out);
+		nx__ctl_reply_error(p->fd, NX_ENOMEM, "no memory for the answer");
+	} else {
+		if (!inst->conf.quiet || rc < 0)
+			nx_log(rc < 0 ? NX_LOG_WARN : NX_LOG_INFO, "nxctl (pid %d) %s: %s", p->cred.pid,
+			       argv[0], rc < 0 ? nx__errmsg() : "done");
+		reply_command(inst, p, rc, &out);
+		nx__buf_free(&out);
+	}
+	p->since_ns = nx_clock_ns(); /* it may send another */
+}
+
+static void
+on_peer(struct nx_instance *inst, struct nx_peer *p)
+{
+	struct nx_ctl_cmd *c = inst->cmd;
+	int fd = -1, n;
+
+	n = nx_ctl_recv(p->fd, c, sizeof *c, &fd, 0);
+	if (n == NX_EAGAIN)
+		return;
+	if (n < 0 || (size_t)n < sizeof c->hdr) {
+		if (n != NX_ECLOSED)
+			nx__ctl_reply_error(p->fd, n < 0 ? n : NX_EPROTO, "%s",
+					    n < 0 ? nx__errmsg() : "message too short");
 		nx_fd_close(fd);
-		peer_attach(inst, p, &m);
-		break;
+		peer_drop(inst, p);
+		return;
+	}
+	switch (c->hdr.type) {
+	case NX_CTL_ATTACH:
 	case NX_CTL_RECLAIM:
-		peer_reclaim(inst, p, &m, fd);
+		if ((size_t)n != sizeof c->hdr) {
+			nx_fd_close(fd);
+			nx__ctl_reply_error(p->fd, NX_EPROTO, "malformed control message");
+			peer_drop(inst, p);
+		} else if (c->hdr.type == NX_CTL_ATTACH) {
+			nx_fd_close(fd);
+			peer_attach(inst, p, &c->hdr);
+		} else {
+			peer_reclaim(inst, p, &c->hdr, fd);
+		}
+		break;
+	case NX_CTL_COMMAND:
+		nx_fd_close(fd);
+		peer_command(inst, p, c, (size_t)n);
 		break;
 	default:
 		nx_fd_close(fd);
-		nx__ctl_reply_error(p->fd, NX_EPROTO, "unexpected message type %u", m.type);
+		nx__ctl_reply_error(p->fd, NX_EPROTO, "unexpected message type %u", c->hdr.type);
 		peer_drop(inst, p);
 		break;
 	}
@@ -640,11 +598,13 @@ workers_init(struct nx_instance *inst)
 		w->hw = &inst->hv.workers[i];
 		w->pipes = &inst->pipes;
 		w->may_sleep = inst->conf.idle == NX_WAIT_SLEEP;
-		w->scratch_cap = inst->conf.max_payload;
-		w->scratch[0] = malloc(w->scratch_cap);
-		w->scratch[1] = malloc(w->scratch_cap);
+		w->scratch_cap = inst->conf.scratch_bytes;
+		w->max_payload = inst->conf.max_payload;
+		w->scratch = malloc(w->scratch_cap);
 		w->chans = calloc(1, sizeof(struct nx_chanset));
-		if (w->scratch[0] == NULL || w->scratch[1] == NULL || w->chans == NULL)
+		w->stats = &inst->hv.slot_stats[(size_t)i * inst->hv.max_slots];
+		w->nstats = inst->hv.max_slots;
+		if (w->scratch == NULL || w->chans == NULL)
 			return nx__err(NX_ENOMEM, "worker %u buffers", i);
 		memset(w->hw, 0, sizeof *w->hw);
 		w->hw->cpu = w->cpu;
@@ -719,7 +679,8 @@ nx_instance_create(struct nx_instance **out, const struct nx_instance_conf *conf
 		goto err;
 	}
 
-	nx__health_geom(&hg, (uint32_t)inst->plan.nworkers, conf->max_channels, NX_MAX_PIPELINES);
+	nx__health_geom(&hg, (uint32_t)inst->plan.nworkers, conf->max_channels, NX_MAX_PIPELINES,
+			conf->max_slots);
 	rc = nx__health_create(&inst->hv, conf->instance, &hg, &inst->reattached);
 	if (rc < 0)
 		goto err;
@@ -755,10 +716,17 @@ nx_instance_create(struct nx_instance **out, const struct nx_instance_conf *conf
 		for (i = 0; i < conf->max_channels; i++)
 			memset(&inst->hv.chans[i], 0, sizeof inst->hv.chans[i]);
 
-	rc = pipes_build(inst);
-	if (rc < 0)
-		goto err;
-	rc = workers_init(inst);
+	rc = nx__pool_init(&inst->pipe_pool, sizeof(struct nx_pipeline), 2 * NX_MAX_PIPELINES + 2,
+			   "pipelines");
+	if (rc == 0)
+		rc = nx__pool_init(&inst->inst_pool, sizeof(struct nx_stage_inst) + conf->stage_state,
+				   3 * conf->max_slots + 2, "stage instances");
+	if (rc == 0)
+		rc = workers_init(inst);
+	if (rc == 0)
+		rc = nx__pipes_start(inst);
+	inst->conf.specs = NULL; /* the caller's, read while building only */
+	inst->conf.nspecs = 0;
 	if (rc < 0)
 		goto err;
 
@@ -769,6 +737,12 @@ nx_instance_create(struct nx_instance **out, const struct nx_instance_conf *conf
 		nx_mem_prefault(inst->hv.base, inst->hv.len, true);
 	}
 
+	inst->cmd = malloc(sizeof *inst->cmd);
+	inst->reply = malloc(sizeof *inst->reply);
+	if (inst->cmd == NULL || inst->reply == NULL) {
+		rc = nx__err(NX_ENOMEM, "control buffers");
+		goto err;
+	}
 	rc = nx_evloop_create(&inst->ev);
 	if (rc < 0)
 		goto err;
@@ -933,15 +907,19 @@ nx_instance_destroy(struct nx_instance *inst)
 		free(inst->chans);
 	}
 	if (inst->workers != NULL) {
+		nx__pipes_stop(inst);
 		for (i = 0; i < inst->nworkers; i++) {
-			free(inst->workers[i].scratch[0]);
-			free(inst->workers[i].scratch[1]);
+			free(inst->workers[i].scratch);
 			free(inst->workers[i].chans);
 		}
 		free(inst->workers);
 	}
-	pipes_free(inst->pipes);
+	nx__pipes_stop(inst);
+	nx__pool_fini(&inst->pipe_pool);
+	nx__pool_fini(&inst->inst_pool);
 	nx_evloop_destroy(inst->ev);
+	free(inst->cmd);
+	free(inst->reply);
 	nx_fd_close(inst->notefd);
 	nx_fd_close(inst->sigfd);
 	if (inst->hv.base != NULL) {

@@ -14,6 +14,8 @@
 #include "platform/nx_platform.h"
 #include "shm/shm_internal.h"
 
+struct nx_pipe_spec;
+
 struct nx_instance_conf {
 	char instance[NX_INSTANCE_MAX + 1];
 	int workers;                   /* 0 = one per usable core, keeping one for control */
@@ -31,6 +33,12 @@ struct nx_instance_conf {
 	char isolated[256];            /* isolated CPUs override ("" = read /sys) */
 	bool has_isolated;
 	bool quiet;                    /* no info logging */
+	uint32_t max_slots;            /* stage slots, all pipelines together */
+	uint32_t scratch_bytes;        /* per worker, for intermediate outputs */
+	uint32_t stage_state;          /* state bytes reserved in each stage instance */
+	/* [pipeline.NAME] sections (nx_instance_conf_pipeline) */
+	struct nx_pipe_spec *specs;
+	unsigned nspecs;
 };
 
 /** Defaults: auto workers, spin, 64 channels, 256-slot rings, 1 MiB arena, 64 KiB payload. */
@@ -51,6 +59,17 @@ int nx_instance_conf_set(struct nx_instance_conf *c, const char *key, const char
  */
 int nx_instance_conf_plan(const struct nx_instance_conf *c, struct nx_place_plan *plan);
 
+/**
+ * Add one key of a [pipeline.NAME] section to the settings.
+ * @return 0 or NX_EINVAL naming the pipeline and key, NX_ENOMEM
+ */
+int nx_instance_conf_pipeline(struct nx_instance_conf *c, const char *name, const char *key,
+			      const char *value);
+/** Check every pipeline section (after the last key). @return 0 or NX_EINVAL */
+int nx_instance_conf_finish(struct nx_instance_conf *c);
+/** Free what the settings hold (the pipeline sections). */
+void nx_instance_conf_release(struct nx_instance_conf *c);
+
 struct nx_instance;
 
 /**
@@ -63,15 +82,21 @@ struct nx_instance;
 int nx_instance_create(struct nx_instance **out, const struct nx_instance_conf *conf);
 
 /**
- * Add a pipeline of stages run in sequence (a C table, as the built-ins
- * are). Call from the thread that runs (or will run) the control loop:
- * the new table is published to the workers through RCU.
- * @return the pipeline's id, or NX_EINVAL (bad name, duplicate, bad
- *   stage), NX_ENOSPC (table full), NX_ENOMEM, or the failing init's code
+ * Add (or replace) a pipeline given as the body of a [pipeline.NAME]
+ * section ("graph = seq(a, b)\na.stage = echo\n..."). Call from the
+ * thread that runs (or will run) the control loop: the table is
+ * published to the workers through RCU.
+ * @return the pipeline's id, or NX_EINVAL (bad spec), NX_ENOENT (unknown
+ *   stage or plugin), NX_ENOSPC (a table full), or the failing init's code
  */
-int nx_instance_add_pipeline(struct nx_instance *inst, const char *name,
-			     const struct nx_stage_ops *const *stages, unsigned nstages,
-			     const struct nx_stage_conf *conf);
+int nx_instance_add_pipeline_text(struct nx_instance *inst, const char *name, const char *text);
+
+/**
+ * Make a stage the process links in resolvable by name, as a built-in is
+ * (tests, programs embedding the core). Before any pipeline uses it.
+ * @return 0, NX_EINVAL (malformed, or the name is taken), NX_ENOSPC
+ */
+int nx_stage_register(const struct nx_stage_ops *ops);
 
 /** The placement the instance runs with. */
 const struct nx_place_plan *nx_instance_plan(const struct nx_instance *inst);

@@ -1,104 +1,370 @@
 /*
- * Pipelines: built on the control thread (may allocate), run on workers
- * (must not). A sequence passes each stage's output to the next through
- * two per-worker scratch buffers; the last stage writes the answer.
+ * Pipelines on the control path: stages found (built in or in plugins),
+ * initialised and checked; graphs built from specs; everything torn down
+ * after its grace period. Nothing here runs on a worker.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core_internal.h"
+#include "graph.h"
+
+/* ---- plugins ---- */
+
+/* A loaded plugin, shared by every stage instance that came from it and
+ * closed when the last one is destroyed. Control thread only. */
+struct nx_plugin_ref {
+	struct nx_plugin_ref *next;
+	char path[NX_PLUGIN_PATH_MAX]; /* real path */
+	void *handle;
+	const struct nx_plugin *plugin;
+	unsigned refs;
+};
+
+static struct nx_plugin_ref *plugins;
+
+static int
+plugin_get(struct nx_plugin_ref **out, const char *path)
+{
+	char real[NX_PLUGIN_PATH_MAX];
+	const struct nx_plugin *pl;
+	struct nx_plugin_ref *r;
+	void *h;
+	int rc;
+
+	rc = nx_dl_open(&h, path, real, sizeof real);
+	if (rc < 0)
+		return rc;
+	for (r = plugins; r != NULL; r = r->next) {
+		if (strcmp(r->path, real) == 0) {
+			nx_dl_close(h); /* the loader counts: give its extra reference back */
+			r->refs++;
+			*out = r;
+			return 0;
+		}
+	}
+	pl = nx_dl_sym(h, NX_PLUGIN_SYMBOL);
+	if (pl == NULL) {
+		nx_dl_close(h);
+		return nx__err(NX_EINVAL, "plugin %s exports no '%s' symbol (define it with "
+			       "NX_PLUGIN(...) from <nx/nx_stage.h>)", path, NX_PLUGIN_SYMBOL);
+	}
+	if (pl->abi != NX_STAGE_ABI) {
+		uint32_t abi = pl->abi;
+
+		nx_dl_close(h);
+		return nx__err(NX_EABI, "plugin %s was built for stage ABI %u; this nxd takes "
+			       "ABI %u: rebuild it against this <nx/nx_stage.h>", path, abi,
+			       NX_STAGE_ABI);
+	}
+	r = calloc(1, sizeof *r);
+	if (r == NULL) {
+		nx_dl_close(h);
+		return nx__err(NX_ENOMEM, "plugin %s", path);
+	}
+	snprintf(r->path, sizeof r->path, "%s", real);
+	r->handle = h;
+	r->plugin = pl;
+	r->refs = 1;
+	r->next = plugins;
+	plugins = r;
+	*out = r;
+	return 0;
+}
+
+static void
+plugin_put(struct nx_plugin_ref *r)
+{
+	struct nx_plugin_ref **pp;
+
+	if (r == NULL || --r->refs != 0)
+		return;
+	for (pp = &plugins; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == r) {
+			*pp = r->next;
+			break;
+		}
+	}
+	nx_dl_close(r->handle);
+	free(r);
+}
+
+/* ---- stages ---- */
+
+static bool
+ops_ok(const struct nx_stage_ops *ops)
+{
+	return ops != NULL && ops->abi == NX_STAGE_ABI && ops->process != NULL &&
+	       ops->name != NULL;
+}
 
 int
-nx__pipeline_create(struct nx_pipeline **out, const char *name,
-		    const struct nx_stage_ops *const *stages, unsigned nstages,
-		    const struct nx_stage_conf *conf)
+nx__stage_resolve(const struct nx_slot_spec *ss, const struct nx_stage_ops **ops,
+		  struct nx_plugin_ref **plugin)
 {
-	struct nx_pipeline *p;
+	struct nx_plugin_ref *r;
+	uint32_t i;
+	int rc;
+
+	*plugin = NULL;
+	if (ss->plugin[0] == '\0') {
+		*ops = nx__stage_builtin(ss->stage);
+		if (*ops == NULL)
+			return nx__err(NX_ENOENT, "no built-in stage '%s' (built in: %s)", ss->stage,
+				       nx__stage_builtin_names());
+		return 0;
+	}
+	rc = plugin_get(&r, ss->plugin);
+	if (rc < 0)
+		return rc;
+	for (i = 0; i < r->plugin->nstages; i++) {
+		const struct nx_stage_ops *o = r->plugin->stages[i];
+
+		if (o != NULL && o->name != NULL && strcmp(o->name, ss->stage) == 0) {
+			if (!ops_ok(o)) {
+				plugin_put(r);
+				return nx__err(NX_EINVAL, "plugin %s: stage %s is malformed (ABI %u, "
+					       "process %s)", ss->plugin, ss->stage, o->abi,
+					       o->process ? "set" : "missing");
+			}
+			*ops = o;
+			*plugin = r;
+			return 0;
+		}
+	}
+	plugin_put(r);
+	return nx__err(NX_ENOENT, "plugin %s has no stage '%s'", ss->plugin, ss->stage);
+}
+
+/* Run the probe through a new instance, on this (control) thread. */
+static int
+probe(const struct nx_stage_inst *si, const struct nx_build_env *env)
+{
+	uint8_t *out;
+	struct nx_ctx ctx;
+	struct nx_msg m;
+	int rc;
+
+	out = malloc(env->max_payload);
+	if (out == NULL)
+		return nx__err(NX_ENOMEM, "probe");
+	memset(&ctx, 0, sizeof ctx);
+	ctx.stage_version = si->version;
+	m = (struct nx_msg){ .in = env->probe, .in_len = env->probe_len, .out = out,
+			     .out_cap = env->max_payload };
+	rc = si->ops->process(si->state, &m, &ctx);
+	free(out);
+	if (rc < 0)
+		return nx__err(rc, "the probe request failed: %s", nx_strerror(rc));
+	if (rc == 0 && m.out_len > m.out_cap)
+		return nx__err(NX_EOVERFLOW, "the probe's answer overflowed its buffer");
+	return 0;
+}
+
+int
+nx__stage_inst_create(struct nx_stage_inst **out, const struct nx_slot_spec *ss,
+		      uint64_t version, const struct nx_build_env *env)
+{
+	const char *keys[NX_MAX_PARAMS], *vals[NX_MAX_PARAMS];
+	struct nx_stage_conf conf = { .n = ss->nparams, .keys = keys, .vals = vals };
+	struct nx_pool *pool = env != NULL ? env->inst_pool : NULL;
+	const struct nx_stage_ops *ops;
+	struct nx_plugin_ref *plugin;
+	struct nx_stage_inst *si;
 	unsigned i;
 	int rc;
 
-	if (name == NULL || name[0] == '\0' || strlen(name) >= NX_PIPE_NAME_MAX)
-		return nx__err(NX_EINVAL, "pipeline name must be 1 to %d characters",
-			       NX_PIPE_NAME_MAX - 1);
-	if (nstages == 0 || nstages > NX_MAX_STAGES)
-		return nx__err(NX_EINVAL, "pipeline %s: %u stages (1 to %d allowed)", name, nstages,
-			       NX_MAX_STAGES);
-	p = calloc(1, sizeof *p);
-	if (p == NULL)
-		return nx__err(NX_ENOMEM, "pipeline %s", name);
-	strcpy(p->name, name);
-	p->version = 1;
-	for (i = 0; i < nstages; i++) {
-		const struct nx_stage_ops *ops = stages[i];
-
-		if (ops == NULL || ops->process == NULL || ops->abi != NX_STAGE_ABI) {
-			rc = nx__err(NX_EINVAL, "pipeline %s: stage %u is not a valid stage", name, i);
+	rc = nx__stage_resolve(ss, &ops, &plugin);
+	if (rc < 0)
+		return rc;
+	if (pool != NULL && ops->state_bytes > env->state_bytes) {
+		plugin_put(plugin);
+		return nx__err(NX_ENOSPC, "stage %s wants %u bytes of state; stage_state is %u",
+			       ss->stage, ops->state_bytes, env->state_bytes);
+	}
+	si = pool != NULL ? nx__pool_get(pool) : calloc(1, sizeof *si + ops->state_bytes);
+	if (si == NULL) {
+		plugin_put(plugin);
+		return pool != NULL ? NX_ENOSPC : nx__err(NX_ENOMEM, "stage %s", ss->stage);
+	}
+	si->pool = pool;
+	si->spec = *ss;
+	si->version = version;
+	si->ops = ops;
+	si->plugin = plugin;
+	if (ops->state_bytes != 0)
+		si->state = si->inline_state;
+	for (i = 0; i < ss->nparams; i++) {
+		keys[i] = si->spec.keys[i];
+		vals[i] = si->spec.vals[i];
+	}
+	if (si->ops->init != NULL) {
+		rc = si->ops->init(&si->state, &conf);
+		if (rc < 0) {
+			rc = nx__err(rc, "stage %s: init failed: %s", ss->stage, nx_strerror(rc));
+			goto err_plugin;
+		}
+	}
+	if (si->ops->selftest != NULL) {
+		rc = si->ops->selftest(si->state);
+		if (rc < 0) {
+			rc = nx__err(rc, "stage %s: its self-test failed: %s", ss->stage,
+				     nx_strerror(rc));
 			goto err_fini;
 		}
-		p->stages[i].ops = ops;
-		if (ops->init != NULL) {
-			rc = ops->init(&p->stages[i].state, conf);
-			if (rc < 0) {
-				rc = nx__err(rc, "pipeline %s: stage %s init failed: %s", name,
-					     ops->name, nx_strerror(rc));
-				goto err_fini;
-			}
-		}
-		p->nstages = i + 1;
 	}
-	*out = p;
+	if (env != NULL && env->probe != NULL) {
+		rc = probe(si, env);
+		if (rc < 0) {
+			rc = nx__err_ctx(rc, "stage %s", ss->stage);
+			goto err_fini;
+		}
+	}
+	*out = si;
 	return 0;
 
 err_fini:
-	nx__pipeline_destroy(p);
+	if (si->ops->fini != NULL)
+		si->ops->fini(si->state);
+err_plugin:
+	plugin_put(si->plugin);
+	if (si->pool != NULL)
+		nx__pool_put(si->pool, si);
+	else
+		free(si);
 	return rc;
 }
 
 void
-nx__pipeline_destroy(struct nx_pipeline *p)
+nx__stage_inst_destroy(struct nx_stage_inst *si)
 {
-	unsigned i;
-
-	if (p == NULL)
+	if (si == NULL)
 		return;
-	for (i = 0; i < p->nstages; i++)
-		if (p->stages[i].ops->fini != NULL)
-			p->stages[i].ops->fini(p->stages[i].state);
-	free(p);
+	if (si->ops->fini != NULL)
+		si->ops->fini(si->state);
+	plugin_put(si->plugin);
+	if (si->pool != NULL)
+		nx__pool_put(si->pool, si);
+	else
+		free(si);
+}
+
+/* ---- pipelines ---- */
+
+int
+nx__pipeline_slot(const struct nx_pipeline *p, const char *name)
+{
+	uint32_t i;
+
+	for (i = 0; i < p->nslots; i++)
+		if (strcmp(p->slots[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static void
+give_slots(struct nx_pipeline *p, const struct nx_build_env *env)
+{
+	uint32_t i;
+
+	for (i = 0; i < p->nslots; i++) {
+		nx__stage_inst_destroy(p->slots[i].cur);
+		nx__stage_inst_destroy(p->slots[i].prev);
+		p->slots[i].cur = p->slots[i].prev = NULL;
+		if (env != NULL && env->slot_give != NULL && p->slots[i].hidx != UINT32_MAX)
+			env->slot_give(env->arg, p->slots[i].hidx);
+	}
+	if (p->nrr != 0 && env != NULL && env->rr_give != NULL)
+		env->rr_give(env->arg, p->rr_base, p->nrr);
+	p->nrr = 0;
 }
 
 int
-nx__pipeline_run(const struct nx_pipeline *p, struct nx_msg *msg, struct nx_ctx *ctx,
-		 uint8_t *const scratch[2], uint32_t scratch_cap)
+nx__pipeline_build(struct nx_pipeline **out, const struct nx_pipe_spec *spec,
+		   const struct nx_build_env *env)
 {
-	const uint32_t last = p->nstages - 1;
-	struct nx_msg m = *msg;
-	uint32_t i;
+	struct nx_pipeline *p;
+	uint64_t need;
+	uint32_t i, nrr = 0;
 	int rc;
 
-	for (i = 0; i <= last; i++) {
-		const struct nx_stage_inst *s = &p->stages[i];
+	need = nx__graph_scratch_need(spec->nodes, spec->children, env->max_payload);
+	if (need > env->scratch_bytes)
+		return nx__err(NX_ENOSPC, "pipeline %s needs %llu bytes of scratch per worker at "
+			       "most; workers have %u (raise scratch, or lower max_payload)",
+			       spec->name, (unsigned long long)need, env->scratch_bytes);
+	p = env->pipe_pool != NULL ? nx__pool_get(env->pipe_pool) : calloc(1, sizeof *p);
+	if (p == NULL)
+		return env->pipe_pool != NULL ? NX_ENOSPC : nx__err(NX_ENOMEM, "pipeline %s", spec->name);
+	p->pool = env->pipe_pool;
+	strcpy(p->name, spec->name);
+	strcpy(p->graph, spec->graph);
+	p->version = 1;
+	p->nnodes = spec->nnodes;
+	p->nslots = spec->nslots;
+	p->nchildren = spec->nchildren;
+	p->scratch_bytes = (uint32_t)need;
+	memcpy(p->nodes, spec->nodes, sizeof p->nodes);
+	memcpy(p->children, spec->children, sizeof p->children);
+	memcpy(p->weights, spec->weights, sizeof p->weights);
+	for (i = 0; i < p->nslots; i++) {
+		strcpy(p->slots[i].name, spec->slots[i].name);
+		p->slots[i].hidx = UINT32_MAX;
+	}
+	for (i = 0; i < p->nnodes; i++)
+		if (p->nodes[i].kind == NX_NODE_RR)
+			p->nodes[i].rr = nrr++;
+	if (nrr != 0) {
+		int base = env->rr_take != NULL ? env->rr_take(env->arg, nrr) : 0;
 
-		if (i != last) {
-			m.out = scratch[i & 1];
-			m.out_cap = scratch_cap;
-		} else {
-			m.out = msg->out;
-			m.out_cap = msg->out_cap;
+		if (base < 0) {
+			rc = nx__err(NX_ENOSPC, "pipeline %s: no room for %u round-robin counters",
+				     spec->name, nrr);
+			goto err;
 		}
-		m.out_len = 0;
-		if (ctx->nroute < NX_CTX_ROUTE_MAX)
-			ctx->route[ctx->nroute++] = (uint16_t)i;
-		rc = s->ops->process(s->state, &m, ctx);
-		if (rc < 0)
-			return rc;
-		if (m.out_len > m.out_cap)
-			return NX_EOVERFLOW;
-		if (i != last) {
-			m.in = m.out;
-			m.in_len = m.out_len;
+		p->rr_base = (uint32_t)base;
+		p->nrr = nrr;
+		for (i = 0; i < p->nnodes; i++)
+			if (p->nodes[i].kind == NX_NODE_RR)
+				p->nodes[i].rr += p->rr_base;
+	}
+	for (i = 0; i < p->nslots; i++) {
+		struct nx_slot *s = &p->slots[i];
+
+		if (env->slot_take != NULL) {
+			int h = env->slot_take(env->arg, spec->name, s->name);
+
+			if (h < 0) {
+				rc = nx__err(NX_ENOSPC, "pipeline %s: the stage slot table is full "
+					     "(max_slots)", spec->name);
+				goto err;
+			}
+			s->hidx = (uint32_t)h;
+		}
+		s->last_version = 1;
+		rc = nx__stage_inst_create(&s->cur, &spec->slots[i], 1, env);
+		if (rc < 0) {
+			rc = nx__err_ctx(rc, "pipeline %s, slot %s", spec->name, s->name);
+			goto err;
 		}
 	}
-	msg->out_len = m.out_len;
+	*out = p;
 	return 0;
+
+err:
+	nx__pipeline_destroy(p, env);
+	return rc;
+}
+
+void
+nx__pipeline_destroy(struct nx_pipeline *p, const struct nx_build_env *env)
+{
+	if (p == NULL)
+		return;
+	give_slots(p, env);
+	if (p->pool != NULL)
+		nx__pool_put(p->pool, p);
+	else
+		free(p);
 }

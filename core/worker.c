@@ -21,6 +21,7 @@
 #include "platform/nx_rcu.h"
 
 #include "core_internal.h"
+#include "graph.h"
 
 static int
 fail(struct nx_worker *w, int kind, int status)
@@ -114,13 +115,12 @@ serve_one(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab *pip
 		ctx->deadline_ns = now + (uint64_t)left_us * 1000;
 	}
 
-	if (p->nstages == 1) {
-		/* one stage: straight to it, no scratch hand-offs */
-		ctx->route[0] = 0;
-		ctx->nroute = 1;
-		status = p->stages[0].ops->process(p->stages[0].state, &msg, ctx);
-	} else {
-		status = nx__pipeline_run(p, &msg, ctx, w->scratch, w->scratch_cap);
+	{
+		struct nx_exec x = { .ctx = ctx, .scratch = w->scratch, .scratch_cap = w->scratch_cap,
+				     .max_payload = w->max_payload, .rr = w->rr, .stats = w->stats,
+				     .nstats = w->nstats };
+
+		status = nx__pipeline_run(p, &msg, &x);
 	}
 	if (status == 0 && msg.out_len > msg.out_cap)
 		status = NX_EOVERFLOW; /* a stage lied about its output */

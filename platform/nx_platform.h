@@ -295,6 +295,18 @@ typedef int (*nx_conf_fn)(void *user, const char *section, const char *key, cons
  */
 int nx_conf_parse(const char *path, nx_conf_fn fn, void *user);
 
+/* ---- plugins (shared objects) ---- */
+
+/**
+ * Load a shared object now (all symbols resolved), privately. resolved
+ * receives its real path. @return 0, NX_ENOENT (no such file), NX_EINVAL
+ * (not loadable: the loader's message)
+ */
+int nx_dl_open(void **out, const char *path, char *resolved, size_t rlen);
+/** A symbol's address, or NULL. */
+void *nx_dl_sym(void *h, const char *name);
+void nx_dl_close(void *h);
+
 /* ---- random ---- */
 
 /** Seed from the OS (getrandom); control path. */

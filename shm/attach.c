@@ -12,7 +12,9 @@
  *   RECLAIM {abi, chan_id} + memfd ----->  pid/uid own that channel? re-map it
  *                               <--------  OK / ERROR
  */
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "shm_internal.h"
@@ -98,4 +100,132 @@ nx__ctl_read_reply(int fd, struct nx_ctl_msg *m, int *chan_fd, uint64_t timeout_
 	if (m->type != NX_CTL_OK)
 		return nx__err(NX_EPROTO, "unexpected control message type %u", m->type);
 	return 0;
+}
+
+int
+nx__ctl_connect_verified(const char *instance, const struct nx_health_view *hv)
+{
+	struct nx_peer_cred cred;
+	int64_t owner;
+	int fd, rc;
+
+	fd = nx_ctl_connect(instance);
+	if (fd < 0) {
+		if (fd == NX_ENOINST && hv != NULL && hv->hdr != NULL)
+			return nx__err(NX_ENOINST, "instance '%s' is not running: nxd pid %d "
+				       "(generation %llu) is gone", instance, hv->hdr->pid,
+				       (unsigned long long)nx__load64(&hv->hdr->generation));
+		return fd;
+	}
+	/* The listener must own the instance's health segment: a process
+	 * squatting on the name while nxd was down is not nxd. */
+	rc = nx_ctl_peer_cred(fd, &cred);
+	owner = hv != NULL ? nx_shm_owner(hv->fd) : -1;
+	if (rc == 0 && (owner < 0 || cred.uid != (uint64_t)owner))
+		rc = nx__err(NX_EPERM, "the process on @nx.%s.ctl runs as uid %u but the instance "
+			     "belongs to uid %lld: refusing to talk to it", instance, cred.uid,
+			     (long long)owner);
+	if (rc < 0) {
+		nx_fd_close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+int
+nx__ctl_command(const char *instance, int argc, char *const *argv, bool json,
+		uint64_t timeout_ns, char **text, size_t *text_len, int *status)
+{
+	struct nx_health_view hv;
+	struct nx_ctl_reply *r = NULL;
+	struct nx_ctl_cmd *c = NULL;
+	char *out = NULL, *a;
+	size_t len = 0;
+	int fd = -1, rc, i;
+
+	*text = NULL;
+	*text_len = 0;
+	*status = 0;
+	rc = nx__health_map_ro(&hv, instance);
+	if (rc < 0)
+		return rc;
+	c = calloc(1, sizeof *c);
+	r = malloc(sizeof *r);
+	if (c == NULL || r == NULL) {
+		rc = nx__err(NX_ENOMEM, "command buffers");
+		goto out;
+	}
+	c->hdr.type = NX_CTL_COMMAND;
+	c->hdr.abi_version = NX_ABI_VERSION;
+	c->hdr.wait_mode = json ? NX_CTL_CMD_JSON : 0;
+	a = c->args;
+	for (i = 0; i < argc; i++) {
+		size_t n = strlen(argv[i]) + 1;
+
+		if ((size_t)(a - c->args) + n > NX_CTL_CMD_MAX) {
+			rc = nx__err(NX_E2BIG, "command longer than %d bytes", NX_CTL_CMD_MAX);
+			goto out;
+		}
+		memcpy(a, argv[i], n);
+		a += n;
+	}
+	c->argc = (uint32_t)argc;
+	c->len = (uint32_t)(a - c->args);
+	fd = nx__ctl_connect_verified(instance, &hv);
+	if (fd < 0) {
+		rc = fd;
+		goto out;
+	}
+	rc = nx_ctl_send(fd, c, offsetof(struct nx_ctl_cmd, args) + c->len, -1);
+	for (;;) {
+		int n;
+		char *more;
+
+		if (rc < 0)
+			break;
+		n = nx_ctl_recv(fd, r, sizeof *r, NULL, timeout_ns);
+		if (n < 0) {
+			rc = n;
+			break;
+		}
+		if ((size_t)n < sizeof r->hdr) {
+			rc = nx__err(NX_EPROTO, "reply too short");
+			break;
+		}
+		if (r->hdr.type == NX_CTL_ERROR) {
+			r->hdr.text[sizeof r->hdr.text - 1] = '\0';
+			*status = r->hdr.status;
+			rc = nx__err(r->hdr.status < 0 ? r->hdr.status : NX_EPROTO, "%s", r->hdr.text);
+			break;
+		}
+		if (r->hdr.type != NX_CTL_REPLY || (size_t)n < offsetof(struct nx_ctl_reply, text) ||
+		    r->len != (size_t)n - offsetof(struct nx_ctl_reply, text)) {
+			rc = nx__err(NX_EPROTO, "malformed reply");
+			break;
+		}
+		more = realloc(out, len + r->len + 1);
+		if (more == NULL) {
+			rc = nx__err(NX_ENOMEM, "reply");
+			break;
+		}
+		out = more;
+		memcpy(out + len, r->text, r->len);
+		len += r->len;
+		out[len] = '\0';
+		*status = r->hdr.status;
+		if (!r->more)
+			break;
+	}
+	if (rc == 0) {
+		*text = out;
+		*text_len = len;
+		out = NULL;
+	}
+out:
+	free(out);
+	free(c);
+	free(r);
+	nx_fd_close(fd);
+	nx__health_unmap(&hv);
+	return rc;
 }

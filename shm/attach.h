@@ -14,4 +14,20 @@ int nx__ctl_recv_msg(int fd, struct nx_ctl_msg *m, int *recv_fd, uint64_t timeou
 /** Receive nxd's reply: 0 for OK, or the error it sent (message set). */
 int nx__ctl_read_reply(int fd, struct nx_ctl_msg *m, int *chan_fd, uint64_t timeout_ns);
 
+/**
+ * Connect to the instance's control socket and make sure the listener
+ * runs as the owner of its health segment (hv, mapped).
+ * @return fd, NX_ENOINST (saying which nxd is gone), NX_EPERM, NX_EIO
+ */
+int nx__ctl_connect_verified(const char *instance, const struct nx_health_view *hv);
+
+/**
+ * Run an nxctl command: send argv, gather the reply's chunks into *text
+ * (malloc'd, NUL-terminated). *status is nxd's verdict: 0, or the error
+ * the command met (its message is the text).
+ * @return 0 when a reply came (whatever its status), or an error reaching nxd
+ */
+int nx__ctl_command(const char *instance, int argc, char *const *argv, bool json,
+		    uint64_t timeout_ns, char **text, size_t *text_len, int *status);
+
 #endif /* NX_ATTACH_H */

@@ -95,35 +95,10 @@ nx_errmsg(void)
 
 /* ---- control connection ---- */
 
-/* Connect and make sure the listener is the instance's owner, not a
- * process squatting on the name while nxd was down. */
 static int
 ctl_connect(struct nx_client *c)
 {
-	struct nx_peer_cred cred;
-	int64_t owner;
-	int fd, rc;
-
-	fd = nx_ctl_connect(c->instance);
-	if (fd < 0) {
-		if (fd == NX_ENOINST)
-			return nx__err(NX_ENOINST, "instance '%s' is not running: nxd pid %d "
-				       "(generation %llu) is gone", c->instance, c->hv.hdr->pid,
-				       (unsigned long long)nx__load64(&c->hv.hdr->generation));
-		return fd;
-	}
-	rc = nx_ctl_peer_cred(fd, &cred);
-	owner = nx_shm_owner(c->hv.fd);
-	if (rc == 0 && (owner < 0 || cred.uid != (uint64_t)owner)) {
-		rc = nx__err(NX_EPERM, "the process on @nx.%s.ctl runs as uid %u but the instance "
-			     "belongs to uid %lld: refusing to talk to it", c->instance, cred.uid,
-			     (long long)owner);
-	}
-	if (rc < 0) {
-		nx_fd_close(fd);
-		return rc;
-	}
-	return fd;
+	return nx__ctl_connect_verified(c->instance, &c->hv);
 }
 
 static void

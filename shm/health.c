@@ -30,6 +30,9 @@ init_header(struct nx_health_view *hv, const struct nx_health_geom *g)
 	h->workers_off = g->workers_off;
 	h->channels_off = g->channels_off;
 	h->pipelines_off = g->pipelines_off;
+	h->max_slots = g->max_slots;
+	h->slots_off = g->slots_off;
+	h->slot_stats_off = g->slot_stats_off;
 	/* The magic last: a reader that sees it sees a complete header. */
 	ck_pr_fence_store();
 	nx__store32(&h->magic, NX_HEALTH_MAGIC);
@@ -85,7 +88,7 @@ nx__health_create(struct nx_health_view *hv, const char *instance,
 	}
 	rc = nx__health_check(hv);
 	if (rc == 0 && hv->max_workers == g->max_workers && hv->max_channels == g->max_channels &&
-	    hv->max_pipelines == g->max_pipelines) {
+	    hv->max_pipelines == g->max_pipelines && hv->max_slots == g->max_slots) {
 		*reattached = true;
 		return 0;
 	}

@@ -5,26 +5,31 @@
 
 void
 nx__health_geom(struct nx_health_geom *g, uint32_t max_workers, uint32_t max_channels,
-		uint32_t max_pipelines)
+		uint32_t max_pipelines, uint32_t max_slots)
 {
 	uint64_t off = sizeof(struct nx_health_hdr);
 
 	g->max_workers = max_workers;
 	g->max_channels = max_channels;
 	g->max_pipelines = max_pipelines;
+	g->max_slots = max_slots;
 	g->workers_off = (uint32_t)off;
 	off += (uint64_t)max_workers * sizeof(struct nx_health_worker);
 	g->channels_off = (uint32_t)off;
 	off += (uint64_t)max_channels * sizeof(struct nx_health_chan);
 	g->pipelines_off = (uint32_t)off;
 	off += (uint64_t)max_pipelines * sizeof(struct nx_health_pipe);
+	g->slots_off = (uint32_t)off;
+	off += (uint64_t)max_slots * sizeof(struct nx_health_slot);
+	g->slot_stats_off = (uint32_t)off;
+	off += (uint64_t)max_workers * max_slots * sizeof(struct nx_health_slot_stats);
 	g->layout_bytes = (off + 4095) / 4096 * 4096;
 }
 
 static bool
 table_fits(uint64_t off, uint64_t n, uint64_t each, uint64_t len)
 {
-	return off >= sizeof(struct nx_health_hdr) && n <= (1u << 20) && off + n * each <= len;
+	return off >= sizeof(struct nx_health_hdr) && n <= (1u << 24) && off + n * each <= len;
 }
 
 int
@@ -48,19 +53,26 @@ nx__health_check(struct nx_health_view *hv)
 			       (unsigned long long)h->layout_bytes, hv->len);
 	if (!table_fits(h->workers_off, h->max_workers, sizeof(struct nx_health_worker), hv->len) ||
 	    !table_fits(h->channels_off, h->max_channels, sizeof(struct nx_health_chan), hv->len) ||
-	    !table_fits(h->pipelines_off, h->max_pipelines, sizeof(struct nx_health_pipe), hv->len))
+	    !table_fits(h->pipelines_off, h->max_pipelines, sizeof(struct nx_health_pipe), hv->len) ||
+	    !table_fits(h->slots_off, h->max_slots, sizeof(struct nx_health_slot), hv->len) ||
+	    !table_fits(h->slot_stats_off, (uint64_t)h->max_slots * h->max_workers,
+			sizeof(struct nx_health_slot_stats), hv->len))
 		return nx__err(NX_EPROTO, "health tables lie outside the segment");
-	nx__health_geom(&g, h->max_workers, h->max_channels, h->max_pipelines);
+	nx__health_geom(&g, h->max_workers, h->max_channels, h->max_pipelines, h->max_slots);
 	if (g.workers_off != h->workers_off || g.channels_off != h->channels_off ||
-	    g.pipelines_off != h->pipelines_off)
+	    g.pipelines_off != h->pipelines_off || g.slots_off != h->slots_off ||
+	    g.slot_stats_off != h->slot_stats_off || g.layout_bytes != h->layout_bytes)
 		return nx__err(NX_EPROTO, "health table offsets do not match the layout");
 	hv->hdr = NX_AT(struct nx_health_hdr, hv->base, 0);
 	hv->workers = NX_AT(struct nx_health_worker, hv->base, h->workers_off);
 	hv->chans = NX_AT(struct nx_health_chan, hv->base, h->channels_off);
 	hv->pipes = NX_AT(struct nx_health_pipe, hv->base, h->pipelines_off);
+	hv->slots = NX_AT(struct nx_health_slot, hv->base, h->slots_off);
+	hv->slot_stats = NX_AT(struct nx_health_slot_stats, hv->base, h->slot_stats_off);
 	hv->max_workers = h->max_workers;
 	hv->max_channels = h->max_channels;
 	hv->max_pipelines = h->max_pipelines;
+	hv->max_slots = h->max_slots;
 	return 0;
 }
 

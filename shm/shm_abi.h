@@ -258,8 +258,10 @@ struct nx_health_hdr {
 	uint32_t arena_bytes;
 	uint32_t max_payload;
 	uint32_t flags;        /* NX_HEALTH_F_* */
-	uint32_t reserved0;
-	uint8_t reserved[256 - 104];
+	uint32_t max_slots;    /* entries in the stage slot table */
+	uint32_t slots_off;    /* struct nx_health_slot[max_slots] */
+	uint32_t slot_stats_off; /* struct nx_health_slot_stats[max_workers][max_slots] */
+	uint8_t reserved[256 - 112];
 };
 
 /* Health header flags. */
@@ -342,12 +344,37 @@ struct nx_health_pipe {
 };
 _Static_assert(sizeof(struct nx_health_pipe) == NX_CACHELINE, "pipeline entry size");
 
+/* Stage slot entry: the control thread writes it when a pipeline is built,
+ * swapped or destroyed. */
+struct nx_health_slot {
+	uint32_t state;                 /* 0 free, 1 live */
+	uint32_t pipeline;              /* the pipeline's id */
+	uint64_t version;               /* the current stage's version in this slot */
+	uint64_t swaps;                 /* swaps and rollbacks so far */
+	uint64_t reserved0;
+	char name[32];                  /* the slot */
+	char pipe[32];                  /* its pipeline */
+	char stage[32];                 /* the stage in it now */
+	char plugin[128];               /* file name of its plugin, "" for a built-in */
+};
+_Static_assert(sizeof(struct nx_health_slot) == 4 * NX_CACHELINE, "slot entry size");
+
+/* Per worker and stage slot: the one worker that runs it writes. */
+struct nx_health_slot_stats {
+	uint64_t calls;
+	uint64_t failures;
+	uint64_t reserved[6];
+};
+_Static_assert(sizeof(struct nx_health_slot_stats) == NX_CACHELINE, "slot stats line");
+
 /* ---- control protocol (SOCK_SEQPACKET, one message per datagram) ---- */
 
 #define NX_CTL_ATTACH 1  /* client -> nxd: create my channel */
 #define NX_CTL_RECLAIM 2 /* client -> nxd (+ channel fd): take my channel back */
 #define NX_CTL_OK 3      /* nxd -> client (+ channel fd on attach) */
 #define NX_CTL_ERROR 4   /* nxd -> client */
+#define NX_CTL_COMMAND 5 /* nxctl -> nxd: struct nx_ctl_cmd */
+#define NX_CTL_REPLY 6   /* nxd -> nxctl: struct nx_ctl_reply, in chunks */
 
 struct nx_ctl_msg {
 	uint32_t type;        /* NX_CTL_* */
@@ -360,5 +387,29 @@ struct nx_ctl_msg {
 	char text[160];       /* ERROR: what was wrong, for the user */
 };
 _Static_assert(sizeof(struct nx_ctl_msg) == 192, "control message size");
+
+
+/* An nxctl command: the header (type NX_CTL_COMMAND), then argc
+ * NUL-terminated arguments in len bytes. */
+#define NX_CTL_CMD_JSON 0x1u  /* in wait_mode: answer in JSON */
+#define NX_CTL_CMD_MAX 16384  /* bytes of arguments */
+
+struct nx_ctl_cmd {
+	struct nx_ctl_msg hdr;
+	uint32_t argc;
+	uint32_t len;
+	char args[NX_CTL_CMD_MAX];
+};
+
+/* nxd's answer: the header (type NX_CTL_REPLY; status 0 or the error),
+ * len bytes of text; more != 0 when another chunk follows. */
+#define NX_CTL_REPLY_CHUNK 32768
+
+struct nx_ctl_reply {
+	struct nx_ctl_msg hdr;
+	uint32_t len;
+	uint32_t more;
+	char text[NX_CTL_REPLY_CHUNK];
+};
 
 #endif /* NX_SHM_ABI_H */

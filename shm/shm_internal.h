@@ -89,14 +89,17 @@ struct nx_health_geom {
 	uint32_t max_workers;
 	uint32_t max_channels;
 	uint32_t max_pipelines;
+	uint32_t max_slots;
 	uint32_t workers_off;
 	uint32_t channels_off;
 	uint32_t pipelines_off;
+	uint32_t slots_off;
+	uint32_t slot_stats_off;
 	uint64_t layout_bytes;
 };
 
 void nx__health_geom(struct nx_health_geom *g, uint32_t max_workers, uint32_t max_channels,
-		     uint32_t max_pipelines);
+		     uint32_t max_pipelines, uint32_t max_slots);
 
 /* A mapping of the health segment. */
 struct nx_health_view {
@@ -108,7 +111,9 @@ struct nx_health_view {
 	struct nx_health_worker *workers;
 	struct nx_health_chan *chans;
 	struct nx_health_pipe *pipes;
-	uint32_t max_workers, max_channels, max_pipelines;
+	struct nx_health_slot *slots;
+	struct nx_health_slot_stats *slot_stats; /* [max_workers][max_slots] */
+	uint32_t max_workers, max_channels, max_pipelines, max_slots;
 };
 
 /**

@@ -4,8 +4,19 @@
  * A stage is a small C object: a name, a version, init / process / fini.
  * init and fini run on nxd's control thread and may allocate and block;
  * process runs on a worker, to completion, and must not block, allocate
- * or make a system call. A pipeline runs its stages in a static graph;
- * the output of one is the input of the next.
+ * or make a system call. Several workers may run one stage instance at
+ * once: state written in process must be per-request (in ctx) or atomic.
+ *
+ * A pipeline is a static graph of stage slots: a sequence passes each
+ * stage's output to the next; a branch asks a selector stage which child
+ * to run; a fan-out runs its children on the same input and hands their
+ * outputs to a merge stage; a split picks a child by weight (A/B), sticky
+ * by client or by request; a round-robin takes turns. A slot's stage can
+ * be swapped while requests flow (nxctl swap).
+ *
+ * process returns 0 (output written), or NX_STAGE_PASS (the output is the
+ * input, unchanged: nothing copied), or a negative NX_E* code. A selector
+ * (the stage a branch asks) returns the index of the child to run.
  *
  *   static int up_process(void *st, struct nx_msg *m, struct nx_ctx *ctx)
  *   {
@@ -51,6 +62,45 @@ struct nx_msg {
 	uint32_t reserved;
 };
 
+/** process: the output is the input, unchanged (a filter that let it through). */
+#define NX_STAGE_PASS 1
+
+/**
+ * The input a merge stage gets from a fan-out: each child's output in
+ * child order, each preceded by its length (uint32_t, little-endian).
+ * Walk it with nx_merge_next().
+ */
+struct nx_merge_iter {
+	const uint8_t *p;
+	const uint8_t *end;
+};
+
+/** Start walking a merge stage's input. */
+static inline void
+nx_merge_begin(struct nx_merge_iter *it, const struct nx_msg *m)
+{
+	it->p = m->in;
+	it->end = m->in + m->in_len;
+}
+
+/** The next child's output. @return 1 and sets part/len, or 0 at the end */
+static inline int
+nx_merge_next(struct nx_merge_iter *it, const uint8_t **part, uint32_t *len)
+{
+	uint32_t n;
+
+	if (it->end - it->p < 4)
+		return 0;
+	n = (uint32_t)it->p[0] | (uint32_t)it->p[1] << 8 | (uint32_t)it->p[2] << 16 |
+	    (uint32_t)it->p[3] << 24;
+	if ((uint64_t)(it->end - it->p - 4) < n)
+		return 0;
+	*part = it->p + 4;
+	*len = n;
+	it->p += 4 + n;
+	return 1;
+}
+
 #define NX_CTX_META_MAX 8   /**< key/value pairs a request carries between stages */
 #define NX_CTX_KEY_MAX 16   /**< key bytes, NUL included */
 #define NX_CTX_VAL_MAX 32   /**< value bytes */
@@ -64,19 +114,22 @@ struct nx_ctx_meta {
 
 /** Per-request context, owned by the worker, reset for every request. */
 struct nx_ctx {
-	uint64_t deadline_ns; /**< absolute CLOCK_MONOTONIC, 0 = none */
-	uint64_t start_ns;    /**< when the worker took the request */
-	uint64_t seq;         /**< request's sequence number in its channel */
-	uint32_t channel;     /**< channel id */
-	uint32_t flags;       /**< NX_CTX_* */
+	uint64_t deadline_ns;   /**< absolute CLOCK_MONOTONIC, 0 = none */
+	uint64_t start_ns;      /**< when the worker took the request (0 when not timed) */
+	uint64_t seq;           /**< request's sequence number in its channel */
+	uint64_t stage_version; /**< the running stage's version in its slot */
+	uint32_t channel;       /**< channel id */
+	uint32_t flags;         /**< NX_CTX_* */
 	uint32_t nmeta;
 	uint32_t nroute;
 	struct nx_ctx_meta meta[NX_CTX_META_MAX];
-	uint16_t route[NX_CTX_ROUTE_MAX];    /**< slot indices, in the order run */
-	uint32_t route_ns[NX_CTX_ROUTE_MAX]; /**< time spent in each (when timed) */
+	uint16_t route[NX_CTX_ROUTE_MAX];    /**< slots run, in order (health slot index) */
+	uint32_t route_ns[NX_CTX_ROUTE_MAX]; /**< time spent in each, when timed */
 };
 
-#define NX_CTX_IDEMPOTENT 0x1u
+#define NX_CTX_IDEMPOTENT 0x1u /**< the client may send it again */
+#define NX_CTX_FALLBACK 0x2u   /**< a split fell back to its first child */
+#define NX_CTX_TIMED 0x4u      /**< route_ns holds this request's stage times */
 
 /**
  * Set a metadata value for later stages (replaces an existing key).
@@ -101,6 +154,7 @@ const char *nx_stage_conf_get(const struct nx_stage_conf *conf, const char *key,
 typedef int (*nx_stage_init_fn)(void **state, const struct nx_stage_conf *conf);
 typedef int (*nx_stage_process_fn)(void *state, struct nx_msg *msg, struct nx_ctx *ctx);
 typedef void (*nx_stage_fini_fn)(void *state);
+typedef int (*nx_stage_selftest_fn)(void *state);
 
 /** A stage: everything nxd needs to know about it. */
 struct nx_stage_ops {
@@ -114,7 +168,42 @@ struct nx_stage_ops {
 	nx_stage_process_fn process;
 	/** Free the state (control thread, after no worker can see it). Optional. */
 	nx_stage_fini_fn fini;
+	/** Check a freshly initialised state before it goes live (control
+	 *  thread). Optional. @return 0, or a negative NX_E* code to refuse */
+	nx_stage_selftest_fn selftest;
+	/** When not 0: nxd hands init a zeroed state of this many bytes in
+	 *  *state, from storage reserved at start-up (up to its stage_state
+	 *  setting); init fills it in place instead of allocating. */
+	uint32_t state_bytes;
+	uint32_t reserved[3];
 };
+
+/**
+ * What a plugin exports: one symbol, `nx_plugin`, of this type.
+ *
+ *   NX_PLUGIN("mystages", &upper_stage, &lower_stage);
+ *
+ * nxd refuses a plugin without the symbol or built for another
+ * NX_STAGE_ABI, and refuses a stage whose init fails; nothing changes.
+ * Build: cc -shared -fPIC -I<prefix>/include mystages.c -o mystages.so
+ */
+struct nx_plugin {
+	uint32_t abi;                            /**< NX_STAGE_ABI */
+	uint32_t nstages;
+	const char *name;
+	const struct nx_stage_ops *const *stages;
+};
+
+#define NX_PLUGIN_SYMBOL "nx_plugin"
+
+#define NX_PLUGIN(pname, ...)                                                  \
+	static const struct nx_stage_ops *const nx__plugin_stages[] = { __VA_ARGS__ }; \
+	const struct nx_plugin nx_plugin = {                                   \
+		NX_STAGE_ABI,                                                  \
+		sizeof nx__plugin_stages / sizeof nx__plugin_stages[0],        \
+		(pname),                                                       \
+		nx__plugin_stages,                                             \
+	}
 
 #ifdef __cplusplus
 }

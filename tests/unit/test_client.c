@@ -92,7 +92,7 @@ control(void *arg)
 static int
 setup(void **state)
 {
-	static const struct nx_stage_ops *const gate[] = { &gate_stage };
+	static bool registered;
 	static int n;
 	struct nx_instance_conf conf;
 	struct fx *f = calloc(1, sizeof *f);
@@ -108,7 +108,10 @@ setup(void **state)
 		fprintf(stderr, "%s\n", nx__errmsg());
 		return -1;
 	}
-	id = nx_instance_add_pipeline(f->inst, "gate", gate, 1, NULL);
+	if (!registered && nx_stage_register(&gate_stage) < 0)
+		return -1;
+	registered = true;
+	id = nx_instance_add_pipeline_text(f->inst, "gate", "graph = gate");
 	if (id < 0)
 		return -1;
 	snprintf(f->name, sizeof f->name, "%s", conf.instance);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/core_internal.h"
+#include "core/graph.h"
 
 uint32_t nx__crc32c_sw(uint32_t crc, const void *buf, size_t len);
 
@@ -23,10 +24,22 @@ struct fixture {
 	struct nx_health_worker hw;
 };
 
-static const struct nx_stage_ops *const echo_stages[] = { &nx_stage_echo };
-static const struct nx_stage_ops *const sum_stages[] = { &nx_stage_checksum };
-static const struct nx_stage_ops *const chain[] = { &nx_stage_echo, &nx_stage_echo,
-						   &nx_stage_checksum };
+static const struct nx_build_env env = { .max_payload = 4096, .scratch_bytes = 65536 };
+
+static struct nx_pipeline *
+build(const char *name, const char *text)
+{
+	struct nx_pipe_spec *spec = malloc(sizeof *spec);
+	struct nx_pipeline *p = NULL;
+
+	assert_non_null(spec);
+	assert_int_equal(nx__spec_init(spec, name), 0);
+	assert_int_equal(nx__spec_parse_text(spec, text), 0);
+	assert_int_equal(nx__spec_finish(spec), 0);
+	assert_int_equal(nx__pipeline_build(&p, spec, &env), 0);
+	free(spec);
+	return p;
+}
 
 static int
 setup(void **state)
@@ -39,12 +52,12 @@ setup(void **state)
 	assert_int_equal(nx__chan_create(&f->ch.v, &g, 0, 0, NX_WAIT_SPIN, 1), 0);
 	f->ch.hc = &f->hc;
 	f->w.hw = &f->hw;
-	f->w.scratch_cap = 4096;
-	f->w.scratch[0] = malloc(4096);
-	f->w.scratch[1] = malloc(4096);
-	assert_int_equal(nx__pipeline_create(&f->pipes.p[0], "echo", echo_stages, 1, NULL), 0);
-	assert_int_equal(nx__pipeline_create(&f->pipes.p[1], "checksum", sum_stages, 1, NULL), 0);
-	assert_int_equal(nx__pipeline_create(&f->pipes.p[2], "chain", chain, 3, NULL), 0);
+	f->w.scratch_cap = 65536;
+	f->w.max_payload = 4096;
+	f->w.scratch = malloc(65536);
+	f->pipes.p[0] = build("echo", "graph = echo");
+	f->pipes.p[1] = build("checksum", "graph = checksum");
+	f->pipes.p[2] = build("chain", "graph = seq(e1, e2, checksum)\ne1.stage = echo\ne2.stage = echo");
 	f->pipes.n = 3;
 	*state = f;
 	return 0;
@@ -57,10 +70,9 @@ teardown(void **state)
 	unsigned i;
 
 	for (i = 0; i < f->pipes.n; i++)
-		nx__pipeline_destroy(f->pipes.p[i]);
+		nx__pipeline_destroy(f->pipes.p[i], &env);
 	nx__chan_unmap(&f->ch.v);
-	free(f->w.scratch[0]);
-	free(f->w.scratch[1]);
+	free(f->w.scratch);
 	free(f);
 	return 0;
 }
@@ -311,15 +323,14 @@ test_crc32c_matches_the_table_and_the_check_value(void **state)
 static void
 test_pipeline_refuses_bad_definitions(void **state)
 {
-	static const struct nx_stage_ops bad = { .abi = 99, .name = "bad" };
-	const struct nx_stage_ops *const bads[] = { &bad };
-	struct nx_pipeline *p;
+	struct nx_pipe_spec *spec = malloc(sizeof *spec);
 
 	(void)state;
-	assert_int_equal(nx__pipeline_create(&p, "", echo_stages, 1, NULL), NX_EINVAL);
-	assert_int_equal(nx__pipeline_create(&p, "x", echo_stages, 0, NULL), NX_EINVAL);
-	assert_int_equal(nx__pipeline_create(&p, "x", bads, 1, NULL), NX_EINVAL);
-	assert_non_null(strstr(nx__errmsg(), "not a valid stage"));
+	assert_int_equal(nx__spec_init(spec, ""), NX_EINVAL);
+	assert_int_equal(nx__spec_init(spec, "x"), 0);
+	assert_int_equal(nx__spec_finish(spec), NX_EINVAL);
+	assert_non_null(strstr(nx__errmsg(), "no graph"));
+	free(spec);
 }
 
 int

@@ -26,7 +26,8 @@ usage(FILE *f)
 		"                           sleep on a futex until a client rings\n"
 		"  -f, --config FILE        INI file; [nxd] takes the same keys as these\n"
 		"                           options (max_channels or max-channels);\n"
-		"                           options on the command line win\n"
+		"                           [pipeline.NAME] sections define pipelines\n"
+		"                           (see README); options on the command line win\n"
 		"      --max-channels N     channels (attached client threads), default 64\n"
 		"      --ring-size N        slots per channel ring, power of two, default 256\n"
 		"      --arena BYTES        payload arena per channel, default 1m\n"
@@ -35,6 +36,10 @@ usage(FILE *f)
 		"      --mlock              lock memory (mlockall) and prefault segments\n"
 		"      --rt-prio N          run workers SCHED_FIFO at priority N\n"
 		"      --allow-gid GID      also let this group attach (default: own uid)\n"
+		"      --max-slots N        stage slots, all pipelines together (default 256)\n"
+		"      --scratch BYTES      per worker, for a graph's intermediate outputs\n"
+		"                           (default 1m)\n"
+		"      --stage-state BYTES  state reserved per stage instance (default 4k)\n"
 		"      --isolated LIST      treat these CPUs as isolated (default: read\n"
 		"                           /sys/devices/system/cpu/isolated)\n"
 		"      --print-placement    print where workers and the control thread\n"
@@ -47,7 +52,7 @@ usage(FILE *f)
 }
 
 enum { OPT_IDLE = 256, OPT_MAXCH, OPT_RING, OPT_ARENA, OPT_MAXPAY, OPT_KEEP, OPT_MLOCK,
-       OPT_RTPRIO, OPT_GID, OPT_ISOL, OPT_PLACE };
+       OPT_RTPRIO, OPT_GID, OPT_ISOL, OPT_PLACE, OPT_SLOTS, OPT_SCRATCH, OPT_STATE };
 
 static const struct option long_opts[] = {
 	{ "instance", required_argument, NULL, 'i' },
@@ -65,6 +70,9 @@ static const struct option long_opts[] = {
 	{ "allow-gid", required_argument, NULL, OPT_GID },
 	{ "isolated", required_argument, NULL, OPT_ISOL },
 	{ "print-placement", no_argument, NULL, OPT_PLACE },
+	{ "max-slots", required_argument, NULL, OPT_SLOTS },
+	{ "scratch", required_argument, NULL, OPT_SCRATCH },
+	{ "stage-state", required_argument, NULL, OPT_STATE },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -73,9 +81,11 @@ static const struct option long_opts[] = {
 static int
 on_conf(void *user, const char *section, const char *key, const char *value)
 {
-	if (strcmp(section, "nxd") != 0)
-		return 0; /* other sections belong to other parts (pipelines) */
-	return nx_instance_conf_set(user, key, value);
+	if (strcmp(section, "nxd") == 0)
+		return nx_instance_conf_set(user, key, value);
+	if (strncmp(section, "pipeline.", 9) == 0)
+		return nx_instance_conf_pipeline(user, section + 9, key, value);
+	return nx__err(NX_EINVAL, "unknown section [%s] (nxd, pipeline.NAME)", section);
 }
 
 static int
@@ -112,8 +122,11 @@ main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "i:w:c:f:qh", long_opts, NULL)) != -1)
 		if (opt == 'f')
 			config = optarg;
-	if (config != NULL && nx_conf_parse(config, on_conf, &conf) < 0) {
-		fprintf(stderr, "nxd: %s\n", nx__errmsg());
+	if (config != NULL && (nx_conf_parse(config, on_conf, &conf) < 0 ||
+			       nx_instance_conf_finish(&conf) < 0)) {
+		fprintf(stderr, "nxd: %s%s\n", nx__errmsg(),
+			strstr(nx__errmsg(), config) ? "" : " (in the configuration)");
+		nx_instance_conf_release(&conf);
 		return 2;
 	}
 	opterr = 1;
@@ -135,6 +148,9 @@ main(int argc, char **argv)
 		case OPT_RTPRIO: key = "rt_prio"; break;
 		case OPT_GID: key = "allow_gid"; break;
 		case OPT_ISOL: key = "isolated"; break;
+		case OPT_SLOTS: key = "max_slots"; break;
+		case OPT_SCRATCH: key = "scratch"; break;
+		case OPT_STATE: key = "stage_state"; break;
 		case 'q': key = "quiet"; optarg = NULL; break;
 		case 'f': break;
 		case OPT_PLACE: placement = true; break;
@@ -143,6 +159,7 @@ main(int argc, char **argv)
 		}
 		if (key != NULL && nx_instance_conf_set(&conf, key, optarg) < 0) {
 			fprintf(stderr, "nxd: %s\n", nx__errmsg());
+			nx_instance_conf_release(&conf);
 			return 2;
 		}
 	}
@@ -156,6 +173,7 @@ main(int argc, char **argv)
 		nx_log_set_level(NX_LOG_WARN);
 
 	rc = nx_instance_create(&inst, &conf);
+	nx_instance_conf_release(&conf);
 	if (rc < 0) {
 		fprintf(stderr, "nxd: %s\n", nx__errmsg());
 		return rc == NX_EBUSY ? 3 : 1;

@@ -1,0 +1,286 @@
+/*
+ * graph.h - pipelines as static graphs of stage slots.
+ *
+ *   spec      what a pipeline should be: nodes, slots, stage names and
+ *             parameters (from a C table or a [pipeline.NAME] section)
+ *   pipeline  a built spec: the same nodes, and slots holding live stage
+ *             instances; immutable once published, except each slot's
+ *             current instance, which a swap replaces through RCU
+ *
+ * A worker reads the pipeline pointer once per request and each slot's
+ * instance pointer once per visit; both stay valid until it marks its
+ * next quiescent state, so a request runs every slot it visits on one
+ * whole instance, old or new, never half of a swap.
+ */
+#ifndef NX_GRAPH_H
+#define NX_GRAPH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <nx/nx_stage.h>
+
+#include <string.h>
+
+#include "platform/nx_rcu.h"
+#include "shm/shm_internal.h"
+
+#define NX_MAX_NODES 32       /* per pipeline */
+#define NX_MAX_SLOTS 16       /* per pipeline */
+#define NX_MAX_CHILDREN 64    /* per pipeline, all nodes together */
+#define NX_MAX_DEPTH 8        /* nesting of nodes */
+#define NX_MAX_PARAMS 16      /* per slot */
+#define NX_NAME_MAX 32
+#define NX_PARAM_MAX 128
+#define NX_PLUGIN_PATH_MAX 256
+
+enum nx_node_kind {
+	NX_NODE_STAGE = 1, /* run the slot's stage */
+	NX_NODE_SEQ,       /* children in order, each one's output the next one's input */
+	NX_NODE_BRANCH,    /* the selector slot picks one child */
+	NX_NODE_FANOUT,    /* every child on the same input, then the merge slot */
+	NX_NODE_SPLIT,     /* one child by weight, sticky; the first on failure */
+	NX_NODE_RR,        /* children in turn */
+};
+
+enum nx_split_key {
+	NX_SPLIT_CLIENT = 0,  /* the same channel always gets the same child */
+	NX_SPLIT_REQUEST = 1, /* the same payload always gets the same child */
+};
+
+struct nx_node {
+	uint8_t kind;     /* enum nx_node_kind */
+	uint8_t nchild;
+	uint8_t key;      /* SPLIT: enum nx_split_key */
+	uint8_t pad;
+	uint16_t slot;    /* STAGE: its slot; BRANCH: the selector; FANOUT: the merge */
+	uint16_t child0;  /* first child in children[] */
+	uint32_t rr;      /* RR: index of this node's turn counter (per worker) */
+	uint32_t wtotal;  /* SPLIT: sum of the weights */
+};
+
+/* ---- specs ---- */
+
+struct nx_slot_spec {
+	char name[NX_NAME_MAX];
+	char stage[NX_NAME_MAX];
+	char plugin[NX_PLUGIN_PATH_MAX]; /* "" for a built-in stage */
+	unsigned nparams;
+	char keys[NX_MAX_PARAMS][NX_NAME_MAX];
+	char vals[NX_MAX_PARAMS][NX_PARAM_MAX];
+	bool referenced;
+};
+
+struct nx_pipe_spec {
+	char name[NX_PIPE_NAME_MAX];
+	char graph[512];                 /* the root expression, as written */
+	unsigned nnodes, nslots, nchildren;
+	struct nx_node nodes[NX_MAX_NODES]; /* node 0 is the root */
+	uint16_t children[NX_MAX_CHILDREN];
+	uint32_t weights[NX_MAX_CHILDREN];
+	struct nx_slot_spec slots[NX_MAX_SLOTS];
+	/* named node definitions, resolved by nx__spec_finish */
+	unsigned ndefs;
+	char def_names[NX_MAX_NODES][NX_NAME_MAX];
+	char def_exprs[NX_MAX_NODES][256];
+};
+
+/** Start a spec for pipeline name. @return 0 or NX_EINVAL */
+int nx__spec_init(struct nx_pipe_spec *s, const char *name);
+/**
+ * Add one key of a [pipeline.NAME] section: `graph = EXPR`, `NODE = EXPR`,
+ * `SLOT.stage = NAME`, `SLOT.plugin = PATH`, `SLOT.KEY = VALUE`.
+ * @return 0 or NX_EINVAL naming the key
+ */
+int nx__spec_set(struct nx_pipe_spec *s, const char *key, const char *value);
+/** Add "key = value" lines (comments # or ;) as nx__spec_set would. */
+int nx__spec_parse_text(struct nx_pipe_spec *s, const char *text);
+/**
+ * Parse the graph: resolve names to nodes and slots (a name that is
+ * neither, but a built-in stage, becomes a slot running that stage),
+ * check limits, kinds and options. @return 0 or NX_EINVAL saying what
+ */
+int nx__spec_finish(struct nx_pipe_spec *s);
+
+/* ---- pipelines ---- */
+
+struct nx_plugin_ref;
+
+struct nx_pool;
+
+/* One initialised stage. Built and freed on the control thread; from the
+ * instance pool when there is one, its state (state_bytes) right after. */
+struct nx_stage_inst {
+	const struct nx_stage_ops *ops;
+	void *state;
+	uint64_t version;              /* the slot's version when installed */
+	struct nx_plugin_ref *plugin;  /* NULL for built-ins */
+	struct nx_pool *pool;          /* where it came from; NULL: malloc */
+	struct nx_slot_spec spec;      /* how it was made (for list and rollback) */
+	uint8_t inline_state[] __attribute__((aligned(64)));
+};
+
+struct nx_slot {
+	struct nx_stage_inst *cur;     /* RCU: workers read it */
+	struct nx_stage_inst *prev;    /* control thread: what rollback restores */
+	char name[NX_NAME_MAX];
+	uint32_t hidx;                 /* index in the health slot table */
+	uint64_t swaps;
+	uint64_t last_version;
+};
+
+struct nx_pipeline {
+	struct nx_pool *pool;          /* where it came from; NULL: malloc */
+	char name[NX_PIPE_NAME_MAX];
+	uint32_t id;                   /* index in the pipeline table */
+	uint64_t version;              /* bumped by swap-pipeline */
+	uint32_t nnodes, nslots, nchildren;
+	uint32_t scratch_bytes;        /* scratch one request may need */
+	uint32_t nrr;                  /* RR nodes (turn counters) */
+	uint32_t rr_base;              /* first counter index, in the worker's table */
+	struct nx_node nodes[NX_MAX_NODES];
+	uint16_t children[NX_MAX_CHILDREN];
+	uint32_t weights[NX_MAX_CHILDREN];
+	struct nx_slot slots[NX_MAX_SLOTS];
+	char graph[512];
+};
+
+/* Everything building a pipeline needs from the instance. */
+struct nx_build_env {
+	uint32_t max_payload;          /* largest intermediate output */
+	uint32_t scratch_bytes;        /* per worker */
+	struct nx_pool *pipe_pool;     /* NULL: malloc (unit tests) */
+	struct nx_pool *inst_pool;
+	uint32_t state_bytes;          /* inline state room in each pooled instance */
+	/* health slot indices: take and give back (NULL in unit tests) */
+	int (*slot_take)(void *arg, const char *pipeline, const char *slot);
+	void (*slot_give)(void *arg, uint32_t hidx);
+	/* RR counter ranges */
+	int (*rr_take)(void *arg, uint32_t n);
+	void (*rr_give)(void *arg, uint32_t base, uint32_t n);
+	void *arg;
+	/* an optional probe run through each new stage before it goes live */
+	const uint8_t *probe;
+	uint32_t probe_len;
+};
+
+/** The stage ops for a name: built-in, or from a plugin. */
+int nx__stage_resolve(const struct nx_slot_spec *ss, const struct nx_stage_ops **ops,
+		      struct nx_plugin_ref **plugin);
+
+/**
+ * Make one stage instance from its spec: resolve (plugin loaded), init,
+ * self-test, probe. @return 0, or an error with a message (nothing left)
+ */
+int nx__stage_inst_create(struct nx_stage_inst **out, const struct nx_slot_spec *ss,
+			  uint64_t version, const struct nx_build_env *env);
+/** fini and free: only after no worker can see it. */
+void nx__stage_inst_destroy(struct nx_stage_inst *si);
+
+/**
+ * Build a pipeline from a finished spec: every slot's stage created and
+ * checked, scratch needs within the workers' scratch. Nothing is left on
+ * failure. @return 0 or an error with its message
+ */
+int nx__pipeline_build(struct nx_pipeline **out, const struct nx_pipe_spec *spec,
+		       const struct nx_build_env *env);
+/** fini every stage (current and previous) and free: after a grace period. */
+void nx__pipeline_destroy(struct nx_pipeline *p, const struct nx_build_env *env);
+/** Index of a slot by name, or -1. */
+int nx__pipeline_slot(const struct nx_pipeline *p, const char *name);
+
+/* ---- running (data path) ---- */
+
+
+
+/* What a worker brings to a run. */
+struct nx_exec {
+	struct nx_ctx *ctx;
+	uint8_t *scratch;              /* per worker */
+	uint32_t scratch_cap;
+	uint32_t top;                  /* scratch in use */
+	uint32_t max_payload;
+	uint32_t *rr;                  /* the worker's turn counters */
+	struct nx_health_slot_stats *stats; /* the worker's per-slot counters, by hidx; may be NULL */
+	uint32_t nstats;
+};
+
+/* The whole graph (graph.c); nx__pipeline_run below is the entry. */
+int nx__pipeline_run_graph(const struct nx_pipeline *p, struct nx_msg *msg, struct nx_exec *x);
+
+static inline void
+nx__slot_count(struct nx_exec *x, uint32_t hidx, int status)
+{
+	struct nx_health_slot_stats *s;
+
+	if (x->stats == NULL || hidx >= x->nstats)
+		return;
+	s = &x->stats[hidx];
+	nx__store64(&s->calls, s->calls + 1);
+	if (status < 0)
+		nx__store64(&s->failures, s->failures + 1);
+}
+
+/*
+ * Run a slot's stage: read its instance once (RCU), record the route.
+ * Returns what process returned: 0, NX_STAGE_PASS, a child index for a
+ * selector, or a negative error.
+ */
+static inline int
+nx__run_slot(const struct nx_pipeline *p, uint16_t slot, struct nx_msg *m, struct nx_exec *x)
+{
+	const struct nx_slot *s = &p->slots[slot];
+	const struct nx_stage_inst *si = nx_rcu_deref(s->cur);
+	struct nx_ctx *ctx = x->ctx;
+	int rc;
+
+	if (ctx->nroute < NX_CTX_ROUTE_MAX)
+		ctx->route[ctx->nroute++] = (uint16_t)s->hidx;
+	ctx->stage_version = si->version;
+	m->out_len = 0;
+	rc = si->ops->process(si->state, m, ctx);
+	nx__slot_count(x, s->hidx, rc);
+	return rc;
+}
+
+
+/* A stage as a node: its output lands in m->out, or is its input (PASS). */
+static inline int
+nx__node_stage(const struct nx_pipeline *p, const struct nx_node *nd, struct nx_msg *m,
+	   struct nx_exec *x)
+{
+	int rc = nx__run_slot(p, nd->slot, m, x);
+
+	if (rc == NX_STAGE_PASS) {
+		if (m->in_len > m->out_cap)
+			return NX_EOVERFLOW;
+		if (m->out != m->in)
+			memmove(m->out, m->in, m->in_len);
+		m->out_len = m->in_len;
+		return 0;
+	}
+	if (rc > 0)
+		return NX_ESTAGE; /* only selectors return a positive value */
+	if (rc == 0 && m->out_len > m->out_cap)
+		return NX_EOVERFLOW;
+	return rc;
+}
+
+/**
+ * Run a pipeline on one message (worker). msg->out is where the answer
+ * goes (msg->out_cap bytes). A one-stage pipeline runs inline, without a
+ * call into the graph walker. @return 0 or a negative NX_E* code
+ */
+static inline int
+nx__pipeline_run(const struct nx_pipeline *p, struct nx_msg *msg, struct nx_exec *x)
+{
+	if (p->nnodes == 1)
+		return nx__node_stage(p, &p->nodes[0], msg, x);
+	return nx__pipeline_run_graph(p, msg, x);
+}
+
+/** Scratch a spec's graph needs per request, for a given max payload. */
+uint64_t nx__graph_scratch_need(const struct nx_node *nodes, const uint16_t *children,
+				uint32_t max_payload);
+
+#endif /* NX_GRAPH_H */

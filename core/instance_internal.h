@@ -1,0 +1,81 @@
+/*
+ * instance_internal.h - what one nxd owns; shared by instance.c (the
+ * control loop, channels) and pipes.c (pipelines, swaps, commands).
+ */
+#ifndef NX_INSTANCE_INTERNAL_H
+#define NX_INSTANCE_INTERNAL_H
+
+#include "core_internal.h"
+#include "graph.h"
+#include "nxd.h"
+
+#define NX_MAX_PEERS 64
+#define NX_PEER_TIMEOUT_NS 5000000000ull /* a connection must speak within 5 s */
+
+enum { KEY_LISTEN = 1, KEY_SIGNAL, KEY_NOTIFY, KEY_PEER, KEY_CHAN };
+#define KEY(type, idx) (((uint64_t)(type) << 32) | (uint32_t)(idx))
+
+struct nx_peer {
+	int fd;
+	struct nx_peer_cred cred;
+	uint64_t since_ns;
+};
+
+struct nx_instance {
+	struct nx_instance_conf conf;
+	struct nx_place_plan plan;
+	struct nx_health_view hv;
+	struct nx_chan_geom cgeom;
+	uint64_t generation;
+	bool reattached;
+	int lfd;
+	int sigfd;
+	int notefd;
+	struct nx_evloop *ev;
+	struct nx_worker *workers;
+	unsigned nworkers;
+	bool workers_started;
+	struct nx_wchan *chans;
+	struct nx_pipetab *pipes;      /* RCU: workers read it */
+	struct nx_pool pipe_pool;      /* pipelines, reserved at start-up */
+	struct nx_pool inst_pool;      /* stage instances, with their inline state */
+	uint8_t rr_used[NX_MAX_RR];    /* round-robin counters taken */
+	struct nx_peer peers[NX_MAX_PEERS];
+	struct nx_ctl_cmd *cmd;        /* one command being read */
+	struct nx_ctl_reply *reply;    /* one chunk being sent */
+	uint32_t stop;
+	bool stopped;
+	uint64_t last_sweep_ns;
+};
+
+
+/* ---- pipes.c: the pipeline table, on the control thread ---- */
+
+/** Build the built-in pipelines, then the configured ones. */
+int nx__pipes_start(struct nx_instance *inst);
+/** Destroy every pipeline (workers stopped). */
+void nx__pipes_stop(struct nx_instance *inst);
+/** The environment pipelines are built in. */
+void nx__pipes_env(struct nx_instance *inst, struct nx_build_env *env);
+
+/** A growing text buffer for command replies (control path). */
+struct nx_buf {
+	char *p;
+	size_t len;
+	size_t cap;
+	bool failed;
+};
+
+void nx__buf_printf(struct nx_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/** Append s as a JSON string (quoted, escaped). */
+void nx__buf_json_str(struct nx_buf *b, const char *s);
+void nx__buf_free(struct nx_buf *b);
+
+/**
+ * Run one nxctl command (argv[0] is its name) and write its answer.
+ * @return 0, or an error code with its message in out (and nx__errmsg)
+ */
+int nx__control_command(struct nx_instance *inst, int argc, char **argv, bool json,
+			 struct nx_buf *out);
+
+#endif /* NX_INSTANCE_INTERNAL_H */

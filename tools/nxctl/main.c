@@ -1,0 +1,111 @@
+/*
+ * nxctl - the operator's control of a running nxd: list its pipelines,
+ * swap a stage or a whole pipeline, roll a slot back, show the placement.
+ * A thin main over the control protocol (shm/attach.h).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shm/attach.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+		"usage: nxctl [--instance NAME] [--json] [--timeout SEC] COMMAND [ARGS]\n"
+		"\n"
+		"commands:\n"
+		"  list                                   pipelines, their graphs and slots:\n"
+		"                                         stage, version, swaps, plugin\n"
+		"  swap PIPELINE SLOT STAGE [--plugin FILE] [--set KEY=VALUE]... [--probe TEXT]\n"
+		"                                         put STAGE (built in, or from FILE) in\n"
+		"                                         SLOT: initialised, self-tested, run on\n"
+		"                                         TEXT if given, then published; the old\n"
+		"                                         one is kept for rollback\n"
+		"  swap-pipeline NAME --config FILE       replace (or add) pipeline NAME with\n"
+		"                                         FILE's [pipeline.NAME] section\n"
+		"  rollback PIPELINE SLOT                 back to the slot's previous stage\n"
+		"  placement                              where nxd's threads run, and why\n"
+		"\n"
+		"options:\n"
+		"  -i, --instance NAME   the instance (default \"default\")\n"
+		"  -j, --json            answer in JSON (one object)\n"
+		"  -t, --timeout SEC     wait this long for nxd's answer (default 30)\n"
+		"  -h, --help            this text\n"
+		"\n"
+		"A refused command changes nothing and says why; exit status 1.\n"
+		"Exit status 2: bad usage; 3: nxd cannot be reached.\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "instance", required_argument, NULL, 'i' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *instance = "default";
+	double timeout = 30;
+	bool json = false;
+	size_t len;
+	char *text, *end;
+	int opt, rc, status;
+
+	/* '+': stop at the command, whose own options (--set, --plugin) follow */
+	while ((opt = getopt_long(argc, argv, "+i:jt:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'i':
+			instance = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 't':
+			timeout = strtod(optarg, &end);
+			if (*end != '\0' || !(timeout > 0) || timeout > 3600) {
+				fprintf(stderr, "nxctl: --timeout: '%s' is not 0 to 3600 seconds\n", optarg);
+				return 2;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	rc = nx__ctl_command(instance, argc - optind, argv + optind, json,
+			     (uint64_t)(timeout * 1e9), &text, &len, &status);
+	if (rc < 0) {
+		fprintf(stderr, "nxctl: %s\n", nx__errmsg());
+		return rc == NX_ENOINST || rc == NX_ETIMEDOUT ? 3 : 1;
+	}
+	if (status < 0) {
+		if (json) {
+			printf("{\"error\":\"%s\",\"message\":\"", nx_err_name(status));
+			for (end = text; *end != '\0'; end++)
+				if (*end == '"' || *end == '\\')
+					printf("\\%c", *end);
+				else if ((unsigned char)*end >= 0x20)
+					putchar(*end);
+			printf("\"}\n");
+		} else {
+			fprintf(stderr, "nxctl: %s\n", text);
+		}
+		free(text);
+		return 1;
+	}
+	fwrite(text, 1, len, stdout);
+	free(text);
+	return 0;
+}

@@ -32,7 +32,7 @@ OPT ?= -O2 -g -gdwarf-4
 CFLAGS_ALL := -std=gnu11 $(WARN) $(OPT) -fno-omit-frame-pointer -fPIC -D_GNU_SOURCE \
 	-Iinclude -I. $(shell pkg-config --cflags $(PKG_CORE) 2>/dev/null) $(CFLAGS)
 LDFLAGS_ALL := $(LDFLAGS)
-LIBS_CORE := $(shell pkg-config --libs $(PKG_CORE) 2>/dev/null) -lpthread
+LIBS_CORE := $(shell pkg-config --libs $(PKG_CORE) 2>/dev/null) -lpthread -ldl
 
 ifeq ($(SAN),asan)
 CFLAGS_ALL += -fsanitize=address,undefined -fno-sanitize-recover=all
@@ -80,7 +80,8 @@ STRESS_BINS := $(STRESS_SRC:tests/stress/%.c=$(TST)/stress/%)
 HARNESS_SRC := $(wildcard tests/integration/harness/*.c)
 HARNESS_OBJ := $(HARNESS_SRC:%.c=$(OBJ)/%.o)
 TEST_HELPERS := $(patsubst tests/helpers/%.c,$(TST)/helpers/%,$(wildcard tests/helpers/*.c))
-TEST_SO := $(patsubst tests/preload/%.c,$(TST)/preload/%.so,$(wildcard tests/preload/*.c))
+TEST_SO := $(patsubst tests/preload/%.c,$(TST)/preload/%.so,$(wildcard tests/preload/*.c)) \
+	$(patsubst tests/plugins/%.c,$(TST)/plugins/%.so,$(wildcard tests/plugins/*.c))
 
 .PHONY: all deps test demo bench asan tsan install clean headers-check clang
 all: $(LIBNX_SO) $(LIBNX_A) $(LIBCORE_A) $(TOOL_BINS) $(LIB)/nx.pc
@@ -113,10 +114,12 @@ $(LIB)/nx.pc: scripts/nx.pc.in
 	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|g' $< > $@
 
 # ---- tools: thin mains over the libraries ----
+# -rdynamic and -u: plugins call the stage API in nxd, all of it linked in
+STAGE_API := -Wl,-u,nx_ctx_set -Wl,-u,nx_ctx_get -Wl,-u,nx_stage_conf_get -Wl,-u,nx_strerror
 $(BIN)/%: $(OBJ)/tools/%/main.o $(LIBCORE_A)
 	@mkdir -p $(BIN)
 	@$(if $(Q),echo "  LINK    $@")
-	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBCORE_A) $(LIBS_CORE)
+	$(Q)$(CC) $(LDFLAGS_ALL) -rdynamic $(STAGE_API) -o $@ $< $(LIBCORE_A) $(LIBS_CORE)
 
 $(BIN)/nxbench: $(OBJ)/bench/nxbench.o $(patsubst %.c,$(OBJ)/%.o,$(filter-out bench/nxbench.c,$(wildcard bench/*.c))) $(LIBCORE_A)
 	@mkdir -p $(BIN)
@@ -152,6 +155,11 @@ $(TST)/helpers/%: $(OBJ)/tests/helpers/%.o $(LIBCORE_A)
 $(TST)/preload/%.so: tests/preload/%.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) -std=gnu11 $(WARN) -O2 -g -fPIC -shared -D_GNU_SOURCE -o $@ $< -ldl -lpthread
+
+# test plugins: built as a stage author would, against the public header
+$(TST)/plugins/%.so: tests/plugins/%.c include/nx/nx_stage.h
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -std=gnu11 $(WARN) $(OPT) -fPIC -shared -D_GNU_SOURCE -Iinclude $(filter -fsanitize=%,$(CFLAGS_ALL)) -o $@ $<
 
 # every public header compiles alone (tests/headers/check.sh)
 headers-check:

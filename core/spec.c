@@ -343,10 +343,13 @@ parse_expr(struct parser *ps)
 			ov = ident(ps, &oval);
 			if (ov == 0)
 				return perr(ps, "expected the option's value");
-			if (on == 2 && strncmp(oname, "by", 2) == 0 && kind == NX_NODE_BRANCH) {
-				slot = option_slot(ps, oval, ov);
-			} else if (on == 5 && strncmp(oname, "merge", 5) == 0 && kind == NX_NODE_FANOUT) {
-				slot = option_slot(ps, oval, ov);
+			if ((on == 2 && strncmp(oname, "by", 2) == 0 && kind == NX_NODE_BRANCH) ||
+			    (on == 5 && strncmp(oname, "merge", 5) == 0 && kind == NX_NODE_FANOUT)) {
+				int rc = option_slot(ps, oval, ov);
+
+				if (rc < 0)
+					return rc;
+				slot = rc;
 			} else if (on == 3 && strncmp(oname, "key", 3) == 0 && kind == NX_NODE_SPLIT) {
 				if (ov == 6 && strncmp(oval, "client", 6) == 0)
 					key = NX_SPLIT_CLIENT;
@@ -358,8 +361,6 @@ parse_expr(struct parser *ps)
 				return perr(ps, "option not known for this kind (branch: by, "
 					    "fanout: merge, split: key)");
 			}
-			if (slot < -1)
-				return slot;
 			skip_ws(ps);
 			if (*ps->p == ',') {
 				ps->p++;

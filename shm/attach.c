@@ -176,13 +176,13 @@ nx__ctl_command(const char *instance, int argc, char *const *argv, bool json,
 		rc = fd;
 		goto out;
 	}
-	rc = nx_ctl_send(fd, c, offsetof(struct nx_ctl_cmd, args) + c->len, -1);
+	/* nxd may have refused us already (and closed): its reason is waiting
+	 * to be read even when our send fails */
+	(void)nx_ctl_send(fd, c, offsetof(struct nx_ctl_cmd, args) + c->len, -1);
 	for (;;) {
 		int n;
 		char *more;
 
-		if (rc < 0)
-			break;
 		n = nx_ctl_recv(fd, r, sizeof *r, NULL, timeout_ns);
 		if (n < 0) {
 			rc = n;

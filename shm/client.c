@@ -120,9 +120,9 @@ attach_channel(struct nx_client *c, uint32_t abi)
 	fd = ctl_connect(c);
 	if (fd < 0)
 		return fd;
-	rc = nx__ctl_send_request(fd, NX_CTL_ATTACH, abi, c->wait_mode, 0, -1);
-	if (rc == 0)
-		rc = nx__ctl_read_reply(fd, &m, &chan_fd, timeout_ns);
+	/* a refusal (uid) may already be waiting, the socket closed: read it anyway */
+	(void)nx__ctl_send_request(fd, NX_CTL_ATTACH, abi, c->wait_mode, 0, -1);
+	rc = nx__ctl_read_reply(fd, &m, &chan_fd, timeout_ns);
 	if (rc == 0 && chan_fd < 0)
 		rc = nx__err(NX_EPROTO, "nxd accepted but sent no channel");
 	if (rc == 0)

@@ -70,6 +70,7 @@ LIBCORE_A := $(LIB)/libnxcore.a
 
 TOOLS := nxd nxctl
 TOOL_BINS := $(TOOLS:%=$(BIN)/%) $(BIN)/nxbench $(BIN)/nxdemo
+EXAMPLE_PLUGINS := $(LIB)/nx-upper.so
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(TST)/unit/%)
@@ -84,7 +85,7 @@ TEST_SO := $(patsubst tests/preload/%.c,$(TST)/preload/%.so,$(wildcard tests/pre
 	$(patsubst tests/plugins/%.c,$(TST)/plugins/%.so,$(wildcard tests/plugins/*.c))
 
 .PHONY: all deps test demo bench asan tsan install clean headers-check clang
-all: $(LIBNX_SO) $(LIBNX_A) $(LIBCORE_A) $(TOOL_BINS) $(LIB)/nx.pc
+all: $(LIBNX_SO) $(LIBNX_A) $(LIBCORE_A) $(TOOL_BINS) $(LIB)/nx.pc $(EXAMPLE_PLUGINS)
 
 deps:
 	$(Q)scripts/install-deps.sh
@@ -155,6 +156,12 @@ $(TST)/helpers/%: $(OBJ)/tests/helpers/%.o $(LIBCORE_A)
 $(TST)/preload/%.so: tests/preload/%.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) -std=gnu11 $(WARN) -O2 -g -fPIC -shared -D_GNU_SOURCE -o $@ $< -ldl -lpthread
+
+# the example plugin (README), built as a stage author would
+$(LIB)/nx-%.so: examples/%.c include/nx/nx_stage.h
+	@mkdir -p $(LIB)
+	@$(if $(Q),echo "  PLUGIN  $@")
+	$(Q)$(CC) -std=gnu11 $(WARN) $(OPT) -fPIC -shared -Iinclude $(filter -fsanitize=%,$(CFLAGS_ALL)) -o $@ $<
 
 # test plugins: built as a stage author would, against the public header
 $(TST)/plugins/%.so: tests/plugins/%.c include/nx/nx_stage.h

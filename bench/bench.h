@@ -89,6 +89,10 @@ int nxb_futex_wakeup(const struct nxb_opts *o, struct nxb_result *r);
 int nxb_nx_setup(struct nxb_opts *o);
 void nxb_nx_teardown(const struct nxb_opts *o);
 int nxb_nx_pingpong(const struct nxb_opts *o, struct nxb_result *r);
+/** Round trips through the built-in noop3 pipeline: a seq of three no-op stages. */
+int nxb_nx3_pingpong(const struct nxb_opts *o, struct nxb_result *r);
+/** Round trips through echo while another thread swaps its stage o->swap_rate times a second. */
+int nxb_nxswap_pingpong(const struct nxb_opts *o, struct nxb_result *r);
 /** A window of o->window requests outstanding: throughput. */
 int nxb_nx_window(const struct nxb_opts *o, struct nxb_result *r);
 /**

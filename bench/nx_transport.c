@@ -4,6 +4,7 @@
  * CPU, through the public libnx API only (nx_call, nx_submit, nx_poll).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <nx/nx.h>
 
 #include "bench.h"
+#include "shm/attach.h"
 
 static int
 nxd_wait_ready(const struct nxb_opts *o, pid_t pid)
@@ -117,9 +119,10 @@ session_close(struct nx_session *s)
 	memset(s, 0, sizeof *s);
 }
 
-/* Pin, attach, find echo; note where the worker runs. */
+/* Pin, attach, find the pipeline; note where the worker runs. */
 static int
-session_open(struct nx_session *s, const struct nxb_opts *o, struct nxb_result *r)
+session_open_pipe(struct nx_session *s, const struct nxb_opts *o, struct nxb_result *r,
+		  const char *pipeline)
 {
 	struct nx_open_opts oo = { .wait = o->nx_sleep ? NX_WAIT_SLEEP : NX_WAIT_SPIN };
 	int rc, id;
@@ -140,7 +143,7 @@ session_open(struct nx_session *s, const struct nxb_opts *o, struct nxb_result *
 		rc = nx__err_ctx(rc, "nx");
 		goto err;
 	}
-	id = nx_pipeline_id(s->c, "echo");
+	id = nx_pipeline_id(s->c, pipeline);
 	if (id < 0) {
 		rc = nx__err_ctx(id, "nx");
 		goto err;
@@ -160,16 +163,22 @@ err:
 	return rc;
 }
 
-int
-nxb_nx_pingpong(const struct nxb_opts *o, struct nxb_result *r)
+static int
+session_open(struct nx_session *s, const struct nxb_opts *o, struct nxb_result *r)
+{
+	return session_open_pipe(s, o, r, "echo");
+}
+
+/* Round trips through a pipeline (nx_call), one outstanding. */
+static int
+pingpong(const struct nxb_opts *o, struct nxb_result *r, const char *pipeline)
 {
 	struct nx_session s;
 	struct nxb_loop l;
 	uint32_t len = 0;
 	int rc;
 
-	nxb_result_init(r, o, "nx", "pingpong");
-	rc = session_open(&s, o, r);
+	rc = session_open_pipe(&s, o, r, pipeline);
 	if (rc < 0)
 		return rc;
 	nxb_loop_begin(&l, o);
@@ -183,6 +192,96 @@ nxb_nx_pingpong(const struct nxb_opts *o, struct nxb_result *r)
 	} while (nxb_loop_next(&l, &r->hist));
 	if (rc == 0)
 		rc = nxb_loop_end(&l, r);
+	session_close(&s);
+	return rc;
+}
+
+int
+nxb_nx_pingpong(const struct nxb_opts *o, struct nxb_result *r)
+{
+	nxb_result_init(r, o, "nx", "pingpong");
+	return pingpong(o, r, "echo");
+}
+
+int
+nxb_nx3_pingpong(const struct nxb_opts *o, struct nxb_result *r)
+{
+	nxb_result_init(r, o, "nx3", "pingpong");
+	nxb_note(r, "pipeline noop3: seq of three no-op stages");
+	return pingpong(o, r, "noop3");
+}
+
+/*
+ * Round trips through echo while its stage is swapped at a rate. This
+ * machine has no CPU to spare for the control plane: a swapper thread (or
+ * nxctl) would preempt the client or the worker, and the figure would
+ * measure CPU sharing. So the client thread itself issues each swap
+ * between two requests, synchronously, and leaves that time out of the
+ * measurement: what remains is what a swap costs the data path, a new
+ * stage published and a grace period passed while requests flow.
+ */
+int
+nxb_nxswap_pingpong(const struct nxb_opts *o, struct nxb_result *r)
+{
+	char *argv[] = { "swap", "echo", "echo", "echo" }, *text;
+	const uint64_t period = 1000000000ull / (o->swap_rate ? o->swap_rate : 1000);
+	struct nx_ctl_session *cs;
+	struct nx_session s;
+	struct nxb_loop l;
+	uint64_t next, swaps = 0, t0, swap_ns = 0;
+	uint32_t len = 0;
+	size_t tlen;
+	int rc, status;
+
+	nxb_result_init(r, o, "nxswap", "pingpong");
+	rc = session_open_pipe(&s, o, r, "echo");
+	if (rc < 0)
+		return rc;
+	rc = nx__ctl_session_open(&cs, o->nx_instance);
+	if (rc < 0) {
+		session_close(&s);
+		return nx__err_ctx(rc, "nxswap");
+	}
+	nxb_loop_begin(&l, o);
+	t0 = l.t_prev;
+	next = t0 + period;
+	do {
+		if (l.t_prev >= next) {
+			uint64_t a = l.t_prev;
+
+			rc = nx__ctl_session_command(cs, 4, argv, false, 5000000000ull, &text, &tlen,
+						     &status);
+			free(text);
+			if (rc < 0 || status < 0) {
+				rc = nx__err(rc < 0 ? rc : status, "nxswap: swap %llu: %s",
+					     (unsigned long long)swaps, nx__errmsg());
+				break;
+			}
+			swaps++;
+			next += period;
+			/* the swap's own time is the client's, not the round trip's */
+			l.t_prev = nx_clock_ns();
+			swap_ns += l.t_prev - a;
+			l.deadline += l.t_prev - a;
+		}
+		rc = nx_call(s.c, s.echo, s.in, o->payload, s.out, o->payload, &len, o->op_timeout_ns);
+		if (rc < 0 || len != o->payload) {
+			rc = nx__err(rc < 0 ? rc : NX_EPROTO, "nxswap: call %llu: %s",
+				     (unsigned long long)l.i, nx_strerror(rc));
+			break;
+		}
+	} while (nxb_loop_next(&l, &r->hist));
+	if (rc == 0) {
+		uint64_t measured = l.t_prev - t0 - swap_ns;
+
+		rc = nxb_loop_end(&l, r);
+		nxb_note(r, "swaps issued by the client between requests, their time left out: %llu "
+			 "(in the first round), %.1f us each, %.0f per second of round trips",
+			 (unsigned long long)swaps,
+			 swaps ? (double)swap_ns / 1e3 / (double)swaps : 0.0,
+			 measured ? (double)swaps * 1e9 / (double)measured : 0.0);
+	}
+	nx__ctl_session_close(cs);
 	session_close(&s);
 	return rc;
 }

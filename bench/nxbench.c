@@ -34,6 +34,10 @@ struct transport {
 static const struct transport transports[] = {
 	{ "nx", nxb_nx_pingpong, nxb_nx_window, "window",
 	  "nexus: libnx client, nxd worker; throughput: window of W outstanding" },
+	{ "nx3", nxb_nx3_pingpong, NULL, NULL,
+	  "nexus through noop3, a seq of three no-op stages (against nx: the graph's cost)" },
+	{ "nxswap", nxb_nxswap_pingpong, NULL, NULL,
+	  "nexus echo while its stage is swapped --swap-rate times a second (default 1000)" },
 	{ "floor", nxb_floor_pingpong, NULL, NULL,
 	  "two cache lines, the sequence number as the flag; pingpong only" },
 	{ "ck", nxb_ck_pingpong, nxb_ck_stream, "stream",
@@ -90,7 +94,7 @@ usage(FILE *f)
 		"  --instance NAME    nx: use this running nxd instead of starting a private one\n"
 		"  --nxd PATH         nx: the nxd binary for a private instance\n"
 		"                     (default: nxd next to the nxbench binary)\n"
-		"  --swap-rate N      nx: live stage swaps per second during a run (default 0)\n"
+		"  --swap-rate N      nxswap: stage swaps per second during its run (default 1000)\n"
 		"  --json             one JSON object per line per transport and mode\n"
 		"  -h, --help         this text\n"
 		"\n"
@@ -326,6 +330,8 @@ nxb_print_footer(const struct nxb_result *rs, unsigned n, bool json)
 	const struct nxb_result *fx = find(rs, n, "futex", "wakeup");
 	const struct nxb_result *nxp = find(rs, n, "nx", "pingpong");
 	const struct nxb_result *uds = find(rs, n, "uds", "pingpong");
+	const struct nxb_result *nx3 = find(rs, n, "nx3", "pingpong");
+	const struct nxb_result *nxsw = find(rs, n, "nxswap", "pingpong");
 	unsigned i;
 
 	if (json)
@@ -350,6 +356,15 @@ nxb_print_footer(const struct nxb_result *rs, unsigned n, bool json)
 		printf("nx pingpong p50 is %.1fx lower than uds pingpong p50\n",
 		       (double)nx_hist_percentile(&uds->hist, 50) /
 			       (double)nx_hist_percentile(&nxp->hist, 50));
+	if (nxp != NULL && nx3 != NULL && has_latency(nx3))
+		printf("noop3 (seq of three no-op stages) against echo: %+lld ns at p50, %+lld at p99\n",
+		       (long long)nx_hist_percentile(&nx3->hist, 50) -
+			       (long long)nx_hist_percentile(&nxp->hist, 50),
+		       (long long)nx_hist_percentile(&nx3->hist, 99) -
+			       (long long)nx_hist_percentile(&nxp->hist, 99));
+	if (nxp != NULL && nxsw != NULL && has_latency(nxsw))
+		printf("swapping against not: %.2fx at p50, %.2fx at p99, %.2fx at p99.9\n",
+		       pct_ratio(nxsw, nxp, 50), pct_ratio(nxsw, nxp, 99), pct_ratio(nxsw, nxp, 99.9));
 	if (nxs != NULL && fx != NULL && has_latency(fx))
 		printf("wake-up round trip: nxsleep / futex = %.2fx at p50, %.2fx at p99\n",
 		       pct_ratio(nxs, fx, 50), pct_ratio(nxs, fx, 99));

@@ -132,29 +132,61 @@ nx__ctl_connect_verified(const char *instance, const struct nx_health_view *hv)
 	return fd;
 }
 
-int
-nx__ctl_command(const char *instance, int argc, char *const *argv, bool json,
-		uint64_t timeout_ns, char **text, size_t *text_len, int *status)
-{
+/* A connection to nxd's control socket for several commands. */
+struct nx_ctl_session {
 	struct nx_health_view hv;
-	struct nx_ctl_reply *r = NULL;
-	struct nx_ctl_cmd *c = NULL;
+	int fd;
+	struct nx_ctl_cmd cmd;
+	struct nx_ctl_reply reply;
+};
+
+int
+nx__ctl_session_open(struct nx_ctl_session **out, const char *instance)
+{
+	struct nx_ctl_session *s = calloc(1, sizeof *s);
+	int rc;
+
+	if (s == NULL)
+		return nx__err(NX_ENOMEM, "control session");
+	s->fd = -1;
+	rc = nx__health_map_ro(&s->hv, instance);
+	if (rc == 0) {
+		s->fd = nx__ctl_connect_verified(instance, &s->hv);
+		if (s->fd < 0)
+			rc = s->fd;
+	}
+	if (rc < 0) {
+		nx__ctl_session_close(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+void
+nx__ctl_session_close(struct nx_ctl_session *s)
+{
+	if (s == NULL)
+		return;
+	nx_fd_close(s->fd);
+	nx__health_unmap(&s->hv);
+	free(s);
+}
+
+int
+nx__ctl_session_command(struct nx_ctl_session *s, int argc, char *const *argv, bool json,
+			uint64_t timeout_ns, char **text, size_t *text_len, int *status)
+{
+	struct nx_ctl_cmd *c = &s->cmd;
+	struct nx_ctl_reply *r = &s->reply;
 	char *out = NULL, *a;
 	size_t len = 0;
-	int fd = -1, rc, i;
+	int rc = 0, i;
 
 	*text = NULL;
 	*text_len = 0;
 	*status = 0;
-	rc = nx__health_map_ro(&hv, instance);
-	if (rc < 0)
-		return rc;
-	c = calloc(1, sizeof *c);
-	r = malloc(sizeof *r);
-	if (c == NULL || r == NULL) {
-		rc = nx__err(NX_ENOMEM, "command buffers");
-		goto out;
-	}
+	memset(&c->hdr, 0, sizeof c->hdr);
 	c->hdr.type = NX_CTL_COMMAND;
 	c->hdr.abi_version = NX_ABI_VERSION;
 	c->hdr.wait_mode = json ? NX_CTL_CMD_JSON : 0;
@@ -162,28 +194,21 @@ nx__ctl_command(const char *instance, int argc, char *const *argv, bool json,
 	for (i = 0; i < argc; i++) {
 		size_t n = strlen(argv[i]) + 1;
 
-		if ((size_t)(a - c->args) + n > NX_CTL_CMD_MAX) {
-			rc = nx__err(NX_E2BIG, "command longer than %d bytes", NX_CTL_CMD_MAX);
-			goto out;
-		}
+		if ((size_t)(a - c->args) + n > NX_CTL_CMD_MAX)
+			return nx__err(NX_E2BIG, "command longer than %d bytes", NX_CTL_CMD_MAX);
 		memcpy(a, argv[i], n);
 		a += n;
 	}
 	c->argc = (uint32_t)argc;
 	c->len = (uint32_t)(a - c->args);
-	fd = nx__ctl_connect_verified(instance, &hv);
-	if (fd < 0) {
-		rc = fd;
-		goto out;
-	}
 	/* nxd may have refused us already (and closed): its reason is waiting
 	 * to be read even when our send fails */
-	(void)nx_ctl_send(fd, c, offsetof(struct nx_ctl_cmd, args) + c->len, -1);
+	(void)nx_ctl_send(s->fd, c, offsetof(struct nx_ctl_cmd, args) + c->len, -1);
 	for (;;) {
 		int n;
 		char *more;
 
-		n = nx_ctl_recv(fd, r, sizeof *r, NULL, timeout_ns);
+		n = nx_ctl_recv(s->fd, r, sizeof *r, NULL, timeout_ns);
 		if (n < 0) {
 			rc = n;
 			break;
@@ -219,13 +244,26 @@ nx__ctl_command(const char *instance, int argc, char *const *argv, bool json,
 	if (rc == 0) {
 		*text = out;
 		*text_len = len;
-		out = NULL;
+	} else {
+		free(out);
 	}
-out:
-	free(out);
-	free(c);
-	free(r);
-	nx_fd_close(fd);
-	nx__health_unmap(&hv);
+	return rc;
+}
+
+int
+nx__ctl_command(const char *instance, int argc, char *const *argv, bool json,
+		uint64_t timeout_ns, char **text, size_t *text_len, int *status)
+{
+	struct nx_ctl_session *s;
+	int rc;
+
+	*text = NULL;
+	*text_len = 0;
+	*status = 0;
+	rc = nx__ctl_session_open(&s, instance);
+	if (rc < 0)
+		return rc;
+	rc = nx__ctl_session_command(s, argc, argv, json, timeout_ns, text, text_len, status);
+	nx__ctl_session_close(s);
 	return rc;
 }

@@ -30,4 +30,11 @@ int nx__ctl_connect_verified(const char *instance, const struct nx_health_view *
 int nx__ctl_command(const char *instance, int argc, char *const *argv, bool json,
 		    uint64_t timeout_ns, char **text, size_t *text_len, int *status);
 
+/** A connection for several commands (nxbench's swapper). */
+struct nx_ctl_session;
+int nx__ctl_session_open(struct nx_ctl_session **out, const char *instance);
+int nx__ctl_session_command(struct nx_ctl_session *s, int argc, char *const *argv, bool json,
+			    uint64_t timeout_ns, char **text, size_t *text_len, int *status);
+void nx__ctl_session_close(struct nx_ctl_session *s);
+
 #endif /* NX_ATTACH_H */

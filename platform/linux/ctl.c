@@ -178,6 +178,14 @@ nx_ctl_recv(int fd, void *msg, size_t cap, int *recv_fd, uint64_t timeout_ns)
 	do
 		n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
+	/* A peer that closed with our message unread resets the socket; what
+	 * it sent before (its reason, say) is still queued behind the error. */
+	if (n < 0 && errno == ECONNRESET) {
+		mh.msg_controllen = sizeof cbuf.buf;
+		n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (n < 0)
+			errno = ECONNRESET;
+	}
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return NX_EAGAIN;

@@ -367,6 +367,31 @@ test_nxctl_lists_swaps_rolls_back_in_text_and_json(void **state)
 	assert_non_null(fgets(line, sizeof line, p));
 	assert_int_equal(pclose(p), 0);
 	assert_non_null(strstr(line, "placement:"));
+	/* the README's example plugin */
+	{
+		char bindir[512];
+
+		snprintf(bindir, sizeof bindir, "%s", nxt_bin(""));
+		snprintf(cmd, sizeof cmd, "%s --instance %s swap vp v upper --plugin "
+			 "%s/../lib/nx-upper.so --set prefix='> ' --probe hello 2>&1",
+			 nxt_bin("nxctl"), inst, bindir);
+	}
+	p = popen(cmd, "r");
+	assert_non_null(fgets(line, sizeof line, p));
+	if (pclose(p) != 0)
+		fail_msg("%s: %s", cmd, line);
+	{
+		struct nx_client *c;
+		char out[64];
+		uint32_t len;
+
+		assert_int_equal(nx_open(&c, inst, NULL), 0);
+		assert_int_equal(nx_call(c, (uint16_t)nx_pipeline_id(c, "vp"), "shout", 5, out,
+					 sizeof out, &len, 5000000000ull), 0);
+		assert_int_equal(len, 7);
+		assert_memory_equal(out, "> SHOUT", 7);
+		nx_close(c);
+	}
 	snprintf(cmd, sizeof cmd, "%s --instance nxt-no-such-instance list 2>&1", nxt_bin("nxctl"));
 	p = popen(cmd, "r");
 	assert_non_null(fgets(line, sizeof line, p));

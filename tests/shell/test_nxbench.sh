@@ -1,0 +1,41 @@
+#!/bin/bash
+# nxbench runs every transport briefly and says what it measured, in
+# JSON with the promised keys and as a table with its ratios.
+set -u
+BUILD=${BUILD:-build}
+BIN=$BUILD/bin
+fail() { echo "FAIL: $*"; exit 1; }
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+
+"$BIN/nxbench" --ops 3000 --warmup 300 --json \
+	--transports nx,nx3,nxswap,floor,ck,uds,futex,nxsleep >"$out" 2>&1 || { cat "$out"; fail "nxbench --json"; }
+python3 - "$out" <<'PY' || exit 1
+import json, sys
+need = {"transport", "mode", "payload", "ops", "min_ns", "p50_ns", "p90_ns", "p99_ns",
+        "p999_ns", "p9999_ns", "max_ns", "ops_per_s", "client_cpu", "server_cpu"}
+seen = set()
+for line in open(sys.argv[1]):
+    d = json.loads(line)
+    missing = need - d.keys()
+    if missing:
+        sys.exit("FAIL: %s %s lacks %s" % (d.get("transport"), d.get("mode"), sorted(missing)))
+    if d["ops"] <= 0 or d["ops_per_s"] <= 0:
+        sys.exit("FAIL: %s %s measured nothing" % (d["transport"], d["mode"]))
+    if d["mode"] not in ("stream", "window") and not (0 < d["min_ns"] <= d["p50_ns"] <= d["p99_ns"] <= d["max_ns"]):
+        sys.exit("FAIL: %s %s percentiles out of order: %s" % (d["transport"], d["mode"], d))
+    seen.add((d["transport"], d["mode"]))
+want = {("nx", "pingpong"), ("nx", "window"), ("nx3", "pingpong"), ("nxswap", "pingpong"),
+        ("floor", "pingpong"), ("ck", "pingpong"), ("ck", "stream"), ("uds", "pingpong"),
+        ("futex", "wakeup"), ("nxsleep", "wakeup")}
+if want - seen:
+    sys.exit("FAIL: not measured: %s" % sorted(want - seen))
+PY
+"$BIN/nxbench" --ops 3000 --warmup 300 --transports nx,ck,uds >"$out" 2>&1 || { cat "$out"; fail "nxbench table"; }
+grep -q "client pinned to CPU" "$out" || fail "no line saying where client and server are pinned"
+grep -q "nx        pingpong" "$out" || fail "no nx row"
+grep -q "x ck; below 1 is faster" "$out" || fail "no ratios against ck"
+grep -q "throughput: nx window / ck stream = " "$out" || fail "no throughput ratio"
+"$BIN/nxbench" --payload 0 >/dev/null 2>&1; [ $? = 2 ] || fail "--payload 0 accepted"
+"$BIN/nxbench" --transports carrier-pigeon >/dev/null 2>&1; [ $? = 2 ] || fail "unknown transport accepted"
+echo "nxbench: every transport measured, JSON keys and table present"

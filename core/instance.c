@@ -538,12 +538,14 @@ on_chan(struct nx_instance *inst, uint32_t id, uint32_t flags)
 	chan_detach(inst, ch, rc == NX_ECLOSED || rc == NX_EAGAIN ? "client closed" : "protocol error");
 }
 
-/* Once a second: drop silent connections, free orphans whose client died. */
+/* Once a second: drop silent connections, free orphans whose client died,
+ * destroy what swaps replaced. */
 static void
 sweep(struct nx_instance *inst, uint64_t now)
 {
 	uint32_t i;
 
+	nx__pipes_reclaim(inst, true);
 	for (i = 0; i < NX_MAX_PEERS; i++) {
 		struct nx_peer *p = &inst->peers[i];
 

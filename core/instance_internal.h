@@ -21,6 +21,13 @@ struct nx_peer {
 	uint64_t since_ns;
 };
 
+#define NX_MAX_GONE 64 /* replaced objects waiting for a grace period */
+
+struct nx_gone {
+	int kind;
+	void *obj;
+};
+
 struct nx_instance {
 	struct nx_instance_conf conf;
 	struct nx_place_plan plan;
@@ -40,6 +47,8 @@ struct nx_instance {
 	struct nx_pool pipe_pool;      /* pipelines, reserved at start-up */
 	struct nx_pool inst_pool;      /* stage instances, with their inline state */
 	uint8_t rr_used[NX_MAX_RR];    /* round-robin counters taken */
+	struct nx_gone gone[NX_MAX_GONE]; /* replaced, to destroy after a grace period */
+	unsigned ngone;
 	struct nx_peer peers[NX_MAX_PEERS];
 	struct nx_ctl_cmd *cmd;        /* one command being read */
 	struct nx_ctl_reply *reply;    /* one chunk being sent */
@@ -55,6 +64,8 @@ struct nx_instance {
 int nx__pipes_start(struct nx_instance *inst);
 /** Destroy every pipeline (workers stopped). */
 void nx__pipes_stop(struct nx_instance *inst);
+/** Destroy what swaps replaced, after a grace period (wait), or now (workers stopped). */
+void nx__pipes_reclaim(struct nx_instance *inst, bool wait);
 /** The environment pipelines are built in. */
 void nx__pipes_env(struct nx_instance *inst, struct nx_build_env *env);
 

@@ -179,6 +179,54 @@ nx__pipes_env(struct nx_instance *inst, struct nx_build_env *env)
 	env->arg = inst;
 }
 
+/* ---- reclamation: after a grace period, in batches ---- */
+
+/*
+ * What a swap replaced is destroyed only after a grace period. One
+ * grace period serves every change queued before it, so swaps do not
+ * wait for one each: the queue is drained once a second (the control
+ * loop's sweep), when it grows long, and at shutdown.
+ */
+enum { GONE_INST = 1, GONE_PIPE, GONE_TABLE };
+
+static void
+defer(struct nx_instance *inst, int kind, void *obj)
+{
+	struct nx_gone *g;
+
+	if (obj == NULL)
+		return;
+	if (inst->ngone == NX_MAX_GONE)
+		nx__pipes_reclaim(inst, true);
+	g = &inst->gone[inst->ngone++];
+	g->kind = kind;
+	g->obj = obj;
+}
+
+void
+nx__pipes_reclaim(struct nx_instance *inst, bool wait)
+{
+	struct nx_build_env env;
+	unsigned i;
+
+	if (inst->ngone == 0)
+		return;
+	if (wait)
+		nx_rcu_synchronize(); /* no worker holds anything queued before now */
+	nx__pipes_env(inst, &env);
+	for (i = 0; i < inst->ngone; i++) {
+		struct nx_gone *g = &inst->gone[i];
+
+		if (g->kind == GONE_INST)
+			nx__stage_inst_destroy(g->obj);
+		else if (g->kind == GONE_PIPE)
+			nx__pipeline_destroy(g->obj, &env);
+		else
+			free(g->obj);
+	}
+	inst->ngone = 0;
+}
+
 /* ---- the table ---- */
 
 static void
@@ -220,7 +268,6 @@ table_put(struct nx_instance *inst, struct nx_pipeline *p)
 {
 	struct nx_pipetab *old = inst->pipes, *tab;
 	struct nx_pipeline *gone = NULL;
-	struct nx_build_env env;
 	int i = old != NULL ? find_pipe(old, p->name) : -1;
 
 	if (i < 0 && old != NULL && old->n >= inst->hv.max_pipelines)
@@ -241,12 +288,8 @@ table_put(struct nx_instance *inst, struct nx_pipeline *p)
 	tab->p[i] = p;
 	nx_rcu_assign(inst->pipes, tab);
 	directory_show(inst, p);
-	if (old != NULL) {
-		nx_rcu_synchronize(); /* no worker holds old or gone any more */
-		free(old);
-		nx__pipes_env(inst, &env);
-		nx__pipeline_destroy(gone, &env);
-	}
+	defer(inst, GONE_TABLE, old);
+	defer(inst, GONE_PIPE, gone);
 	return i;
 }
 
@@ -287,6 +330,7 @@ nx__pipes_stop(struct nx_instance *inst)
 	struct nx_build_env env;
 	uint32_t i;
 
+	nx__pipes_reclaim(inst, false); /* the workers are stopped */
 	if (inst->pipes == NULL)
 		return;
 	nx__pipes_env(inst, &env);
@@ -365,9 +409,8 @@ swap_stage(struct nx_instance *inst, const char *pipe, const char *slot,
 	s->swaps++;
 	nx_rcu_assign(s->cur, fresh);
 	health_slot_show(inst, p, s);
-	nx_rcu_synchronize();
-	/* unreachable since the swap before this one */
-	nx__stage_inst_destroy(old_prev);
+	/* the previous one's previous: out of reach since an earlier swap */
+	defer(inst, GONE_INST, old_prev);
 	if (json) {
 		nx__buf_printf(out, "{\"pipeline\":");
 		nx__buf_json_str(out, pipe);
@@ -406,7 +449,6 @@ rollback(struct nx_instance *inst, const char *pipe, const char *slot, struct nx
 	s->prev = tmp;
 	s->swaps++;
 	health_slot_show(inst, p, s);
-	nx_rcu_synchronize();
 	if (json)
 		nx__buf_printf(out, "{\"pipeline\":\"%s\",\"slot\":\"%s\",\"version\":%llu,"
 			       "\"swaps\":%llu}\n", pipe, slot, (unsigned long long)s->cur->version,

@@ -168,6 +168,14 @@ nx_instance_conf_set(struct nx_instance_conf *c, const char *key, const char *va
 			c->stage_state = (uint32_t)v;
 		return rc;
 	}
+	if (key_is(key, "stage_timing")) {
+		rc = parse_u64(key, value, 0, 65536, &v);
+		if (rc == 0 && (v & (v - 1)) != 0)
+			rc = nx__err(NX_EINVAL, "stage_timing: %s is not a power of two (or 0)", value);
+		if (rc == 0)
+			c->stage_timing = (uint32_t)v;
+		return rc;
+	}
 	if (key_is(key, "isolated")) {
 		int cpus[NX_PLACE_MAX_WORKERS * 4];
 

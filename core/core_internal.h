@@ -121,6 +121,8 @@ struct nx_worker {
 	uint8_t *scratch;          /* intermediate outputs of a request's graph */
 	uint32_t scratch_cap;
 	uint32_t max_payload;
+	uint32_t timing_mask;      /* stage_timing - 1: time 1 request in stage_timing */
+	bool timing_on;
 	uint32_t nchans;           /* control thread's count, for balancing */
 
 	/* written by the worker only, on its own lines */
@@ -131,6 +133,7 @@ struct nx_worker {
 	uint64_t sleeps;
 	uint64_t errors[NX_WERR_KINDS];
 	bool errors_dirty;         /* errors changed since last published */
+	uint32_t timing_count;
 	struct nx_ctx ctx;
 	uint32_t rr[NX_MAX_RR];    /* round-robin turns, by node's counter index */
 };

@@ -208,6 +208,19 @@ struct nx_exec {
 /* The whole graph (graph.c); nx__pipeline_run below is the entry. */
 int nx__pipeline_run_graph(const struct nx_pipeline *p, struct nx_msg *msg, struct nx_exec *x);
 
+/* A sampled stage time, to the slot's histogram (health, issue of its own). */
+static inline void
+nx__slot_time(struct nx_exec *x, uint32_t hidx, uint64_t ns)
+{
+	struct nx_health_slot_stats *s;
+
+	if (x->stats == NULL || hidx >= x->nstats)
+		return;
+	s = &x->stats[hidx];
+	nx__store64(&s->timed, s->timed + 1);
+	nx__store64(&s->time_ns, s->time_ns + ns);
+}
+
 static inline void
 nx__slot_count(struct nx_exec *x, uint32_t hidx, int status)
 {
@@ -234,11 +247,25 @@ nx__run_slot(const struct nx_pipeline *p, uint16_t slot, struct nx_msg *m, struc
 	struct nx_ctx *ctx = x->ctx;
 	int rc;
 
-	if (ctx->nroute < NX_CTX_ROUTE_MAX)
+	const uint32_t r = ctx->nroute;
+
+	if (r < NX_CTX_ROUTE_MAX)
 		ctx->route[ctx->nroute++] = (uint16_t)s->hidx;
 	ctx->stage_version = si->version;
 	m->out_len = 0;
-	rc = si->ops->process(si->state, m, ctx);
+	if (__builtin_expect(ctx->flags & NX_CTX_TIMED, 0)) {
+		/* a sampled request: each stage's own time, for the context and
+		 * the slot's latency histogram */
+		uint64_t t0 = nx_ticks(), ns;
+
+		rc = si->ops->process(si->state, m, ctx);
+		ns = nx_ticks_to_ns(nx_ticks() - t0);
+		if (r < NX_CTX_ROUTE_MAX)
+			ctx->route_ns[r] = ns > UINT32_MAX ? UINT32_MAX : (uint32_t)ns;
+		nx__slot_time(x, s->hidx, ns);
+	} else {
+		rc = si->ops->process(si->state, m, ctx);
+	}
 	nx__slot_count(x, s->hidx, rc);
 	return rc;
 }

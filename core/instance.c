@@ -39,6 +39,7 @@ nx_instance_conf_default(struct nx_instance_conf *c)
 	c->max_slots = 256;
 	c->scratch_bytes = 1u << 20;
 	c->stage_state = 4096;
+	c->stage_timing = 16;
 }
 
 void
@@ -602,6 +603,8 @@ workers_init(struct nx_instance *inst)
 		w->may_sleep = inst->conf.idle == NX_WAIT_SLEEP;
 		w->scratch_cap = inst->conf.scratch_bytes;
 		w->max_payload = inst->conf.max_payload;
+		w->timing_on = inst->conf.stage_timing != 0;
+		w->timing_mask = inst->conf.stage_timing != 0 ? inst->conf.stage_timing - 1 : 0;
 		w->scratch = malloc(w->scratch_cap);
 		w->chans = calloc(1, sizeof(struct nx_chanset));
 		w->stats = &inst->hv.slot_stats[(size_t)i * inst->hv.max_slots];

@@ -36,6 +36,7 @@ struct nx_instance_conf {
 	uint32_t max_slots;            /* stage slots, all pipelines together */
 	uint32_t scratch_bytes;        /* per worker, for intermediate outputs */
 	uint32_t stage_state;          /* state bytes reserved in each stage instance */
+	uint32_t stage_timing;         /* time 1 request in this many (power of two; 0 off) */
 	/* [pipeline.NAME] sections (nx_instance_conf_pipeline) */
 	struct nx_pipe_spec *specs;
 	unsigned nspecs;

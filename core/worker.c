@@ -100,6 +100,9 @@ serve_one(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab *pip
 	ctx->seq = seq;
 	ctx->channel = ch->id;
 	ctx->flags = (rq->flags & NX_DESC_IDEMPOTENT) ? NX_CTX_IDEMPOTENT : 0;
+	/* 1 request in stage_timing has its stages timed */
+	if ((++w->timing_count & w->timing_mask) == 0 && w->timing_on)
+		ctx->flags |= NX_CTX_TIMED;
 	ctx->nmeta = 0;
 	ctx->nroute = 0;
 	ctx->start_ns = 0;

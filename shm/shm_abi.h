@@ -363,7 +363,9 @@ _Static_assert(sizeof(struct nx_health_slot) == 4 * NX_CACHELINE, "slot entry si
 struct nx_health_slot_stats {
 	uint64_t calls;
 	uint64_t failures;
-	uint64_t reserved[6];
+	uint64_t timed;    /* calls whose time was taken (1 in stage_timing) */
+	uint64_t time_ns;  /* their total time */
+	uint64_t reserved[4];
 };
 _Static_assert(sizeof(struct nx_health_slot_stats) == NX_CACHELINE, "slot stats line");
 

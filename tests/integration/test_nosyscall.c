@@ -39,6 +39,7 @@
 static struct nx_alloccount_table *table;
 static char table_name[64];
 static struct nxt_nxd nxd = { .pid = -1 };
+static char conf_path[128];
 static char inst_name[64];
 
 static uint64_t
@@ -147,22 +148,27 @@ client(const char *inst, struct flags *fl)
 	struct nx_completion comps[32];
 	struct nx_client *c;
 	uint64_t sent = 0, done = 0;
-	int echo, sum, rc, result = 0;
+	int echo, sum, graph, rc, result = 0;
 
 	if (nx_open(&c, inst, NULL) < 0)
 		return 10;
 	echo = nx_pipeline_id(c, "echo");
 	sum = nx_pipeline_id(c, "checksum");
+	graph = nx_pipeline_id(c, "graph");
+	if (graph < 0)
+		return 14;
 	memset(in, 0x5a, sizeof in);
 	__atomic_store_n(&fl->ready, 1, __ATOMIC_RELEASE);
 	spin_until(&fl->go, 1);
 	while (done < N_REQUESTS && result == 0) {
 		while (sent < N_REQUESTS && sent - done < 16) {
-			/* a third inline, a third in the extension, a third in the arena */
+			/* a third inline, a third in the extension, a third in the arena;
+			 * echo, checksum, and a graph of every node kind in turn */
 			uint32_t len = sent % 3 == 0 ? 40 : sent % 3 == 1 ? 150 : 1000;
+			int pipe = sent % 4 == 3 ? graph : (sent & 1) ? sum : echo;
 			struct nx_req r = { .in = in, .in_len = len, .out = out,
-					    .out_cap = (sent & 1) ? 4 : len, .user_data = sent,
-					    .pipeline = (uint16_t)((sent & 1) ? sum : echo) };
+					    .out_cap = pipe == sum ? 4 : 2048, .user_data = sent,
+					    .pipeline = (uint16_t)pipe };
 
 			if (nx_submit(c, &r) != 0)
 				break;
@@ -268,7 +274,23 @@ test_worker_and_client_make_no_syscall_and_worker_no_allocation(void **state)
 		print_message("sanitizer build: its own malloc replaces the counting one; "
 			      "counting system calls only\n");
 	}
-	assert_int_equal(nxt_nxd_start(dp, inst, NULL), 0);
+	{
+		FILE *cf;
+
+		snprintf(conf_path, sizeof conf_path, "/tmp/%s.ini", inst);
+		cf = fopen(conf_path, "w");
+		assert_non_null(cf);
+		/* every node kind, every request timed: the slow path of the data path */
+		fprintf(cf, "[nxd]\nstage-timing = 1\n[pipeline.graph]\n"
+			    "graph = seq(noop, route, fan, ab, turns)\n"
+			    "route = branch(t1, t2; by: pick)\nfan = fanout(echo, checksum; merge: cat)\n"
+			    "ab = split(t1 1, t2 1; key: request)\nturns = rr(t1, noop)\n"
+			    "t1.stage = tag\nt1.text = a\nt2.stage = tag\nt2.text = b\n"
+			    "cat.stage = concat\n");
+		fclose(cf);
+	}
+	assert_int_equal(nxt_nxd_start(dp, inst, (const char *const[]){ "--config", conf_path, NULL }),
+			 0);
 	d = *dp;
 	unsetenv("LD_PRELOAD");
 	unsetenv("NX_ALLOCCOUNT");
@@ -357,6 +379,8 @@ teardown(void **state)
 	unsetenv("LD_PRELOAD");
 	if (nxd.pid > 0)
 		nxt_nxd_kill(&nxd);
+	if (conf_path[0] != '\0')
+		unlink(conf_path);
 	nxt_cleanup(inst_name);
 	if (table != NULL) {
 		munmap(table, sizeof *table);

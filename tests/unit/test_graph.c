@@ -280,6 +280,37 @@ test_stage_version_and_route_are_in_the_context(void **state)
 }
 
 static void
+test_a_timed_request_records_each_stages_time(void **state)
+{
+	struct run *r = make("graph = seq(a, b)\na.stage = echo\nb.stage = checksum\n");
+	struct nx_health_slot_stats stats[2];
+	struct nx_msg m = { .in = (const uint8_t *)"timed", .in_len = 5, .out = NULL, .out_cap = 64 };
+
+	(void)state;
+	memset(stats, 0, sizeof stats);
+	r->p->slots[0].hidx = 0;
+	r->p->slots[1].hidx = 1;
+	m.out = r->out;
+	memset(&r->ctx, 0, sizeof r->ctx);
+	r->ctx.flags = NX_CTX_TIMED;
+	r->x = (struct nx_exec){ .ctx = &r->ctx, .scratch = r->scratch, .scratch_cap = 1 << 20,
+				 .max_payload = CAP, .rr = r->rr, .stats = stats, .nstats = 2 };
+	assert_int_equal(nx__pipeline_run(r->p, &m, &r->x), 0);
+	assert_int_equal(stats[0].calls, 1);
+	assert_int_equal(stats[1].calls, 1);
+	assert_int_equal(stats[0].timed, 1);
+	assert_int_equal(stats[1].timed, 1);
+	assert_int_equal(r->ctx.nroute, 2);
+	/* an untimed request counts calls only */
+	r->ctx.flags = 0;
+	r->ctx.nroute = 0;
+	assert_int_equal(nx__pipeline_run(r->p, &m, &r->x), 0);
+	assert_int_equal(stats[0].calls, 2);
+	assert_int_equal(stats[0].timed, 1);
+	done(r);
+}
+
+static void
 test_pipeline_needing_more_scratch_than_workers_have_is_refused(void **state)
 {
 	struct nx_build_env small = env;
@@ -370,6 +401,7 @@ main(void)
 		cmocka_unit_test(test_roundrobin_takes_turns_fairly),
 		cmocka_unit_test(test_nested_graph_runs_every_kind_together),
 		cmocka_unit_test(test_stage_version_and_route_are_in_the_context),
+		cmocka_unit_test(test_a_timed_request_records_each_stages_time),
 		cmocka_unit_test(test_pipeline_needing_more_scratch_than_workers_have_is_refused),
 		cmocka_unit_test(test_specs_that_make_no_sense_are_refused_saying_why),
 		cmocka_unit_test(test_stage_init_failure_and_unknown_stage_build_nothing),

@@ -40,6 +40,8 @@ usage(FILE *f)
 		"      --scratch BYTES      per worker, for a graph's intermediate outputs\n"
 		"                           (default 1m)\n"
 		"      --stage-state BYTES  state reserved per stage instance (default 4k)\n"
+		"      --stage-timing N     time each stage of 1 request in N (power of two;\n"
+		"                           0 off, 1 every request; default 16)\n"
 		"      --isolated LIST      treat these CPUs as isolated (default: read\n"
 		"                           /sys/devices/system/cpu/isolated)\n"
 		"      --print-placement    print where workers and the control thread\n"
@@ -52,7 +54,7 @@ usage(FILE *f)
 }
 
 enum { OPT_IDLE = 256, OPT_MAXCH, OPT_RING, OPT_ARENA, OPT_MAXPAY, OPT_KEEP, OPT_MLOCK,
-       OPT_RTPRIO, OPT_GID, OPT_ISOL, OPT_PLACE, OPT_SLOTS, OPT_SCRATCH, OPT_STATE };
+       OPT_RTPRIO, OPT_GID, OPT_ISOL, OPT_PLACE, OPT_SLOTS, OPT_SCRATCH, OPT_STATE, OPT_TIMING };
 
 static const struct option long_opts[] = {
 	{ "instance", required_argument, NULL, 'i' },
@@ -73,6 +75,7 @@ static const struct option long_opts[] = {
 	{ "max-slots", required_argument, NULL, OPT_SLOTS },
 	{ "scratch", required_argument, NULL, OPT_SCRATCH },
 	{ "stage-state", required_argument, NULL, OPT_STATE },
+	{ "stage-timing", required_argument, NULL, OPT_TIMING },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -151,6 +154,7 @@ main(int argc, char **argv)
 		case OPT_SLOTS: key = "max_slots"; break;
 		case OPT_SCRATCH: key = "scratch"; break;
 		case OPT_STATE: key = "stage_state"; break;
+		case OPT_TIMING: key = "stage_timing"; break;
 		case 'q': key = "quiet"; optarg = NULL; break;
 		case 'f': break;
 		case OPT_PLACE: placement = true; break;

@@ -88,7 +88,7 @@ teardown(void **state)
 
 /* Run an nxctl command through the library. @return nxd's status */
 static int
-ctl(char **text, bool json, ...)
+ctl(char **text, int json, ...)
 {
 	char *argv[32], *out = NULL;
 	va_list ap;

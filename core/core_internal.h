@@ -116,6 +116,8 @@ struct nx_worker {
 	int cpu;
 	struct nx_health_worker *hw;
 	struct nx_health_slot_stats *stats; /* this worker's row of the slot stats */
+	struct nx_lhist *slot_hist;         /* this worker's row of the slot histograms */
+	struct nx_lhist *hist;              /* sampled request service times */
 	uint32_t nstats;
 	struct nx_thread *thread;
 	uint8_t *scratch;          /* intermediate outputs of a request's graph */
@@ -134,6 +136,7 @@ struct nx_worker {
 	uint64_t errors[NX_WERR_KINDS];
 	bool errors_dirty;         /* errors changed since last published */
 	uint32_t timing_count;
+	uint64_t now_ns;           /* the last heartbeat's clock: "recent" without a clock read */
 	struct nx_ctx ctx;
 	uint32_t rr[NX_MAX_RR];    /* round-robin turns, by node's counter index */
 };

@@ -202,13 +202,14 @@ struct nx_exec {
 	uint32_t max_payload;
 	uint32_t *rr;                  /* the worker's turn counters */
 	struct nx_health_slot_stats *stats; /* the worker's per-slot counters, by hidx; may be NULL */
+	struct nx_lhist *hists;        /* the worker's per-slot histograms, by hidx; may be NULL */
 	uint32_t nstats;
 };
 
 /* The whole graph (graph.c); nx__pipeline_run below is the entry. */
 int nx__pipeline_run_graph(const struct nx_pipeline *p, struct nx_msg *msg, struct nx_exec *x);
 
-/* A sampled stage time, to the slot's histogram (health, issue of its own). */
+/* A sampled stage time, to the slot's counters and histogram. */
 static inline void
 nx__slot_time(struct nx_exec *x, uint32_t hidx, uint64_t ns)
 {
@@ -219,6 +220,8 @@ nx__slot_time(struct nx_exec *x, uint32_t hidx, uint64_t ns)
 	s = &x->stats[hidx];
 	nx__store64(&s->timed, s->timed + 1);
 	nx__store64(&s->time_ns, s->time_ns + ns);
+	if (x->hists != NULL)
+		nx_lhist_record(&x->hists[hidx], ns);
 }
 
 static inline void
@@ -230,8 +233,12 @@ nx__slot_count(struct nx_exec *x, uint32_t hidx, int status)
 		return;
 	s = &x->stats[hidx];
 	nx__store64(&s->calls, s->calls + 1);
-	if (status < 0)
+	if (status < 0) {
 		nx__store64(&s->failures, s->failures + 1);
+		nx__store64(&s->consec_failures, s->consec_failures + 1);
+	} else if (s->consec_failures != 0) {
+		nx__store64(&s->consec_failures, 0);
+	}
 }
 
 /*

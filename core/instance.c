@@ -585,7 +585,7 @@ say_busy(const char *instance)
 static int
 workers_init(struct nx_instance *inst)
 {
-	unsigned i;
+	unsigned i, j;
 
 	inst->nworkers = (unsigned)inst->plan.nworkers;
 	inst->workers = aligned_alloc(NX_CACHELINE, sizeof(struct nx_worker) * inst->nworkers);
@@ -608,13 +608,71 @@ workers_init(struct nx_instance *inst)
 		w->scratch = malloc(w->scratch_cap);
 		w->chans = calloc(1, sizeof(struct nx_chanset));
 		w->stats = &inst->hv.slot_stats[(size_t)i * inst->hv.max_slots];
+		w->slot_hist = &inst->hv.slot_hist[(size_t)i * inst->hv.max_slots];
+		w->hist = &inst->hv.worker_hist[i];
 		w->nstats = inst->hv.max_slots;
 		if (w->scratch == NULL || w->chans == NULL)
 			return nx__err(NX_ENOMEM, "worker %u buffers", i);
 		memset(w->hw, 0, sizeof *w->hw);
 		w->hw->cpu = w->cpu;
+		/* This generation's counters start from zero. */
+		nx_lhist_init(w->hist);
+		memset(w->stats, 0, sizeof *w->stats * w->nstats);
+		for (j = 0; j < w->nstats; j++)
+			nx_lhist_init(&w->slot_hist[j]);
 	}
 	return 0;
+}
+
+/*
+ * Log this start in the health segment's restart ring when it follows an
+ * nxd that went away. A supervisor (nxwd) says why in the environment:
+ * NX_RESTART_REASON, NX_RESTART_STATUS (exit code or -signal),
+ * NX_RESTART_WALL_NS (when it noticed), NX_RESTART_OLD_PID. Without one,
+ * the entry says only that the previous nxd vanished.
+ */
+static void
+log_restart(struct nx_instance *inst, int32_t old_pid)
+{
+	struct nx_health_hdr *h = inst->hv.hdr;
+	struct nx_health_restart *r;
+	const char *reason = getenv("NX_RESTART_REASON");
+	const char *status = getenv("NX_RESTART_STATUS");
+	const char *wall = getenv("NX_RESTART_WALL_NS");
+	const char *pid = getenv("NX_RESTART_OLD_PID");
+	uint64_t now = nx_wallclock_ns(), n = h->restarts;
+
+	r = &inst->hv.restarts[n % NX_RESTART_LOG];
+	nx__seq_write_begin(&h->ctl_seq);
+	memset(r, 0, sizeof *r);
+	r->generation = inst->generation;
+	r->old_pid = pid != NULL ? (int32_t)strtol(pid, NULL, 10) : old_pid;
+	r->status = status != NULL ? (int32_t)strtol(status, NULL, 10) : 0;
+	r->wall_ns = wall != NULL ? strtoull(wall, NULL, 10) : now;
+	if (r->wall_ns > now)
+		r->wall_ns = now;
+	snprintf(r->reason, sizeof r->reason, "%s",
+		 reason != NULL && reason[0] != '\0' ? reason : "previous nxd went away (not supervised)");
+	nx__store64(&h->restarts, n + 1);
+	nx__seq_write_end(&h->ctl_seq);
+	nx_log(NX_LOG_WARN, "restart %llu: generation %llu after pid %d: %s",
+	       (unsigned long long)(n + 1), (unsigned long long)inst->generation, r->old_pid,
+	       r->reason);
+}
+
+/* The restart is complete when workers serve: say how long it was down. */
+static void
+log_restart_served(struct nx_instance *inst)
+{
+	struct nx_health_hdr *h = inst->hv.hdr;
+	struct nx_health_restart *r;
+
+	if (!inst->logged_restart)
+		return;
+	r = &inst->hv.restarts[(h->restarts - 1) % NX_RESTART_LOG];
+	nx__seq_write_begin(&h->ctl_seq);
+	r->down_ns = nx_wallclock_ns() - r->wall_ns;
+	nx__seq_write_end(&h->ctl_seq);
 }
 
 static void
@@ -686,11 +744,25 @@ nx_instance_create(struct nx_instance **out, const struct nx_instance_conf *conf
 
 	nx__health_geom(&hg, (uint32_t)inst->plan.nworkers, conf->max_channels, NX_MAX_PIPELINES,
 			conf->max_slots);
+	if (hg.layout_bytes >= (1ull << 32)) {
+		rc = nx__err(NX_EINVAL, "the health segment would be %llu MiB (%u workers x %u "
+			     "slots of counters and histograms): lower max_slots",
+			     (unsigned long long)(hg.layout_bytes >> 20), inst->plan.nworkers,
+			     conf->max_slots);
+		goto err;
+	}
 	rc = nx__health_create(&inst->hv, conf->instance, &hg, &inst->reattached);
 	if (rc < 0)
 		goto err;
 	h = inst->hv.hdr;
 	inst->generation = (inst->reattached ? h->generation : 0) + 1;
+	if (inst->reattached &&
+	    (nx__load32(&h->state) != NX_INST_STOPPED || getenv("NX_RESTART_REASON") != NULL)) {
+		/* the previous nxd did not stop: it died, or was killed */
+		log_restart(inst, h->pid);
+		inst->logged_restart = true;
+	}
+	h->stop_wall_ns = 0;
 	h->pid = nx_process_id();
 	h->uid = nx_process_uid();
 	h->start_ns = nx_clock_ns();
@@ -777,6 +849,7 @@ nx_instance_create(struct nx_instance **out, const struct nx_instance_conf *conf
 	inst->workers_started = true;
 	h->nworkers = inst->nworkers;
 	set_inst_state(inst, NX_INST_RUNNING);
+	log_restart_served(inst);
 	*out = inst;
 	return 0;
 
@@ -885,6 +958,7 @@ nx_instance_run(struct nx_instance *inst, bool handle_signals)
 	workers_stop(inst);
 	if (inst->conf.keep)
 		nx__store32(&hdr(inst)->flags, NX_HEALTH_F_KEPT);
+	nx__store64(&hdr(inst)->stop_wall_ns, nx_wallclock_ns());
 	set_inst_state(inst, NX_INST_STOPPED);
 	inst->stopped = true;
 	return rc;

@@ -35,6 +35,7 @@ struct nx_instance {
 	struct nx_chan_geom cgeom;
 	uint64_t generation;
 	bool reattached;
+	bool logged_restart;        /* this start follows a dead nxd: in the restart log */
 	int lfd;
 	int sigfd;
 	int notefd;

@@ -98,12 +98,14 @@ health_slot_show(struct nx_instance *inst, const struct nx_pipeline *p, const st
 	if (s->hidx >= inst->hv.max_slots)
 		return;
 	hs = &inst->hv.slots[s->hidx];
+	nx__seq_write_begin(&inst->hv.hdr->ctl_seq);
 	hs->pipeline = p->id;
 	snprintf(hs->pipe, sizeof hs->pipe, "%s", p->name);
 	snprintf(hs->stage, sizeof hs->stage, "%s", s->cur->spec.stage);
 	snprintf(hs->plugin, sizeof hs->plugin, "%.127s", base_name(s->cur->spec.plugin));
 	nx__store64(&hs->swaps, s->swaps);
 	nx__store64(&hs->version, s->cur->version);
+	nx__seq_write_end(&inst->hv.hdr->ctl_seq);
 }
 
 static int
@@ -117,13 +119,18 @@ slot_take(void *arg, const char *pipe, const char *slot)
 
 		if (nx__load32(&hs->state) != 0)
 			continue;
+		nx__seq_write_begin(&inst->hv.hdr->ctl_seq);
 		memset(hs, 0, sizeof *hs);
 		snprintf(hs->name, sizeof hs->name, "%s", slot);
 		snprintf(hs->pipe, sizeof hs->pipe, "%s", pipe);
-		/* a reused entry starts its counters again */
-		for (w = 0; w < inst->nworkers; w++)
+		/* A reused entry starts its counters again. No worker writes
+		 * them: the pipeline that had it is gone (after a grace period). */
+		for (w = 0; w < inst->nworkers; w++) {
 			memset(&inst->workers[w].stats[i], 0, sizeof inst->workers[w].stats[i]);
+			nx_lhist_init(&inst->workers[w].slot_hist[i]);
+		}
 		nx__store32(&hs->state, 1);
+		nx__seq_write_end(&inst->hv.hdr->ctl_seq);
 		return (int)i;
 	}
 	return -1;
@@ -134,8 +141,11 @@ slot_give(void *arg, uint32_t hidx)
 {
 	struct nx_instance *inst = arg;
 
-	if (hidx < inst->hv.max_slots)
+	if (hidx < inst->hv.max_slots) {
+		nx__seq_write_begin(&inst->hv.hdr->ctl_seq);
 		nx__store32(&inst->hv.slots[hidx].state, 0);
+		nx__seq_write_end(&inst->hv.hdr->ctl_seq);
+	}
 }
 
 static int
@@ -235,6 +245,7 @@ directory_show(struct nx_instance *inst, const struct nx_pipeline *p)
 	struct nx_health_pipe *hp = &inst->hv.pipes[p->id];
 	uint32_t i;
 
+	nx__seq_write_begin(&inst->hv.hdr->ctl_seq);
 	nx__store32(&hp->active, 0);
 	ck_pr_fence_store();
 	memset(hp->name, 0, sizeof hp->name);
@@ -243,6 +254,7 @@ directory_show(struct nx_instance *inst, const struct nx_pipeline *p)
 	hp->version = p->version;
 	ck_pr_fence_store(); /* the name before the flag readers check */
 	nx__store32(&hp->active, 1);
+	nx__seq_write_end(&inst->hv.hdr->ctl_seq);
 	for (i = 0; i < p->nslots; i++)
 		health_slot_show(inst, p, &p->slots[i]);
 }

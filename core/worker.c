@@ -121,9 +121,17 @@ serve_one(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab *pip
 	{
 		struct nx_exec x = { .ctx = ctx, .scratch = w->scratch, .scratch_cap = w->scratch_cap,
 				     .max_payload = w->max_payload, .rr = w->rr, .stats = w->stats,
-				     .nstats = w->nstats };
+				     .hists = w->slot_hist, .nstats = w->nstats };
 
-		status = nx__pipeline_run(p, &msg, &x);
+		if (__builtin_expect(ctx->flags & NX_CTX_TIMED, 0)) {
+			/* a sampled request: its service time, for the worker's histogram */
+			uint64_t t0 = nx_ticks();
+
+			status = nx__pipeline_run(p, &msg, &x);
+			nx_lhist_record(w->hist, nx_ticks_to_ns(nx_ticks() - t0));
+		} else {
+			status = nx__pipeline_run(p, &msg, &x);
+		}
 	}
 	if (status == 0 && msg.out_len > msg.out_cap)
 		status = NX_EOVERFLOW; /* a stage lied about its output */
@@ -185,14 +193,35 @@ replay_refuses(struct nx_wchan *ch, const struct nx_req_desc *rq, struct nx_resp
 	return true;
 }
 
+/* A channel's counters, to its health record: after each burst, and at
+ * each heartbeat for a channel whose client stopped reading. tail is the
+ * request ring's producer index as last read. */
+static void
+publish_chan(const struct nx_worker *w, struct nx_wchan *ch, uint32_t tail)
+{
+	struct nx_health_chan *hc = ch->hc;
+	const struct nx_chan_view *v = &ch->v;
+
+	nx__store64(&hc->taken, ch->taken);
+	nx__store64(&hc->answered, ch->answered);
+	nx__store64(&hc->errors, ch->errors);
+	nx__store64(&hc->last_ns, w->now_ns);
+	/* Both differences are of indices a client may have rewritten:
+	 * bounded by the ring, they cannot mislead anyone by more. */
+	nx__store32(&hc->depth, (tail - v->req->c_head) & (2 * v->g.ring_size - 1));
+	nx__store32(&hc->outstanding,
+		    (tail - ck_pr_load_uint(&v->resp->c_head)) & (2 * v->g.ring_size - 1));
+}
+
 static unsigned
 serve_channel(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab *pipes)
 {
 	struct nx_chan_view *v = &ch->v;
+	const uint32_t tail = ck_pr_load_uint(&v->req->p_tail);
 	unsigned n;
 
 	/* Cheap emptiness test first: an idle channel costs one line read. */
-	if (ck_pr_load_uint(&v->req->p_tail) == v->req->c_head)
+	if (tail == v->req->c_head)
 		return 0;
 	for (n = 0; n < NX_BURST; n++) {
 		struct nx_resp_desc *rs;
@@ -231,9 +260,7 @@ serve_channel(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab 
 		ch->answered += n;
 		if (ch->sleep_client)
 			wake_client(v->hdr);
-		nx__store64(&ch->hc->taken, ch->taken);
-		nx__store64(&ch->hc->answered, ch->answered);
-		nx__store64(&ch->hc->errors, ch->errors);
+		publish_chan(w, ch, tail);
 	}
 	return n;
 }
@@ -271,7 +298,24 @@ publish(struct nx_worker *w)
 static void
 heartbeat(struct nx_worker *w, uint64_t now)
 {
+	w->now_ns = now;
 	nx__store64(&w->hw->heartbeat_ns, now);
+}
+
+/* At each heartbeat: channels that had no burst (a client that stopped
+ * reading its answers fills its rings without one). */
+static void
+heartbeat_chans(struct nx_worker *w, const struct nx_chanset *set)
+{
+	unsigned i;
+
+	for (i = 0; i < set->n; i++) {
+		struct nx_wchan *ch = set->ch[i];
+
+		if (ch->hc->depth != 0 || ch->hc->outstanding != 0 ||
+		    ck_pr_load_uint(&ch->v.req->p_tail) != ch->v.req->c_head)
+			publish_chan(w, ch, ck_pr_load_uint(&ch->v.req->p_tail));
+	}
 }
 
 static void
@@ -280,6 +324,9 @@ set_state(struct nx_worker *w, uint32_t state)
 	if (nx__load32(&w->hw->state) != state)
 		nx__store32(&w->hw->state, state);
 }
+
+#define NX_IDLE_SPIN_NS 50000u /* sleep idle: spin this long before sleeping */
+#define NX_SLEEP_HEARTBEAT_NS 20000000u /* a sleeping worker's heartbeat: 50 a second */
 
 /*
  * Sleep until a client rings a doorbell or the control thread bumps
@@ -292,8 +339,10 @@ worker_sleep(struct nx_worker *w, const struct nx_chanset *set)
 {
 	struct nx_futex_waiter wv[NX_FUTEX_WAITV_MAX];
 	unsigned i, n = 0;
-	/* More channels than futex_waitv takes: the rest are polled on a timer. */
-	const uint64_t timeout_ns = set->n >= NX_FUTEX_WAITV_MAX - 1 ? 1000000 : 100000000;
+	/* More channels than futex_waitv takes: the rest are polled on a timer.
+	 * Otherwise wake every NX_SLEEP_HEARTBEAT_NS anyway, so that a sleeping
+	 * worker's heartbeat stays fresh for the watchdog. */
+	const uint64_t timeout_ns = set->n >= NX_FUTEX_WAITV_MAX - 1 ? 1000000 : NX_SLEEP_HEARTBEAT_NS;
 
 	for (i = 0; i < set->n && n < NX_FUTEX_WAITV_MAX - 1; i++) {
 		struct nx_chan_hdr *h = set->ch[i]->v.hdr;
@@ -329,8 +378,7 @@ awake:
 	nx__store32(&w->hw->sleeping, 0);
 }
 
-#define NX_IDLE_SPIN_NS 50000u
-#define NX_TIGHT_LOOPS 8       /* empty loops before polling with PAUSE */ /* sleep idle: spin this long before sleeping */
+#define NX_TIGHT_LOOPS 8 /* empty loops before polling with PAUSE */
 
 /* Heartbeats are taken on the monotonic clock at most this often: the
  * clock costs ~30 ns, the TSC that paces it a third of that. */
@@ -394,6 +442,7 @@ nx__worker_main(void *arg)
 		if (t - t_hb > hb_ticks) {
 			publish(w);
 			heartbeat(w, nx_clock_ns());
+			heartbeat_chans(w, set);
 			t_hb = t;
 		}
 		nx_rcu_quiescent();

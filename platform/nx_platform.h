@@ -188,6 +188,9 @@ int nx_shm_create_anon(const char *name, size_t len);
 bool nx_shm_is_sealed(int fd);
 /** Size of the segment behind fd. @return bytes, or NX_EIO */
 int64_t nx_shm_size(int fd);
+/** True when the segment behind fd no longer has a name (removed, maybe
+ *  replaced by a new one of the same name). */
+bool nx_shm_unlinked(int fd);
 /** Owner uid of the segment behind fd, or -1. */
 int64_t nx_shm_owner(int fd);
 /** Map len bytes of fd shared; writable or read-only. @return 0 or NX_EIO */

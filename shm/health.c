@@ -33,6 +33,9 @@ init_header(struct nx_health_view *hv, const struct nx_health_geom *g)
 	h->max_slots = g->max_slots;
 	h->slots_off = g->slots_off;
 	h->slot_stats_off = g->slot_stats_off;
+	h->worker_hist_off = g->worker_hist_off;
+	h->slot_hist_off = g->slot_hist_off;
+	h->restarts_off = g->restarts_off;
 	/* The magic last: a reader that sees it sees a complete header. */
 	ck_pr_fence_store();
 	nx__store32(&h->magic, NX_HEALTH_MAGIC);

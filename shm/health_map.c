@@ -23,6 +23,12 @@ nx__health_geom(struct nx_health_geom *g, uint32_t max_workers, uint32_t max_cha
 	off += (uint64_t)max_slots * sizeof(struct nx_health_slot);
 	g->slot_stats_off = (uint32_t)off;
 	off += (uint64_t)max_workers * max_slots * sizeof(struct nx_health_slot_stats);
+	g->worker_hist_off = (uint32_t)off;
+	off += (uint64_t)max_workers * sizeof(struct nx_lhist);
+	g->slot_hist_off = (uint32_t)off;
+	off += (uint64_t)max_workers * max_slots * sizeof(struct nx_lhist);
+	g->restarts_off = (uint32_t)off;
+	off += (uint64_t)NX_RESTART_LOG * sizeof(struct nx_health_restart);
 	g->layout_bytes = (off + 4095) / 4096 * 4096;
 }
 
@@ -56,12 +62,18 @@ nx__health_check(struct nx_health_view *hv)
 	    !table_fits(h->pipelines_off, h->max_pipelines, sizeof(struct nx_health_pipe), hv->len) ||
 	    !table_fits(h->slots_off, h->max_slots, sizeof(struct nx_health_slot), hv->len) ||
 	    !table_fits(h->slot_stats_off, (uint64_t)h->max_slots * h->max_workers,
-			sizeof(struct nx_health_slot_stats), hv->len))
+			sizeof(struct nx_health_slot_stats), hv->len) ||
+	    !table_fits(h->worker_hist_off, h->max_workers, sizeof(struct nx_lhist), hv->len) ||
+	    !table_fits(h->slot_hist_off, (uint64_t)h->max_slots * h->max_workers,
+			sizeof(struct nx_lhist), hv->len) ||
+	    !table_fits(h->restarts_off, NX_RESTART_LOG, sizeof(struct nx_health_restart), hv->len))
 		return nx__err(NX_EPROTO, "health tables lie outside the segment");
 	nx__health_geom(&g, h->max_workers, h->max_channels, h->max_pipelines, h->max_slots);
 	if (g.workers_off != h->workers_off || g.channels_off != h->channels_off ||
 	    g.pipelines_off != h->pipelines_off || g.slots_off != h->slots_off ||
-	    g.slot_stats_off != h->slot_stats_off || g.layout_bytes != h->layout_bytes)
+	    g.slot_stats_off != h->slot_stats_off || g.worker_hist_off != h->worker_hist_off ||
+	    g.slot_hist_off != h->slot_hist_off || g.restarts_off != h->restarts_off ||
+	    g.layout_bytes != h->layout_bytes)
 		return nx__err(NX_EPROTO, "health table offsets do not match the layout");
 	hv->hdr = NX_AT(struct nx_health_hdr, hv->base, 0);
 	hv->workers = NX_AT(struct nx_health_worker, hv->base, h->workers_off);
@@ -69,6 +81,9 @@ nx__health_check(struct nx_health_view *hv)
 	hv->pipes = NX_AT(struct nx_health_pipe, hv->base, h->pipelines_off);
 	hv->slots = NX_AT(struct nx_health_slot, hv->base, h->slots_off);
 	hv->slot_stats = NX_AT(struct nx_health_slot_stats, hv->base, h->slot_stats_off);
+	hv->worker_hist = NX_AT(struct nx_lhist, hv->base, h->worker_hist_off);
+	hv->slot_hist = NX_AT(struct nx_lhist, hv->base, h->slot_hist_off);
+	hv->restarts = NX_AT(struct nx_health_restart, hv->base, h->restarts_off);
 	hv->max_workers = h->max_workers;
 	hv->max_channels = h->max_channels;
 	hv->max_pipelines = h->max_pipelines;

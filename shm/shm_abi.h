@@ -78,6 +78,8 @@
 
 #include <nx/nx.h>
 
+#include "core/hist.h" /* struct nx_lhist: the health histograms' fixed layout */
+
 #define NX_CACHELINE 64
 
 #define NX_CHAN_MAGIC 0x4e584348u   /* "NXCH" */
@@ -261,7 +263,15 @@ struct nx_health_hdr {
 	uint32_t max_slots;    /* entries in the stage slot table */
 	uint32_t slots_off;    /* struct nx_health_slot[max_slots] */
 	uint32_t slot_stats_off; /* struct nx_health_slot_stats[max_workers][max_slots] */
-	uint8_t reserved[256 - 112];
+	uint32_t worker_hist_off; /* struct nx_lhist[max_workers]: sampled service times */
+	uint32_t slot_hist_off;  /* struct nx_lhist[max_workers][max_slots]: sampled stage times */
+	uint32_t restarts_off;   /* struct nx_health_restart[NX_RESTART_LOG] */
+	uint32_t ctl_seq;        /* ck_sequence: odd while the control thread rewrites
+				  * the slot table, pipeline directory or restart log */
+	uint64_t restarts;       /* restarts logged so far; entry (restarts - 1) % NX_RESTART_LOG
+				  * is the latest */
+	uint64_t stop_wall_ns;   /* CLOCK_REALTIME when this generation stopped cleanly */
+	uint8_t reserved[256 - 144];
 };
 
 /* Health header flags. */
@@ -324,12 +334,14 @@ struct nx_health_chan {
 	uint32_t wait_mode;
 	uint32_t attach_count;   /* incremented on every attach to this entry */
 	uint8_t reserved0[NX_CACHELINE - 48];
-	/* line 1: serving worker writes */
+	/* line 1: serving worker writes, after each burst and at each heartbeat */
 	uint64_t taken;
 	uint64_t answered;
 	uint64_t errors;
-	uint64_t last_ns;        /* last request taken */
-	uint64_t reserved1[4];
+	uint64_t last_ns;        /* last burst (CLOCK_MONOTONIC, to the heartbeat: <= 1 ms old) */
+	uint32_t depth;          /* requests waiting in the request ring */
+	uint32_t outstanding;    /* submitted and not yet read back by the client */
+	uint64_t reserved1[3];
 };
 _Static_assert(sizeof(struct nx_health_chan) == 2 * NX_CACHELINE, "channel record size");
 
@@ -365,9 +377,29 @@ struct nx_health_slot_stats {
 	uint64_t failures;
 	uint64_t timed;    /* calls whose time was taken (1 in stage_timing) */
 	uint64_t time_ns;  /* their total time */
-	uint64_t reserved[4];
+	uint64_t consec_failures; /* failures since this worker's last success here */
+	uint64_t reserved[3];
 };
 _Static_assert(sizeof(struct nx_health_slot_stats) == NX_CACHELINE, "slot stats line");
+
+/*
+ * The restart log: a ring of NX_RESTART_LOG entries, written by the nxd
+ * that starts on a segment a previous nxd left (from what its supervisor
+ * tells it in the environment, see nxwd), under the header's ctl_seq.
+ */
+#define NX_RESTART_LOG 16
+#define NX_RESTART_REASON_MAX 88
+
+struct nx_health_restart {
+	uint64_t wall_ns;        /* CLOCK_REALTIME when the old nxd was found dead or stalled */
+	uint64_t down_ns;        /* from then to this nxd serving */
+	uint64_t generation;     /* the generation that started */
+	int32_t old_pid;         /* the nxd that went away */
+	int32_t status;          /* its exit code, or -signal; 0 unknown */
+	uint8_t reserved[8];
+	char reason[NX_RESTART_REASON_MAX]; /* "killed by signal 9", "stalled: worker 0 ..." */
+};
+_Static_assert(sizeof(struct nx_health_restart) == 2 * NX_CACHELINE, "restart entry size");
 
 /* ---- control protocol (SOCK_SEQPACKET, one message per datagram) ---- */
 

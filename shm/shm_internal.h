@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include <ck_pr.h>
+#include <ck_sequence.h>
 
 #include "platform/nx_platform.h"
 #include "shm_abi.h"
@@ -95,6 +96,9 @@ struct nx_health_geom {
 	uint32_t pipelines_off;
 	uint32_t slots_off;
 	uint32_t slot_stats_off;
+	uint32_t worker_hist_off;
+	uint32_t slot_hist_off;
+	uint32_t restarts_off;
 	uint64_t layout_bytes;
 };
 
@@ -113,6 +117,9 @@ struct nx_health_view {
 	struct nx_health_pipe *pipes;
 	struct nx_health_slot *slots;
 	struct nx_health_slot_stats *slot_stats; /* [max_workers][max_slots] */
+	struct nx_lhist *worker_hist;            /* [max_workers] */
+	struct nx_lhist *slot_hist;              /* [max_workers][max_slots] */
+	struct nx_health_restart *restarts;      /* [NX_RESTART_LOG] */
 	uint32_t max_workers, max_channels, max_pipelines, max_slots;
 };
 
@@ -141,6 +148,35 @@ void nx__health_remove(const char *instance);
 #define NX_AT(type, base, off) ((type *)(void *)((uint8_t *)(base) + (off)))
 
 /* ---- helpers on shared words ---- */
+
+/*
+ * A sequence lock on a shared uint32_t (ck_sequence's protocol): the
+ * control thread makes it odd, rewrites, makes it even; a reader copies
+ * and retries while it was odd or changed. Never on the data path.
+ */
+static inline void
+nx__seq_write_begin(uint32_t *seq)
+{
+	ck_sequence_write_begin((ck_sequence_t *)(void *)seq);
+}
+
+static inline void
+nx__seq_write_end(uint32_t *seq)
+{
+	ck_sequence_write_end((ck_sequence_t *)(void *)seq);
+}
+
+static inline uint32_t
+nx__seq_read_begin(const uint32_t *seq)
+{
+	return ck_sequence_read_begin((const ck_sequence_t *)(const void *)seq);
+}
+
+static inline bool
+nx__seq_read_retry(const uint32_t *seq, uint32_t v)
+{
+	return ck_sequence_read_retry((const ck_sequence_t *)(const void *)seq, v);
+}
 
 static inline uint32_t
 nx__load32(const uint32_t *p)

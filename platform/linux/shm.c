@@ -112,6 +112,14 @@ nx_shm_size(int fd)
 	return (int64_t)st.st_size;
 }
 
+bool
+nx_shm_unlinked(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) != 0 || st.st_nlink == 0;
+}
+
 int64_t
 nx_shm_owner(int fd)
 {

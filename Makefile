@@ -68,7 +68,8 @@ LIBNX_SONAME := libnx.so.$(shell sed -n 's/^\#define NX_ABI_VERSION \([0-9]*\)/\
 LIBNX_A := $(LIB)/libnx.a
 LIBCORE_A := $(LIB)/libnxcore.a
 
-TOOLS := nxd nxctl
+# every directory under tools/ is a program of that name, of all its .c files
+TOOLS := $(notdir $(wildcard tools/*))
 TOOL_BINS := $(TOOLS:%=$(BIN)/%) $(BIN)/nxbench $(BIN)/nxdemo
 EXAMPLE_PLUGINS := $(LIB)/nx-upper.so
 
@@ -117,10 +118,20 @@ $(LIB)/nx.pc: scripts/nx.pc.in
 # ---- tools: thin mains over the libraries ----
 # -rdynamic and -u: plugins call the stage API in nxd, all of it linked in
 STAGE_API := -Wl,-u,nx_ctx_set -Wl,-u,nx_ctx_get -Wl,-u,nx_stage_conf_get -Wl,-u,nx_strerror
-$(BIN)/%: $(OBJ)/tools/%/main.o $(LIBCORE_A)
+# libraries a tool needs beyond the core's
+TOOL_LIBS_nxtop := $(shell pkg-config --libs $(PKG_TOP) 2>/dev/null)
+HAVE_SYSTEMD := $(shell pkg-config --exists libsystemd 2>/dev/null && echo 1)
+ifeq ($(HAVE_SYSTEMD),1)
+TOOL_LIBS_nxwd := $(shell pkg-config --libs libsystemd)
+$(OBJ)/tools/nxwd/%.o: CFLAGS_ALL += -DNX_HAVE_SYSTEMD=1 $(shell pkg-config --cflags libsystemd)
+endif
+$(OBJ)/tools/nxtop/%.o: CFLAGS_ALL += $(shell pkg-config --cflags $(PKG_TOP) 2>/dev/null)
+
+.SECONDEXPANSION:
+$(BIN)/%: $$(patsubst %.c,$(OBJ)/%.o,$$(wildcard tools/$$*/*.c)) $(LIBCORE_A)
 	@mkdir -p $(BIN)
 	@$(if $(Q),echo "  LINK    $@")
-	$(Q)$(CC) $(LDFLAGS_ALL) -rdynamic $(STAGE_API) -o $@ $< $(LIBCORE_A) $(LIBS_CORE)
+	$(Q)$(CC) $(LDFLAGS_ALL) -rdynamic $(STAGE_API) -o $@ $(filter %.o,$^) $(LIBCORE_A) $(LIBS_CORE) $(TOOL_LIBS_$*)
 
 $(BIN)/nxbench: $(OBJ)/bench/nxbench.o $(patsubst %.c,$(OBJ)/%.o,$(filter-out bench/nxbench.c,$(wildcard bench/*.c))) $(LIBCORE_A)
 	@mkdir -p $(BIN)

@@ -127,8 +127,9 @@ $(OBJ)/tools/nxwd/%.o: CFLAGS_ALL += -DNX_HAVE_SYSTEMD=1 $(shell pkg-config --cf
 endif
 $(OBJ)/tools/nxtop/%.o: CFLAGS_ALL += $(shell pkg-config --cflags $(PKG_TOP) 2>/dev/null)
 
+tool_objs = $(patsubst %.c,$(OBJ)/%.o,$(wildcard tools/$(1)/*.c))
 .SECONDEXPANSION:
-$(BIN)/%: $$(patsubst %.c,$(OBJ)/%.o,$$(wildcard tools/$$*/*.c)) $(LIBCORE_A)
+$(BIN)/%: $$(call tool_objs,$$*) $(LIBCORE_A)
 	@mkdir -p $(BIN)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(LDFLAGS_ALL) -rdynamic $(STAGE_API) -o $@ $(filter %.o,$^) $(LIBCORE_A) $(LIBS_CORE) $(TOOL_LIBS_$*)

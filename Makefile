@@ -71,6 +71,7 @@ LIBCORE_A := $(LIB)/libnxcore.a
 # every directory under tools/ is a program of that name, of all its .c files
 TOOLS := $(notdir $(wildcard tools/*))
 TOOL_BINS := $(TOOLS:%=$(BIN)/%) $(BIN)/nxbench $(BIN)/nxdemo
+BENCH_BINS := $(if $(SAN),,$(BIN)/nxd-nocounters)
 EXAMPLE_PLUGINS := $(LIB)/nx-upper.so
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -86,7 +87,7 @@ TEST_SO := $(patsubst tests/preload/%.c,$(TST)/preload/%.so,$(wildcard tests/pre
 	$(patsubst tests/plugins/%.c,$(TST)/plugins/%.so,$(wildcard tests/plugins/*.c))
 
 .PHONY: all deps test demo bench asan tsan install clean headers-check clang
-all: $(LIBNX_SO) $(LIBNX_A) $(LIBCORE_A) $(TOOL_BINS) $(LIB)/nx.pc $(EXAMPLE_PLUGINS)
+all: $(LIBNX_SO) $(LIBNX_A) $(LIBCORE_A) $(TOOL_BINS) $(BENCH_BINS) $(LIB)/nx.pc $(EXAMPLE_PLUGINS)
 
 deps:
 	$(Q)scripts/install-deps.sh
@@ -133,6 +134,18 @@ $(BIN)/%: $$(call tool_objs,$$*) $(LIBCORE_A)
 	@mkdir -p $(BIN)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(LDFLAGS_ALL) -rdynamic $(STAGE_API) -o $@ $(filter %.o,$^) $(LIBCORE_A) $(LIBS_CORE) $(TOOL_LIBS_$*)
+
+# nxd with the data path's counters compiled out: nxbench's nxnc baseline
+NC_OBJ := $(BUILD)/obj-nocounters
+$(NC_OBJ)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $< (no counters)")
+	$(Q)$(CC) $(CFLAGS_ALL) -DNX_NO_COUNTERS=1 -MMD -MP -c $< -o $@
+
+$(BIN)/nxd-nocounters: $(patsubst %.c,$(NC_OBJ)/%.o,$(wildcard tools/nxd/*.c) $(ALL_LIB_SRC))
+	@mkdir -p $(BIN)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -rdynamic $(STAGE_API) -o $@ $(filter %.o,$^) $(LIBS_CORE)
 
 $(BIN)/nxbench: $(OBJ)/bench/nxbench.o $(patsubst %.c,$(OBJ)/%.o,$(filter-out bench/nxbench.c,$(wildcard bench/*.c))) $(LIBCORE_A)
 	@mkdir -p $(BIN)
@@ -222,4 +235,4 @@ install: all
 clean:
 	rm -rf build build-asan build-tsan build-clang
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(NC_OBJ) -name '*.d' 2>/dev/null)

@@ -45,6 +45,7 @@ struct nxb_opts {
 	bool json;                 /* one JSON object per line instead of a table */
 	const char *instance;      /* nx: a running nxd to use, NULL = start a private one */
 	const char *nxd_path;      /* nx: the nxd binary for a private instance */
+	const char *nxd_nc_path;   /* nxnc: the same, built with the counters compiled out */
 	unsigned swap_rate;        /* nx: live stage swaps per second during a run, 0 = none */
 	bool nx_sleep;             /* nx: the private nxd idles by sleeping (nxsleep) */
 	uint64_t start_timeout_ns; /* a serving side not ready by then is an error */
@@ -90,6 +91,7 @@ int nxb_nx_setup(struct nxb_opts *o);
 void nxb_nx_teardown(const struct nxb_opts *o);
 int nxb_nx_pingpong(const struct nxb_opts *o, struct nxb_result *r);
 /** Round trips through the built-in noop3 pipeline: a seq of three no-op stages. */
+int nxb_nxnc_pingpong(const struct nxb_opts *o, struct nxb_result *r);
 int nxb_nx3_pingpong(const struct nxb_opts *o, struct nxb_result *r);
 /** Round trips through echo while another thread swaps its stage o->swap_rate times a second. */
 int nxb_nxswap_pingpong(const struct nxb_opts *o, struct nxb_result *r);

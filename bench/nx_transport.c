@@ -203,6 +203,16 @@ nxb_nx_pingpong(const struct nxb_opts *o, struct nxb_result *r)
 	return pingpong(o, r, "echo");
 }
 
+/* The same round trips, against an nxd whose data path keeps no
+ * counters (run_transport starts nxd-nocounters for it). */
+int
+nxb_nxnc_pingpong(const struct nxb_opts *o, struct nxb_result *r)
+{
+	nxb_result_init(r, o, "nxnc", "pingpong");
+	nxb_note(r, "nxd-nocounters: echo with the health counters compiled out");
+	return pingpong(o, r, "echo");
+}
+
 int
 nxb_nx3_pingpong(const struct nxb_opts *o, struct nxb_result *r)
 {

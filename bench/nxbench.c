@@ -34,6 +34,8 @@ struct transport {
 static const struct transport transports[] = {
 	{ "nx", nxb_nx_pingpong, nxb_nx_window, "window",
 	  "nexus: libnx client, nxd worker; throughput: window of W outstanding" },
+	{ "nxnc", nxb_nxnc_pingpong, NULL, NULL,
+	  "nexus echo against nxd-nocounters: the data path's health counters compiled out" },
 	{ "nx3", nxb_nx3_pingpong, NULL, NULL,
 	  "nexus through noop3, a seq of three no-op stages (against nx: the graph's cost)" },
 	{ "nxswap", nxb_nxswap_pingpong, NULL, NULL,
@@ -332,6 +334,7 @@ nxb_print_footer(const struct nxb_result *rs, unsigned n, bool json)
 	const struct nxb_result *uds = find(rs, n, "uds", "pingpong");
 	const struct nxb_result *nx3 = find(rs, n, "nx3", "pingpong");
 	const struct nxb_result *nxsw = find(rs, n, "nxswap", "pingpong");
+	const struct nxb_result *nxnc = find(rs, n, "nxnc", "pingpong");
 	unsigned i;
 
 	if (json)
@@ -365,6 +368,9 @@ nxb_print_footer(const struct nxb_result *rs, unsigned n, bool json)
 	if (nxp != NULL && nxsw != NULL && has_latency(nxsw))
 		printf("swapping against not: %.2fx at p50, %.2fx at p99, %.2fx at p99.9\n",
 		       pct_ratio(nxsw, nxp, 50), pct_ratio(nxsw, nxp, 99), pct_ratio(nxsw, nxp, 99.9));
+	if (nxp != NULL && nxnc != NULL && has_latency(nxnc))
+		printf("health counters on against compiled out (nx / nxnc): %.3fx at p50, %.3fx at p99\n",
+		       pct_ratio(nxp, nxnc, 50), pct_ratio(nxp, nxnc, 99));
 	if (nxs != NULL && fx != NULL && has_latency(fx))
 		printf("wake-up round trip: nxsleep / futex = %.2fx at p50, %.2fx at p99\n",
 		       pct_ratio(nxs, fx, 50), pct_ratio(nxs, fx, 99));
@@ -465,8 +471,13 @@ run_transport(struct nxb_opts *o, const struct transport *t, int mode, struct nx
 	/* A private nxd busy-polls the server CPU: it lives only for nx's runs. */
 	if (is_nx) {
 		nx__err_clear();
+		const char *nxd = o->nxd_path;
+
 		o->nx_sleep = strcmp(t->name, "nxsleep") == 0;
+		if (strcmp(t->name, "nxnc") == 0)
+			o->nxd_path = o->nxd_nc_path;
 		rc = nxb_nx_setup(o);
+		o->nxd_path = nxd;
 		if (rc < 0) {
 			fprintf(stderr, "nxbench: nx: setup: %s\n",
 				nx__errmsg()[0] != '\0' ? nx__errmsg() : nx_strerror(rc));
@@ -492,7 +503,7 @@ run_transport(struct nxb_opts *o, const struct transport *t, int mode, struct nx
 int
 main(int argc, char **argv)
 {
-	static char nxd_buf[PATH_MAX];
+	static char nxd_buf[PATH_MAX], nxd_nc_buf[PATH_MAX + 16];
 	struct nxb_opts o = {
 		.client_cpu = -1,
 		.server_cpu = -1,
@@ -635,6 +646,8 @@ main(int argc, char **argv)
 			o.client_cpu);
 	if (o.nxd_path == NULL)
 		o.nxd_path = default_nxd(nxd_buf, sizeof nxd_buf);
+	snprintf(nxd_nc_buf, sizeof nxd_nc_buf, "%s-nocounters", o.nxd_path);
+	o.nxd_nc_path = nxd_nc_buf;
 	if (o.instance != NULL && ntr > 1)
 		fprintf(stderr, "nxbench: note: --instance %s: that nxd's workers keep polling "
 				"during the baselines; keep them off CPUs %d and %d\n",

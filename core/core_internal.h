@@ -95,6 +95,7 @@ struct nx_wchan {
 	uint64_t taken;
 	uint64_t answered;
 	uint64_t errors;
+	uint64_t hb_taken;  /* taken at the last heartbeat: was there a burst since? */
 };
 
 struct nx_chanset {

@@ -25,6 +25,12 @@
 #include "platform/nx_rcu.h"
 #include "shm/shm_internal.h"
 
+/* Built with -DNX_NO_COUNTERS=1 (build/bin/nxd-nocounters), the data
+ * path keeps no counters: only to measure what they cost. */
+#ifndef NX_NO_COUNTERS
+#define NX_NO_COUNTERS 0
+#endif
+
 #define NX_MAX_NODES 32       /* per pipeline */
 #define NX_MAX_SLOTS 16       /* per pipeline */
 #define NX_MAX_CHILDREN 64    /* per pipeline, all nodes together */
@@ -229,7 +235,7 @@ nx__slot_count(struct nx_exec *x, uint32_t hidx, int status)
 {
 	struct nx_health_slot_stats *s;
 
-	if (x->stats == NULL || hidx >= x->nstats)
+	if (NX_NO_COUNTERS || x->stats == NULL || hidx >= x->nstats)
 		return;
 	s = &x->stats[hidx];
 	nx__store64(&s->calls, s->calls + 1);

@@ -101,7 +101,7 @@ serve_one(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab *pip
 	ctx->channel = ch->id;
 	ctx->flags = (rq->flags & NX_DESC_IDEMPOTENT) ? NX_CTX_IDEMPOTENT : 0;
 	/* 1 request in stage_timing has its stages timed */
-	if ((++w->timing_count & w->timing_mask) == 0 && w->timing_on)
+	if (!NX_NO_COUNTERS && (++w->timing_count & w->timing_mask) == 0 && w->timing_on)
 		ctx->flags |= NX_CTX_TIMED;
 	ctx->nmeta = 0;
 	ctx->nroute = 0;
@@ -193,35 +193,29 @@ replay_refuses(struct nx_wchan *ch, const struct nx_req_desc *rq, struct nx_resp
 	return true;
 }
 
-/* A channel's counters, to its health record: after each burst, and at
- * each heartbeat for a channel whose client stopped reading. tail is the
- * request ring's producer index as last read. */
+/* A channel's counters, to its health record, after each burst. The
+ * rest of its record (depth, outstanding, last activity) is for people
+ * and watchdogs: it waits for the heartbeat (heartbeat_chans). */
 static void
-publish_chan(const struct nx_worker *w, struct nx_wchan *ch, uint32_t tail)
+publish_chan(struct nx_wchan *ch)
 {
 	struct nx_health_chan *hc = ch->hc;
-	const struct nx_chan_view *v = &ch->v;
 
+	if (NX_NO_COUNTERS)
+		return;
 	nx__store64(&hc->taken, ch->taken);
 	nx__store64(&hc->answered, ch->answered);
 	nx__store64(&hc->errors, ch->errors);
-	nx__store64(&hc->last_ns, w->now_ns);
-	/* Both differences are of indices a client may have rewritten:
-	 * bounded by the ring, they cannot mislead anyone by more. */
-	nx__store32(&hc->depth, (tail - v->req->c_head) & (2 * v->g.ring_size - 1));
-	nx__store32(&hc->outstanding,
-		    (tail - ck_pr_load_uint(&v->resp->c_head)) & (2 * v->g.ring_size - 1));
 }
 
 static unsigned
 serve_channel(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab *pipes)
 {
 	struct nx_chan_view *v = &ch->v;
-	const uint32_t tail = ck_pr_load_uint(&v->req->p_tail);
 	unsigned n;
 
 	/* Cheap emptiness test first: an idle channel costs one line read. */
-	if (tail == v->req->c_head)
+	if (ck_pr_load_uint(&v->req->p_tail) == v->req->c_head)
 		return 0;
 	for (n = 0; n < NX_BURST; n++) {
 		struct nx_resp_desc *rs;
@@ -260,7 +254,7 @@ serve_channel(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab 
 		ch->answered += n;
 		if (ch->sleep_client)
 			wake_client(v->hdr);
-		publish_chan(w, ch, tail);
+		publish_chan(ch);
 	}
 	return n;
 }
@@ -274,6 +268,8 @@ publish_burst(struct nx_worker *w)
 	struct nx_health_worker *hw = w->hw;
 	unsigned k;
 
+	if (NX_NO_COUNTERS)
+		return;
 	nx__store64(&hw->taken, w->taken);
 	nx__store64(&hw->answered, w->answered);
 	if (w->errors_dirty) {
@@ -302,19 +298,34 @@ heartbeat(struct nx_worker *w, uint64_t now)
 	nx__store64(&w->hw->heartbeat_ns, now);
 }
 
-/* At each heartbeat: channels that had no burst (a client that stopped
- * reading its answers fills its rings without one). */
+/* At each heartbeat (1 ms): each channel's depth, outstanding and last
+ * activity, where anything changed. Both differences are of indices a
+ * client may rewrite: masked to twice the ring, they cannot mislead
+ * anyone by more than a ring. */
 static void
 heartbeat_chans(struct nx_worker *w, const struct nx_chanset *set)
 {
 	unsigned i;
 
+	if (NX_NO_COUNTERS)
+		return;
 	for (i = 0; i < set->n; i++) {
 		struct nx_wchan *ch = set->ch[i];
+		struct nx_health_chan *hc = ch->hc;
+		const struct nx_chan_view *v = &ch->v;
+		const uint32_t tail = ck_pr_load_uint(&v->req->p_tail);
+		const uint32_t mask = 2 * v->g.ring_size - 1;
+		const uint32_t depth = (tail - v->req->c_head) & mask;
+		const uint32_t outstanding = (tail - ck_pr_load_uint(&v->resp->c_head)) & mask;
 
-		if (ch->hc->depth != 0 || ch->hc->outstanding != 0 ||
-		    ck_pr_load_uint(&ch->v.req->p_tail) != ch->v.req->c_head)
-			publish_chan(w, ch, ck_pr_load_uint(&ch->v.req->p_tail));
+		if (ch->taken != ch->hb_taken) {
+			ch->hb_taken = ch->taken;
+			nx__store64(&hc->last_ns, w->now_ns);
+		}
+		if (depth != hc->depth)
+			nx__store32(&hc->depth, depth);
+		if (outstanding != hc->outstanding)
+			nx__store32(&hc->outstanding, outstanding);
 	}
 }
 

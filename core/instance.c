@@ -708,6 +708,7 @@ nx_instance_create(struct nx_instance **out, const struct nx_instance_conf *conf
 	rc = nx__instance_check(conf->instance);
 	if (rc < 0)
 		return rc;
+	nx_ticks_calibrate(); /* policies are built in ticks */
 	if (conf->max_channels == 0 || conf->max_channels > 65536)
 		return nx__err(NX_EINVAL, "max_channels %u: must be 1 to 65536", conf->max_channels);
 	if (conf->idle > NX_WAIT_SLEEP)
@@ -834,7 +835,6 @@ nx_instance_create(struct nx_instance **out, const struct nx_instance_conf *conf
 	if (rc < 0)
 		goto err;
 
-	nx_ticks_calibrate();
 	for (i = 0; i < inst->nworkers; i++) {
 		struct nx_worker *w = &inst->workers[i];
 		char name[16];

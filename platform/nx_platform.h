@@ -213,6 +213,20 @@ int nx_mem_lock_all(void);
 /** Touch every page of [addr, addr+len) so it is backed now. */
 void nx_mem_prefault(void *addr, size_t len, bool writable);
 
+/* ---- fault containment (platform/linux/fault.c says what it promises) ---- */
+
+/** Install the process's SIGSEGV, SIGBUS, SIGFPE, SIGILL handler. @return 0 or NX_EIO */
+int nx_fault_install(void);
+/** Give this thread an alternate signal stack; once per thread. @return 0, NX_ENOMEM, NX_EIO */
+int nx_fault_thread_init(void);
+void nx_fault_thread_fini(void);
+/**
+ * Run fn(arg) so that a fault inside it, on this thread, returns here.
+ * @param sig  receives 0, or the signal that stopped fn
+ * @return what fn returned, or 0 when it faulted
+ */
+int nx_fault_call(int (*fn)(void *), void *arg, int *sig);
+
 /* ---- processes ---- */
 
 int32_t nx_process_id(void);

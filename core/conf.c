@@ -176,6 +176,26 @@ nx_instance_conf_set(struct nx_instance_conf *c, const char *key, const char *va
 			c->stage_timing = (uint32_t)v;
 		return rc;
 	}
+	if (key_is(key, "rate_limit")) {
+		rc = parse_u64(key, value, 0, 1000000000, &v);
+		if (rc == 0)
+			c->rate_limit = (uint32_t)v;
+		return rc;
+	}
+	if (key_is(key, "rate_burst")) {
+		rc = parse_u64(key, value, 1, 1000000000, &v);
+		if (rc == 0)
+			c->rate_burst = (uint32_t)v;
+		return rc;
+	}
+	if (key_is(key, "dlq_entries")) {
+		rc = parse_u64(key, value, 0, 1u << 20, &v);
+		if (rc == 0 && (v & (v - 1)) != 0)
+			rc = nx__err(NX_EINVAL, "dlq_entries: %s is not a power of two (or 0)", value);
+		if (rc == 0)
+			c->dlq_entries = (uint32_t)v;
+		return rc;
+	}
 	if (key_is(key, "isolated")) {
 		int cpus[NX_PLACE_MAX_WORKERS * 4];
 

@@ -25,6 +25,7 @@
 
 #include <nx/nx_stage.h>
 
+#include "bucket.h"
 #include "platform/nx_platform.h"
 #include "shm/shm_internal.h"
 
@@ -96,7 +97,16 @@ struct nx_wchan {
 	uint64_t answered;
 	uint64_t errors;
 	uint64_t hb_taken;  /* taken at the last heartbeat: was there a burst since? */
+	uint64_t rate_limited;
+	uint64_t expired;
+	struct nx_bucket bkt; /* the channel's rate limit (worker's own) */
+	uint32_t rl_seen;   /* the rl_gen bkt was set from */
+	/* written by the control thread (rate limit changes: rl_gen last) */
+	uint32_t rl_rate, rl_burst, rl_gen;
 };
+
+struct nx_dlq_ring;
+struct nx_slot_rt;
 
 struct nx_chanset {
 	uint32_t n;
@@ -119,6 +129,10 @@ struct nx_worker {
 	struct nx_health_slot_stats *stats; /* this worker's row of the slot stats */
 	struct nx_lhist *slot_hist;         /* this worker's row of the slot histograms */
 	struct nx_lhist *hist;              /* sampled request service times */
+	struct nx_slot_rt *rt;              /* policy state, by health slot index */
+	struct nx_dlq_ring *dlq;            /* this worker's dead-letter ring, or NULL */
+	uint32_t dlq_entries;
+	uint64_t generation;
 	uint32_t nstats;
 	struct nx_thread *thread;
 	uint8_t *scratch;          /* intermediate outputs of a request's graph */
@@ -138,9 +152,14 @@ struct nx_worker {
 	bool errors_dirty;         /* errors changed since last published */
 	uint32_t timing_count;
 	uint64_t now_ns;           /* the last heartbeat's clock: "recent" without a clock read */
+	uint64_t now_ticks;        /* the TSC at that heartbeat */
+	uint64_t dlq_written, dlq_dropped;
 	struct nx_ctx ctx;
 	uint32_t rr[NX_MAX_RR];    /* round-robin turns, by node's counter index */
 };
+
+/** Control thread: a channel's rate limit (0 = none); the worker picks it up. */
+void nx__chan_set_limit(struct nx_wchan *ch, uint32_t rate, uint32_t burst);
 
 /** The worker loop; arg is a struct nx_worker. */
 void *nx__worker_main(void *arg);

@@ -22,6 +22,7 @@
 
 #include <string.h>
 
+#include "breaker.h"
 #include "platform/nx_rcu.h"
 #include "shm/shm_internal.h"
 
@@ -67,6 +68,34 @@ struct nx_node {
 
 /* ---- specs ---- */
 
+/* What a slot does when its stage cannot answer (breaker open, failure,
+ * fault, quarantine). */
+enum nx_degraded {
+	NX_DEG_FAIL = 0,     /* answer the error at once */
+	NX_DEG_SKIP = 1,     /* pass the input through, as if the stage were not there */
+	NX_DEG_FALLBACK = 2, /* run the fallback stage instead */
+	NX_DEG_CACHE = 3,    /* answer the last good result for the same input */
+};
+
+/*
+ * A slot's policies, as configured (SLOT.breaker, SLOT.budget-us, ...;
+ * see core/policy_conf.c). Durations in ns here; a built slot holds them
+ * in TSC ticks.
+ */
+struct nx_policy_spec {
+	bool set;                         /* any policy key given */
+	bool breaker;                     /* a circuit breaker guards the stage */
+	struct nx_brk_conf brk;           /* ns */
+	uint64_t budget_ns;               /* 0: no time budget */
+	bool budget_fails;                /* over budget: a failure (else a slow call) */
+	uint32_t degraded;                /* enum nx_degraded */
+	char fallback[NX_NAME_MAX];       /* NX_DEG_FALLBACK: its stage ... */
+	char fallback_plugin[NX_PLUGIN_PATH_MAX]; /* ... from this plugin ("" built-in) */
+	uint32_t cache_entries;           /* NX_DEG_CACHE: entries per worker (power of two) */
+	uint32_t cache_bytes;             /* largest input and answer it keeps */
+	bool contain;                     /* run process under fault containment */
+};
+
 struct nx_slot_spec {
 	char name[NX_NAME_MAX];
 	char stage[NX_NAME_MAX];
@@ -75,6 +104,7 @@ struct nx_slot_spec {
 	char keys[NX_MAX_PARAMS][NX_NAME_MAX];
 	char vals[NX_MAX_PARAMS][NX_PARAM_MAX];
 	bool referenced;
+	struct nx_policy_spec pol;
 };
 
 struct nx_pipe_spec {
@@ -119,11 +149,31 @@ struct nx_pool;
 struct nx_stage_inst {
 	const struct nx_stage_ops *ops;
 	void *state;
+	uint32_t quarantined;          /* a worker sets it when the stage faulted;
+					* nxctl release (control thread) clears it */
 	uint64_t version;              /* the slot's version when installed */
 	struct nx_plugin_ref *plugin;  /* NULL for built-ins */
 	struct nx_pool *pool;          /* where it came from; NULL: malloc */
 	struct nx_slot_spec spec;      /* how it was made (for list and rollback) */
 	uint8_t inline_state[] __attribute__((aligned(64)));
+};
+
+/* A built slot's policies (immutable once published, but force). */
+struct nx_slot_policy {
+	bool on;                       /* any: the slot runs through nx__run_slot_policy */
+	bool breaker;
+	bool budget_fails;
+	bool contain;
+	uint32_t degraded;             /* enum nx_degraded */
+	struct nx_brk_conf brk;        /* in ticks */
+	uint64_t budget;               /* ticks; 0 none */
+	struct nx_stage_inst *fallback;/* NX_DEG_FALLBACK */
+	uint8_t *cache;                /* NX_DEG_CACHE: nworkers x entries x entry_bytes */
+	uint32_t cache_entries;
+	uint32_t cache_bytes;
+	uint32_t cache_entry_bytes;
+	uint32_t nworkers;
+	uint32_t force;                /* enum nx_brk_force: control thread writes */
 };
 
 struct nx_slot {
@@ -133,6 +183,7 @@ struct nx_slot {
 	uint32_t hidx;                 /* index in the health slot table */
 	uint64_t swaps;
 	uint64_t last_version;
+	struct nx_slot_policy pol;
 };
 
 struct nx_pipeline {
@@ -168,6 +219,7 @@ struct nx_build_env {
 	/* an optional probe run through each new stage before it goes live */
 	const uint8_t *probe;
 	uint32_t probe_len;
+	uint32_t nworkers;             /* per-worker policy state (caches); 0 = 1 */
 };
 
 /** The stage ops for a name: built-in, or from a plugin. */
@@ -192,6 +244,21 @@ int nx__pipeline_build(struct nx_pipeline **out, const struct nx_pipe_spec *spec
 		       const struct nx_build_env *env);
 /** fini every stage (current and previous) and free: after a grace period. */
 void nx__pipeline_destroy(struct nx_pipeline *p, const struct nx_build_env *env);
+/**
+ * One SLOT.key of a pipeline section, if it is a policy key
+ * (core/policy_conf.c). @return 0, 1 (not a policy key: a stage
+ * parameter), or NX_EINVAL saying what was wrong
+ */
+int nx__policy_set(struct nx_policy_spec *ps, const char *pipe, const char *slot, const char *key,
+		   const char *value);
+/** Checks of a slot's policies as a whole. @return 0 or NX_EINVAL */
+int nx__policy_check(const struct nx_policy_spec *ps, const char *pipe, const char *slot);
+/** Build a slot's policies (its fallback stage, its caches). @return 0 or an error */
+int nx__policy_build(struct nx_slot *s, const struct nx_policy_spec *ps, const char *pipe,
+		     const struct nx_build_env *env);
+/** Free what nx__policy_build made (after a grace period). */
+void nx__policy_destroy(struct nx_slot *s);
+
 /** Index of a slot by name, or -1. */
 int nx__pipeline_slot(const struct nx_pipeline *p, const char *name);
 
@@ -209,8 +276,29 @@ struct nx_exec {
 	uint32_t *rr;                  /* the worker's turn counters */
 	struct nx_health_slot_stats *stats; /* the worker's per-slot counters, by hidx; may be NULL */
 	struct nx_lhist *hists;        /* the worker's per-slot histograms, by hidx; may be NULL */
+	struct nx_slot_rt *rt;         /* the worker's per-slot policy state, by hidx; may be NULL */
 	uint32_t nstats;
+	uint32_t worker;               /* the worker's index (its row of slot caches) */
+	/* A TSC value a policy slot may take as its start instead of reading
+	 * the TSC again: valid while no slot ran since (ctx->nroute equals
+	 * t_route). The worker sets it from its loop's read for the first
+	 * request of a burst; each policy slot leaves its end for the next. */
+	uint64_t t_start;
+	uint32_t t_route;
 };
+
+/* One worker's policy state for one slot (core/policy.c). */
+struct nx_slot_rt {
+	const void *owner;             /* the instance it was for: another resets it */
+	uint32_t force_seen;
+	uint32_t pad;
+	struct nx_breaker brk;
+};
+
+/* A slot with policies (core/policy.c): breaker, budget, containment,
+ * degraded strategies. si is the instance nx__run_slot read. */
+int nx__run_slot_policy(const struct nx_slot *s, const struct nx_stage_inst *si, struct nx_msg *m,
+			struct nx_exec *x);
 
 /* The whole graph (graph.c); nx__pipeline_run below is the entry. */
 int nx__pipeline_run_graph(const struct nx_pipeline *p, struct nx_msg *msg, struct nx_exec *x);
@@ -266,6 +354,8 @@ nx__run_slot(const struct nx_pipeline *p, uint16_t slot, struct nx_msg *m, struc
 		ctx->route[ctx->nroute++] = (uint16_t)s->hidx;
 	ctx->stage_version = si->version;
 	m->out_len = 0;
+	if (__builtin_expect(s->pol.on, 0))
+		return nx__run_slot_policy(s, si, m, x); /* counts for itself */
 	if (__builtin_expect(ctx->flags & NX_CTX_TIMED, 0)) {
 		/* a sampled request: each stage's own time, for the context and
 		 * the slot's latency histogram */

@@ -22,6 +22,7 @@
 
 #include "core_internal.h"
 #include "graph.h"
+#include "dlq.h"
 #include "instance_internal.h"
 #include "nxd.h"
 
@@ -40,6 +41,7 @@ nx_instance_conf_default(struct nx_instance_conf *c)
 	c->scratch_bytes = 1u << 20;
 	c->stage_state = 4096;
 	c->stage_timing = 16;
+	c->dlq_entries = 1024;
 }
 
 void
@@ -215,6 +217,32 @@ chan_release(struct nx_instance *inst, struct nx_wchan *ch)
 	nx__store64(&hc->answered, 0);
 	nx__store64(&hc->errors, 0);
 	nx__store64(&hc->last_ns, 0);
+	nx__store32(&hc->depth, 0);
+	nx__store32(&hc->outstanding, 0);
+	nx__store64(&hc->rate_limited, 0);
+	nx__store64(&hc->expired, 0);
+}
+
+/* A channel's rate limit from the configuration, before a worker serves
+ * it (the worker re-reads its bucket when rl_gen moves). */
+static void
+chan_limits(struct nx_instance *inst, struct nx_wchan *ch)
+{
+	uint32_t rate = inst->conf.rate_limit, burst = inst->conf.rate_burst;
+
+	if (rate != 0 && burst == 0)
+		burst = rate / 10 != 0 ? rate / 10 : 1;
+	ch->rate_limited = ch->expired = ch->hb_taken = 0;
+	nx__chan_set_limit(ch, rate, burst);
+}
+
+void
+nx__chan_set_limit(struct nx_wchan *ch, uint32_t rate, uint32_t burst)
+{
+	ck_pr_store_32(&ch->rl_rate, rate);
+	ck_pr_store_32(&ch->rl_burst, burst);
+	ck_pr_fence_store(); /* pairs with the worker's fence after it reads rl_gen */
+	ck_pr_store_32(&ch->rl_gen, ck_pr_load_32(&ch->rl_gen) + 1);
 }
 
 /* Hand a mapped channel to a worker and keep the client's socket to
@@ -302,6 +330,7 @@ peer_attach(struct nx_instance *inst, struct nx_peer *p, const struct nx_ctl_msg
 	ch->taken = ch->answered = ch->errors = 0;
 	ch->replay_until = 0;
 	ch->replay = false;
+	chan_limits(inst, ch);
 	chan_record(inst, ch, &p->cred, m->wait_mode);
 	rc = nx__ctl_reply_ok(p->fd, (uint32_t)id, inst->generation, ch->v.fd);
 	if (rc == 0)
@@ -390,6 +419,7 @@ peer_reclaim(struct nx_instance *inst, struct nx_peer *p, const struct nx_ctl_ms
 	ch->pid = p->cred.pid;
 	ch->taken = ch->answered = answered;
 	ch->errors = 0;
+	chan_limits(inst, ch);
 	hc->worker = ch->worker;
 	nx__store32(&hc->state, NX_CHAN_ATTACHED);
 	rc = nx__ctl_reply_ok(p->fd, m->chan_id, inst->generation, -1);
@@ -607,11 +637,17 @@ workers_init(struct nx_instance *inst)
 		w->timing_mask = inst->conf.stage_timing != 0 ? inst->conf.stage_timing - 1 : 0;
 		w->scratch = malloc(w->scratch_cap);
 		w->chans = calloc(1, sizeof(struct nx_chanset));
+		w->rt = calloc(inst->hv.max_slots, sizeof *w->rt);
+		w->generation = inst->generation;
+		if (inst->dlq.base != NULL) {
+			w->dlq = nx__dlq_ring(&inst->dlq, i);
+			w->dlq_entries = inst->dlq.entries;
+		}
 		w->stats = &inst->hv.slot_stats[(size_t)i * inst->hv.max_slots];
 		w->slot_hist = &inst->hv.slot_hist[(size_t)i * inst->hv.max_slots];
 		w->hist = &inst->hv.worker_hist[i];
 		w->nstats = inst->hv.max_slots;
-		if (w->scratch == NULL || w->chans == NULL)
+		if (w->scratch == NULL || w->chans == NULL || w->rt == NULL)
 			return nx__err(NX_ENOMEM, "worker %u buffers", i);
 		memset(w->hw, 0, sizeof *w->hw);
 		w->hw->cpu = w->cpu;
@@ -799,6 +835,13 @@ nx_instance_create(struct nx_instance **out, const struct nx_instance_conf *conf
 	if (rc == 0)
 		rc = nx__pool_init(&inst->inst_pool, sizeof(struct nx_stage_inst) + conf->stage_state,
 				   3 * conf->max_slots + 2, "stage instances");
+	if (rc == 0 && conf->dlq_entries != 0) {
+		rc = nx__dlq_open(&inst->dlq, conf->instance, inst->plan.nworkers, conf->dlq_entries);
+		if (rc == 0 && inst->dlq.reattached)
+			nx_log(NX_LOG_INFO, "dead-letter rings of the previous nxd re-attached");
+	}
+	if (rc == 0)
+		rc = nx_fault_install();
 	if (rc == 0)
 		rc = workers_init(inst);
 	if (rc == 0)
@@ -990,6 +1033,7 @@ nx_instance_destroy(struct nx_instance *inst)
 		for (i = 0; i < inst->nworkers; i++) {
 			free(inst->workers[i].scratch);
 			free(inst->workers[i].chans);
+			free(inst->workers[i].rt);
 		}
 		free(inst->workers);
 	}
@@ -1001,6 +1045,8 @@ nx_instance_destroy(struct nx_instance *inst)
 	free(inst->reply);
 	nx_fd_close(inst->notefd);
 	nx_fd_close(inst->sigfd);
+	if (inst->dlq.base != NULL)
+		nx__dlq_close(&inst->dlq, inst->conf.instance, !inst->conf.keep);
 	if (inst->hv.base != NULL) {
 		bool remove = !inst->conf.keep;
 

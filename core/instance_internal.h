@@ -6,6 +6,7 @@
 #define NX_INSTANCE_INTERNAL_H
 
 #include "core_internal.h"
+#include "dlq.h"
 #include "graph.h"
 #include "nxd.h"
 
@@ -35,6 +36,7 @@ struct nx_instance {
 	struct nx_chan_geom cgeom;
 	uint64_t generation;
 	bool reattached;
+	struct nx_dlq dlq;             /* dead-letter rings; base NULL when off */
 	bool logged_restart;        /* this start follows a dead nxd: in the restart log */
 	int lfd;
 	int sigfd;
@@ -89,5 +91,11 @@ void nx__buf_free(struct nx_buf *b);
  */
 int nx__control_command(struct nx_instance *inst, int argc, char **argv, bool json,
 			 struct nx_buf *out);
+/** breaker, release, ratelimit, dlq (core/ctl_policy.c); as nx__control_command. */
+int nx__policy_command(struct nx_instance *inst, int argc, char **argv, bool json,
+		       struct nx_buf *out);
+/** A pipeline's slot by names. @return 0 or NX_ENOENT with its message */
+int nx__find_slot(struct nx_instance *inst, const char *pipe, const char *slot,
+		  struct nx_pipeline **pp, struct nx_slot **sp);
 
 #endif /* NX_INSTANCE_INTERNAL_H */

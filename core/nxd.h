@@ -37,6 +37,9 @@ struct nx_instance_conf {
 	uint32_t scratch_bytes;        /* per worker, for intermediate outputs */
 	uint32_t stage_state;          /* state bytes reserved in each stage instance */
 	uint32_t stage_timing;         /* time 1 request in this many (power of two; 0 off) */
+	uint32_t rate_limit;           /* requests a second per channel; 0 = none */
+	uint32_t rate_burst;           /* its bucket; 0 = a tenth of the rate (>= 1) */
+	uint32_t dlq_entries;          /* dead-letter entries per worker; 0 = none */
 	/* [pipeline.NAME] sections (nx_instance_conf_pipeline) */
 	struct nx_pipe_spec *specs;
 	unsigned nspecs;

@@ -269,6 +269,7 @@ give_slots(struct nx_pipeline *p, const struct nx_build_env *env)
 	uint32_t i;
 
 	for (i = 0; i < p->nslots; i++) {
+		nx__policy_destroy(&p->slots[i]);
 		nx__stage_inst_destroy(p->slots[i].cur);
 		nx__stage_inst_destroy(p->slots[i].prev);
 		p->slots[i].cur = p->slots[i].prev = NULL;
@@ -344,6 +345,8 @@ nx__pipeline_build(struct nx_pipeline **out, const struct nx_pipe_spec *spec,
 		}
 		s->last_version = 1;
 		rc = nx__stage_inst_create(&s->cur, &spec->slots[i], 1, env);
+		if (rc == 0)
+			rc = nx__policy_build(s, &spec->slots[i].pol, spec->name, env);
 		if (rc < 0) {
 			rc = nx__err_ctx(rc, "pipeline %s, slot %s", spec->name, s->name);
 			goto err;

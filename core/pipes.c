@@ -182,6 +182,7 @@ nx__pipes_env(struct nx_instance *inst, struct nx_build_env *env)
 	env->pipe_pool = &inst->pipe_pool;
 	env->inst_pool = &inst->inst_pool;
 	env->state_bytes = inst->conf.stage_state;
+	env->nworkers = inst->nworkers;
 	env->slot_take = slot_take;
 	env->slot_give = slot_give;
 	env->rr_take = rr_take;
@@ -379,9 +380,9 @@ nx_instance_add_pipeline_text(struct nx_instance *inst, const char *name, const 
 
 /* ---- swaps ---- */
 
-static int
-find_slot(struct nx_instance *inst, const char *pipe, const char *slot, struct nx_pipeline **pp,
-	  struct nx_slot **sp)
+int
+nx__find_slot(struct nx_instance *inst, const char *pipe, const char *slot,
+	      struct nx_pipeline **pp, struct nx_slot **sp)
 {
 	int i = find_pipe(inst->pipes, pipe), k;
 
@@ -406,7 +407,7 @@ swap_stage(struct nx_instance *inst, const char *pipe, const char *slot,
 	struct nx_slot *s;
 	int rc;
 
-	rc = find_slot(inst, pipe, slot, &p, &s);
+	rc = nx__find_slot(inst, pipe, slot, &p, &s);
 	if (rc < 0)
 		return rc;
 	nx__pipes_env(inst, &env);
@@ -450,7 +451,7 @@ rollback(struct nx_instance *inst, const char *pipe, const char *slot, struct nx
 	struct nx_slot *s;
 	int rc;
 
-	rc = find_slot(inst, pipe, slot, &p, &s);
+	rc = nx__find_slot(inst, pipe, slot, &p, &s);
 	if (rc < 0)
 		return rc;
 	if (s->prev == NULL)
@@ -674,7 +675,12 @@ nx__control_command(struct nx_instance *inst, int argc, char **argv, bool json,
 		return swap_pipeline(inst, argv[1], argv[3], out, json);
 	if (strcmp(cmd, "rollback") == 0 && argc == 3)
 		return rollback(inst, argv[1], argv[2], out, json);
+	if (strcmp(cmd, "breaker") == 0 || strcmp(cmd, "release") == 0 ||
+	    strcmp(cmd, "ratelimit") == 0 || strcmp(cmd, "dlq") == 0)
+		return nx__policy_command(inst, argc, argv, json, out);
 	return nx__err(NX_EINVAL, "unknown command or wrong arguments: '%s' (list, swap PIPELINE "
 		       "SLOT STAGE [--plugin F] [--set k=v] [--probe TEXT], swap-pipeline NAME "
-		       "--config FILE, rollback PIPELINE SLOT, placement)", cmd);
+		       "--config FILE, rollback PIPELINE SLOT, placement, breaker PIPELINE SLOT "
+		       "open|close|auto, release PIPELINE SLOT, ratelimit CHANNEL|all RATE [BURST], "
+		       "dlq list|show ID|drain [ID...]|export [ID...])", cmd);
 }

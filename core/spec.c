@@ -130,6 +130,12 @@ nx__spec_set(struct nx_pipe_spec *s, const char *key, const char *value)
 		strcpy(ss->plugin, value);
 		return 0;
 	}
+	{
+		int rc = nx__policy_set(&ss->pol, s->name, ss->name, key, value);
+
+		if (rc <= 0)
+			return rc;
+	}
 	if (ss->nparams == NX_MAX_PARAMS)
 		return nx__err(NX_EINVAL, "pipeline %s: slot %s: more than %d parameters", s->name,
 			       ss->name, NX_MAX_PARAMS);
@@ -447,6 +453,12 @@ nx__spec_finish(struct nx_pipe_spec *s)
 		if (ss->stage[0] == '\0')
 			return nx__err(NX_EINVAL, "pipeline %s: slot %s has no stage (%s.stage = ...)",
 				       s->name, ss->name, ss->name);
+		{
+			int rc = nx__policy_check(&ss->pol, s->name, ss->name);
+
+			if (rc < 0)
+				return rc;
+		}
 	}
 	return 0;
 }

@@ -21,6 +21,7 @@
 #include "platform/nx_rcu.h"
 
 #include "core_internal.h"
+#include "dlq.h"
 #include "graph.h"
 
 static int
@@ -31,10 +32,38 @@ fail(struct nx_worker *w, int kind, int status)
 	return status;
 }
 
+/*
+ * CLOCK_MONOTONIC from the TSC: the worker reads the TSC once a loop, and
+ * the clock once a heartbeat (1 ms); between, the clock is the last
+ * heartbeat's plus the ticks since. Deadlines are in microseconds: this
+ * is exact enough, and a request's deadline check costs a multiply, not
+ * a clock read.
+ */
+static inline uint64_t
+worker_now_ns(const struct nx_worker *w, uint64_t ticks)
+{
+	return w->now_ns + nx_ticks_to_ns(ticks - w->now_ticks);
+}
+
+/* A request that failed after its policies goes to the worker's
+ * dead-letter ring, with its reason (off the fast path: failures only). */
+static __attribute__((noinline, cold)) void
+dead_letter(struct nx_worker *w, const struct nx_wchan *ch, const struct nx_pipeline *p,
+	    const struct nx_req_desc *rq, const struct nx_msg *msg, int status)
+{
+	if (w->dlq == NULL)
+		return;
+	nx__dlq_put(w->dlq, w->dlq_entries, status, w->now_ns, w->generation, ch->pid, ch->id,
+		    (rq->flags & NX_DESC_IDEMPOTENT) ? NX_DLQ_F_IDEMPOTENT : 0,
+		    w->ctx.nroute != 0 ? w->ctx.route[w->ctx.nroute - 1] : 0xffff, p->name,
+		    msg->in, msg->in_len, &w->dlq_written, &w->dlq_dropped);
+}
+
 /* Inlined into the poll loop: a call less on every request. */
 static inline __attribute__((always_inline)) int
 serve_one(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab *pipes,
-	  const struct nx_req_desc *rq, struct nx_resp_desc *rs, uint32_t seq, uint32_t rslot)
+	  const struct nx_req_desc *rq, struct nx_resp_desc *rs, uint32_t seq, uint32_t rslot,
+	  uint64_t ticks, bool first)
 {
 	const struct nx_chan_geom *g = &ch->v.g;
 	const struct nx_pipeline *p = NULL;
@@ -107,11 +136,13 @@ serve_one(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab *pip
 	ctx->nroute = 0;
 	ctx->start_ns = 0;
 	if (rq->flags & NX_DESC_DEADLINE) {
-		uint64_t now = nx_clock_ns();
+		uint64_t now = worker_now_ns(w, ticks);
 		int32_t left_us = (int32_t)(rq->deadline_us - (uint32_t)(now / 1000));
 
 		if (left_us <= 0) {
 			status = NX_EEXPIRED;
+			ch->expired++;
+			dead_letter(w, ch, p, rq, &msg, status);
 			goto answer;
 		}
 		ctx->start_ns = now;
@@ -121,7 +152,11 @@ serve_one(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab *pip
 	{
 		struct nx_exec x = { .ctx = ctx, .scratch = w->scratch, .scratch_cap = w->scratch_cap,
 				     .max_payload = w->max_payload, .rr = w->rr, .stats = w->stats,
-				     .hists = w->slot_hist, .nstats = w->nstats };
+				     .hists = w->slot_hist, .rt = w->rt, .nstats = w->nstats,
+				     .worker = w->idx, .t_start = ticks,
+				     /* the loop's TSC read is this request's start if it is
+				      * the burst's first: the rest came after others ran */
+				     .t_route = first ? 0 : UINT32_MAX };
 
 		if (__builtin_expect(ctx->flags & NX_CTX_TIMED, 0)) {
 			/* a sampled request: its service time, for the worker's histogram */
@@ -135,8 +170,11 @@ serve_one(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab *pip
 	}
 	if (status == 0 && msg.out_len > msg.out_cap)
 		status = NX_EOVERFLOW; /* a stage lied about its output */
-	if (status < 0)
+	if (status < 0) {
 		fail(w, status == NX_EOVERFLOW ? NX_WERR_OVERFLOW : NX_WERR_STAGE, status);
+		if (status != NX_EOVERFLOW)
+			dead_letter(w, ch, p, rq, &msg, status);
+	}
 
 answer:
 	rs->seq = seq;
@@ -144,7 +182,7 @@ answer:
 	rs->flags = 0;
 	rs->len = 0;
 	if (status == 0) {
-		rs->flags = where;
+		rs->flags = where | ((ctx->flags & NX_CTX_DEGRADED) ? NX_RESP_DEGRADED : 0);
 		if (where == NX_RESP_ARENA)
 			memcpy(rs->data, &msg.out_len, sizeof msg.out_len);
 		else
@@ -158,7 +196,10 @@ nx__worker_serve(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipet
 		 const struct nx_req_desc *rq, struct nx_resp_desc *rs, uint32_t seq,
 		 uint32_t rslot)
 {
-	return serve_one(w, ch, pipes, rq, rs, seq, rslot);
+	/* as the loop does: a time base, then the TSC */
+	w->now_ns = nx_clock_ns();
+	w->now_ticks = nx_ticks();
+	return serve_one(w, ch, pipes, rq, rs, seq, rslot, w->now_ticks, true);
 }
 
 /* Wake the client if it sleeps. Its side: client_waiting = 1, fence, check
@@ -209,14 +250,24 @@ publish_chan(struct nx_wchan *ch)
 }
 
 static unsigned
-serve_channel(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab *pipes)
+serve_channel(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab *pipes,
+	      uint64_t ticks)
 {
 	struct nx_chan_view *v = &ch->v;
+	bool limited;
 	unsigned n;
 
 	/* Cheap emptiness test first: an idle channel costs one line read. */
 	if (ck_pr_load_uint(&v->req->p_tail) == v->req->c_head)
 		return 0;
+	/* A rate limit costs one clock read a burst; none without one. */
+	if (__builtin_expect(ck_pr_load_32(&ch->rl_gen) != ch->rl_seen, 0)) {
+		ch->rl_seen = ck_pr_load_32(&ch->rl_gen);
+		ck_pr_fence_load(); /* rate and burst were stored before rl_gen */
+		nx_bkt_init(&ch->bkt, ck_pr_load_32(&ch->rl_rate), ck_pr_load_32(&ch->rl_burst),
+			    nx_ns_to_ticks(1000000000ull), nx_ticks());
+	}
+	limited = ch->bkt.rate != 0; /* the loop's TSC read dates the burst */
 	for (n = 0; n < NX_BURST; n++) {
 		struct nx_resp_desc *rs;
 		struct nx_req_desc rq;
@@ -237,7 +288,16 @@ serve_channel(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab 
 		ch->ext_hint = (rq.flags & NX_DESC_EXT) != 0;
 		if (__builtin_expect(ch->replay, 0) && replay_refuses(ch, &rq, rs, seq)) {
 			ch->errors++;
-		} else if (serve_one(w, ch, pipes, &rq, rs, seq, (uint32_t)(rs - v->resp_slots)) < 0) {
+		} else if (__builtin_expect(limited, 0) && !nx_bkt_take(&ch->bkt, ticks)) {
+			/* over the channel's rate: answered at once, nothing run */
+			ch->errors++;
+			ch->rate_limited++;
+			rs->seq = seq;
+			rs->status = NX_ERATELIMIT;
+			rs->flags = 0;
+			rs->len = 0;
+		} else if (serve_one(w, ch, pipes, &rq, rs, seq, (uint32_t)(rs - v->resp_slots),
+				     ticks, n == 0) < 0) {
 			ch->errors++;
 		}
 		ck_ring_enqueue_commit_spsc(v->resp);
@@ -289,11 +349,14 @@ publish(struct nx_worker *w)
 	nx__store64(&hw->loops, w->loops);
 	nx__store64(&hw->busy_ns, w->busy_ns);
 	nx__store64(&hw->sleeps, w->sleeps);
+	nx__store64(&hw->dlq_written, w->dlq_written);
+	nx__store64(&hw->dlq_dropped, w->dlq_dropped);
 }
 
 static void
 heartbeat(struct nx_worker *w, uint64_t now)
 {
+	w->now_ticks = nx_ticks();
 	w->now_ns = now;
 	nx__store64(&w->hw->heartbeat_ns, now);
 }
@@ -324,6 +387,14 @@ heartbeat_chans(struct nx_worker *w, const struct nx_chanset *set)
 		}
 		if (depth != hc->depth)
 			nx__store32(&hc->depth, depth);
+		if (ch->rate_limited != hc->rate_limited)
+			nx__store64(&hc->rate_limited, ch->rate_limited);
+		if (ch->expired != hc->expired)
+			nx__store64(&hc->expired, ch->expired);
+		if (ch->bkt.rate != hc->rate || ch->bkt.burst != hc->burst) {
+			nx__store32(&hc->rate, (uint32_t)ch->bkt.rate);
+			nx__store32(&hc->burst, (uint32_t)ch->bkt.burst);
+		}
 		if (outstanding != hc->outstanding)
 			nx__store32(&hc->outstanding, outstanding);
 	}
@@ -405,6 +476,7 @@ nx__worker_main(void *arg)
 	bool busy = false;
 
 	nx_rcu_register();
+	nx_fault_thread_init(); /* without it, contained faults still work but for stack overflows */
 	nx__store32((uint32_t *)&w->hw->tid, (uint32_t)nx_thread_tid());
 	nx__store32((uint32_t *)&w->hw->cpu, (uint32_t)nx_cpu_current());
 	set_state(w, NX_WORKER_IDLE);
@@ -423,7 +495,7 @@ nx__worker_main(void *arg)
 			w->busy_ns += nx_ticks_to_ns(t - t_prev);
 		t_prev = t;
 		for (i = 0; i < set->n; i++)
-			did += serve_channel(w, set->ch[i], pipes);
+			did += serve_channel(w, set->ch[i], pipes, t);
 		w->loops++;
 		busy = did != 0;
 		if (busy) {
@@ -462,6 +534,7 @@ nx__worker_main(void *arg)
 	publish(w);
 	heartbeat(w, nx_clock_ns());
 	nx_rcu_unregister();
+	nx_fault_thread_fini();
 	return NULL;
 }
 

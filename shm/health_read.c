@@ -263,6 +263,8 @@ copy_worker(struct nx_health_worker *d, const struct nx_health_worker *w)
 	d->answered = nx__load64(&w->answered);
 	d->busy_ns = nx__load64(&w->busy_ns);
 	d->sleeps = nx__load64(&w->sleeps);
+	d->dlq_written = nx__load64(&w->dlq_written);
+	d->dlq_dropped = nx__load64(&w->dlq_dropped);
 	for (k = 0; k < NX_WERR_KINDS; k++)
 		d->errors[k] = nx__load64(&w->errors[k]);
 	d->state = nx__load32(&w->state);
@@ -283,6 +285,10 @@ copy_chan(struct nx_health_chan *d, const struct nx_health_chan *c)
 	d->last_ns = nx__load64(&c->last_ns);
 	d->depth = nx__load32(&c->depth);
 	d->outstanding = nx__load32(&c->outstanding);
+	d->rate_limited = nx__load64(&c->rate_limited);
+	d->rate = nx__load32(&c->rate);
+	d->burst = nx__load32(&c->burst);
+	d->expired = nx__load64(&c->expired);
 }
 
 static void
@@ -444,11 +450,27 @@ read_slots(struct nx_hr *r, struct nx_hr_snap *s, double dt_s, bool fresh)
 		uint64_t wc, wf;
 
 		sl->calls = sl->failures = sl->consec_failures = sl->timed = 0;
+		sl->breaker = sl->quarantined = 0;
+		sl->rejected = sl->opened = sl->half_opened = sl->closed = 0;
+		sl->slow = sl->overruns = sl->faults = sl->degraded = 0;
 		nx_lhist_init(&r->cur_shist[x]);
 		for (k = 0; k < nw; k++) {
 			const struct nx_health_slot_stats *st = &hv->slot_stats[(size_t)k * hv->max_slots + x];
 			uint64_t consec = nx__load64(&st->consec_failures);
+			uint32_t brk = nx__load32(&st->breaker);
 
+			/* open is worst, then half-open, then closed */
+			if (brk == 1 || (brk == 2 && sl->breaker == 0))
+				sl->breaker = brk;
+			sl->quarantined |= nx__load32(&st->quarantined);
+			sl->rejected += nx__load64(&st->rejected);
+			sl->opened += nx__load64(&st->opened);
+			sl->half_opened += nx__load64(&st->half_opened);
+			sl->closed += nx__load64(&st->closed);
+			sl->slow += nx__load64(&st->slow);
+			sl->overruns += nx__load64(&st->overruns);
+			sl->faults += nx__load64(&st->faults);
+			sl->degraded += nx__load64(&st->degraded);
 			sl->calls += nx__load64(&st->calls);
 			sl->failures += nx__load64(&st->failures);
 			sl->timed += nx__load64(&st->timed);
@@ -471,6 +493,14 @@ read_slots(struct nx_hr *r, struct nx_hr_snap *s, double dt_s, bool fresh)
 			snprintf(sl->why, sizeof sl->why, "nxd is down");
 			continue;
 		}
+		if (sl->quarantined)
+			set_health(&sl->health, sl->why, sizeof sl->why, NX_H_UNHEALTHY,
+				   "quarantined after a fault");
+		if (sl->breaker == 1)
+			set_health(&sl->health, sl->why, sizeof sl->why, NX_H_UNHEALTHY, "breaker open");
+		if (sl->breaker == 2)
+			set_health(&sl->health, sl->why, sizeof sl->why, NX_H_DEGRADED,
+				   "breaker half-open");
 		if (sl->consec_failures >= cf->unhealthy_consec)
 			set_health(&sl->health, sl->why, sizeof sl->why, NX_H_UNHEALTHY,
 				   "%llu failures in a row", (unsigned long long)sl->consec_failures);

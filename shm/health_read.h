@@ -16,7 +16,9 @@
  *              min_calls calls in it); a worker whose heartbeat is older
  *              than stale_ns / 4
  *   unhealthy  >= unhealthy_consec consecutive failures, a failure rate
- *              >= unhealthy_rate, a heartbeat older than stale_ns
+ *              >= unhealthy_rate, a heartbeat older than stale_ns, a slot
+ *              whose breaker is open or whose stage is quarantined
+ *   (a half-open breaker is degraded)
  *   down       no nxd: stopped, or its pid is gone
  *
  * The instance is as bad as its worst worker or slot.
@@ -81,6 +83,11 @@ struct nx_hr_slot {
 	double fail_pct;               /* over the window (0 until min_calls) */
 	uint64_t win_calls;            /* calls in the window */
 	uint64_t p50_ns, p99_ns;       /* sampled stage time, last interval (else all) */
+	/* policies, summed over workers (breaker: the worst worker's state) */
+	uint32_t breaker;              /* enum nx_brk_state: 0 closed, 1 open, 2 half-open */
+	uint32_t quarantined;          /* some worker found it quarantined */
+	uint64_t rejected, opened, half_opened, closed;
+	uint64_t slow, overruns, faults, degraded;
 	enum nx_hstate health;
 	char why[64];
 };

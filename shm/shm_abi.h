@@ -294,7 +294,8 @@ struct nx_health_worker {
 	uint64_t answered;     /* responses written */
 	uint64_t busy_ns;      /* time spent running requests */
 	uint64_t sleeps;       /* times it went to sleep */
-	uint64_t reserved0[2];
+	uint64_t dlq_written;  /* requests copied to this worker's dead-letter ring */
+	uint64_t dlq_dropped;  /* oldest entries overwritten because the ring was full */
 	/* line 1: worker writes */
 	uint64_t errors[NX_WERR_KINDS];
 	/* line 2: worker writes at start and on state change */
@@ -341,7 +342,10 @@ struct nx_health_chan {
 	uint64_t last_ns;        /* last burst (CLOCK_MONOTONIC, to the heartbeat: <= 1 ms old) */
 	uint32_t depth;          /* requests waiting in the request ring */
 	uint32_t outstanding;    /* submitted and not yet read back by the client */
-	uint64_t reserved1[3];
+	uint64_t rate_limited;   /* requests refused by the channel's token bucket */
+	uint32_t rate;           /* the bucket: tokens a second (0 = no limit) */
+	uint32_t burst;          /* and its size */
+	uint64_t expired;        /* requests past their deadline when taken */
 };
 _Static_assert(sizeof(struct nx_health_chan) == 2 * NX_CACHELINE, "channel record size");
 
@@ -371,16 +375,29 @@ struct nx_health_slot {
 };
 _Static_assert(sizeof(struct nx_health_slot) == 4 * NX_CACHELINE, "slot entry size");
 
-/* Per worker and stage slot: the one worker that runs it writes. */
+/* Per worker and stage slot: the one worker that runs it writes. Line 1
+ * holds the slot's policies (breaker, budget, faults, degraded answers),
+ * written only by slots that have any. */
 struct nx_health_slot_stats {
 	uint64_t calls;
 	uint64_t failures;
 	uint64_t timed;    /* calls whose time was taken (1 in stage_timing) */
 	uint64_t time_ns;  /* their total time */
 	uint64_t consec_failures; /* failures since this worker's last success here */
-	uint64_t reserved[3];
+	uint64_t slow;     /* calls slower than the breaker's slow-call duration */
+	uint64_t overruns; /* calls over the slot's time budget */
+	uint64_t faults;   /* faults (SIGSEGV, SIGFPE, ...) contained */
+	/* line 1: policies */
+	uint32_t breaker;  /* enum nx_brk_state (core/breaker.h): 0 closed, 1 open, 2 half-open */
+	uint32_t quarantined; /* 1: the stage faulted and is out of service */
+	uint64_t rejected; /* calls the breaker refused */
+	uint64_t opened;   /* breaker transitions into open, half-open, closed */
+	uint64_t half_opened;
+	uint64_t closed;
+	uint64_t degraded; /* answers from the degraded strategy */
+	uint64_t reserved[2];
 };
-_Static_assert(sizeof(struct nx_health_slot_stats) == NX_CACHELINE, "slot stats line");
+_Static_assert(sizeof(struct nx_health_slot_stats) == 2 * NX_CACHELINE, "slot stats lines");
 
 /*
  * The restart log: a ring of NX_RESTART_LOG entries, written by the nxd
@@ -400,6 +417,66 @@ struct nx_health_restart {
 	char reason[NX_RESTART_REASON_MAX]; /* "killed by signal 9", "stalled: worker 0 ..." */
 };
 _Static_assert(sizeof(struct nx_health_restart) == 2 * NX_CACHELINE, "restart entry size");
+
+/*
+ * Dead-letter segment, /dev/shm/nx.<instance>.dlq, mode 0600 (it holds
+ * clients' payloads: only nxd reads it, and nxctl through nxd). It
+ * outlives nxd like the health segment. One ring per worker, so that
+ * each has one writer:
+ *
+ *   struct nx_dlq_hdr
+ *   ring 0: struct nx_dlq_ring, then entries x struct nx_dlq_entry
+ *   ring 1: ...
+ *
+ * The worker writes entry head % entries under the entry's seq (odd while
+ * written), then head + 1. The control thread drains by moving tail. A
+ * ring holding `entries` undrained entries overwrites the oldest and the
+ * worker counts it in dropped: nothing leaves without being counted.
+ */
+#define NX_DLQ_MAGIC 0x6e78444cu /* "nxDL" */
+#define NX_DLQ_PAYLOAD 512       /* payload bytes kept; more is truncated */
+#define NX_DLQ_F_TRUNCATED 0x1u  /* the payload was longer than NX_DLQ_PAYLOAD */
+#define NX_DLQ_F_IDEMPOTENT 0x2u /* the client marked it idempotent */
+
+struct nx_dlq_hdr {
+	uint32_t magic;
+	uint32_t abi_version;
+	uint64_t layout_bytes;
+	uint32_t nrings;       /* one per worker */
+	uint32_t entries;      /* per ring (power of two) */
+	uint32_t ring_bytes;   /* header line pair and entries */
+	uint32_t rings_off;
+	uint8_t reserved[64 - 32];
+};
+_Static_assert(sizeof(struct nx_dlq_hdr) == NX_CACHELINE, "dlq header size");
+
+struct nx_dlq_entry {
+	uint32_t seq;          /* odd while the worker writes it */
+	int32_t status;        /* why it failed: the NX_E* code answered */
+	uint64_t n;            /* its number in its ring (the head when written) */
+	uint64_t at_ns;        /* CLOCK_MONOTONIC when it failed */
+	uint64_t generation;   /* nxd generation that failed it */
+	int32_t pid;           /* the client */
+	uint32_t channel;
+	uint32_t len;          /* the whole payload's length */
+	uint16_t flags;        /* NX_DLQ_F_* */
+	uint16_t slot;         /* health slot index of the stage that failed; 0xffff none */
+	char pipeline[NX_PIPE_NAME_MAX];
+	uint8_t reserved[128 - 80];
+	uint8_t payload[NX_DLQ_PAYLOAD];
+};
+_Static_assert(sizeof(struct nx_dlq_entry) == 128 + NX_DLQ_PAYLOAD, "dlq entry size");
+
+struct nx_dlq_ring {
+	/* line 0: the worker writes */
+	uint64_t head;         /* entries written so far */
+	uint64_t dropped;      /* undrained entries overwritten */
+	uint8_t pad0[NX_CACHELINE - 16];
+	/* line 1: the control thread writes */
+	uint64_t tail;         /* entries drained (or dropped) so far */
+	uint8_t pad1[NX_CACHELINE - 8];
+};
+_Static_assert(sizeof(struct nx_dlq_ring) == 2 * NX_CACHELINE, "dlq ring header size");
 
 /* ---- control protocol (SOCK_SEQPACKET, one message per datagram) ---- */
 

@@ -61,13 +61,15 @@ extern "C" {
 	XX(EBREAKER, -21, "circuit breaker open")                              \
 	XX(EFAULT, -22, "stage faulted")                                       \
 	XX(ENOENT, -23, "no such object")                                      \
-	XX(ESHUTDOWN, -24, "nxd is shutting down")
+	XX(ESHUTDOWN, -24, "nxd is shutting down")                             \
+	XX(EQUARANTINE, -25, "stage quarantined after a fault")                \
+	XX(EOVERBUDGET, -26, "stage overran its time budget")
 
 enum nx_errno {
 #define NX__ERR_ENUM(name, val, msg) NX_##name = (val),
 	NX_ERRNO_MAP(NX__ERR_ENUM)
 #undef NX__ERR_ENUM
-	NX_ERRNO_MIN = -24
+	NX_ERRNO_MIN = -26
 };
 
 /**
@@ -205,6 +207,41 @@ int nx_wait(struct nx_client *c, struct nx_completion *comps, unsigned max,
  */
 int nx_call(struct nx_client *c, uint16_t pipeline, const void *in, uint32_t in_len,
 	    void *out, uint32_t out_cap, uint32_t *out_len, uint64_t timeout_ns);
+
+/** Retries for nx_call_retry: opt-in, per call. */
+struct nx_retry {
+	uint32_t attempts;    /**< tries in all (0 = 3) */
+	uint32_t flags;       /**< NX_REQ_IDEMPOTENT: it may run twice, so errors after
+				   it may have run are retried too */
+	uint64_t base_ns;     /**< the first backoff's ceiling (0 = 50 us) */
+	uint64_t max_ns;      /**< no backoff's ceiling above this (0 = 50 ms) */
+	uint64_t deadline_ns; /**< absolute, nx_now_ns() clock: every attempt's deadline,
+				   and no attempt starts after it; 0 = none */
+	uint64_t timeout_ns;  /**< how long one attempt waits for its answer (0 = 1 s) */
+	uint32_t tried;       /**< out: attempts made */
+	int32_t first_error;  /**< out: the first attempt's error, 0 if it answered */
+};
+
+/**
+ * True when err may go away by itself: nxd did not run the request
+ * (NX_EAGAIN, NX_ERATELIMIT, NX_EBREAKER), or it may have run and failed
+ * for a passing reason (NX_ERESTARTED, NX_ESTAGE, NX_EOVERBUDGET,
+ * NX_ETIMEDOUT). Only the first kind is safe to retry for a request that
+ * is not idempotent: with idempotent false, this says true for it alone.
+ */
+int nx_err_retryable(int err, int idempotent);
+
+/**
+ * nx_call with retries: an error nx_err_retryable() accepts is tried
+ * again after an exponential backoff with full jitter (a random wait
+ * between 0 and min(max_ns, base_ns * 2^n)), at most `attempts` times in
+ * all and never past the deadline. A request not marked idempotent is
+ * never sent again once it may have run. Waiting between attempts sleeps
+ * (a system call): retries are for the unhappy path.
+ * @return 0, or the last attempt's error
+ */
+int nx_call_retry(struct nx_client *c, uint16_t pipeline, const void *in, uint32_t in_len,
+		  void *out, uint32_t out_cap, uint32_t *out_len, struct nx_retry *retry);
 
 /** Requests submitted and not yet polled. */
 unsigned nx_outstanding(const struct nx_client *c);

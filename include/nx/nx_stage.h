@@ -130,6 +130,7 @@ struct nx_ctx {
 #define NX_CTX_IDEMPOTENT 0x1u /**< the client may send it again */
 #define NX_CTX_FALLBACK 0x2u   /**< a split fell back to its first child */
 #define NX_CTX_TIMED 0x4u      /**< route_ns holds this request's stage times */
+#define NX_CTX_DEGRADED 0x8u   /**< a slot answered with its degraded strategy */
 
 /**
  * Set a metadata value for later stages (replaces an existing key).

@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nxctl.h"
 #include "shm/attach.h"
+
+_Static_assert(NX_DLQ_PAYLOAD_MAX == NX_DLQ_PAYLOAD, "nxctl reads what nxd keeps");
 
 static void
 usage(FILE *f)
@@ -28,6 +31,15 @@ usage(FILE *f)
 		"                                         FILE's [pipeline.NAME] section\n"
 		"  rollback PIPELINE SLOT                 back to the slot's previous stage\n"
 		"  placement                              where nxd's threads run, and why\n"
+		"  breaker PIPELINE SLOT open|close|auto  force a slot's circuit breakers, or\n"
+		"                                         hand them back to their state machine\n"
+		"  release PIPELINE SLOT                  put a stage quarantined after a fault\n"
+		"                                         back in service\n"
+		"  ratelimit CHANNEL|all RATE [BURST]     requests/s per channel (0: no limit)\n"
+		"  dlq list                               dead letters held, oldest first\n"
+		"  dlq show ID                            one, with its reason and payload\n"
+		"  dlq drain [ID]                         forget all, or each ID's ring up to it\n"
+		"  dlq replay [ID...]                     resubmit (all, then drained; or those)\n"
 		"\n"
 		"options:\n"
 		"  -i, --instance NAME   the instance (default \"default\")\n"
@@ -84,6 +96,10 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (argc - optind >= 2 && strcmp(argv[optind], "dlq") == 0 &&
+	    strcmp(argv[optind + 1], "replay") == 0)
+		return nxctl_dlq_replay(instance, argc - optind - 2, argv + optind + 2, json,
+					(uint64_t)(timeout * 1e9));
 	rc = nx__ctl_command(instance, argc - optind, argv + optind, json,
 			     (uint64_t)(timeout * 1e9), &text, &len, &status);
 	if (rc < 0) {

@@ -42,6 +42,11 @@ usage(FILE *f)
 		"      --stage-state BYTES  state reserved per stage instance (default 4k)\n"
 		"      --stage-timing N     time each stage of 1 request in N (power of two;\n"
 		"                           0 off, 1 every request; default 16)\n"
+		"      --rate-limit N       requests a second per channel (token bucket;\n"
+		"                           0 = none, the default; nxctl ratelimit changes it)\n"
+		"      --rate-burst N       the bucket's size (default: a tenth of the rate, >= 1)\n"
+		"      --dlq-entries N      dead-letter entries per worker, power of two\n"
+		"                           (0 = none; default 1024)\n"
 		"      --isolated LIST      treat these CPUs as isolated (default: read\n"
 		"                           /sys/devices/system/cpu/isolated)\n"
 		"      --print-placement    print where workers and the control thread\n"
@@ -54,7 +59,8 @@ usage(FILE *f)
 }
 
 enum { OPT_IDLE = 256, OPT_MAXCH, OPT_RING, OPT_ARENA, OPT_MAXPAY, OPT_KEEP, OPT_MLOCK,
-       OPT_RTPRIO, OPT_GID, OPT_ISOL, OPT_PLACE, OPT_SLOTS, OPT_SCRATCH, OPT_STATE, OPT_TIMING };
+       OPT_RTPRIO, OPT_GID, OPT_ISOL, OPT_PLACE, OPT_SLOTS, OPT_SCRATCH, OPT_STATE, OPT_TIMING,
+       OPT_RATE, OPT_BURST, OPT_DLQ };
 
 static const struct option long_opts[] = {
 	{ "instance", required_argument, NULL, 'i' },
@@ -76,6 +82,9 @@ static const struct option long_opts[] = {
 	{ "scratch", required_argument, NULL, OPT_SCRATCH },
 	{ "stage-state", required_argument, NULL, OPT_STATE },
 	{ "stage-timing", required_argument, NULL, OPT_TIMING },
+	{ "rate-limit", required_argument, NULL, OPT_RATE },
+	{ "rate-burst", required_argument, NULL, OPT_BURST },
+	{ "dlq-entries", required_argument, NULL, OPT_DLQ },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -155,6 +164,9 @@ main(int argc, char **argv)
 		case OPT_SCRATCH: key = "scratch"; break;
 		case OPT_STATE: key = "stage_state"; break;
 		case OPT_TIMING: key = "stage_timing"; break;
+		case OPT_RATE: key = "rate_limit"; break;
+		case OPT_BURST: key = "rate_burst"; break;
+		case OPT_DLQ: key = "dlq_entries"; break;
 		case 'q': key = "quiet"; optarg = NULL; break;
 		case 'f': break;
 		case OPT_PLACE: placement = true; break;

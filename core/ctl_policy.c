@@ -1,0 +1,384 @@
+/*
+ * nxctl's resilience commands, on nxd's control thread:
+ *
+ *   breaker PIPELINE SLOT open|close|auto   force a slot's breakers, or let go
+ *   release PIPELINE SLOT                   put a quarantined stage back in service
+ *   ratelimit CHANNEL|all RATE [BURST]      change channels' token buckets (0: none)
+ *   dlq list                                the dead letters held, oldest first
+ *   dlq show ID                             one, with its payload
+ *   dlq drain [ID]                          forget them all, or each ring up to ID
+ *   dlq export [ID...]                      what replay resubmits (nxctl dlq replay)
+ *
+ * A dead letter's ID is WORKER.N: its ring and its number in it.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "instance_internal.h"
+
+static int
+cmd_breaker(struct nx_instance *inst, const char *pipe, const char *slot, const char *what,
+	    bool json, struct nx_buf *out)
+{
+	static const char *const names[] = { "auto", "open", "close" };
+	struct nx_pipeline *p;
+	struct nx_slot *s;
+	uint32_t force;
+	int rc = nx__find_slot(inst, pipe, slot, &p, &s);
+
+	if (rc < 0)
+		return rc;
+	for (force = 0; force < 3 && strcmp(what, names[force]) != 0; force++)
+		;
+	if (force == 3)
+		return nx__err(NX_EINVAL, "breaker %s %s %s: expected open, close or auto", pipe, slot,
+			       what);
+	if (!s->pol.breaker)
+		return nx__err(NX_EINVAL, "%s/%s has no breaker (set %s.breaker = count or time in "
+			       "[pipeline.%s])", pipe, slot, slot, pipe);
+	/* each worker applies it at its next call through the slot */
+	ck_pr_store_32(&s->pol.force, force);
+	if (json)
+		nx__buf_printf(out, "{\"pipeline\":\"%s\",\"slot\":\"%s\",\"breaker\":\"%s\"}\n", pipe,
+			       slot, names[force]);
+	else
+		nx__buf_printf(out, "%s/%s: breaker %s\n", pipe, slot,
+			       force == NX_BRK_FORCE_AUTO ? "back to automatic (closed, fresh window)"
+			       : force == NX_BRK_FORCE_OPEN ? "forced open" : "forced closed");
+	return 0;
+}
+
+static int
+cmd_release(struct nx_instance *inst, const char *pipe, const char *slot, bool json,
+	    struct nx_buf *out)
+{
+	struct nx_pipeline *p;
+	struct nx_slot *s;
+	uint32_t was;
+	int rc = nx__find_slot(inst, pipe, slot, &p, &s);
+
+	if (rc < 0)
+		return rc;
+	was = ck_pr_load_32(&s->cur->quarantined);
+	ck_pr_store_32(&s->cur->quarantined, 0);
+	if (json)
+		nx__buf_printf(out, "{\"pipeline\":\"%s\",\"slot\":\"%s\",\"was_quarantined\":%s}\n",
+			       pipe, slot, was ? "true" : "false");
+	else
+		nx__buf_printf(out, "%s/%s: %s\n", pipe, slot,
+			       was ? "released from quarantine" : "was not quarantined");
+	return 0;
+}
+
+static int
+parse_u32(const char *what, const char *s, uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (s[0] == '\0' || s[0] == '-')
+		return nx__err(NX_EINVAL, "%s '%s': expected a number", what, s);
+	v = strtoul(s, &end, 10);
+	if (*end != '\0' || v > 1000000000ul)
+		return nx__err(NX_EINVAL, "%s '%s': expected 0 to 1000000000", what, s);
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int
+cmd_ratelimit(struct nx_instance *inst, int argc, char **argv, bool json, struct nx_buf *out)
+{
+	uint32_t chan = UINT32_MAX, rate, burst, i, n = 0;
+	int rc;
+
+	if (argc < 3 || argc > 4)
+		return nx__err(NX_EINVAL, "ratelimit CHANNEL|all RATE [BURST]");
+	if (strcmp(argv[1], "all") != 0) {
+		rc = parse_u32("channel", argv[1], &chan);
+		if (rc < 0)
+			return rc;
+		if (chan >= inst->conf.max_channels || !inst->chans[chan].in_use)
+			return nx__err(NX_ENOENT, "no channel %s is attached", argv[1]);
+	}
+	rc = parse_u32("rate", argv[2], &rate);
+	if (rc == 0 && argc == 4)
+		rc = parse_u32("burst", argv[3], &burst);
+	else
+		burst = rate / 10 != 0 ? rate / 10 : 1;
+	if (rc < 0)
+		return rc;
+	if (rate != 0 && burst == 0)
+		return nx__err(NX_EINVAL, "burst 0: a bucket holds at least one token");
+	for (i = 0; i < inst->conf.max_channels; i++) {
+		struct nx_wchan *ch = &inst->chans[i];
+
+		if (!ch->in_use || (chan != UINT32_MAX && i != chan))
+			continue;
+		nx__chan_set_limit(ch, rate, burst);
+		n++;
+	}
+	if (json)
+		nx__buf_printf(out, "{\"channels\":%u,\"rate\":%u,\"burst\":%u}\n", n, rate, burst);
+	else if (rate == 0)
+		nx__buf_printf(out, "%u channel(s): no rate limit\n", n);
+	else
+		nx__buf_printf(out, "%u channel(s): %u requests/s, burst %u\n", n, rate, burst);
+	return 0;
+}
+
+/* ---- dead letters ---- */
+
+static int
+parse_id(const struct nx_instance *inst, const char *s, uint32_t *ring, uint64_t *n)
+{
+	char *end;
+	unsigned long w;
+	unsigned long long k;
+
+	w = strtoul(s, &end, 10);
+	if (end == s || *end != '.')
+		goto bad;
+	k = strtoull(end + 1, &end, 10);
+	if (*end != '\0' || w >= inst->dlq.nrings)
+		goto bad;
+	*ring = (uint32_t)w;
+	*n = k;
+	return 0;
+bad:
+	return nx__err(NX_EINVAL, "dead letter '%s': expected WORKER.N as dlq list shows", s);
+}
+
+static const char *
+slot_name(const struct nx_instance *inst, uint16_t slot)
+{
+	if (slot >= inst->hv.max_slots || inst->hv.slots[slot].state == 0)
+		return "-";
+	return inst->hv.slots[slot].name;
+}
+
+static void
+entry_line(struct nx_instance *inst, uint32_t ring, const struct nx_dlq_entry *e, uint64_t now,
+	   bool json, struct nx_buf *out)
+{
+	double age = now > e->at_ns ? (double)(now - e->at_ns) / 1e9 : 0;
+	char pipe[NX_PIPE_NAME_MAX + 1];
+
+	memcpy(pipe, e->pipeline, NX_PIPE_NAME_MAX);
+	pipe[NX_PIPE_NAME_MAX] = '\0';
+	if (json) {
+		nx__buf_printf(out, "{\"id\":\"%u.%" PRIu64 "\",\"age_s\":%.3f,\"status\":\"%s\","
+			       "\"reason\":", ring, e->n, age, nx_err_name(e->status));
+		nx__buf_json_str(out, nx_strerror(e->status));
+		nx__buf_printf(out, ",\"pipeline\":");
+		nx__buf_json_str(out, pipe);
+		nx__buf_printf(out, ",\"slot\":");
+		nx__buf_json_str(out, slot_name(inst, e->slot));
+		nx__buf_printf(out, ",\"pid\":%d,\"channel\":%u,\"generation\":%" PRIu64 ",\"len\":%u,"
+			       "\"truncated\":%s,\"idempotent\":%s}", e->pid, e->channel,
+			       e->generation, e->len, (e->flags & NX_DLQ_F_TRUNCATED) ? "true" : "false",
+			       (e->flags & NX_DLQ_F_IDEMPOTENT) ? "true" : "false");
+	} else {
+		nx__buf_printf(out, "%-10s %8.1fs  %-12s %-16s %-12s pid %-7d ch %-4u %6u B%s\n",
+			       "", age, nx_err_name(e->status), pipe, slot_name(inst, e->slot), e->pid,
+			       e->channel, e->len, (e->flags & NX_DLQ_F_TRUNCATED) ? " (truncated)" : "");
+	}
+}
+
+static int
+dlq_list(struct nx_instance *inst, bool json, struct nx_buf *out)
+{
+	uint64_t now = nx_clock_ns(), held = 0, written = 0, dropped = 0;
+	uint32_t r;
+	bool first = true;
+
+	if (json)
+		nx__buf_printf(out, "{\"entries\":[");
+	else
+		nx__buf_printf(out, "%-10s %9s  %-12s %-16s %-12s\n", "ID", "AGE", "STATUS", "PIPELINE",
+			       "SLOT");
+	for (r = 0; r < inst->dlq.nrings; r++) {
+		const struct nx_dlq_ring *ring = nx__dlq_ring(&inst->dlq, r);
+		uint64_t n, head = ck_pr_load_64(&ring->head);
+
+		written += head;
+		dropped += ck_pr_load_64(&ring->dropped);
+		for (n = nx__dlq_first(ring, inst->dlq.entries); n < head; n++) {
+			struct nx_dlq_entry e;
+
+			if (!nx__dlq_read(ring, inst->dlq.entries, n, &e))
+				continue;
+			held++;
+			if (json) {
+				nx__buf_printf(out, "%s", first ? "" : ",");
+				entry_line(inst, r, &e, now, true, out);
+			} else {
+				char id[32];
+
+				snprintf(id, sizeof id, "%u.%" PRIu64, r, n);
+				nx__buf_printf(out, "%-10s", id);
+				entry_line(inst, r, &e, now, false, out);
+			}
+			first = false;
+		}
+	}
+	if (json)
+		nx__buf_printf(out, "],\"held\":%" PRIu64 ",\"written\":%" PRIu64 ",\"dropped\":%" PRIu64
+			       ",\"capacity\":%u}\n", held, written, dropped,
+			       inst->dlq.entries * inst->dlq.nrings);
+	else
+		nx__buf_printf(out, "%" PRIu64 " held, %" PRIu64 " written, %" PRIu64
+			       " dropped (ring full), %u per worker\n", held, written, dropped,
+			       inst->dlq.entries);
+	return 0;
+}
+
+static void
+hex(struct nx_buf *out, const uint8_t *p, uint32_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		nx__buf_printf(out, "%02x", p[i]);
+}
+
+static int
+dlq_show(struct nx_instance *inst, const char *id, bool json, struct nx_buf *out)
+{
+	struct nx_dlq_entry e;
+	uint32_t r;
+	uint64_t n;
+	int rc = parse_id(inst, id, &r, &n);
+	const struct nx_dlq_ring *ring;
+	uint32_t keep;
+
+	if (rc < 0)
+		return rc;
+	ring = nx__dlq_ring(&inst->dlq, r);
+	if (n < nx__dlq_first(ring, inst->dlq.entries) || n >= ck_pr_load_64(&ring->head) ||
+	    !nx__dlq_read(ring, inst->dlq.entries, n, &e))
+		return nx__err(NX_ENOENT, "dead letter %s is not held (drained, dropped, or never "
+			       "written)", id);
+	keep = e.len < NX_DLQ_PAYLOAD ? e.len : NX_DLQ_PAYLOAD;
+	if (json) {
+		entry_line(inst, r, &e, nx_clock_ns(), true, out);
+		out->len--; /* reopen the object: add the payload */
+		nx__buf_printf(out, ",\"payload_hex\":\"");
+		hex(out, e.payload, keep);
+		nx__buf_printf(out, "\"}\n");
+	} else {
+		nx__buf_printf(out, "%-10s", id);
+		entry_line(inst, r, &e, nx_clock_ns(), false, out);
+		nx__buf_printf(out, "reason: %s\npayload (%u bytes%s): ", nx_strerror(e.status), e.len,
+			       keep < e.len ? ", first 512 shown" : "");
+		hex(out, e.payload, keep);
+		nx__buf_printf(out, "\n");
+	}
+	return 0;
+}
+
+static int
+dlq_drain(struct nx_instance *inst, int argc, char **argv, bool json, struct nx_buf *out)
+{
+	uint64_t drained = 0;
+	uint32_t r;
+	int i, rc;
+
+	if (argc == 0) {
+		for (r = 0; r < inst->dlq.nrings; r++) {
+			struct nx_dlq_ring *ring = nx__dlq_ring(&inst->dlq, r);
+			uint64_t head = ck_pr_load_64(&ring->head), first = nx__dlq_first(ring, inst->dlq.entries);
+
+			drained += head - first;
+			ck_pr_store_64(&ring->tail, head);
+		}
+	}
+	for (i = 0; i < argc; i++) {
+		struct nx_dlq_ring *ring;
+		uint64_t n, first;
+
+		rc = parse_id(inst, argv[i], &r, &n);
+		if (rc < 0)
+			return rc;
+		ring = nx__dlq_ring(&inst->dlq, r);
+		first = nx__dlq_first(ring, inst->dlq.entries);
+		if (n >= ck_pr_load_64(&ring->head))
+			return nx__err(NX_ENOENT, "dead letter %s was never written", argv[i]);
+		if (n + 1 > first) {
+			drained += n + 1 - first;
+			ck_pr_store_64(&ring->tail, n + 1);
+		}
+	}
+	if (json)
+		nx__buf_printf(out, "{\"drained\":%" PRIu64 "}\n", drained);
+	else
+		nx__buf_printf(out, "%" PRIu64 " dead letter(s) drained\n", drained);
+	return 0;
+}
+
+/* One line per entry that can be replayed: "ID PIPELINE IDEMPOTENT HEX". */
+static int
+dlq_export(struct nx_instance *inst, int argc, char **argv, struct nx_buf *out)
+{
+	uint32_t r;
+	int i, rc;
+
+	for (r = 0; r < inst->dlq.nrings; r++) {
+		const struct nx_dlq_ring *ring = nx__dlq_ring(&inst->dlq, r);
+		uint64_t n, head = ck_pr_load_64(&ring->head);
+
+		for (n = nx__dlq_first(ring, inst->dlq.entries); n < head; n++) {
+			struct nx_dlq_entry e;
+			char id[32];
+			bool want = argc == 0;
+
+			snprintf(id, sizeof id, "%u.%" PRIu64, r, n);
+			for (i = 0; i < argc && !want; i++) {
+				uint32_t wr;
+				uint64_t wn;
+
+				rc = parse_id(inst, argv[i], &wr, &wn);
+				if (rc < 0)
+					return rc;
+				want = wr == r && wn == n;
+			}
+			if (!want || !nx__dlq_read(ring, inst->dlq.entries, n, &e) ||
+			    (e.flags & NX_DLQ_F_TRUNCATED))
+				continue;
+			nx__buf_printf(out, "%s %.*s %d ", id, NX_PIPE_NAME_MAX, e.pipeline,
+				       (e.flags & NX_DLQ_F_IDEMPOTENT) ? 1 : 0);
+			hex(out, e.payload, e.len);
+			nx__buf_printf(out, "\n");
+		}
+	}
+	return 0;
+}
+
+int
+nx__policy_command(struct nx_instance *inst, int argc, char **argv, bool json, struct nx_buf *out)
+{
+	const char *cmd = argv[0];
+
+	if (strcmp(cmd, "breaker") == 0 && argc == 4)
+		return cmd_breaker(inst, argv[1], argv[2], argv[3], json, out);
+	if (strcmp(cmd, "release") == 0 && argc == 3)
+		return cmd_release(inst, argv[1], argv[2], json, out);
+	if (strcmp(cmd, "ratelimit") == 0)
+		return cmd_ratelimit(inst, argc, argv, json, out);
+	if (strcmp(cmd, "dlq") == 0 && argc >= 2) {
+		if (inst->dlq.base == NULL)
+			return nx__err(NX_ENOENT, "this nxd keeps no dead letters (dlq_entries = 0)");
+		if (strcmp(argv[1], "list") == 0 && argc == 2)
+			return dlq_list(inst, json, out);
+		if (strcmp(argv[1], "show") == 0 && argc == 3)
+			return dlq_show(inst, argv[2], json, out);
+		if (strcmp(argv[1], "drain") == 0)
+			return dlq_drain(inst, argc - 2, argv + 2, json, out);
+		if (strcmp(argv[1], "export") == 0)
+			return dlq_export(inst, argc - 2, argv + 2, out);
+	}
+	return nx__err(NX_EINVAL, "%s: wrong arguments (breaker PIPELINE SLOT open|close|auto, "
+		       "release PIPELINE SLOT, ratelimit CHANNEL|all RATE [BURST], dlq list|show "
+		       "ID|drain [ID...]|export [ID...])", cmd);
+}

@@ -1,0 +1,173 @@
+/*
+ * The dead-letter rings (layout in shm/shm_abi.h): requests that failed
+ * after their policies, kept with their reason for an operator to look
+ * at, drain, or replay (nxctl dlq).
+ *
+ * The segment is nxd's alone (mode 0600) and outlives it, so that what a
+ * crash interrupted can still be seen: a restarted nxd with the same
+ * geometry re-attaches it.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "core_internal.h"
+#include "dlq.h"
+
+void
+nx__dlq_name(char *buf, size_t len, const char *instance)
+{
+	snprintf(buf, len, "/nx.%s.dlq", instance);
+}
+
+static uint64_t
+layout(uint32_t nrings, uint32_t entries, uint32_t *ring_bytes)
+{
+	*ring_bytes = (uint32_t)(sizeof(struct nx_dlq_ring) + (size_t)entries * sizeof(struct nx_dlq_entry));
+	return (sizeof(struct nx_dlq_hdr) + (uint64_t)nrings * *ring_bytes + 4095) / 4096 * 4096;
+}
+
+static bool
+header_matches(const struct nx_dlq *d, uint32_t nrings, uint32_t entries, uint64_t len)
+{
+	const struct nx_dlq_hdr *h = (const struct nx_dlq_hdr *)(const void *)d->base;
+	uint32_t rb;
+
+	return h->magic == NX_DLQ_MAGIC && h->abi_version == NX_ABI_VERSION &&
+	       h->layout_bytes == len && h->nrings == nrings && h->entries == entries &&
+	       layout(nrings, entries, &rb) == len && h->ring_bytes == rb &&
+	       h->rings_off == sizeof(struct nx_dlq_hdr);
+}
+
+int
+nx__dlq_open(struct nx_dlq *d, const char *instance, uint32_t nrings, uint32_t entries)
+{
+	char name[NX_SHM_NAME_MAX];
+	uint32_t ring_bytes;
+	uint64_t len = layout(nrings, entries, &ring_bytes);
+	int64_t size;
+	int fd, rc;
+
+	memset(d, 0, sizeof *d);
+	d->fd = -1;
+	if (entries == 0 || (entries & (entries - 1)) != 0)
+		return nx__err(NX_EINVAL, "dlq_entries %u: a power of two", entries);
+	nx__dlq_name(name, sizeof name, instance);
+	fd = nx_shm_open(name, true);
+	if (fd >= 0) {
+		size = nx_shm_size(fd);
+		if (size == (int64_t)len && nx_shm_map((void **)&d->base, fd, len, true) == 0) {
+			d->fd = fd;
+			d->len = len;
+			if (header_matches(d, nrings, entries, len)) {
+				d->nrings = nrings;
+				d->entries = entries;
+				d->reattached = true;
+				return 0;
+			}
+			nx_shm_unmap(d->base, len);
+			d->base = NULL;
+		}
+		nx_fd_close(fd);
+		nx_log(NX_LOG_WARN, "dead-letter segment %s has another layout: replaced", name);
+		nx_shm_unlink(name);
+	}
+	fd = nx_shm_create(name, len, 0600);
+	if (fd < 0)
+		return nx__err_ctx(fd, "dead-letter segment %s", name);
+	rc = nx_shm_map((void **)&d->base, fd, len, true);
+	if (rc < 0) {
+		nx_fd_close(fd);
+		nx_shm_unlink(name);
+		return rc;
+	}
+	d->fd = fd;
+	d->len = len;
+	d->nrings = nrings;
+	d->entries = entries;
+	{
+		struct nx_dlq_hdr *h = (struct nx_dlq_hdr *)(void *)d->base;
+
+		h->abi_version = NX_ABI_VERSION;
+		h->layout_bytes = len;
+		h->nrings = nrings;
+		h->entries = entries;
+		h->ring_bytes = ring_bytes;
+		h->rings_off = sizeof *h;
+		ck_pr_fence_store();
+		h->magic = NX_DLQ_MAGIC;
+	}
+	return 0;
+}
+
+void
+nx__dlq_close(struct nx_dlq *d, const char *instance, bool remove)
+{
+	char name[NX_SHM_NAME_MAX];
+
+	if (d->base != NULL)
+		nx_shm_unmap(d->base, d->len);
+	nx_fd_close(d->fd);
+	d->base = NULL;
+	d->fd = -1;
+	if (remove && instance != NULL) {
+		nx__dlq_name(name, sizeof name, instance);
+		nx_shm_unlink(name);
+	}
+}
+
+void
+nx__dlq_put(struct nx_dlq_ring *r, uint32_t entries, int32_t status, uint64_t at_ns,
+	    uint64_t generation, int32_t pid, uint32_t channel, uint16_t flags, uint16_t slot,
+	    const char *pipeline, const void *payload, uint32_t len, uint64_t *written,
+	    uint64_t *dropped)
+{
+	const uint64_t n = r->head;
+	struct nx_dlq_entry *e = nx__dlq_entry(r, entries, n);
+	uint32_t keep = len < NX_DLQ_PAYLOAD ? len : NX_DLQ_PAYLOAD;
+
+	if (n - ck_pr_load_64(&r->tail) >= entries) {
+		/* full: the oldest undrained entry goes, and is counted */
+		nx__store64(&r->dropped, r->dropped + 1);
+		(*dropped)++;
+	}
+	nx__seq_write_begin(&e->seq);
+	e->status = status;
+	e->n = n;
+	e->at_ns = at_ns;
+	e->generation = generation;
+	e->pid = pid;
+	e->channel = channel;
+	e->len = len;
+	e->flags = (uint16_t)(flags | (len > NX_DLQ_PAYLOAD ? NX_DLQ_F_TRUNCATED : 0));
+	e->slot = slot;
+	memcpy(e->pipeline, pipeline, sizeof e->pipeline);
+	memcpy(e->payload, payload, keep);
+	nx__seq_write_end(&e->seq);
+	ck_pr_fence_store();
+	nx__store64(&r->head, n + 1);
+	(*written)++;
+}
+
+bool
+nx__dlq_read(const struct nx_dlq_ring *r, uint32_t entries, uint64_t n, struct nx_dlq_entry *out)
+{
+	const struct nx_dlq_entry *e = nx__dlq_entry((struct nx_dlq_ring *)(uintptr_t)r, entries, n);
+	unsigned tries;
+
+	for (tries = 0; tries < 100; tries++) {
+		uint32_t v = nx__seq_read_begin(&e->seq);
+
+		memcpy(out, e, sizeof *out);
+		if (!nx__seq_read_retry(&e->seq, v))
+			return out->n == n; /* overwritten by a later one: gone */
+	}
+	return false;
+}
+
+uint64_t
+nx__dlq_first(const struct nx_dlq_ring *r, uint32_t entries)
+{
+	uint64_t head = ck_pr_load_64(&r->head), tail = ck_pr_load_64(&r->tail);
+
+	return head - tail > entries ? head - entries : tail;
+}

@@ -1,0 +1,265 @@
+/*
+ * A slot's policies on the data path: the circuit breaker, the time
+ * budget, fault containment, and the degraded answer when the stage
+ * cannot give one.
+ *
+ *   quarantined? ──yes──▶ EQUARANTINE ─┐
+ *   breaker allows? ──no──▶ EBREAKER ──┤
+ *   run process (contained if asked)   │
+ *   fault ──▶ quarantine, EFAULT ──────┤
+ *   over budget ──▶ slow, or EOVERBUDGET
+ *   breaker records the outcome        │
+ *   success ──▶ the answer (cached)    ▼
+ *                           degraded: skip | fallback | cache | fail
+ *
+ * Everything here is the running worker's own: its breaker for the slot
+ * (x->rt), its counters (x->stats), its row of the slot's cache. Two
+ * words are shared: the instance's quarantine flag (set here, cleared
+ * by nxctl release) and the slot's forced breaker state (set by nxctl
+ * breaker); both are single stores, read once per call.
+ */
+#include <string.h>
+
+#include "core_internal.h"
+#include "graph.h"
+
+/* ---- the last good answers (degraded = cache) ---- */
+
+struct cache_entry {
+	uint32_t hash;
+	uint32_t in_len;  /* 0 with hash 0: empty */
+	uint32_t out_len;
+	uint32_t used;
+	uint8_t data[];   /* input, then the answer, cache_bytes each */
+};
+
+static struct cache_entry *
+cache_slot(const struct nx_slot_policy *pol, uint32_t worker, uint32_t hash)
+{
+	size_t i = (size_t)(worker % pol->nworkers) * pol->cache_entries +
+		   (hash & (pol->cache_entries - 1));
+
+	return (struct cache_entry *)(void *)(pol->cache + i * pol->cache_entry_bytes);
+}
+
+static void
+cache_put(const struct nx_slot_policy *pol, uint32_t worker, const struct nx_msg *m, int rc)
+{
+	const uint8_t *out = rc == NX_STAGE_PASS ? m->in : m->out;
+	uint32_t out_len = rc == NX_STAGE_PASS ? m->in_len : m->out_len;
+	struct cache_entry *e;
+	uint32_t hash;
+
+	if (m->in_len > pol->cache_bytes || out_len > pol->cache_bytes)
+		return;
+	hash = nx_crc32c(0, m->in, m->in_len);
+	e = cache_slot(pol, worker, hash);
+	e->hash = hash;
+	e->in_len = m->in_len;
+	e->out_len = out_len;
+	e->used = 1;
+	memcpy(e->data, m->in, m->in_len);
+	memcpy(e->data + pol->cache_bytes, out, out_len);
+}
+
+static bool
+cache_get(const struct nx_slot_policy *pol, uint32_t worker, struct nx_msg *m)
+{
+	const struct cache_entry *e;
+	uint32_t hash;
+
+	if (m->in_len > pol->cache_bytes)
+		return false;
+	hash = nx_crc32c(0, m->in, m->in_len);
+	e = cache_slot(pol, worker, hash);
+	if (!e->used || e->hash != hash || e->in_len != m->in_len || e->out_len > m->out_cap ||
+	    memcmp(e->data, m->in, m->in_len) != 0)
+		return false;
+	memcpy(m->out, e->data + pol->cache_bytes, e->out_len);
+	m->out_len = e->out_len;
+	return true;
+}
+
+/* ---- running ---- */
+
+struct call {
+	const struct nx_stage_inst *si;
+	struct nx_msg *m;
+	struct nx_ctx *ctx;
+};
+
+static int
+call_process(void *arg)
+{
+	struct call *c = arg;
+
+	return c->si->ops->process(c->si->state, c->m, c->ctx);
+}
+
+static void
+rt_reset(struct nx_slot_rt *rt, const void *owner)
+{
+	rt->owner = owner;
+	rt->force_seen = NX_BRK_FORCE_AUTO;
+	nx_brk_init(&rt->brk);
+}
+
+static inline void
+bump(uint64_t *counter)
+{
+	nx__store64(counter, *counter + 1);
+}
+
+/* The breaker's state and transitions, to the health segment, when they
+ * changed. */
+static void
+publish_breaker(struct nx_health_slot_stats *st, const struct nx_breaker *b)
+{
+	if (st->breaker != b->state)
+		nx__store32(&st->breaker, b->state);
+	if (st->rejected != b->rejected)
+		nx__store64(&st->rejected, b->rejected);
+	if (st->opened != b->opened)
+		nx__store64(&st->opened, b->opened);
+	if (st->half_opened != b->half_opened)
+		nx__store64(&st->half_opened, b->half_opened);
+	if (st->closed != b->closed)
+		nx__store64(&st->closed, b->closed);
+}
+
+/* The stage did not answer (rc): the slot's degraded strategy, if it has one. */
+static int
+degrade(const struct nx_slot_policy *pol, struct nx_msg *m, struct nx_exec *x,
+	struct nx_health_slot_stats *st, int rc)
+{
+	switch (pol->degraded) {
+	case NX_DEG_SKIP:
+		rc = NX_STAGE_PASS;
+		break;
+	case NX_DEG_FALLBACK: {
+		const struct nx_stage_inst *fb = pol->fallback;
+		int frc;
+
+		m->out_len = 0;
+		frc = fb->ops->process(fb->state, m, x->ctx);
+		if (frc < 0)
+			return rc; /* the fallback failed too: the first error stands */
+		rc = frc;
+		break;
+	}
+	case NX_DEG_CACHE:
+		if (!cache_get(pol, x->worker, m))
+			return rc;
+		rc = 0;
+		break;
+	default:
+		return rc;
+	}
+	x->ctx->flags |= NX_CTX_DEGRADED;
+	if (st != NULL)
+		bump(&st->degraded);
+	return rc;
+}
+
+int
+nx__run_slot_policy(const struct nx_slot *s, const struct nx_stage_inst *si, struct nx_msg *m,
+		    struct nx_exec *x)
+{
+	const struct nx_slot_policy *pol = &s->pol;
+	struct nx_ctx *ctx = x->ctx;
+	struct nx_health_slot_stats *st = NULL;
+	struct nx_slot_rt *rt = NULL;
+	const uint32_t r = ctx->nroute - 1; /* nx__run_slot recorded this slot */
+	/* one TSC read a call where the worker or the slot before knows the time */
+	uint64_t start = x->t_route == r && r < NX_CTX_ROUTE_MAX - 1 ? x->t_start : nx_ticks();
+	uint64_t end, dur, as_dur;
+	bool failed;
+	int rc, sig = 0;
+
+	if (x->stats != NULL && s->hidx < x->nstats)
+		st = &x->stats[s->hidx];
+	if (x->rt != NULL && s->hidx < x->nstats) {
+		uint32_t force = ck_pr_load_32(&pol->force);
+
+		rt = &x->rt[s->hidx];
+		if (rt->owner != si)
+			rt_reset(rt, si); /* a new stage in the slot starts a new breaker */
+		if (force != rt->force_seen) {
+			nx_brk_force(&rt->brk, force, start);
+			rt->force_seen = force;
+		}
+	}
+	{
+		uint32_t q = ck_pr_load_32(&si->quarantined);
+
+		if (st != NULL && st->quarantined != q)
+			nx__store32(&st->quarantined, q); /* the worker's own copy, for readers */
+		if (q != 0) {
+			rc = NX_EQUARANTINE;
+			goto refused;
+		}
+	}
+	if (pol->breaker && rt != NULL && !nx_brk_allow(&rt->brk, &pol->brk, start)) {
+		rc = NX_EBREAKER;
+		goto refused;
+	}
+
+	if (pol->contain) {
+		struct call c = { .si = si, .m = m, .ctx = ctx };
+
+		rc = nx_fault_call(call_process, &c, &sig);
+	} else {
+		rc = si->ops->process(si->state, m, ctx);
+	}
+	end = nx_ticks();
+	dur = end - start;
+	x->t_start = end;
+	x->t_route = ctx->nroute;
+	if (sig != 0) {
+		/* its state may be corrupt: out of service until swapped or released */
+		ck_pr_store_32((uint32_t *)&si->quarantined, 1);
+		if (st != NULL) {
+			bump(&st->faults);
+			nx__store32(&st->quarantined, 1);
+		}
+		rc = NX_EFAULT;
+	}
+	failed = rc < 0;
+	as_dur = dur;
+	if (pol->budget != 0 && dur > pol->budget) {
+		if (st != NULL)
+			bump(&st->overruns);
+		if (pol->budget_fails && !failed) {
+			rc = NX_EOVERBUDGET;
+			failed = true;
+		} else if (as_dur <= pol->brk.slow_ns) {
+			as_dur = pol->brk.slow_ns + 1; /* an overrun is a slow call */
+		}
+	}
+	if (pol->breaker && rt != NULL) {
+		nx_brk_record(&rt->brk, &pol->brk, end, failed, as_dur);
+		if (st != NULL && as_dur > pol->brk.slow_ns)
+			bump(&st->slow);
+	}
+	if (__builtin_expect(ctx->flags & NX_CTX_TIMED, 0)) {
+		uint64_t ns = nx_ticks_to_ns(dur);
+
+		if (r < NX_CTX_ROUTE_MAX)
+			ctx->route_ns[r] = ns > UINT32_MAX ? UINT32_MAX : (uint32_t)ns;
+		nx__slot_time(x, s->hidx, ns);
+	}
+	nx__slot_count(x, s->hidx, failed ? -1 : 0);
+	if (st != NULL && rt != NULL)
+		publish_breaker(st, &rt->brk);
+	if (!failed) {
+		if (pol->degraded == NX_DEG_CACHE)
+			cache_put(pol, x->worker, m, rc);
+		return rc;
+	}
+	return degrade(pol, m, x, st, rc);
+
+refused:
+	if (st != NULL && rt != NULL)
+		publish_breaker(st, &rt->brk);
+	return degrade(pol, m, x, st, rc);
+}

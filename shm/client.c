@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "attach.h"
+#include "retry.h"
 #include "shm_internal.h"
 
 enum {
@@ -76,6 +77,7 @@ struct nx_client {
 	uint32_t idle_polls;
 	bool ext_used;                      /* requests use extensions: prefetch them */
 	uint64_t dup_dropped;
+	uint64_t rng;                       /* retries' jitter (xorshift) */
 	struct nx_slot *slots;
 };
 
@@ -649,6 +651,59 @@ nx_call(struct nx_client *c, uint16_t pipeline, const void *in, uint32_t in_len,
 	if (out_len != NULL)
 		*out_len = comp.out_len;
 	return comp.status;
+}
+
+int
+nx_call_retry(struct nx_client *c, uint16_t pipeline, const void *in, uint32_t in_len, void *out,
+	      uint32_t out_cap, uint32_t *out_len, struct nx_retry *rp)
+{
+	struct nx_req r = { .in = in, .in_len = in_len, .out = out, .out_cap = out_cap,
+			    .pipeline = pipeline };
+	struct nx_completion comp;
+	uint64_t timeout, delay;
+	int rc;
+
+	if (c == NULL || rp == NULL || (rp->flags & ~NX_REQ_IDEMPOTENT) != 0)
+		return NX_EINVAL;
+	if (c->submitted - c->completed != c->ndiscard)
+		return NX_EINVAL; /* requests of nx_submit outstanding: poll them first */
+	r.flags = (uint16_t)rp->flags;
+	r.deadline_ns = rp->deadline_ns;
+	timeout = rp->timeout_ns != 0 ? rp->timeout_ns : 1000000000ull;
+	rp->tried = 0;
+	rp->first_error = 0;
+	if (c->rng == 0)
+		c->rng = nx_random_seed() | 1;
+	for (;;) {
+		rc = submit_one(c, &r);
+		if (rc == 0) {
+			uint64_t seq = c->submitted - 1;
+
+			rc = wait_some(c, &comp, 1, timeout);
+			if (rc == NX_ETIMEDOUT) {
+				/* it may still run: its answer, if it comes, is swallowed */
+				c->slots[seq & c->mask].discard = 1;
+				c->ndiscard++;
+			} else if (rc > 0) {
+				rc = comp.status;
+			}
+		}
+		if (rp->tried++ == 0)
+			rp->first_error = rc;
+		if (rc == 0) {
+			if (out_len != NULL)
+				*out_len = comp.out_len;
+			return 0;
+		}
+		c->rng ^= c->rng << 13;
+		c->rng ^= c->rng >> 7;
+		c->rng ^= c->rng << 17;
+		delay = nx__retry_next(rp, rc, rp->tried, nx_clock_ns(), c->rng);
+		if (delay == NX_RETRY_STOP)
+			return rc;
+		if (delay != 0)
+			nx_sleep_ns(delay);
+	}
 }
 
 /* ---- after an nxd restart ---- */

@@ -21,7 +21,7 @@ log=$(mktemp /tmp/nxdemo-nxd.XXXXXX)
 nxd=$!
 cleanup() {
 	if kill -0 "$nxd" 2>/dev/null; then kill -TERM "$nxd"; wait "$nxd"; fi
-	rm -f "/dev/shm/nx.$inst.health" "$log"
+	rm -f "/dev/shm/nx.$inst.health" "/dev/shm/nx.$inst.dlq" "$log"
 }
 trap cleanup EXIT
 
@@ -39,8 +39,10 @@ kill -TERM "$nxd"
 wait "$nxd"
 nxd_rc=$?
 sed 's/^/  nxd: /' "$log"
-if [ -e "/dev/shm/nx.$inst.health" ]; then
-	echo "segments left behind: /dev/shm/nx.$inst.health"; exit 1
-fi
+for seg in health dlq; do
+	if [ -e "/dev/shm/nx.$inst.$seg" ]; then
+		echo "segments left behind: /dev/shm/nx.$inst.$seg"; exit 1
+	fi
+done
 echo "nxd exited with $nxd_rc; its segments are gone"
 [ "$demo_rc" -eq 0 ] && [ "$nxd_rc" -eq 0 ]

@@ -148,14 +148,15 @@ client(const char *inst, struct flags *fl)
 	struct nx_completion comps[32];
 	struct nx_client *c;
 	uint64_t sent = 0, done = 0;
-	int echo, sum, graph, rc, result = 0;
+	int echo, sum, graph, guarded, rc, result = 0;
 
 	if (nx_open(&c, inst, NULL) < 0)
 		return 10;
 	echo = nx_pipeline_id(c, "echo");
 	sum = nx_pipeline_id(c, "checksum");
 	graph = nx_pipeline_id(c, "graph");
-	if (graph < 0)
+	guarded = nx_pipeline_id(c, "guarded");
+	if (graph < 0 || guarded < 0)
 		return 14;
 	memset(in, 0x5a, sizeof in);
 	__atomic_store_n(&fl->ready, 1, __ATOMIC_RELEASE);
@@ -165,10 +166,12 @@ client(const char *inst, struct flags *fl)
 			/* a third inline, a third in the extension, a third in the arena;
 			 * echo, checksum, and a graph of every node kind in turn */
 			uint32_t len = sent % 3 == 0 ? 40 : sent % 3 == 1 ? 150 : 1000;
-			int pipe = sent % 4 == 3 ? graph : (sent & 1) ? sum : echo;
+			int pipe = sent % 4 == 3 ? graph : sent % 4 == 2 ? guarded : (sent & 1) ? sum : echo;
+			/* the guarded slot's requests carry a deadline */
 			struct nx_req r = { .in = in, .in_len = len, .out = out,
 					    .out_cap = pipe == sum ? 4 : 2048, .user_data = sent,
-					    .pipeline = (uint16_t)pipe };
+					    .pipeline = (uint16_t)pipe,
+					    .deadline_ns = pipe == guarded ? nx_now_ns() + 10000000000ull : 0 };
 
 			if (nx_submit(c, &r) != 0)
 				break;
@@ -280,8 +283,15 @@ test_worker_and_client_make_no_syscall_and_worker_no_allocation(void **state)
 		snprintf(conf_path, sizeof conf_path, "/tmp/%s.ini", inst);
 		cf = fopen(conf_path, "w");
 		assert_non_null(cf);
-		/* every node kind, every request timed: the slow path of the data path */
-		fprintf(cf, "[nxd]\nstage-timing = 1\n[pipeline.graph]\n"
+		/* every node kind, every request timed: the slow path of the data
+		 * path; every policy on: a rate limit on the channel, a slot with
+		 * breaker, budget, cache and fault containment */
+		fprintf(cf, "[nxd]\nstage-timing = 1\nrate-limit = 1000000000\nrate-burst = 1000000000\n"
+			    "[pipeline.guarded]\ngraph = g\ng.stage = echo\ng.breaker = time\n"
+			    "g.breaker-window = 10\ng.breaker-min-calls = 5\ng.breaker-slow-us = 100\n"
+			    "g.breaker-slow-pct = 100\ng.budget-us = 1000\ng.degraded = cache\n"
+			    "g.cache-bytes = 2048\ng.contain-faults = on\n"
+			    "[pipeline.graph]\n"
 			    "graph = seq(noop, route, fan, ab, turns)\n"
 			    "route = branch(t1, t2; by: pick)\nfan = fanout(echo, checksum; merge: cat)\n"
 			    "ab = split(t1 1, t2 1; key: request)\nturns = rr(t1, noop)\n"

@@ -15,7 +15,7 @@ nxd_pid=
 cleanup() {
 	[ -n "$nxd_pid" ] && kill -TERM "$nxd_pid" 2>/dev/null && wait "$nxd_pid"
 	rm -rf "$stage"
-	rm -f "/dev/shm/nx.$inst.health"
+	rm -f "/dev/shm/nx.$inst.health" "/dev/shm/nx.$inst.dlq"
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; exit 1; }

@@ -11,7 +11,7 @@ vg="valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=defin
 nxd_pid=
 cleanup() {
 	[ -n "$nxd_pid" ] && kill -KILL "$nxd_pid" 2>/dev/null
-	rm -f "/dev/shm/nx.$inst.health"
+	rm -f "/dev/shm/nx.$inst.health" "/dev/shm/nx.$inst.dlq"
 	rm -rf "$logdir"
 }
 trap cleanup EXIT

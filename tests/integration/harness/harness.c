@@ -255,6 +255,9 @@ nxt_segments_gone(const char *instance)
 	struct stat st;
 
 	snprintf(path, sizeof path, "/dev/shm/nx.%s.health", instance);
+	if (stat(path, &st) == 0)
+		return false;
+	snprintf(path, sizeof path, "/dev/shm/nx.%s.dlq", instance);
 	return stat(path, &st) != 0;
 }
 
@@ -264,6 +267,8 @@ nxt_cleanup(const char *instance)
 	char path[256];
 
 	snprintf(path, sizeof path, "/dev/shm/nx.%s.health", instance);
+	unlink(path);
+	snprintf(path, sizeof path, "/dev/shm/nx.%s.dlq", instance);
 	unlink(path);
 }
 

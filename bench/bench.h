@@ -48,6 +48,8 @@ struct nxb_opts {
 	const char *nxd_nc_path;   /* nxnc: the same, built with the counters compiled out */
 	unsigned swap_rate;        /* nx: live stage swaps per second during a run, 0 = none */
 	bool nx_sleep;             /* nx: the private nxd idles by sleeping (nxsleep) */
+	const char *nxd_config;    /* nx: the private nxd's --config (policy pipelines) */
+	const char *nxd_extra[4];  /* nx: more nxd options for this transport, NULL-ended */
 	uint64_t start_timeout_ns; /* a serving side not ready by then is an error */
 	uint64_t op_timeout_ns;    /* no answer for this long is an error */
 	/* owned by nxb_nx_setup/nxb_nx_teardown */
@@ -92,6 +94,11 @@ void nxb_nx_teardown(const struct nxb_opts *o);
 int nxb_nx_pingpong(const struct nxb_opts *o, struct nxb_result *r);
 /** Round trips through the built-in noop3 pipeline: a seq of three no-op stages. */
 int nxb_nxnc_pingpong(const struct nxb_opts *o, struct nxb_result *r);
+int nxb_nxoff_pingpong(const struct nxb_opts *o, struct nxb_result *r);
+int nxb_nxpol_pingpong(const struct nxb_opts *o, struct nxb_result *r);
+int nxb_nxshed_window(const struct nxb_opts *o, struct nxb_result *r);
+/** The policy transports' pipelines, for the private nxd's --config. */
+extern const char nxb_policy_conf[];
 int nxb_nx3_pingpong(const struct nxb_opts *o, struct nxb_result *r);
 /** Round trips through echo while another thread swaps its stage o->swap_rate times a second. */
 int nxb_nxswap_pingpong(const struct nxb_opts *o, struct nxb_result *r);

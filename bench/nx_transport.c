@@ -66,8 +66,18 @@ nxb_nx_setup(struct nxb_opts *o)
 		CPU_SET(o->server_cpu, &set);
 		CPU_SET(o->client_cpu, &set);
 		sched_setaffinity(0, sizeof set, &set);
-		execl(o->nxd_path, o->nxd_path, "--instance", o->nx_instance, "--cpus", cpu,
-		      "--idle", o->nx_sleep ? "sleep" : "spin", "--quiet", (char *)NULL);
+		const char *argv[20] = { o->nxd_path, "--instance", o->nx_instance, "--cpus", cpu,
+					 "--idle", o->nx_sleep ? "sleep" : "spin", "--quiet" };
+		int n = 8, i;
+
+		if (o->nxd_config != NULL) {
+			argv[n++] = "--config";
+			argv[n++] = o->nxd_config;
+		}
+		for (i = 0; i < 4 && o->nxd_extra[i] != NULL; i++)
+			argv[n++] = o->nxd_extra[i];
+		argv[n] = NULL;
+		execv(o->nxd_path, (char *const *)argv);
 		fprintf(stderr, "nxbench: exec %s: %s\n", o->nxd_path, strerror(errno));
 		_exit(127);
 	}
@@ -196,6 +206,75 @@ pingpong(const struct nxb_opts *o, struct nxb_result *r, const char *pipeline)
 	return rc;
 }
 
+/*
+ * Round trips by nx_submit and nx_wait, with or without a deadline: the
+ * policy transports, the one with every check on, the other with none,
+ * on the same client path.
+ */
+static int
+pingpong_submit(const struct nxb_opts *o, struct nxb_result *r, const char *pipeline,
+		bool deadline)
+{
+	struct nx_completion comp;
+	struct nx_session s;
+	struct nxb_loop l;
+	uint64_t dl = 0;
+	int rc;
+
+	rc = session_open_pipe(&s, o, r, pipeline);
+	if (rc < 0)
+		return rc;
+	nxb_loop_begin(&l, o);
+	do {
+		/* a deadline 1 s ahead, renewed every 1024 requests: nxd checks
+		 * each one; the client need not read the clock for each */
+		if (deadline && (l.i & 1023) == 0)
+			dl = nx_now_ns() + 1000000000ull;
+		struct nx_req req = { .in = s.in, .in_len = o->payload, .out = s.out,
+				      .out_cap = o->payload, .pipeline = s.echo, .deadline_ns = dl };
+
+		rc = nx_submit(s.c, &req);
+		if (rc == 0)
+			rc = nx_wait(s.c, &comp, 1, o->op_timeout_ns);
+		if (rc == 1)
+			rc = comp.status;
+		if (rc != 0 || comp.out_len != o->payload) {
+			rc = nx__err(rc < 0 ? rc : NX_EPROTO, "%s: request %llu: %s", r->transport,
+				     (unsigned long long)l.i, nx_strerror(rc));
+			break;
+		}
+	} while (nxb_loop_next(&l, &r->hist));
+	if (rc == 0)
+		rc = nxb_loop_end(&l, r);
+	session_close(&s);
+	return rc;
+}
+
+int
+nxb_nxoff_pingpong(const struct nxb_opts *o, struct nxb_result *r)
+{
+	nxb_result_init(r, o, "nxoff", "pingpong");
+	nxb_note(r, "echo slot without policies; submit+wait, no deadline, no rate limit");
+	return pingpong_submit(o, r, "plain", false);
+}
+
+int
+nxb_nxpol_pingpong(const struct nxb_opts *o, struct nxb_result *r)
+{
+	nxb_result_init(r, o, "nxpol", "pingpong");
+	nxb_note(r, "echo slot with breaker, slow calls, budget; a deadline on every request; "
+		    "a channel rate limit it never reaches");
+	return pingpong_submit(o, r, "guarded", true);
+}
+
+/* The same echo stage three ways; nxpol's nxd also runs a rate limit. */
+const char nxb_policy_conf[] =
+	"[pipeline.plain]\ngraph = s\ns.stage = echo\n\n"
+	"[pipeline.guarded]\ngraph = s\ns.stage = echo\ns.breaker = count\n"
+	"s.breaker-window = 100\ns.breaker-min-calls = 100\ns.breaker-failure-pct = 50\n"
+	"s.breaker-slow-pct = 100\ns.breaker-slow-us = 1000\ns.budget-us = 1000\n\n"
+	"[pipeline.shed]\ngraph = s\ns.stage = echo\ns.breaker = count\n";
+
 int
 nxb_nx_pingpong(const struct nxb_opts *o, struct nxb_result *r)
 {
@@ -303,8 +382,8 @@ nxb_nxswap_pingpong(const struct nxb_opts *o, struct nxb_result *r)
  * answers (it also dates the next batch), so the measurement costs the
  * throughput little.
  */
-int
-nxb_nx_window(const struct nxb_opts *o, struct nxb_result *r)
+static int
+window(const struct nxb_opts *o, struct nxb_result *r, const char *pipeline, int expect)
 {
 	struct nx_completion comps[256];
 	struct nx_session s;
@@ -313,8 +392,7 @@ nxb_nx_window(const struct nxb_opts *o, struct nxb_result *r)
 	unsigned w;
 	int rc, n, i;
 
-	nxb_result_init(r, o, "nx", "window");
-	rc = session_open(&s, o, r);
+	rc = session_open_pipe(&s, o, r, pipeline);
 	if (rc < 0)
 		return rc;
 	c = s.c;
@@ -355,7 +433,7 @@ nxb_nx_window(const struct nxb_opts *o, struct nxb_result *r)
 			continue;
 		now = nx_clock_ns(); /* the answers' time, and the next batch's send time */
 		for (i = 0; i < n; i++, done++) {
-			if (comps[i].status != 0 || comps[i].user_data != done) {
+			if (comps[i].status != expect || comps[i].user_data != done) {
 				rc = nx__err(NX_EPROTO, "nx: request %llu: %s", (unsigned long long)done,
 					     nx_strerror(comps[i].status));
 				goto out;
@@ -381,6 +459,35 @@ nxb_nx_window(const struct nxb_opts *o, struct nxb_result *r)
 out:
 	free(sent_at);
 	session_close(&s);
+	return rc;
+}
+
+int
+nxb_nx_window(const struct nxb_opts *o, struct nxb_result *r)
+{
+	nxb_result_init(r, o, "nx", "window");
+	return window(o, r, "echo", 0);
+}
+
+/*
+ * How fast a slot whose breaker is open sheds load: a window of requests
+ * through a slot forced open (nxctl breaker shed s open), every one
+ * answered NX_EBREAKER at once, its stage never run.
+ */
+int
+nxb_nxshed_window(const struct nxb_opts *o, struct nxb_result *r)
+{
+	char *argv[] = { "breaker", "shed", "s", "open" }, *text = NULL;
+	size_t len;
+	int rc, status;
+
+	nxb_result_init(r, o, "nxshed", "window");
+	rc = nx__ctl_command(o->nx_instance, 4, argv, false, 10000000000ull, &text, &len, &status);
+	free(text);
+	if (rc < 0 || status < 0)
+		return nx__err(rc < 0 ? rc : status, "nxshed: cannot force the breaker open");
+	rc = window(o, r, "shed", NX_EBREAKER);
+	nxb_note(r, "breaker forced open: every answer EBREAKER, the stage never runs");
 	return rc;
 }
 

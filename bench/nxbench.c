@@ -36,6 +36,13 @@ static const struct transport transports[] = {
 	  "nexus: libnx client, nxd worker; throughput: window of W outstanding" },
 	{ "nxnc", nxb_nxnc_pingpong, NULL, NULL,
 	  "nexus echo against nxd-nocounters: the data path's health counters compiled out" },
+	{ "nxoff", nxb_nxoff_pingpong, NULL, NULL,
+	  "nexus echo slot without policies, by submit and wait (baseline of nxpol)" },
+	{ "nxpol", nxb_nxpol_pingpong, NULL, NULL,
+	  "the same slot with breaker, budget and slow-call checks, a deadline on every\n"
+	  "                              request and a channel rate limit (never reached)" },
+	{ "nxshed", NULL, nxb_nxshed_window, "window",
+	  "a slot whose breaker is forced open: answers/s of load shed (window mode)" },
 	{ "nx3", nxb_nx3_pingpong, NULL, NULL,
 	  "nexus through noop3, a seq of three no-op stages (against nx: the graph's cost)" },
 	{ "nxswap", nxb_nxswap_pingpong, NULL, NULL,
@@ -335,6 +342,9 @@ nxb_print_footer(const struct nxb_result *rs, unsigned n, bool json)
 	const struct nxb_result *nx3 = find(rs, n, "nx3", "pingpong");
 	const struct nxb_result *nxsw = find(rs, n, "nxswap", "pingpong");
 	const struct nxb_result *nxnc = find(rs, n, "nxnc", "pingpong");
+	const struct nxb_result *nxoff = find(rs, n, "nxoff", "pingpong");
+	const struct nxb_result *nxpol = find(rs, n, "nxpol", "pingpong");
+	const struct nxb_result *nxshed = find(rs, n, "nxshed", "window");
 	unsigned i;
 
 	if (json)
@@ -371,6 +381,15 @@ nxb_print_footer(const struct nxb_result *rs, unsigned n, bool json)
 	if (nxp != NULL && nxnc != NULL && has_latency(nxnc))
 		printf("health counters on against compiled out (nx / nxnc): %.3fx at p50, %.3fx at p99\n",
 		       pct_ratio(nxp, nxnc, 50), pct_ratio(nxp, nxnc, 99));
+	if (nxoff != NULL && nxpol != NULL && has_latency(nxpol) && has_latency(nxoff))
+		printf("policies on against off (nxpol / nxoff): %.3fx at p50, %.3fx at p99\n",
+		       pct_ratio(nxpol, nxoff, 50), pct_ratio(nxpol, nxoff, 99));
+	if (nxshed != NULL)
+		printf("an open breaker sheds %.0f requests/s%s\n", nxshed->ops_per_s,
+		       nxw != NULL ? "" : " (run nx window too for the served rate)");
+	if (nxshed != NULL && nxw != NULL && nxw->ops_per_s > 0)
+		printf("  against %.0f/s served through echo: %.2fx\n", nxw->ops_per_s,
+		       nxshed->ops_per_s / nxw->ops_per_s);
 	if (nxs != NULL && fx != NULL && has_latency(fx))
 		printf("wake-up round trip: nxsleep / futex = %.2fx at p50, %.2fx at p99\n",
 		       pct_ratio(nxs, fx, 50), pct_ratio(nxs, fx, 99));
@@ -456,7 +475,7 @@ run_transport(struct nxb_opts *o, const struct transport *t, int mode, struct nx
 	bool is_nx = strncmp(t->name, "nx", 2) == 0;
 	int rc;
 
-	if (mode & MODE_PINGPONG) {
+	if ((mode & MODE_PINGPONG) && t->pingpong != NULL) {
 		fns[nfns] = t->pingpong;
 		names[nfns++] = "pingpong";
 	}
@@ -465,7 +484,8 @@ run_transport(struct nxb_opts *o, const struct transport *t, int mode, struct nx
 		names[nfns++] = t->tp_mode;
 	}
 	if (nfns == 0) {
-		fprintf(stderr, "nxbench: %s has no throughput mode, skipped\n", t->name);
+		fprintf(stderr, "nxbench: %s has no %s mode, skipped\n", t->name,
+			(mode & MODE_THROUGHPUT) ? "throughput" : "pingpong");
 		return 0;
 	}
 	/* A private nxd busy-polls the server CPU: it lives only for nx's runs. */
@@ -476,6 +496,13 @@ run_transport(struct nxb_opts *o, const struct transport *t, int mode, struct nx
 		o->nx_sleep = strcmp(t->name, "nxsleep") == 0;
 		if (strcmp(t->name, "nxnc") == 0)
 			o->nxd_path = o->nxd_nc_path;
+		memset(o->nxd_extra, 0, sizeof o->nxd_extra);
+		if (strcmp(t->name, "nxpol") == 0) {
+			o->nxd_extra[0] = "--rate-limit";
+			o->nxd_extra[1] = "1000000000";
+			o->nxd_extra[2] = "--rate-burst";
+			o->nxd_extra[3] = "1000000000";
+		}
 		rc = nxb_nx_setup(o);
 		o->nxd_path = nxd;
 		if (rc < 0) {
@@ -503,7 +530,7 @@ run_transport(struct nxb_opts *o, const struct transport *t, int mode, struct nx
 int
 main(int argc, char **argv)
 {
-	static char nxd_buf[PATH_MAX], nxd_nc_buf[PATH_MAX + 16];
+	static char nxd_buf[PATH_MAX], nxd_nc_buf[PATH_MAX + 16], conf_buf[64];
 	struct nxb_opts o = {
 		.client_cpu = -1,
 		.server_cpu = -1,
@@ -662,6 +689,19 @@ main(int argc, char **argv)
 		o.ops = (o.ops + o.rounds - 1) / o.rounds;
 		o.warmup = (o.warmup + o.rounds - 1) / o.rounds;
 	}
+	/* the private nxds' pipelines for the policy transports */
+	if (o.instance == NULL) {
+		FILE *f;
+
+		snprintf(conf_buf, sizeof conf_buf, "/tmp/nxbench-%d.ini", (int)getpid());
+		f = fopen(conf_buf, "w");
+		if (f == NULL || fputs(nxb_policy_conf, f) < 0 || fclose(f) != 0) {
+			fprintf(stderr, "nxbench: cannot write %s\n", conf_buf);
+			free(rs);
+			return NXB_EXIT_FAIL;
+		}
+		o.nxd_config = conf_buf;
+	}
 	nxb_print_header(&o, o.json);
 	for (round = 0; round < o.rounds; round++)
 		for (i = 0; i < ntr; i++)
@@ -673,6 +713,8 @@ main(int argc, char **argv)
 		nxb_print(&rs[i], o.json);
 	}
 	nxb_print_footer(rs, n, o.json);
+	if (o.nxd_config != NULL)
+		unlink(o.nxd_config);
 	free(rs);
 	return failed > 0 ? NXB_EXIT_FAIL : 0;
 }

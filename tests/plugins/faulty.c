@@ -49,14 +49,23 @@ faulty_process(void *state, struct nx_msg *m, struct nx_ctx *ctx)
 	const struct faulty *f = state;
 
 	(void)ctx;
+	/* Real faults, in assembly: the sanitizer builds would stop a C null
+	 * store or a C division by zero before the CPU faulted. */
 	if (is(m, "segv")) {
-		volatile int *volatile p = NULL;
-
-		*p = 1;
+#if defined(__x86_64__)
+		__asm__ volatile("movl $1, (%0)" : : "r"((long)8) : "memory");
+#else
+		*(volatile int *)8 = 1;
+#endif
 	} else if (is(m, "fpe")) {
+#if defined(__x86_64__)
+		__asm__ volatile("xorl %%edx, %%edx\n\tmovl $1, %%eax\n\txorl %%ecx, %%ecx\n\tdivl %%ecx"
+				 : : : "eax", "ecx", "edx");
+#else
 		volatile int zero = 0, one = 1;
 
 		return one / zero;
+#endif
 	} else if (is(m, "slow")) {
 		uint64_t t0 = now_ns();
 

@@ -1,0 +1,49 @@
+/*
+ * nxtop.h - what nxtop's parts share: the batch writers (export.c), the
+ * screen (screen.c) and the figures' formatting (format.c). Every figure
+ * comes from the health reader library (shm/health_read.h).
+ */
+#ifndef NX_TOOLS_NXTOP_H
+#define NX_TOOLS_NXTOP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "shm/health_read.h"
+
+/* "running", "stopped", ... of a header's enum nx_inst_state. */
+const char *nxtop_inst_state_name(uint32_t state);
+/* "off", "running", "idle", "sleeping". */
+const char *nxtop_worker_state_name(uint32_t state);
+/* "free", "attached", "orphaned". */
+const char *nxtop_chan_state_name(uint32_t state);
+/* A duration for a person: "850ns", "12.3us", "4.56ms", "2.1s". */
+void nxtop_fmt_dur(char *buf, size_t len, uint64_t ns);
+/* An uptime: "45s", "12m03s", "3h04m", "2d05h". */
+void nxtop_fmt_uptime(char *buf, size_t len, uint64_t ns);
+/* A wall-clock time (CLOCK_REALTIME ns), local: "2024-05-01 12:34:56";
+ * "-" for 0. */
+void nxtop_fmt_wall(char *buf, size_t len, uint64_t wall_ns);
+/* A rate: "0", "950", "12.3k", "4.57M". */
+void nxtop_fmt_rate(char *buf, size_t len, double per_s);
+
+/**
+ * One snapshot as one JSON object and a newline.
+ * @return 0, or -1 when writing failed
+ */
+int nxtop_write_json(FILE *f, const char *instance, const struct nx_hr_snap *s,
+		     double interval_s);
+/**
+ * One snapshot in the Prometheus text exposition format.
+ * @return 0, or -1 when writing failed
+ */
+int nxtop_write_prometheus(FILE *f, const char *instance, const struct nx_hr_snap *s);
+
+/**
+ * The interactive screen until the user quits.
+ * @return the exit status: 0, or 1 when the reader failed
+ */
+int nxtop_screen_run(struct nx_hr *r, const char *instance, double interval_s);
+
+#endif /* NX_TOOLS_NXTOP_H */

@@ -4,6 +4,7 @@
  * restarts, and a status line. One function draws each part.
  */
 #include <curses.h>
+#include <locale.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -486,6 +487,7 @@ nxtop_screen_run(struct nx_hr *r, const char *instance, double delay)
 		fprintf(stderr, "nxtop: instance '%s': %s\n", instance, nx_errmsg());
 		return 1;
 	}
+	setlocale(LC_ALL, ""); /* line drawing in UTF-8 terminals; batch output stays in "C" */
 	if (initscr() == NULL) {
 		fprintf(stderr, "nxtop: cannot start the terminal screen (TERM=%s)\n",
 			getenv("TERM") != NULL ? getenv("TERM") : "");

@@ -40,31 +40,6 @@ plugin_path(const char *name)
 	return path;
 }
 
-/* An nxctl command through the library. @return nxd's status */
-static int
-ctl(char **text, int json, ...)
-{
-	char *argv[16], *out = NULL;
-	va_list ap;
-	size_t len;
-	int argc = 0, status = 0, rc;
-
-	va_start(ap, json);
-	while (argc < 15 && (argv[argc] = va_arg(ap, char *)) != NULL)
-		argc++;
-	va_end(ap);
-	rc = nx__ctl_command(inst, argc, argv, json, 30000000000ull, &out, &len, &status);
-	if (rc < 0) {
-		free(out);
-		return rc;
-	}
-	if (text != NULL)
-		*text = out;
-	else
-		free(out);
-	return status;
-}
-
 static int
 start(const char *extra_nxd, const char *const *args)
 {
@@ -231,7 +206,7 @@ test_breaker_opens_half_opens_and_closes_on_a_stage_failing_half_the_time(void *
 	assert_true(ok > 0 && failed > 0);
 	assert_true(slot("flaky")->opened >= 2);
 	/* a failure after it ran: retried only when the request is idempotent */
-	assert_int_equal(ctl(NULL, 0, "breaker", "flaky", "f", "close", NULL), 0);
+	assert_int_equal(nxt_ctl(inst, NULL, 0, "breaker", "flaky", "f", "close", NULL), 0);
 	{
 		struct nx_retry once = { .attempts = 3, .base_ns = 1000 };
 		struct nx_retry idem = { .attempts = 3, .base_ns = 1000, .flags = NX_REQ_IDEMPOTENT };
@@ -246,18 +221,18 @@ test_breaker_opens_half_opens_and_closes_on_a_stage_failing_half_the_time(void *
 		assert_int_equal(idem.tried, 3);
 	}
 	/* nxctl forces it, and lets go */
-	assert_int_equal(ctl(NULL, 0, "breaker", "flaky", "f", "close", NULL), 0);
+	assert_int_equal(nxt_ctl(inst, NULL, 0, "breaker", "flaky", "f", "close", NULL), 0);
 	p = payload(true, &k);
 	assert_int_equal(call(flaky, &p, sizeof p, out, NULL, NULL, 0), 0);
 	assert_int_equal(slot("flaky")->breaker, NX_BRK_CLOSED);
-	assert_int_equal(ctl(NULL, 0, "breaker", "flaky", "f", "open", NULL), 0);
+	assert_int_equal(nxt_ctl(inst, NULL, 0, "breaker", "flaky", "f", "open", NULL), 0);
 	assert_int_equal(call(flaky, &p, sizeof p, out, NULL, NULL, 0), NX_EBREAKER);
-	assert_int_equal(ctl(NULL, 0, "breaker", "flaky", "f", "auto", NULL), 0);
+	assert_int_equal(nxt_ctl(inst, NULL, 0, "breaker", "flaky", "f", "auto", NULL), 0);
 	assert_int_equal(call(flaky, &p, sizeof p, out, NULL, NULL, 0), 0);
 	/* refusals name what was wrong */
-	assert_int_equal(ctl(NULL, 0, "breaker", "flaky", "f", "sideways", NULL), NX_EINVAL);
-	assert_int_equal(ctl(NULL, 0, "breaker", "skipper", "s", "open", NULL), NX_EINVAL);
-	assert_int_equal(ctl(NULL, 0, "breaker", "nope", "f", "open", NULL), NX_ENOENT);
+	assert_int_equal(nxt_ctl(inst, NULL, 0, "breaker", "flaky", "f", "sideways", NULL), NX_EINVAL);
+	assert_int_equal(nxt_ctl(inst, NULL, 0, "breaker", "skipper", "s", "open", NULL), NX_EINVAL);
+	assert_int_equal(nxt_ctl(inst, NULL, 0, "breaker", "nope", "f", "open", NULL), NX_ENOENT);
 }
 
 static void
@@ -280,7 +255,7 @@ test_faulting_stage_is_contained_and_quarantined_while_others_answer(void **stat
 	assert_int_equal(s->faults, 1);
 	assert_true(s->quarantined);
 	assert_int_equal(s->health, NX_H_UNHEALTHY);
-	assert_int_equal(ctl(&text, 0, "release", "crashy", "c", NULL), 0);
+	assert_int_equal(nxt_ctl(inst, &text, 0, "release", "crashy", "c", NULL), 0);
 	assert_non_null(strstr(text, "released"));
 	free(text);
 	assert_int_equal(call(crashy, "fine", 4, out, &len, NULL, 0), 0);
@@ -293,7 +268,7 @@ test_faulting_stage_is_contained_and_quarantined_while_others_answer(void **stat
 		assert_int_equal(slot("crashy")->faults, 2);
 	}
 	/* a swap puts a fresh instance in: in service again */
-	assert_int_equal(ctl(NULL, 0, "swap", "crashy", "c", "faulty", "--plugin",
+	assert_int_equal(nxt_ctl(inst, NULL, 0, "swap", "crashy", "c", "faulty", "--plugin",
 			     plugin_path("faulty"), NULL), 0);
 	assert_int_equal(call(crashy, "fine", 4, out, &len, NULL, 0), 0);
 	assert_int_equal(kill(nxd.pid, 0), 0);
@@ -309,7 +284,7 @@ test_expired_request_is_answered_without_running_and_dead_lettered(void **state)
 	(void)state;
 	assert_int_equal(call(echo, "late", 4, out, NULL, NULL, nx_now_ns() - 1000000), NX_EEXPIRED);
 	assert_int_equal(call(echo, "in time", 7, out, NULL, NULL, nx_now_ns() + 1000000000), 0);
-	assert_int_equal(ctl(&text, 1, "dlq", "list", NULL), 0);
+	assert_int_equal(nxt_ctl(inst, &text, 1, "dlq", "list", NULL), 0);
 	assert_non_null(strstr(text, "\"status\":\"EEXPIRED\""));
 	assert_non_null(strstr(text, "\"pipeline\":\"echo\""));
 	free(text);
@@ -337,14 +312,14 @@ test_degraded_answers_say_so(void **state)
 	/* cache: the last good answer for the same input, once the stage cannot answer */
 	assert_int_equal(call(cached, "remember me", 11, out, &len, &flags, 0), 0);
 	assert_false(flags & NX_COMP_DEGRADED);
-	assert_int_equal(ctl(NULL, 0, "breaker", "cached", "k", "open", NULL), 0);
+	assert_int_equal(nxt_ctl(inst, NULL, 0, "breaker", "cached", "k", "open", NULL), 0);
 	memset(out, 0, sizeof out);
 	assert_int_equal(call(cached, "remember me", 11, out, &len, &flags, 0), 0);
 	assert_int_equal(len, 11);
 	assert_memory_equal(out, "remember me", 11);
 	assert_true(flags & NX_COMP_DEGRADED);
 	assert_int_equal(call(cached, "never seen", 10, out, &len, &flags, 0), NX_EBREAKER);
-	assert_int_equal(ctl(NULL, 0, "breaker", "cached", "k", "auto", NULL), 0);
+	assert_int_equal(nxt_ctl(inst, NULL, 0, "breaker", "cached", "k", "auto", NULL), 0);
 	assert_int_equal(slot("skipper")->degraded, 1);
 	assert_int_equal(slot("backup")->degraded, 1);
 	assert_int_equal(slot("cached")->degraded, 1);
@@ -372,14 +347,14 @@ test_dead_letters_list_show_replay_drain(void **state)
 	char *text = NULL, id[32], *at;
 
 	(void)state;
-	assert_int_equal(ctl(NULL, 0, "dlq", "drain", NULL), 0);
+	assert_int_equal(nxt_ctl(inst, NULL, 0, "dlq", "drain", NULL), 0);
 	/* three requests refused by a forced-open breaker */
-	assert_int_equal(ctl(NULL, 0, "breaker", "flaky", "f", "open", NULL), 0);
+	assert_int_equal(nxt_ctl(inst, NULL, 0, "breaker", "flaky", "f", "open", NULL), 0);
 	for (i = 0; i < 3; i++) {
 		p[i] = payload(true, &k);
 		assert_int_equal(call(flaky, &p[i], sizeof p[i], out, NULL, NULL, 0), NX_EBREAKER);
 	}
-	assert_int_equal(ctl(&text, 1, "dlq", "list", NULL), 0);
+	assert_int_equal(nxt_ctl(inst, &text, 1, "dlq", "list", NULL), 0);
 	assert_non_null(strstr(text, "\"held\":3"));
 	assert_non_null(strstr(text, "\"status\":\"EBREAKER\""));
 	at = strstr(text, "\"id\":\"");
@@ -387,7 +362,7 @@ test_dead_letters_list_show_replay_drain(void **state)
 	assert_int_equal(sscanf(at, "\"id\":\"%31[0-9.]\"", id), 1);
 	free(text);
 	/* show: the reason and the payload, byte for byte */
-	assert_int_equal(ctl(&text, 1, "dlq", "show", id, NULL), 0);
+	assert_int_equal(nxt_ctl(inst, &text, 1, "dlq", "show", id, NULL), 0);
 	{
 		char hex[16];
 
@@ -398,7 +373,7 @@ test_dead_letters_list_show_replay_drain(void **state)
 	}
 	free(text);
 	/* the stage is back: replay answers them all and drains them */
-	assert_int_equal(ctl(NULL, 0, "breaker", "flaky", "f", "auto", NULL), 0);
+	assert_int_equal(nxt_ctl(inst, NULL, 0, "breaker", "flaky", "f", "auto", NULL), 0);
 	{
 		char cmd[512];
 		FILE *f;
@@ -414,12 +389,12 @@ test_dead_letters_list_show_replay_drain(void **state)
 		assert_non_null(strstr(text, "\"answered\":3"));
 		free(text);
 	}
-	assert_int_equal(ctl(&text, 1, "dlq", "list", NULL), 0);
+	assert_int_equal(nxt_ctl(inst, &text, 1, "dlq", "list", NULL), 0);
 	assert_non_null(strstr(text, "\"held\":0"));
 	free(text);
 	/* show of a drained one says so */
-	assert_int_equal(ctl(NULL, 0, "dlq", "show", id, NULL), NX_ENOENT);
-	assert_int_equal(ctl(NULL, 0, "dlq", "show", "x.y", NULL), NX_EINVAL);
+	assert_int_equal(nxt_ctl(inst, NULL, 0, "dlq", "show", id, NULL), NX_ENOENT);
+	assert_int_equal(nxt_ctl(inst, NULL, 0, "dlq", "show", "x.y", NULL), NX_EINVAL);
 }
 
 static void
@@ -434,12 +409,12 @@ test_full_dead_letter_ring_drops_the_oldest_and_counts_it(void **state)
 	teardown(NULL);
 	assert_int_equal(start("dlq-entries = 4", NULL), 0);
 	flaky = pipe_id("flaky");
-	assert_int_equal(ctl(NULL, 0, "breaker", "flaky", "f", "open", NULL), 0);
+	assert_int_equal(nxt_ctl(inst, NULL, 0, "breaker", "flaky", "f", "open", NULL), 0);
 	for (i = 0; i < 6; i++) {
 		p = payload(true, &k);
 		assert_int_equal(call(flaky, &p, sizeof p, out, NULL, NULL, 0), NX_EBREAKER);
 	}
-	assert_int_equal(ctl(&text, 1, "dlq", "list", NULL), 0);
+	assert_int_equal(nxt_ctl(inst, &text, 1, "dlq", "list", NULL), 0);
 	assert_non_null(strstr(text, "\"held\":4"));
 	assert_non_null(strstr(text, "\"written\":6"));
 	assert_non_null(strstr(text, "\"dropped\":2"));
@@ -495,7 +470,7 @@ test_rate_limit_answers_over_the_limit_at_once(void **state)
 		assert_int_equal(s->chans[0].raw.rate_limited, limited);
 	}
 	/* nx_call_retry rides a limit out: refused, backed off, answered */
-	assert_int_equal(ctl(NULL, 0, "ratelimit", "all", "1", "1", NULL), 0);
+	assert_int_equal(nxt_ctl(inst, NULL, 0, "ratelimit", "all", "1", "1", NULL), 0);
 	{
 		struct nx_retry rt = { .attempts = 30, .base_ns = 50000000, .max_ns = 200000000 };
 		uint32_t len = 0;
@@ -510,10 +485,10 @@ test_rate_limit_answers_over_the_limit_at_once(void **state)
 		assert_int_equal(len, 1);
 	}
 	/* nxctl lifts it */
-	assert_int_equal(ctl(NULL, 0, "ratelimit", "all", "0", NULL), 0);
+	assert_int_equal(nxt_ctl(inst, NULL, 0, "ratelimit", "all", "0", NULL), 0);
 	for (i = 0; i < 40; i++)
 		assert_int_equal(call(echo, "y", 1, out[0], NULL, NULL, 0), 0);
-	assert_int_equal(ctl(NULL, 0, "ratelimit", "all", "-5", NULL), NX_EINVAL);
+	assert_int_equal(nxt_ctl(inst, NULL, 0, "ratelimit", "all", "-5", NULL), NX_EINVAL);
 }
 
 int

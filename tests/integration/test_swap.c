@@ -86,31 +86,6 @@ teardown(void **state)
 	return 0;
 }
 
-/* Run an nxctl command through the library. @return nxd's status */
-static int
-ctl(char **text, int json, ...)
-{
-	char *argv[32], *out = NULL;
-	va_list ap;
-	size_t len;
-	int argc = 0, status = 0, rc;
-
-	va_start(ap, json);
-	while (argc < 31 && (argv[argc] = va_arg(ap, char *)) != NULL)
-		argc++;
-	va_end(ap);
-	rc = nx__ctl_command(inst, argc, argv, json, 30000000000ull, &out, &len, &status);
-	if (rc < 0) {
-		free(out);
-		return rc;
-	}
-	if (text != NULL)
-		*text = out;
-	else
-		free(out);
-	return status;
-}
-
 /* ---- the clients: continuous, every answer checked ---- */
 
 struct tally {
@@ -203,8 +178,8 @@ test_swap_storm_under_load_loses_nothing_and_finalises_each_stage_once(void **st
 	for (i = 0; i < swaps; i++) {
 		if (i % 50 == 49 && version > 0) {
 			/* a rollback: to the previous instance; versions still agree */
-			assert_int_equal(ctl(NULL, false, "rollback", "vp", "v", NULL), 0);
-			assert_int_equal(ctl(NULL, false, "rollback", "vp", "v", NULL), 0);
+			assert_int_equal(nxt_ctl(inst, NULL, false, "rollback", "vp", "v", NULL), 0);
+			assert_int_equal(nxt_ctl(inst, NULL, false, "rollback", "vp", "v", NULL), 0);
 			rollbacks += 2;
 		} else if (i % 500 == 250) {
 			/* a whole pipeline: a fresh slot numbering from version 1 */
@@ -212,14 +187,14 @@ test_swap_storm_under_load_loses_nothing_and_finalises_each_stage_once(void **st
 
 			snprintf(path, sizeof path, "/tmp/%s-p%u.ini", inst, i);
 			write_conf(path, "vp", "0");
-			assert_int_equal(ctl(NULL, false, "swap-pipeline", "vp", "--config", path, NULL), 0);
+			assert_int_equal(nxt_ctl(inst, NULL, false, "swap-pipeline", "vp", "--config", path, NULL), 0);
 			unlink(path);
 			version = 0;
 			pipes++;
 		} else {
 			version++;
 			snprintf(arg, sizeof arg, "version=%llu", (unsigned long long)version);
-			assert_int_equal(ctl(NULL, false, "swap", "vp", "v", "versioned", "--plugin",
+			assert_int_equal(nxt_ctl(inst, NULL, false, "swap", "vp", "v", "versioned", "--plugin",
 					     plugin, "--set", arg, "--set", shm_arg, NULL), 0);
 			stage_swaps++;
 		}
@@ -292,7 +267,7 @@ test_bad_plugins_and_stages_are_refused_and_change_nothing(void **state)
 	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		const char *path = bad[i].plugin == NULL ? plugin :
 				   bad[i].plugin[0] == '/' ? bad[i].plugin : plugin_path(bad[i].plugin);
-		int st = ctl(&text, false, "swap", "vp", "v", bad[i].stage, "--plugin", path, NULL);
+		int st = nxt_ctl(inst, &text, false, "swap", "vp", "v", bad[i].stage, "--plugin", path, NULL);
 
 		assert_true(st < 0);
 		if (strstr(text, bad[i].says) == NULL || strstr(text, "nothing changed") == NULL)
@@ -300,14 +275,14 @@ test_bad_plugins_and_stages_are_refused_and_change_nothing(void **state)
 		free(text);
 	}
 	/* a probe that the new stage fails */
-	assert_true(ctl(&text, false, "swap", "vp", "v", "fail", "--set", "percent=100", "--probe",
+	assert_true(nxt_ctl(inst, &text, false, "swap", "vp", "v", "fail", "--set", "percent=100", "--probe",
 			"x", NULL) < 0);
 	assert_non_null(strstr(text, "probe"));
 	free(text);
-	assert_true(ctl(&text, false, "swap", "nope", "v", "echo", NULL) == NX_ENOENT);
+	assert_true(nxt_ctl(inst, &text, false, "swap", "nope", "v", "echo", NULL) == NX_ENOENT);
 	assert_non_null(strstr(text, "no pipeline 'nope'"));
 	free(text);
-	assert_true(ctl(&text, false, "rollback", "vp", "v", NULL) == NX_ENOENT);
+	assert_true(nxt_ctl(inst, &text, false, "rollback", "vp", "v", NULL) == NX_ENOENT);
 	assert_non_null(strstr(text, "no previous version"));
 	free(text);
 	assert_int_equal(slot_version(), before);
@@ -332,7 +307,7 @@ test_nxctl_lists_swaps_rolls_back_in_text_and_json(void **state)
 	FILE *p;
 
 	(void)state;
-	assert_int_equal(ctl(&text, true, "list", NULL), 0);
+	assert_int_equal(nxt_ctl(inst, &text, true, "list", NULL), 0);
 	assert_non_null(strstr(text, "\"name\":\"vp\""));
 	assert_non_null(strstr(text, "\"stage\":\"versioned\""));
 	assert_non_null(strstr(text, "\"version\":1"));

@@ -1,4 +1,5 @@
 #include <dirent.h>
+#include <stdarg.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -15,6 +16,7 @@
 #include <nx/nx.h>
 
 #include "harness.h"
+#include "shm/attach.h"
 
 static uint64_t
 now_ns(void)
@@ -336,4 +338,28 @@ nxt_find_thread(pid_t pid, const char *name)
 	}
 	closedir(dir);
 	return found;
+}
+
+int
+nxt_ctl(const char *instance, char **text, int json, ...)
+{
+	char *argv[32], *out = NULL;
+	va_list ap;
+	size_t len;
+	int argc = 0, status = 0, rc;
+
+	va_start(ap, json);
+	while (argc < 31 && (argv[argc] = va_arg(ap, char *)) != NULL)
+		argc++;
+	va_end(ap);
+	rc = nx__ctl_command(instance, argc, argv, json != 0, 30000000000ull, &out, &len, &status);
+	if (rc < 0) {
+		free(out);
+		return rc;
+	}
+	if (text != NULL)
+		*text = out;
+	else
+		free(out);
+	return status;
 }

@@ -45,6 +45,12 @@ int nxt_count_fds(pid_t pid);
 int nxt_count_memfd_maps(pid_t pid);
 /** Find the tid of a thread of pid by name prefix ("nx-worker-0"). @return tid or -1 */
 pid_t nxt_find_thread(pid_t pid, const char *name);
+/**
+ * An nxctl command through the library: the NULL-terminated arguments
+ * after json. *text (if not NULL) receives nxd's answer, to free.
+ * @return nxd's status (0 or an NX_E* code), or the library's error
+ */
+int nxt_ctl(const char *instance, char **text, int json, ...);
 /** True when built with a sanitizer ($NX_SAN non-empty). */
 bool nxt_sanitized(void);
 /** Scale a time budget for slow (sanitized) builds. */

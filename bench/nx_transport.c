@@ -179,43 +179,18 @@ session_open(struct nx_session *s, const struct nxb_opts *o, struct nxb_result *
 	return session_open_pipe(s, o, r, "echo");
 }
 
-/* Round trips through a pipeline (nx_call), one outstanding. */
-static int
-pingpong(const struct nxb_opts *o, struct nxb_result *r, const char *pipeline)
-{
-	struct nx_session s;
-	struct nxb_loop l;
-	uint32_t len = 0;
-	int rc;
-
-	rc = session_open_pipe(&s, o, r, pipeline);
-	if (rc < 0)
-		return rc;
-	nxb_loop_begin(&l, o);
-	do {
-		rc = nx_call(s.c, s.echo, s.in, o->payload, s.out, o->payload, &len, o->op_timeout_ns);
-		if (rc < 0 || len != o->payload) {
-			rc = nx__err(rc < 0 ? rc : NX_EPROTO, "nx: call %llu: %s (%u bytes back)",
-				     (unsigned long long)l.i, nx_strerror(rc), len);
-			break;
-		}
-	} while (nxb_loop_next(&l, &r->hist));
-	if (rc == 0)
-		rc = nxb_loop_end(&l, r);
-	session_close(&s);
-	return rc;
-}
-
 /*
- * Round trips by nx_submit and nx_wait, with or without a deadline: the
- * policy transports, the one with every check on, the other with none,
- * on the same client path.
+ * Round trips through a pipeline, one outstanding: by nx_call, or by
+ * nx_submit and nx_wait, with or without a deadline (the policy
+ * transports: the one with every check on, the other with none, on the
+ * same client path).
  */
+enum how { BY_CALL, BY_SUBMIT, BY_SUBMIT_DEADLINE };
+
 static int
-pingpong_submit(const struct nxb_opts *o, struct nxb_result *r, const char *pipeline,
-		bool deadline)
+pingpong(const struct nxb_opts *o, struct nxb_result *r, const char *pipeline, enum how how)
 {
-	struct nx_completion comp;
+	struct nx_completion comp = { 0 };
 	struct nx_session s;
 	struct nxb_loop l;
 	uint64_t dl = 0;
@@ -228,19 +203,25 @@ pingpong_submit(const struct nxb_opts *o, struct nxb_result *r, const char *pipe
 	do {
 		/* a deadline 1 s ahead, renewed every 1024 requests: nxd checks
 		 * each one; the client need not read the clock for each */
-		if (deadline && (l.i & 1023) == 0)
+		if (how == BY_SUBMIT_DEADLINE && (l.i & 1023) == 0)
 			dl = nx_now_ns() + 1000000000ull;
-		struct nx_req req = { .in = s.in, .in_len = o->payload, .out = s.out,
-				      .out_cap = o->payload, .pipeline = s.echo, .deadline_ns = dl };
+		if (how == BY_CALL) {
+			rc = nx_call(s.c, s.echo, s.in, o->payload, s.out, o->payload, &comp.out_len,
+				     o->op_timeout_ns);
+		} else {
+			struct nx_req req = { .in = s.in, .in_len = o->payload, .out = s.out,
+					      .out_cap = o->payload, .pipeline = s.echo,
+					      .deadline_ns = dl };
 
-		rc = nx_submit(s.c, &req);
-		if (rc == 0)
-			rc = nx_wait(s.c, &comp, 1, o->op_timeout_ns);
-		if (rc == 1)
-			rc = comp.status;
+			rc = nx_submit(s.c, &req);
+			if (rc == 0)
+				rc = nx_wait(s.c, &comp, 1, o->op_timeout_ns);
+			if (rc == 1)
+				rc = comp.status;
+		}
 		if (rc != 0 || comp.out_len != o->payload) {
-			rc = nx__err(rc < 0 ? rc : NX_EPROTO, "%s: request %llu: %s", r->transport,
-				     (unsigned long long)l.i, nx_strerror(rc));
+			rc = nx__err(rc < 0 ? rc : NX_EPROTO, "%s: request %llu: %s (%u bytes back)",
+				     r->transport, (unsigned long long)l.i, nx_strerror(rc), comp.out_len);
 			break;
 		}
 	} while (nxb_loop_next(&l, &r->hist));
@@ -255,7 +236,7 @@ nxb_nxoff_pingpong(const struct nxb_opts *o, struct nxb_result *r)
 {
 	nxb_result_init(r, o, "nxoff", "pingpong");
 	nxb_note(r, "echo slot without policies; submit+wait, no deadline, no rate limit");
-	return pingpong_submit(o, r, "plain", false);
+	return pingpong(o, r, "plain", BY_SUBMIT);
 }
 
 int
@@ -264,7 +245,7 @@ nxb_nxpol_pingpong(const struct nxb_opts *o, struct nxb_result *r)
 	nxb_result_init(r, o, "nxpol", "pingpong");
 	nxb_note(r, "echo slot with breaker, slow calls, budget; a deadline on every request; "
 		    "a channel rate limit it never reaches");
-	return pingpong_submit(o, r, "guarded", true);
+	return pingpong(o, r, "guarded", BY_SUBMIT_DEADLINE);
 }
 
 /* The same echo stage three ways; nxpol's nxd also runs a rate limit. */
@@ -279,7 +260,7 @@ int
 nxb_nx_pingpong(const struct nxb_opts *o, struct nxb_result *r)
 {
 	nxb_result_init(r, o, "nx", "pingpong");
-	return pingpong(o, r, "echo");
+	return pingpong(o, r, "echo", BY_CALL);
 }
 
 /* The same round trips, against an nxd whose data path keeps no
@@ -289,7 +270,7 @@ nxb_nxnc_pingpong(const struct nxb_opts *o, struct nxb_result *r)
 {
 	nxb_result_init(r, o, "nxnc", "pingpong");
 	nxb_note(r, "nxd-nocounters: echo with the health counters compiled out");
-	return pingpong(o, r, "echo");
+	return pingpong(o, r, "echo", BY_CALL);
 }
 
 int
@@ -297,7 +278,7 @@ nxb_nx3_pingpong(const struct nxb_opts *o, struct nxb_result *r)
 {
 	nxb_result_init(r, o, "nx3", "pingpong");
 	nxb_note(r, "pipeline noop3: seq of three no-op stages");
-	return pingpong(o, r, "noop3");
+	return pingpong(o, r, "noop3", BY_CALL);
 }
 
 /*

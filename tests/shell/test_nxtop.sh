@@ -72,7 +72,9 @@ printf '[pipeline.bad]\ngraph = f\nf.stage = fail\nf.percent = 100\n' >"$tmp/nxd
 start_nxd 1
 "$BIN/nxdemo" --instance "$inst" --seconds 120 --window 4 >/dev/null 2>&1 &
 load_pid=$!
-tm new-session -d -s "$sess" -x 160 -y 50 "$BIN/nxtop --instance $inst -d 0.2" ||
+# the pane's shell records nxtop's exit status (a sanitizer's report makes it non-zero)
+tm new-session -d -s "$sess" -x 160 -y 50 \
+	"$BIN/nxtop --instance $inst -d 0.2 2>$tmp/nxtop.err; echo \$? >$tmp/nxtop.rc" ||
 	fail "tmux did not start nxtop"
 
 # ---- header, and the workers table moving under load ----
@@ -176,5 +178,7 @@ for ((i = 0; i < budget * 10; i++)); do
 	sleep 0.1
 done
 [ -n "$gone" ] || fail "q did not quit"
+[ "$(cat "$tmp/nxtop.rc" 2>/dev/null)" = 0 ] ||
+	fail "nxtop exited $(cat "$tmp/nxtop.rc" 2>/dev/null): $(head -c 2000 "$tmp/nxtop.err")"
 stop_nxd TERM
 echo "nxtop: screen under tmux: header, live workers, stages, channels, help, pause, interval, down since, generations 2 and 3, restart log, quit"

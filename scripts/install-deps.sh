@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="build-essential pkg-config clang libck-dev liburcu-dev libhwloc-dev \
-libcmocka-dev libncurses-dev libinih-dev libsystemd-dev tmux"
+libcmocka-dev libncurses-dev libinih-dev libsystemd-dev tmux jq"
 
 missing=""
 for p in $PKGS; do

@@ -84,6 +84,16 @@ row_attr(const struct screen *sc, enum nx_hstate h)
 	return h == NX_H_HEALTHY ? A_NORMAL : health_attr(sc, h);
 }
 
+/* A percentile, or "-" when nothing was sampled. */
+static void
+dur_or_dash(char *buf, size_t len, uint64_t ns, uint64_t samples)
+{
+	if (samples == 0)
+		snprintf(buf, len, "-");
+	else
+		nxtop_fmt_dur(buf, len, ns);
+}
+
 /* ---- sorting ---- */
 
 static int
@@ -251,8 +261,8 @@ draw_workers(struct screen *sc, int y, int rows)
 		for (k = 0; k < NX_WERR_KINDS; k++)
 			errs += w->raw.errors[k];
 		nxtop_fmt_rate(rate, sizeof rate, w->req_per_s);
-		nxtop_fmt_dur(p50, sizeof p50, w->p50_ns);
-		nxtop_fmt_dur(p99, sizeof p99, w->p99_ns);
+		dur_or_dash(p50, sizeof p50, w->p50_ns, w->samples);
+		dur_or_dash(p99, sizeof p99, w->p99_ns, w->samples);
 		nxtop_fmt_dur(hb, sizeof hb, w->hb_age_ns);
 		put(y++, 0, row_attr(sc, w->health),
 		    "%-4u %4d %-9s %9s %6.1f %8s %8s %8s %12llu %8llu  %s %s", sc->order[i], w->raw.cpu,
@@ -279,7 +289,7 @@ draw_stages(struct screen *sc, int y, int rows)
 
 		snprintf(name, sizeof name, "%s/%s", sl->meta.pipe, sl->meta.name);
 		nxtop_fmt_rate(rate, sizeof rate, sl->calls_per_s);
-		nxtop_fmt_dur(p99, sizeof p99, sl->p99_ns);
+		dur_or_dash(p99, sizeof p99, sl->p99_ns, sl->timed);
 		put(y++, 0, row_attr(sc, sl->health),
 		    "%-24s %-12s %4llu %5llu %12llu %9s %6.1f %6llu %8s  %s %s", name, sl->meta.stage,
 		    (unsigned long long)sl->meta.version, (unsigned long long)sl->meta.swaps,

@@ -564,6 +564,7 @@ down_snapshot(struct nx_hr *r, struct nx_hr_snap *s)
 {
 	s->up = false;
 	s->health = NX_H_DOWN;
+	s->uptime_ns = 0; /* not the last live snapshot's */
 	s->nworkers = s->nslots = s->nchans = s->npipes = 0;
 	if (r->seen) {
 		s->hdr = r->last_hdr;

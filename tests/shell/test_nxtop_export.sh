@@ -161,7 +161,7 @@ jqcheck "$tmp/down.json" '.up == false and .segment == true and .state == "stopp
 rm -f "/dev/shm/nx.$inst.health"
 "$BIN/nxtop" --instance "$inst" --json -d 0.1 >"$tmp/none.json" 2>"$tmp/none.err" ||
 	fail "nxtop --json without a segment exited $?"
-jqcheck "$tmp/none.json" '.up == false and .segment == false and .health == "down" and
+jqcheck "$tmp/none.json" '.up == false and .segment == false and .state == "absent" and .health == "down" and
 	.workers == [] and .down_since == null' "no segment"
 grep -q "has no health segment" "$tmp/none.err" || fail "no note on stderr without a segment"
 "$BIN/nxtop" --instance "$inst" --prometheus >"$tmp/none.prom" 2>/dev/null || fail "--prometheus without a segment"

@@ -51,8 +51,7 @@ json_header(FILE *f, const char *instance, const struct nx_hr_snap *s, double in
 	json_kstr(f, "instance", instance);
 	fprintf(f, ",\"generation\":%llu,\"pid\":%d,", (unsigned long long)s->hdr.generation,
 		s->hdr.pid);
-	json_kstr(f, "state", s->mapped || s->hdr.generation != 0
-				      ? nxtop_inst_state_name(s->hdr.state) : "absent");
+	json_kstr(f, "state", nxtop_snap_state(s));
 	fprintf(f, ",\"up\":%s,\"segment\":%s,", s->up ? "true" : "false",
 		s->mapped ? "true" : "false");
 	json_kstr(f, "health", nx_hstate_name(s->health));

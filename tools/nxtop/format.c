@@ -17,6 +17,19 @@ nxtop_inst_state_name(uint32_t state)
 }
 
 const char *
+nxtop_snap_state(const struct nx_hr_snap *s)
+{
+	if (s->up)
+		return nxtop_inst_state_name(s->hdr.state);
+	if (!s->mapped)
+		return s->hdr.generation != 0 ? "removed" : "absent";
+	/* the header still says it serves, but its pid is gone */
+	if (s->hdr.state == NX_INST_STARTING || s->hdr.state == NX_INST_RUNNING)
+		return "gone";
+	return nxtop_inst_state_name(s->hdr.state);
+}
+
+const char *
 nxtop_worker_state_name(uint32_t state)
 {
 	switch (state) {

@@ -14,6 +14,10 @@
 
 /* "running", "stopped", ... of a header's enum nx_inst_state. */
 const char *nxtop_inst_state_name(uint32_t state);
+/* The instance's state as a snapshot shows it: the header's while nxd
+ * serves; "gone" (its pid died), "stopped", "removed" (the segment is
+ * gone, the last header kept) or "absent" (never seen) when it does not. */
+const char *nxtop_snap_state(const struct nx_hr_snap *s);
 /* "off", "running", "idle", "sleeping". */
 const char *nxtop_worker_state_name(uint32_t state);
 /* "free", "attached", "orphaned". */

@@ -202,7 +202,7 @@ draw_header(const struct screen *sc)
 	nxtop_fmt_uptime(up, sizeof up, s->uptime_ns);
 	put(0, 0, A_BOLD, "nxtop  instance %s  generation %llu  pid %d  %s  up %s  restarts %llu",
 	    sc->instance, (unsigned long long)s->hdr.generation, s->hdr.pid,
-	    s->up ? nxtop_inst_state_name(s->hdr.state) : "down", s->up ? up : "-",
+	    nxtop_snap_state(s), s->up ? up : "-",
 	    (unsigned long long)s->hdr.restarts);
 	put(0, COLS > 24 ? COLS - 24 : 0, sc->paused ? A_REVERSE | A_BOLD : A_NORMAL, "%s every %.2gs",
 	    sc->paused ? "PAUSED" : "      ", sc->delay);

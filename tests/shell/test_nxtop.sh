@@ -20,7 +20,7 @@ cleanup() {
 	[ -n "$load_pid" ] && kill -KILL "$load_pid" 2>/dev/null
 	[ -n "$nxd_pid" ] && kill -KILL "$nxd_pid" 2>/dev/null
 	tm kill-server 2>/dev/null
-	rm -f "/dev/shm/nx.$inst.health"
+	rm -f "/dev/shm/nx.$inst".*   # health, and whatever else nxd keeps (--keep, SIGKILL)
 	rm -rf "$tmp"
 }
 trap cleanup EXIT

@@ -1,0 +1,475 @@
+/*
+ * nxwd's supervision loop: one nxd at a time, watched through a pidfd
+ * (its death wakes us at once) and through the health segment (worker
+ * heartbeats, read-only, polled every tick).
+ *
+ *   start ──▶ running ──(serves: RUNNING, our pid, a new generation)──▶ serving
+ *               │  ▲                                                      │
+ *               │  └────────── restart (backoff) ◀── dead ◀───────────────┤
+ *               │                                    ▲                    │ heartbeat older
+ *               │                                    └─ SIGKILL ◀─ grace ─┤ than --stall-ms:
+ *               ▼                                                         ▼ SIGABRT
+ *             exit 2 (nxd's usage error), exit 3 (crash loop), exit 0 (SIGTERM to us)
+ *
+ * What we noticed and when goes to the next nxd in NX_RESTART_* variables:
+ * it writes them to the restart log in the health segment.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "platform/nx_platform.h"
+#include "shm/backoff.h"
+#include "shm/health_read.h"
+
+#include "nxwd.h"
+
+#define MS 1000000ull
+#define NXWD_STOP_TIMEOUT_NS (10000 * MS) /* SIGTERM to nxd, then SIGKILL after this */
+#define NXWD_MAX_WORKERS 1024
+
+struct wd {
+	const struct nxwd_opts *o;
+	struct nx_hr *hr;
+	struct nx_backoff bo;
+	uint64_t rng;
+	int sigfd;
+	pid_t pid;              /* the nxd we run, -1 between two */
+	int pidfd;
+	uint64_t launch_gen;    /* the segment's generation before we started it */
+	uint64_t gen;           /* the last generation seen */
+	bool serving;
+	uint64_t serving_since;
+	bool ready_sent;
+	uint64_t restarts;
+	/* what we noticed about the current nxd */
+	bool stalled;
+	bool killed;
+	uint64_t abort_ns;      /* CLOCK_MONOTONIC when SIGABRT went */
+	uint64_t notice_wall_ns;
+	char stall_reason[NX_RESTART_REASON_MAX];
+	/* stopping on SIGTERM or SIGINT */
+	bool stopping;
+	uint64_t stop_ns;
+	uint64_t last_watchdog_ns;
+	uint64_t ages[NXWD_MAX_WORKERS];
+};
+
+/* What the next nxd is told about the last one. */
+struct restart_env {
+	char reason[NX_RESTART_REASON_MAX];
+	int32_t status;
+	uint64_t wall_ns;
+	pid_t old_pid;
+};
+
+static uint64_t
+wd_clock(void *arg)
+{
+	(void)arg;
+	return nx_clock_ns();
+}
+
+static uint64_t
+wd_random(void *arg)
+{
+	struct wd *w = arg;
+
+	w->rng ^= w->rng << 13; /* xorshift64 */
+	w->rng ^= w->rng >> 7;
+	w->rng ^= w->rng << 17;
+	return w->rng;
+}
+
+static pid_t
+pidfd_open(pid_t pid)
+{
+	return (pid_t)syscall(SYS_pidfd_open, pid, 0);
+}
+
+static uint64_t
+segment_generation(struct wd *w)
+{
+	unsigned n;
+	uint64_t gen = 0;
+	int32_t pid;
+
+	if (nx_hr_heartbeats(w->hr, w->ages, NXWD_MAX_WORKERS, &n, &gen, &pid) < 0)
+		return 0;
+	return gen;
+}
+
+/*
+ * Start nxd. The child gets our signals back, dies with us (SIGKILL
+ * leaves the segments, so that a new nxwd's nxd recovers the clients),
+ * and does not inherit systemd's notification socket. An exec failure
+ * comes back through a close-on-exec pipe.
+ * @return 0, NXWD_EXIT_USAGE (nxd cannot be run), NXWD_EXIT_ERROR
+ */
+static int
+spawn(struct wd *w, const struct restart_env *env)
+{
+	const pid_t parent = getpid();
+	int pfd[2], err = 0;
+	ssize_t got;
+	pid_t pid;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		fprintf(stderr, "nxwd: pipe: %s\n", strerror(errno));
+		return NXWD_EXIT_ERROR;
+	}
+	w->launch_gen = segment_generation(w);
+	pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "nxwd: fork: %s\n", strerror(errno));
+		close(pfd[0]);
+		close(pfd[1]);
+		return NXWD_EXIT_ERROR;
+	}
+	if (pid == 0) {
+		char num[32];
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127); /* nxwd died before the line above */
+		unsetenv("NOTIFY_SOCKET");
+		unsetenv("WATCHDOG_USEC");
+		unsetenv("WATCHDOG_PID");
+		if (env != NULL) {
+			setenv("NX_RESTART_REASON", env->reason, 1);
+			snprintf(num, sizeof num, "%d", env->status);
+			setenv("NX_RESTART_STATUS", num, 1);
+			snprintf(num, sizeof num, "%llu", (unsigned long long)env->wall_ns);
+			setenv("NX_RESTART_WALL_NS", num, 1);
+			snprintf(num, sizeof num, "%d", (int)env->old_pid);
+			setenv("NX_RESTART_OLD_PID", num, 1);
+		} else {
+			unsetenv("NX_RESTART_REASON");
+			unsetenv("NX_RESTART_STATUS");
+			unsetenv("NX_RESTART_WALL_NS");
+			unsetenv("NX_RESTART_OLD_PID");
+		}
+		execvp(w->o->argv[0], w->o->argv);
+		err = errno;
+		if (write(pfd[1], &err, sizeof err) < 0)
+			_exit(126);
+		_exit(127);
+	}
+	close(pfd[1]);
+	do
+		got = read(pfd[0], &err, sizeof err);
+	while (got < 0 && errno == EINTR);
+	close(pfd[0]);
+	if (got == (ssize_t)sizeof err) {
+		waitpid(pid, NULL, 0);
+		fprintf(stderr, "nxwd: cannot run '%s': %s\n", w->o->argv[0], strerror(err));
+		return NXWD_EXIT_USAGE;
+	}
+	w->pidfd = pidfd_open(pid);
+	if (w->pidfd < 0) {
+		fprintf(stderr, "nxwd: pidfd_open (Linux 5.3 or later): %s\n", strerror(errno));
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return NXWD_EXIT_ERROR;
+	}
+	w->pid = pid;
+	w->serving = false;
+	w->stalled = false;
+	w->killed = false;
+	return 0;
+}
+
+/* Wait ns for a stop signal. @return true when one came */
+static bool
+wait_for_stop(struct wd *w, uint64_t ns)
+{
+	const uint64_t end = nx_clock_ns() + ns;
+	struct signalfd_siginfo si;
+	uint64_t now;
+
+	while ((now = nx_clock_ns()) < end) {
+		struct pollfd pf = { .fd = w->sigfd, .events = POLLIN };
+		uint64_t left_ms = (end - now + MS - 1) / MS;
+
+		if (poll(&pf, 1, left_ms > 1000 ? 1000 : (int)left_ms) > 0 &&
+		    read(w->sigfd, &si, sizeof si) == (ssize_t)sizeof si &&
+		    (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT))
+			return true;
+	}
+	return false;
+}
+
+/* nxd died (its pidfd is readable). @return an exit code, or -1 to go on */
+static int
+on_death(struct wd *w)
+{
+	const uint64_t wall = nx_wallclock_ns();
+	struct restart_env env = { .old_pid = w->pid };
+	uint64_t delay, gen;
+	int st, rc;
+
+	while (waitpid(w->pid, &st, 0) < 0 && errno == EINTR)
+		;
+	close(w->pidfd);
+	w->pidfd = -1;
+	w->pid = -1;
+	w->serving = false;
+	nx_backoff_unhealthy(&w->bo);
+	if (WIFSIGNALED(st)) {
+		env.status = -WTERMSIG(st);
+		snprintf(env.reason, sizeof env.reason, "killed by signal %d", WTERMSIG(st));
+	} else {
+		env.status = WEXITSTATUS(st);
+		snprintf(env.reason, sizeof env.reason, "exited with status %d", WEXITSTATUS(st));
+	}
+	if (w->stopping) {
+		fprintf(stderr, "nxwd: nxd (pid %d) %s: stopped\n", (int)env.old_pid, env.reason);
+		return NXWD_EXIT_OK;
+	}
+	if (!w->stalled && WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+		fprintf(stderr, "nxwd: nxd (pid %d) exited with status 0 (stopped by someone "
+			"else): not restarted\n", (int)env.old_pid);
+		return NXWD_EXIT_OK;
+	}
+	if (!w->stalled && WIFEXITED(st) && WEXITSTATUS(st) == 2) {
+		fprintf(stderr, "nxwd: nxd (pid %d) exited with status 2 (bad usage or "
+			"configuration): not restarted\n", (int)env.old_pid);
+		return NXWD_EXIT_USAGE;
+	}
+	env.wall_ns = wall;
+	if (w->stalled) {
+		/* the stall is the reason; the notice is when it was seen */
+		snprintf(env.reason, sizeof env.reason, "%s", w->stall_reason);
+		env.wall_ns = w->notice_wall_ns;
+	}
+	delay = nx_backoff_failed(&w->bo);
+	if (delay == NX_BACKOFF_GIVE_UP) {
+		fprintf(stderr, "nxwd: crash loop: nxd failed %u times within %llu ms (last: pid "
+			"%d %s); not restarting it\n", nx_backoff_recent(&w->bo),
+			(unsigned long long)(w->o->window_ns / MS), (int)env.old_pid, env.reason);
+		nxwd_notify_status("crash loop: nxd failed %u times within %llu ms; gave up",
+				   nx_backoff_recent(&w->bo),
+				   (unsigned long long)(w->o->window_ns / MS));
+		return NXWD_EXIT_CRASH_LOOP;
+	}
+	gen = segment_generation(w) + 1;
+	w->restarts++;
+	fprintf(stderr, "nxwd: nxd (pid %d) %s; restart %llu, as generation %llu", (int)env.old_pid,
+		env.reason, (unsigned long long)w->restarts, (unsigned long long)gen);
+	if (delay != 0)
+		fprintf(stderr, ", in %llu.%03llu ms", (unsigned long long)(delay / MS),
+			(unsigned long long)(delay % MS / 1000));
+	fputc('\n', stderr);
+	nxwd_notify_status("restarting nxd (%s): restart %llu, generation %llu", env.reason,
+			   (unsigned long long)w->restarts, (unsigned long long)gen);
+	if (delay != 0 && wait_for_stop(w, delay)) {
+		fprintf(stderr, "nxwd: stopped before the restart\n");
+		return NXWD_EXIT_OK;
+	}
+	rc = spawn(w, &env);
+	return rc != 0 ? rc : -1;
+}
+
+static void
+on_stall(struct wd *w, unsigned worker, uint64_t age_ns)
+{
+	w->stalled = true;
+	w->notice_wall_ns = nx_wallclock_ns();
+	w->abort_ns = nx_clock_ns();
+	snprintf(w->stall_reason, sizeof w->stall_reason, "stalled: worker %u heartbeat %llu ms old",
+		 worker, (unsigned long long)(age_ns / MS));
+	fprintf(stderr, "nxwd: nxd (pid %d) %s (limit %llu ms): SIGABRT\n", (int)w->pid,
+		w->stall_reason, (unsigned long long)(w->o->stall_ns / MS));
+	kill(w->pid, SIGABRT);
+}
+
+/* Every tick: is nxd serving, is a worker stalled, is it time to kill,
+ * to tell systemd we live? */
+static void
+on_tick(struct wd *w)
+{
+	const uint64_t now = nx_clock_ns();
+	const struct nx_health_view *v;
+	unsigned i, n = 0;
+	uint64_t gen = 0;
+	int32_t hpid = 0;
+	bool up = false;
+
+	if (w->pid > 0 && nx_hr_heartbeats(w->hr, w->ages, NXWD_MAX_WORKERS, &n, &gen, &hpid) == 0 &&
+	    (v = nx_hr_view(w->hr)) != NULL)
+		up = hpid == w->pid && gen > w->launch_gen &&
+		     nx__load32(&v->hdr->state) == NX_INST_RUNNING;
+	if (up && !w->serving) {
+		w->serving = true;
+		w->serving_since = now;
+		w->gen = gen;
+		if (w->restarts != 0)
+			fprintf(stderr, "nxwd: nxd (pid %d) serves generation %llu\n", (int)w->pid,
+				(unsigned long long)gen);
+		if (!w->ready_sent) {
+			nxwd_notify_ready();
+			w->ready_sent = true;
+		}
+		nxwd_notify_status("nxd pid %d serves instance '%s', generation %llu; %llu restarts",
+				   (int)w->pid, w->o->instance, (unsigned long long)gen,
+				   (unsigned long long)w->restarts);
+	} else if (!up) {
+		w->serving = false;
+	}
+	/* a stall: only once nxd has served for a stall period (its workers start) */
+	if (w->serving && !w->stalled && !w->stopping && w->o->stall_ns != 0 &&
+	    now - w->serving_since >= w->o->stall_ns)
+		for (i = 0; i < n; i++)
+			if (w->ages[i] > w->o->stall_ns) {
+				on_stall(w, i, w->ages[i]);
+				break;
+			}
+	if (w->stalled && !w->killed && now - w->abort_ns >= w->o->abort_grace_ns) {
+		fprintf(stderr, "nxwd: nxd (pid %d) still there %llu ms after SIGABRT: SIGKILL\n",
+			(int)w->pid, (unsigned long long)(w->o->abort_grace_ns / MS));
+		kill(w->pid, SIGKILL);
+		w->killed = true;
+	}
+	if (w->stopping && w->pid > 0 && !w->killed && now - w->stop_ns >= NXWD_STOP_TIMEOUT_NS) {
+		fprintf(stderr, "nxwd: nxd (pid %d) still there %llu s after SIGTERM: SIGKILL\n",
+			(int)w->pid, (unsigned long long)(NXWD_STOP_TIMEOUT_NS / 1000000000ull));
+		kill(w->pid, SIGKILL);
+		w->killed = true;
+	}
+	if (w->serving && !w->stalled)
+		nx_backoff_healthy(&w->bo);
+	else
+		nx_backoff_unhealthy(&w->bo);
+	if (nxwd_notify_watchdog_ns() != 0 && now - w->last_watchdog_ns >= nxwd_notify_watchdog_ns()) {
+		const struct nx_hr_snap *s;
+
+		w->last_watchdog_ns = now;
+		if (w->serving && !w->stalled && nx_hr_snapshot(w->hr, &s) == 0 && s->up &&
+		    s->health <= NX_H_DEGRADED)
+			nxwd_notify_watchdog();
+	}
+}
+
+/* How long to sleep in poll: a fraction of the stall limit, bounded. */
+static int
+tick_ms(const struct wd *w)
+{
+	uint64_t t = w->o->stall_ns != 0 ? w->o->stall_ns / 8 : 100 * MS;
+
+	if (nxwd_notify_watchdog_ns() != 0 && nxwd_notify_watchdog_ns() / 2 < t)
+		t = nxwd_notify_watchdog_ns() / 2;
+	if (w->stalled && w->o->abort_grace_ns / 4 < t)
+		t = w->o->abort_grace_ns / 4;
+	if (t > 25 * MS)
+		t = 25 * MS;
+	return t < MS ? 1 : (int)(t / MS);
+}
+
+static void
+on_signal(struct wd *w)
+{
+	struct signalfd_siginfo si;
+
+	while (read(w->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+		if ((si.ssi_signo != SIGTERM && si.ssi_signo != SIGINT) || w->stopping)
+			continue;
+		w->stopping = true;
+		w->stop_ns = nx_clock_ns();
+		nxwd_notify_stopping();
+		fprintf(stderr, "nxwd: %s: stopping nxd (pid %d)\n", strsignal((int)si.ssi_signo),
+			(int)w->pid);
+		if (w->pid > 0)
+			kill(w->pid, SIGTERM);
+	}
+}
+
+int
+nxwd_supervise(const struct nxwd_opts *o)
+{
+	const struct nx_backoff_conf bc = {
+		.min_ns = o->restart_min_ns, .max_ns = o->restart_max_ns, .stable_ns = o->stable_ns,
+		.max_fails = o->max_restarts, .window_ns = o->window_ns,
+	};
+	struct nx_hr_conf hc = NX_HR_CONF_DEFAULT;
+	struct wd *w;
+	sigset_t mask;
+	int rc;
+
+	w = calloc(1, sizeof *w);
+	if (w == NULL) {
+		fprintf(stderr, "nxwd: out of memory\n");
+		return NXWD_EXIT_ERROR;
+	}
+	w->o = o;
+	w->pid = -1;
+	w->pidfd = -1;
+	w->rng = nx_random_seed() | 1;
+	nx_backoff_init(&w->bo, &bc, wd_clock, wd_random, w);
+	if (o->stall_ns != 0)
+		hc.stale_ns = o->stall_ns;
+	rc = nx_hr_open(&w->hr, o->instance, &hc);
+	if (rc < 0) {
+		fprintf(stderr, "nxwd: %s\n", nx__errmsg());
+		free(w);
+		return NXWD_EXIT_USAGE;
+	}
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	w->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (w->sigfd < 0) {
+		fprintf(stderr, "nxwd: signalfd: %s\n", strerror(errno));
+		rc = NXWD_EXIT_ERROR;
+		goto out;
+	}
+	nxwd_notify_init();
+	rc = spawn(w, NULL);
+	if (rc != 0)
+		goto out;
+	for (;;) {
+		struct pollfd pf[2] = {
+			{ .fd = w->sigfd, .events = POLLIN },
+			{ .fd = w->pidfd, .events = POLLIN },
+		};
+
+		if (poll(pf, 2, tick_ms(w)) < 0 && errno != EINTR) {
+			fprintf(stderr, "nxwd: poll: %s\n", strerror(errno));
+			rc = NXWD_EXIT_ERROR;
+			break;
+		}
+		if (pf[0].revents & POLLIN)
+			on_signal(w);
+		if (pf[1].revents & (POLLIN | POLLHUP)) {
+			rc = on_death(w);
+			if (rc >= 0)
+				break;
+			continue;
+		}
+		on_tick(w);
+	}
+out:
+	if (w->pid > 0) {
+		kill(w->pid, SIGKILL);
+		waitpid(w->pid, NULL, 0);
+	}
+	if (w->pidfd >= 0)
+		close(w->pidfd);
+	if (w->sigfd >= 0)
+		close(w->sigfd);
+	nx_hr_close(w->hr);
+	free(w);
+	return rc;
+}

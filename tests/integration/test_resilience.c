@@ -491,6 +491,71 @@ test_rate_limit_answers_over_the_limit_at_once(void **state)
 	assert_int_equal(nxt_ctl(inst, NULL, 0, "ratelimit", "all", "-5", NULL), NX_EINVAL);
 }
 
+/* The object of a JSON array whose text holds needle (no nested objects
+ * in it): from the '{' before it to the '}' after. */
+static char *
+object_with(const char *json, const char *needle, char *buf, size_t len)
+{
+	const char *at = strstr(json, needle), *b, *e;
+
+	if (at == NULL)
+		return NULL;
+	for (b = at; b > json && *b != '{'; b--)
+		;
+	e = strchr(at, '}');
+	if (e == NULL || (size_t)(e - b + 1) >= len)
+		return NULL;
+	memcpy(buf, b, (size_t)(e - b + 1));
+	buf[e - b + 1] = '\0';
+	return buf;
+}
+
+static void
+test_everything_shows_in_nxtops_json(void **state)
+{
+	int flaky = pipe_id("flaky"), crashy = pipe_id("crashy"), skipper = pipe_id("skipper");
+	int echo = pipe_id("echo");
+	uint8_t out[256];
+	char cmd[512], *text, obj[2048];
+	uint32_t k = 0, p;
+	FILE *f;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(nxt_ctl(inst, NULL, 0, "breaker", "flaky", "f", "open", NULL), 0);
+	p = payload(true, &k);
+	assert_int_equal(call(flaky, &p, sizeof p, out, NULL, NULL, 0), NX_EBREAKER);
+	assert_int_equal(call(crashy, "segv", 4, out, NULL, NULL, 0), NX_EFAULT);
+	assert_int_equal(call(skipper, "x", 1, out, NULL, NULL, 0), 0);
+	assert_int_equal(call(echo, "late", 4, out, NULL, NULL, nx_now_ns() - 1000), NX_EEXPIRED);
+	assert_int_equal(nxt_ctl(inst, NULL, 0, "ratelimit", "all", "1", "1", NULL), 0);
+	while (call(echo, "y", 1, out, NULL, NULL, 0) == 0)
+		;
+	usleep(5000); /* the channel's figures go out at the worker's next heartbeat (1 ms) */
+	snprintf(cmd, sizeof cmd, "%s --instance %s --json -d 0.1", nxt_bin("nxtop"), inst);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	text = calloc(1, 1 << 20);
+	n = fread(text, 1, (1 << 20) - 1, f);
+	assert_int_equal(pclose(f), 0);
+	assert_true(n > 0);
+	assert_non_null(object_with(text, "\"pipeline\":\"flaky\"", obj, sizeof obj));
+	assert_non_null(strstr(obj, "\"breaker\":\"open\""));
+	assert_non_null(strstr(obj, "\"breaker_opened\":1,"));
+	assert_non_null(strstr(obj, "\"breaker_rejected\":1,"));
+	assert_non_null(object_with(text, "\"pipeline\":\"crashy\"", obj, sizeof obj));
+	assert_non_null(strstr(obj, "\"faults\":1,"));
+	assert_non_null(strstr(obj, "\"quarantined\":true"));
+	assert_non_null(object_with(text, "\"pipeline\":\"skipper\"", obj, sizeof obj));
+	assert_non_null(strstr(obj, "\"degraded\":1,"));
+	assert_non_null(object_with(text, "\"rate_limit\":1,", obj, sizeof obj));
+	assert_non_null(strstr(obj, "\"expired\":1}"));
+	assert_null(strstr(obj, "\"rate_limited\":0,"));
+	/* the worker's dead letters: the refused, the faulted, the expired one */
+	assert_non_null(strstr(text, "\"dlq_written\":3,"));
+	free(text);
+}
+
 int
 main(void)
 {
@@ -512,6 +577,7 @@ main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rate_limit_answers_over_the_limit_at_once, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_everything_shows_in_nxtops_json, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -99,7 +99,7 @@ done
 
 # ---- 2: stages ----
 tm send-keys -t "$sess" 2
-wait_for "^PIPELINE/SLOT +STAGE +VER +SWAPS +CALLS +CALLS/S +FAIL% +CONSEC +P99 +HEALTH" ||
+wait_for "^PIPELINE/SLOT +STAGE +VER +SWAPS +CALLS +CALLS/S +FAIL% +CONSEC +P99 +BREAKER +DEGR +HEALTH" ||
 	fail "stages table after 2"
 wait_for "^echo/echo +echo +1 +0 +[0-9]+" || fail "echo's slot in the stages table"
 wait_for "^bad/f +fail +1 +0 " || fail "bad's slot in the stages table"

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/breaker.h"
 #include "nxtop.h"
 
 /* The worker error counters' names, by NX_WERR_* index. */
@@ -112,10 +113,12 @@ json_workers(FILE *f, const struct nx_hr_snap *s)
 			fprintf(f, "%s\"%s\":%llu", k ? "," : "", werr_names[k],
 				(unsigned long long)raw->errors[k]);
 		fprintf(f, "},\"req_per_s\":%.1f,\"busy_pct\":%.2f,\"p50_ns\":%llu,\"p99_ns\":%llu,"
-			   "\"samples\":%llu,\"heartbeat_age_ns\":%llu,",
+			   "\"samples\":%llu,\"heartbeat_age_ns\":%llu,\"dlq_written\":%llu,"
+			   "\"dlq_dropped\":%llu,",
 			w->req_per_s, w->busy_pct, (unsigned long long)w->p50_ns,
 			(unsigned long long)w->p99_ns, (unsigned long long)w->samples,
-			(unsigned long long)w->hb_age_ns);
+			(unsigned long long)w->hb_age_ns, (unsigned long long)raw->dlq_written,
+			(unsigned long long)raw->dlq_dropped);
 		json_kstr(f, "health", nx_hstate_name(w->health));
 		fputc(',', f);
 		json_kstr(f, "why", w->why);
@@ -151,6 +154,15 @@ json_stages(FILE *f, const struct nx_hr_snap *s)
 			(unsigned long long)sl->timed, sl->calls_per_s, sl->fail_pct,
 			(unsigned long long)sl->win_calls, (unsigned long long)sl->p50_ns,
 			(unsigned long long)sl->p99_ns);
+		json_kstr(f, "breaker", nx_brk_state_name(sl->breaker));
+		fprintf(f, ",\"breaker_opened\":%llu,\"breaker_half_opened\":%llu,"
+			   "\"breaker_closed\":%llu,\"breaker_rejected\":%llu,\"slow\":%llu,"
+			   "\"overruns\":%llu,\"faults\":%llu,\"quarantined\":%s,\"degraded\":%llu,",
+			(unsigned long long)sl->opened, (unsigned long long)sl->half_opened,
+			(unsigned long long)sl->closed, (unsigned long long)sl->rejected,
+			(unsigned long long)sl->slow, (unsigned long long)sl->overruns,
+			(unsigned long long)sl->faults, sl->quarantined ? "true" : "false",
+			(unsigned long long)sl->degraded);
 		json_kstr(f, "health", nx_hstate_name(sl->health));
 		fputc(',', f);
 		json_kstr(f, "why", sl->why);
@@ -174,11 +186,13 @@ json_channels(FILE *f, const struct nx_hr_snap *s)
 		json_kstr(f, "state", nxtop_chan_state_name(raw->state));
 		fprintf(f, ",\"worker\":%u,\"ring_size\":%u,\"attach_count\":%u,\"taken\":%llu,"
 			   "\"answered\":%llu,\"errors\":%llu,\"depth\":%u,\"outstanding\":%u,"
-			   "\"req_per_s\":%.1f,\"idle_ns\":%llu}",
+			   "\"req_per_s\":%.1f,\"idle_ns\":%llu,\"rate_limit\":%u,\"rate_burst\":%u,"
+			   "\"rate_limited\":%llu,\"expired\":%llu}",
 			raw->worker, raw->ring_size, raw->attach_count,
 			(unsigned long long)raw->taken, (unsigned long long)raw->answered,
 			(unsigned long long)raw->errors, raw->depth, raw->outstanding, c->req_per_s,
-			(unsigned long long)c->idle_ns);
+			(unsigned long long)c->idle_ns, raw->rate, raw->burst,
+			(unsigned long long)raw->rate_limited, (unsigned long long)raw->expired);
 	}
 	fputc(']', f);
 }
@@ -292,6 +306,8 @@ static double w_busy(const struct nx_hr_worker *w) { return (double)w->raw.busy_
 static double w_hb(const struct nx_hr_worker *w) { return (double)w->hb_age_ns / 1e9; }
 static double w_health(const struct nx_hr_worker *w) { return (double)w->health; }
 static double w_chans(const struct nx_hr_worker *w) { return (double)w->raw.nchannels; }
+static double w_dlq(const struct nx_hr_worker *w) { return (double)w->raw.dlq_written; }
+static double w_dlq_dropped(const struct nx_hr_worker *w) { return (double)w->raw.dlq_dropped; }
 
 static void
 prom_workers(FILE *f, const char *instance, const struct nx_hr_snap *s)
@@ -310,6 +326,10 @@ prom_workers(FILE *f, const char *instance, const struct nx_hr_snap *s)
 			   "channels a worker serves", w_chans);
 	prom_worker_family(f, instance, s, "nx_worker_health", "gauge",
 			   "0 healthy, 1 degraded, 2 unhealthy, 3 down", w_health);
+	prom_worker_family(f, instance, s, "nx_worker_dead_letters_total", "counter",
+			   "failed requests a worker copied to its dead-letter ring", w_dlq);
+	prom_worker_family(f, instance, s, "nx_worker_dead_letters_dropped_total", "counter",
+			   "dead letters overwritten undrained because the ring was full", w_dlq_dropped);
 	prom_family(f, "nx_worker_errors_total", "counter", "error answers a worker gave, by kind");
 	for (i = 0; i < s->nworkers; i++)
 		for (k = 0; k < NWERR_NAMED; k++) {
@@ -355,6 +375,14 @@ prom_stages(FILE *f, const char *instance, const struct nx_hr_snap *s)
 		{ "nx_stage_version", "gauge", "version of the stage in a slot" },
 		{ "nx_stage_swaps_total", "counter", "swaps and rollbacks of a slot" },
 		{ "nx_stage_health", "gauge", "0 healthy, 1 degraded, 2 unhealthy, 3 down" },
+		{ "nx_stage_breaker_state", "gauge", "0 closed, 1 open, 2 half-open (the worst worker's)" },
+		{ "nx_stage_breaker_opened_total", "counter", "breaker transitions into open" },
+		{ "nx_stage_breaker_rejected_total", "counter", "calls an open breaker refused" },
+		{ "nx_stage_slow_total", "counter", "calls slower than the breaker's slow-call duration" },
+		{ "nx_stage_overruns_total", "counter", "calls over the slot's time budget" },
+		{ "nx_stage_faults_total", "counter", "faults contained in the slot's stage" },
+		{ "nx_stage_quarantined", "gauge", "1 while the stage is out of service after a fault" },
+		{ "nx_stage_degraded_total", "counter", "answers from the slot's degraded strategy" },
 	};
 	unsigned i, k;
 
@@ -364,7 +392,9 @@ prom_stages(FILE *f, const char *instance, const struct nx_hr_snap *s)
 			const struct nx_hr_slot *sl = &s->slots[i];
 			const uint64_t v[] = { sl->calls, sl->failures, sl->consec_failures,
 					       sl->meta.version, sl->meta.swaps,
-					       (uint64_t)sl->health };
+					       (uint64_t)sl->health, sl->breaker, sl->opened,
+					       sl->rejected, sl->slow, sl->overruns, sl->faults,
+					       sl->quarantined, sl->degraded };
 
 			prom_slot_start(f, fam[k].name, instance, sl);
 			fprintf(f, "} %llu\n", (unsigned long long)v[k]);
@@ -391,6 +421,9 @@ prom_channels(FILE *f, const char *instance, const struct nx_hr_snap *s)
 		{ "nx_channel_depth", "gauge", "requests waiting in a channel's request ring" },
 		{ "nx_channel_outstanding", "gauge",
 		  "requests submitted on a channel and not yet read back" },
+		{ "nx_channel_rate_limited_total", "counter",
+		  "requests refused by a channel's token bucket" },
+		{ "nx_channel_expired_total", "counter", "requests past their deadline when taken" },
 	};
 	unsigned i, k;
 
@@ -399,7 +432,7 @@ prom_channels(FILE *f, const char *instance, const struct nx_hr_snap *s)
 		for (i = 0; i < s->nchans; i++) {
 			const struct nx_health_chan *c = &s->chans[i].raw;
 			const uint64_t v[] = { c->answered, c->taken, c->errors, c->depth,
-					       c->outstanding };
+					       c->outstanding, c->rate_limited, c->expired };
 
 			prom_start(f, fam[k].name, instance);
 			fprintf(f, ",channel=\"%u\",pid=\"%d\",state=\"%s\"} %llu\n", s->chans[i].index,

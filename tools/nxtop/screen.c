@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/breaker.h"
 #include "nxtop.h"
 
 enum table { T_WORKERS, T_STAGES, T_CHANNELS, T_COUNT };
@@ -280,9 +281,9 @@ draw_stages(struct screen *sc, int y, int rows)
 	const struct nx_hr_snap *s = sc->s;
 	unsigned i, n = sorted_rows(sc, s->nslots, cmp_stages);
 
-	put(y++, 0, A_REVERSE, "%-24s %-12s %4s %5s %12s %9s %6s %6s %8s  %-s%*s", "PIPELINE/SLOT",
-	    "STAGE", "VER", "SWAPS", "CALLS", "CALLS/S", "FAIL%", "CONSEC", "P99", "HEALTH", COLS,
-	    "");
+	put(y++, 0, A_REVERSE, "%-24s %-12s %4s %5s %12s %9s %6s %6s %8s %-10s %6s  %-s%*s",
+	    "PIPELINE/SLOT", "STAGE", "VER", "SWAPS", "CALLS", "CALLS/S", "FAIL%", "CONSEC", "P99",
+	    "BREAKER", "DEGR", "HEALTH", COLS, "");
 	for (i = 0; i < n && (int)i < rows - 1; i++) {
 		const struct nx_hr_slot *sl = &s->slots[sc->order[i]];
 		char name[72], rate[16], p99[16];
@@ -291,10 +292,12 @@ draw_stages(struct screen *sc, int y, int rows)
 		nxtop_fmt_rate(rate, sizeof rate, sl->calls_per_s);
 		dur_or_dash(p99, sizeof p99, sl->p99_ns, sl->timed);
 		put(y++, 0, row_attr(sc, sl->health),
-		    "%-24s %-12s %4llu %5llu %12llu %9s %6.1f %6llu %8s  %s %s", name, sl->meta.stage,
-		    (unsigned long long)sl->meta.version, (unsigned long long)sl->meta.swaps,
-		    (unsigned long long)sl->calls, rate, sl->fail_pct,
-		    (unsigned long long)sl->consec_failures, p99, nx_hstate_name(sl->health), sl->why);
+		    "%-24s %-12s %4llu %5llu %12llu %9s %6.1f %6llu %8s %-10s %6llu  %s %s", name,
+		    sl->meta.stage, (unsigned long long)sl->meta.version,
+		    (unsigned long long)sl->meta.swaps, (unsigned long long)sl->calls, rate,
+		    sl->fail_pct, (unsigned long long)sl->consec_failures, p99,
+		    sl->quarantined ? "QUARANTINE" : nx_brk_state_name(sl->breaker),
+		    (unsigned long long)sl->degraded, nx_hstate_name(sl->health), sl->why);
 	}
 	if (n == 0)
 		put(y, 0, A_DIM, "  (no stage slots)");
@@ -306,8 +309,9 @@ draw_channels(struct screen *sc, int y, int rows)
 	const struct nx_hr_snap *s = sc->s;
 	unsigned i, n = sorted_rows(sc, s->nchans, cmp_channels);
 
-	put(y++, 0, A_REVERSE, "%-4s %8s %-9s %3s %6s %6s %9s %12s %8s %8s%*s", "CH", "PID", "STATE",
-	    "W", "DEPTH", "OUTST", "REQ/S", "ANSWERED", "ERRORS", "IDLE", COLS, "");
+	put(y++, 0, A_REVERSE, "%-4s %8s %-9s %3s %6s %6s %9s %12s %8s %8s %8s %8s%*s", "CH", "PID",
+	    "STATE", "W", "DEPTH", "OUTST", "REQ/S", "ANSWERED", "ERRORS", "LIMITED", "EXPIRED",
+	    "IDLE", COLS, "");
 	for (i = 0; i < n && (int)i < rows - 1; i++) {
 		const struct nx_hr_chan *c = &s->chans[sc->order[i]];
 		char rate[16], idle[16];
@@ -315,10 +319,11 @@ draw_channels(struct screen *sc, int y, int rows)
 		nxtop_fmt_rate(rate, sizeof rate, c->req_per_s);
 		nxtop_fmt_dur(idle, sizeof idle, c->idle_ns);
 		put(y++, 0, c->raw.state == NX_CHAN_ORPHANED ? health_attr(sc, NX_H_DEGRADED) : A_NORMAL,
-		    "%-4u %8d %-9s %3u %6u %6u %9s %12llu %8llu %8s", c->index, c->raw.pid,
+		    "%-4u %8d %-9s %3u %6u %6u %9s %12llu %8llu %8llu %8llu %8s", c->index, c->raw.pid,
 		    nxtop_chan_state_name(c->raw.state), c->raw.worker, c->raw.depth,
 		    c->raw.outstanding, rate, (unsigned long long)c->raw.answered,
-		    (unsigned long long)c->raw.errors, idle);
+		    (unsigned long long)c->raw.errors, (unsigned long long)c->raw.rate_limited,
+		    (unsigned long long)c->raw.expired, idle);
 	}
 	if (n == 0)
 		put(y, 0, A_DIM, "  (no channels: no client attached)");

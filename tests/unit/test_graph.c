@@ -354,6 +354,21 @@ test_specs_that_make_no_sense_are_refused_saying_why(void **state)
 		{ "graph = seq(seq(seq(seq(seq(seq(seq(seq(seq(echo)))))))))\n", "more than 8 deep" },
 		{ "graph = branch(echo, noop; by: sub)\nsub = seq(echo)\n", "must be a slot" },
 		{ "graph = echo\nbad name = x\n", "not a node name" },
+		/* policies: each key checked, the whole checked */
+		{ "graph = s\ns.stage = echo\ns.breaker = sideways\n", "expected off, count or time" },
+		{ "graph = s\ns.stage = echo\ns.breaker-window = 0\n", "expected 1 to 256" },
+		{ "graph = s\ns.stage = echo\ns.breaker-failure-pct = 101\n", "expected 1 to 100" },
+		{ "graph = s\ns.stage = echo\ns.breaker-wait-ms = soon\n", "breaker-wait-ms = 'soon'" },
+		{ "graph = s\ns.stage = echo\ns.breaker-colour = red\n", "unknown breaker key" },
+		{ "graph = s\ns.stage = echo\ns.breaker-window = 10\ns.breaker-min-calls = 20\n",
+		  "min_calls" },
+		{ "graph = s\ns.stage = echo\ns.budget-us = -5\n", "budget-us = '-5'" },
+		{ "graph = s\ns.stage = echo\ns.over-budget = maybe\n", "expected slow or fail" },
+		{ "graph = s\ns.stage = echo\ns.degraded = pray\n", "expected fail, skip, fallback" },
+		{ "graph = s\ns.stage = echo\ns.degraded = fallback\n", "needs s.fallback = STAGE" },
+		{ "graph = s\ns.stage = echo\ns.fallback = noop\n", "degraded is not fallback" },
+		{ "graph = s\ns.stage = echo\ns.cache-entries = 3\n", "a power of two" },
+		{ "graph = s\ns.stage = echo\ns.contain-faults = perhaps\n", "expected on or off" },
 	};
 	struct nx_pipe_spec *spec = malloc(sizeof *spec);
 	unsigned i;

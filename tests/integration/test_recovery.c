@@ -1,0 +1,601 @@
+/*
+ * Crash recovery under nxwd, with real processes: nxd killed with SIGKILL
+ * at random moments while two clients send without pause (no request
+ * lost, none answered twice, every answer right, only non-idempotent ones
+ * refused); a stalled worker aborted and nxd restarted; a crash loop that
+ * stops nxwd; a usage error that is not restarted.
+ */
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <nx/nx.h>
+
+#include "core/core_internal.h"
+#include "shm/health_read.h"
+#include "harness/harness.h"
+#include "harness/wd.h"
+
+#define MS 1000000ull
+
+static uint64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t
+wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t
+xorshift(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static const char *
+plugin_path(const char *name)
+{
+	static char path[512];
+
+	snprintf(path, sizeof path, "%s/plugins/%s.so",
+		 getenv("NX_TESTS") ? getenv("NX_TESTS") : "build/tests", name);
+	return path;
+}
+
+/* The restart log as a snapshot reads it. */
+static unsigned
+restart_log(const char *instance, struct nx_health_restart *out, unsigned max, uint64_t *total)
+{
+	const struct nx_hr_snap *s;
+	struct nx_hr *r;
+	unsigned n = 0;
+
+	assert_int_equal(nx_hr_open(&r, instance, NULL), 0);
+	assert_int_equal(nx_hr_snapshot(r, &s), 0);
+	*total = s->hdr.restarts;
+	for (n = 0; n < s->nrestarts && n < max; n++)
+		out[n] = s->restarts[n];
+	nx_hr_close(r);
+	return n;
+}
+
+/* ---- 1. kill -9 at random moments under load ---- */
+
+#define WINDOW 8       /* requests in flight per client */
+#define MAX_PAYLOAD 600
+
+struct client_stats {
+	uint64_t submitted;     /* requests that went (nx_submit 0, or nx_call) */
+	uint64_t completed;     /* completions seen */
+	uint64_t ok;            /* status 0 with the right CRC */
+	uint64_t restarted;     /* NX_ERESTARTED for a request not marked idempotent */
+	uint64_t calls;         /* of them through nx_call */
+	uint64_t generation;    /* the client's generation at its last completion */
+	uint64_t bad;           /* anything else: a wrong answer, order, status, a loss */
+	char why[256];          /* the first bad thing */
+};
+
+struct shared {
+	int stop;
+	struct client_stats c[2];
+};
+
+static struct shared *sh;
+
+static void
+bad(struct client_stats *st, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (st->bad++ == 0) {
+		va_start(ap, fmt);
+		vsnprintf(st->why, sizeof st->why, fmt, ap);
+		va_end(ap);
+	}
+}
+
+struct inflight {
+	uint64_t id;
+	uint32_t crc;
+	uint8_t idem;
+	uint8_t out[4];
+	uint32_t out_len_seen;
+};
+
+static uint32_t
+le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* One completion, which must be for the oldest request in flight. */
+static void
+check_completion(struct client_stats *st, struct inflight *f, const struct nx_completion *cp)
+{
+	if (cp->user_data != f->id) {
+		bad(st, "completion for request %llu, expected %llu (lost or duplicated)",
+		    (unsigned long long)cp->user_data, (unsigned long long)f->id);
+		return;
+	}
+	st->completed++;
+	if (cp->status == 0) {
+		if (cp->out_len != 4 || le32(f->out) != f->crc)
+			bad(st, "request %llu: wrong answer (len %u)", (unsigned long long)f->id,
+			    cp->out_len);
+		else
+			st->ok++;
+	} else if (cp->status == NX_ERESTARTED && !f->idem) {
+		st->restarted++;
+	} else {
+		bad(st, "request %llu (%s): status %s", (unsigned long long)f->id,
+		    f->idem ? "idempotent" : "not idempotent", nx_err_name(cp->status));
+	}
+}
+
+static void
+client_main(int idx, const char *instance, uint64_t seed)
+{
+	struct client_stats *st = &sh->c[idx];
+	static uint8_t buf[MAX_PAYLOAD];
+	struct inflight fl[WINDOW];
+	struct nx_completion comps[WINDOW];
+	unsigned head = 0, n = 0, i;
+	uint64_t next_id = 1, rng = seed | 1, t0 = mono_ns(), drain_t0;
+	struct nx_client *c = NULL;
+	int pipe;
+
+	while (nx_open(&c, instance, NULL) < 0) {
+		if (mono_ns() - t0 > nxt_budget_ns(20000 * MS)) {
+			bad(st, "nx_open: %s", nx_errmsg());
+			_exit(1);
+		}
+		usleep(2000);
+	}
+	pipe = nx_pipeline_id(c, "checksum");
+	if (pipe < 0) {
+		bad(st, "no checksum pipeline");
+		_exit(1);
+	}
+	while (!__atomic_load_n(&sh->stop, __ATOMIC_ACQUIRE) && st->bad == 0) {
+		/* a window of requests, idempotent or not at random, of every size */
+		while (n < WINDOW) {
+			struct inflight *f = &fl[(head + n) % WINDOW];
+			uint32_t len = 1 + (uint32_t)(xorshift(&rng) % MAX_PAYLOAD);
+			struct nx_req r = { .in = buf, .in_len = len, .out = f->out, .out_cap = 4,
+					    .pipeline = (uint16_t)pipe };
+			int rc;
+
+			for (i = 0; i < len; i++)
+				buf[i] = (uint8_t)xorshift(&rng);
+			f->id = next_id;
+			f->idem = (xorshift(&rng) & 1) != 0;
+			f->crc = nx_crc32c(0, buf, len);
+			r.user_data = f->id;
+			r.flags = f->idem ? NX_REQ_IDEMPOTENT : 0;
+			rc = nx_submit(c, &r);
+			if (rc == NX_EAGAIN)
+				break;
+			if (rc < 0) {
+				bad(st, "nx_submit: %s", nx_err_name(rc));
+				break;
+			}
+			next_id++;
+			n++;
+			st->submitted++;
+		}
+		int k = nx_poll(c, comps, WINDOW);
+
+		for (i = 0; i < (unsigned)k && n != 0; i++, n--) {
+			check_completion(st, &fl[head], &comps[i]);
+			head = (head + 1) % WINDOW;
+		}
+		if (i < (unsigned)k)
+			bad(st, "%u completions more than requests in flight", (unsigned)k - i);
+		if (k > 0)
+			__atomic_store_n(&st->generation, nx_generation(c), __ATOMIC_RELEASE);
+		else
+			sched_yield(); /* two CPUs for nxd, two clients, nxwd and the test */
+		/* now and then: drain the window, then a few nx_call (never idempotent) */
+		if (k > 0 && xorshift(&rng) % 512 == 0) {
+			drain_t0 = mono_ns();
+			while (n != 0 && mono_ns() - drain_t0 < nxt_budget_ns(20000 * MS)) {
+				k = nx_poll(c, comps, WINDOW);
+				for (i = 0; i < (unsigned)k && n != 0; i++, n--) {
+					check_completion(st, &fl[head], &comps[i]);
+					head = (head + 1) % WINDOW;
+				}
+				if (k == 0)
+					sched_yield();
+			}
+			for (unsigned j = 0; j < 3 && n == 0; j++) {
+				uint32_t len = 1 + (uint32_t)(xorshift(&rng) % MAX_PAYLOAD), out_len = 0;
+				uint8_t out[4];
+				int rc;
+
+				for (i = 0; i < len; i++)
+					buf[i] = (uint8_t)xorshift(&rng);
+				st->submitted++;
+				st->calls++;
+				rc = nx_call(c, (uint16_t)pipe, buf, len, out, sizeof out, &out_len,
+					     nxt_budget_ns(20000 * MS));
+				st->completed++;
+				if (rc == 0 && out_len == 4 && le32(out) == nx_crc32c(0, buf, len))
+					st->ok++;
+				else if (rc == NX_ERESTARTED)
+					st->restarted++;
+				else
+					bad(st, "nx_call: status %s, len %u", nx_err_name(rc), out_len);
+			}
+		}
+	}
+	/* every request still in flight completes */
+	drain_t0 = mono_ns();
+	while (n != 0 && st->bad == 0 && mono_ns() - drain_t0 < nxt_budget_ns(20000 * MS)) {
+		int k = nx_poll(c, comps, WINDOW);
+
+		for (i = 0; i < (unsigned)k && n != 0; i++, n--) {
+			check_completion(st, &fl[head], &comps[i]);
+			head = (head + 1) % WINDOW;
+		}
+		if (k == 0)
+			sched_yield();
+	}
+	if (n != 0)
+		bad(st, "%u requests never completed", n);
+	if (nx_outstanding(c) != 0)
+		bad(st, "libnx still counts %u outstanding", nx_outstanding(c));
+	nx_close(c);
+	_exit(st->bad == 0 ? 0 : 1);
+}
+
+static void
+test_kill9_at_random_moments_loses_and_duplicates_nothing(void **state)
+{
+	const unsigned kills = nxt_sanitized() ? 20 : 60;
+	const uint64_t budget = nxt_budget_ns(90000 * MS);
+	const char *wd_args[] = { "--restart-min", "0", "--restart-max", "0", "--max-restarts", "0",
+				  "--stall-ms", "0", NULL };
+	struct nx_health_restart log[NX_RESTART_LOG];
+	struct nxt_wd wd;
+	struct nxt_hdr h;
+	char inst[64];
+	pid_t cl[2];
+	uint64_t rng = (uint64_t)mono_ns() | 1, t0 = mono_ns(), total;
+	unsigned k, i, nlog;
+
+	(void)state;
+	nxt_instance(inst, sizeof inst, "kill9");
+	sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	assert_true(sh != MAP_FAILED);
+	memset(sh, 0, sizeof *sh);
+	assert_true(nxt_wd_spawn(&wd, inst, wd_args, NULL) > 0);
+	if (nxt_wait_serving(inst, 1, nxt_budget_ns(20000 * MS), &h) < 0) {
+		nxt_wd_dump_log(&wd);
+		fail_msg("nxd under nxwd never served");
+	}
+	for (i = 0; i < 2; i++) {
+		cl[i] = fork();
+		if (cl[i] == 0)
+			client_main((int)i, inst, rng + i * 7919);
+		assert_true(cl[i] > 0);
+	}
+	print_message("seed %llu, %u kills\n", (unsigned long long)rng, kills);
+	for (k = 0; k < kills; k++) {
+		uint64_t done[2], tk;
+
+		usleep((useconds_t)(5000 + xorshift(&rng) % 55000)); /* 5 to 60 ms */
+		assert_int_equal(nxt_hdr_read(inst, &h), 0);
+		assert_int_equal(h.state, NX_INST_RUNNING);
+		assert_true(h.pid > 0);
+		for (i = 0; i < 2; i++)
+			done[i] = __atomic_load_n(&sh->c[i].completed, __ATOMIC_ACQUIRE);
+		assert_int_equal(kill(h.pid, SIGKILL), 0);
+		/* the next generation serves both clients again */
+		tk = mono_ns();
+		for (;;) {
+			struct nxt_hdr now;
+			bool flowing = nxt_hdr_read(inst, &now) == 0 && now.generation > h.generation &&
+				       now.state == NX_INST_RUNNING;
+
+			for (i = 0; i < 2 && flowing; i++)
+				flowing = __atomic_load_n(&sh->c[i].generation, __ATOMIC_ACQUIRE) >
+						  h.generation &&
+					  __atomic_load_n(&sh->c[i].completed, __ATOMIC_ACQUIRE) >
+						  done[i];
+			if (flowing)
+				break;
+			if (sh->c[0].bad != 0 || sh->c[1].bad != 0 ||
+			    mono_ns() - tk > nxt_budget_ns(20000 * MS) || mono_ns() - t0 > budget) {
+				__atomic_store_n(&sh->stop, 1, __ATOMIC_RELEASE);
+				nxt_wd_dump_log(&wd);
+				fail_msg("kill %u: no requests flowed after the restart (client 0: %s, "
+					 "client 1: %s)", k + 1, sh->c[0].why, sh->c[1].why);
+			}
+			usleep(500);
+		}
+	}
+	__atomic_store_n(&sh->stop, 1, __ATOMIC_RELEASE);
+	for (i = 0; i < 2; i++) {
+		int st = nxt_wait(cl[i], nxt_budget_ns(30000 * MS));
+
+		print_message("client %u: %llu requests (%llu by nx_call), %llu right, %llu "
+			      "NX_ERESTARTED, generation %llu%s%s\n", i,
+			      (unsigned long long)sh->c[i].submitted,
+			      (unsigned long long)sh->c[i].calls, (unsigned long long)sh->c[i].ok,
+			      (unsigned long long)sh->c[i].restarted,
+			      (unsigned long long)sh->c[i].generation,
+			      sh->c[i].bad != 0 ? "; FIRST PROBLEM: " : "", sh->c[i].why);
+		assert_int_equal(sh->c[i].bad, 0);
+		assert_int_equal(st, 0);
+		/* exactly one completion each: in order, by user_data, none left */
+		assert_int_equal(sh->c[i].completed, sh->c[i].submitted);
+		assert_int_equal(sh->c[i].ok + sh->c[i].restarted, sh->c[i].completed);
+		assert_true(sh->c[i].ok > kills);
+	}
+	/* the restart log: every kill, with its reason */
+	nlog = restart_log(inst, log, NX_RESTART_LOG, &total);
+	assert_int_equal(total, kills);
+	assert_int_equal(nlog, kills < NX_RESTART_LOG ? kills : NX_RESTART_LOG);
+	for (i = 0; i < nlog; i++) {
+		assert_string_equal(log[i].reason, "killed by signal 9");
+		assert_int_equal(log[i].status, -9);
+		assert_true(log[i].old_pid > 0);
+		assert_true(log[i].down_ns > 0);
+	}
+	assert_int_equal(log[nlog - 1].generation, kills + 1);
+	assert_int_equal(nxt_log_count(wd.log, "killed by signal 9; restart"), (int)kills);
+	assert_int_equal(nxt_wd_stop(&wd), 0);
+	assert_true(nxt_segments_gone(inst));
+	munmap(sh, sizeof *sh);
+	print_message("%u kills in %.1f s\n", kills, (double)(mono_ns() - t0) / 1e9);
+}
+
+/* ---- 2. a stalled worker ---- */
+
+static void
+write_conf(const char *path, const char *pipeline, const char *stage)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fprintf(f, "[nxd]\nmax-channels = 8\n\n[pipeline.%s]\ngraph = s\ns.stage = %s\n"
+		   "s.plugin = %s\n", pipeline, stage, plugin_path("spin"));
+	fclose(f);
+}
+
+static void
+test_stalled_worker_is_aborted_and_nxd_restarted(void **state)
+{
+	const uint64_t stall = 200 * MS;
+	const char *wd_args[] = { "--stall-ms", "200", "--abort-grace-ms", "2000",
+				  "--restart-min", "0", NULL };
+	char inst[64], conf[128], out[64];
+	const char *nxd_args[] = { "--config", conf, NULL };
+	const struct nx_health_view *v;
+	struct nx_health_restart log[NX_RESTART_LOG];
+	struct nx_completion comp;
+	struct nx_client *c;
+	struct nx_hr *r;
+	struct nxt_wd wd;
+	struct nxt_hdr h;
+	uint64_t hb = 0, t0, total, noticed_mono, wall_minus_mono;
+	uint32_t out_len;
+	unsigned nlog;
+	int pipe, n = 0;
+
+	(void)state;
+	nxt_instance(inst, sizeof inst, "stall");
+	snprintf(conf, sizeof conf, "/tmp/%s.conf", inst);
+	write_conf(conf, "spin", "spin");
+	assert_true(nxt_wd_spawn(&wd, inst, wd_args, nxd_args) > 0);
+	if (nxt_wait_serving(inst, 1, nxt_budget_ns(20000 * MS), &h) < 0) {
+		nxt_wd_dump_log(&wd);
+		fail_msg("nxd under nxwd never served");
+	}
+	assert_int_equal(nx_open(&c, inst, NULL), 0);
+	pipe = nx_pipeline_id(c, "spin");
+	assert_true(pipe >= 0);
+	assert_int_equal(nx_call(c, (uint16_t)pipe, "hello", 5, out, sizeof out, &out_len,
+				 nxt_budget_ns(5000 * MS)), 0);
+	assert_memory_equal(out, "hello", 5);
+
+	/* the worker spins from here: watch its heartbeat stop */
+	assert_int_equal(nx_hr_open(&r, inst, NULL), 0);
+	{
+		struct nx_req rq = { .in = "spin", .in_len = 4, .out = out, .out_cap = sizeof out,
+				     .user_data = 42, .pipeline = (uint16_t)pipe };
+		uint64_t ages[8], gen;
+		unsigned nw;
+		int32_t pid;
+
+		assert_int_equal(nx_submit(c, &rq), 0);
+		t0 = mono_ns();
+		while (n == 0 && mono_ns() - t0 < nxt_budget_ns(20000 * MS)) {
+			if (nx_hr_heartbeats(r, ages, 8, &nw, &gen, &pid) == 0 && gen == h.generation &&
+			    (v = nx_hr_view(r)) != NULL)
+				hb = nx__load64(&v->workers[0].heartbeat_ns);
+			n = nx_poll(c, &comp, 1);
+			if (n == 0)
+				usleep(200);
+		}
+	}
+	nx_hr_close(r);
+	if (n != 1) {
+		nxt_wd_dump_log(&wd);
+		fail_msg("the spinning request never completed");
+	}
+	assert_int_equal(comp.user_data, 42);
+	assert_int_equal(comp.status, NX_ERESTARTED); /* not idempotent: may have run */
+	assert_true(nx_generation(c) > h.generation);
+	/* and the same client is served right by the new nxd */
+	assert_int_equal(nx_call(c, (uint16_t)pipe, "again", 5, out, sizeof out, &out_len,
+				 nxt_budget_ns(5000 * MS)), 0);
+	assert_memory_equal(out, "again", 5);
+
+	nlog = restart_log(inst, log, NX_RESTART_LOG, &total);
+	assert_int_equal(total, 1);
+	assert_int_equal(nlog, 1);
+	if (strncmp(log[0].reason, "stalled: worker 0 heartbeat ", 28) != 0)
+		fail_msg("restart reason: '%s'", log[0].reason);
+	assert_true(log[0].status == -SIGABRT || log[0].status == -SIGKILL);
+	assert_int_equal(log[0].generation, h.generation + 1);
+	assert_int_equal(nxt_log_count(wd.log, "(limit 200 ms): SIGABRT"), 1);
+	assert_int_equal(nxt_log_count(wd.log, "; restart 1, as generation 2"), 1);
+	/* noticed within twice --stall-ms of the last heartbeat, and not before it */
+	wall_minus_mono = wall_ns() - mono_ns();
+	noticed_mono = log[0].wall_ns - wall_minus_mono;
+	print_message("last heartbeat to notice: %.1f ms (stall limit 200 ms)\n",
+		      (double)(noticed_mono - hb) / 1e6);
+	assert_true(hb != 0);
+	assert_true(noticed_mono + 2 * MS >= hb + stall);
+	assert_true(noticed_mono <= hb + nxt_budget_ns(2 * stall));
+	nx_close(c);
+	assert_int_equal(nxt_wd_stop(&wd), 0);
+	assert_true(nxt_segments_gone(inst));
+	unlink(conf);
+}
+
+/* ---- 3. a crash loop, and a usage error ---- */
+
+static void
+test_crash_loop_stops_nxwd_after_the_fourth_start(void **state)
+{
+	const char *wd_args[] = { "--max-restarts", "3", "--window-ms", "10000", "--restart-min",
+				  "1", "--restart-max", "20", NULL };
+	char inst[64], conf[128];
+	const char *nxd_args[] = { "--config", conf, NULL };
+	struct nxt_wd wd;
+	int st;
+
+	(void)state;
+	nxt_instance(inst, sizeof inst, "loop");
+	snprintf(conf, sizeof conf, "/tmp/%s.conf", inst);
+	write_conf(conf, "doomed", "abortinit");
+	assert_true(nxt_wd_spawn(&wd, inst, wd_args, nxd_args) > 0);
+	st = nxt_wd_wait(&wd, nxt_budget_ns(30000 * MS));
+	if (st != 3)
+		nxt_wd_dump_log(&wd);
+	assert_int_equal(st, 3);
+	assert_int_equal(nxt_log_count(wd.log, "killed by signal 6; restart"), 3);
+	assert_int_equal(nxt_log_count(wd.log, "nxwd: crash loop: nxd failed 4 times within "
+					       "10000 ms"), 1);
+	assert_int_equal(nxt_log_count(wd.log, "restart 4"), 0);
+	nxt_cleanup(inst);
+	unlink(conf);
+}
+
+static void
+test_nxd_usage_error_is_not_restarted(void **state)
+{
+	const char *nxd_args[] = { "--no-such-option", NULL };
+	struct nxt_wd wd;
+	char inst[64];
+	int st;
+
+	(void)state;
+	nxt_instance(inst, sizeof inst, "usage");
+	assert_true(nxt_wd_spawn(&wd, inst, NULL, nxd_args) > 0);
+	st = nxt_wd_wait(&wd, nxt_budget_ns(20000 * MS));
+	if (st != 2)
+		nxt_wd_dump_log(&wd);
+	assert_int_equal(st, 2);
+	assert_int_equal(nxt_log_count(wd.log, "exited with status 2 (bad usage or configuration): "
+					       "not restarted"), 1);
+	assert_int_equal(nxt_log_count(wd.log, "restart 1"), 0);
+	nxt_cleanup(inst);
+}
+
+/* nxwd's own options: refused with a message and exit 2; --help lists them all */
+static int
+run_nxwd(const char *const *args, char *out, size_t cap)
+{
+	char cmd[2048];
+	size_t len = 0;
+	FILE *p;
+	int st, i;
+
+	len += (size_t)snprintf(cmd, sizeof cmd, "%s", nxt_bin("nxwd"));
+	for (i = 0; args[i] != NULL; i++)
+		len += (size_t)snprintf(cmd + len, sizeof cmd - len, " '%s'", args[i]);
+	snprintf(cmd + len, sizeof cmd - len, " 2>&1");
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	len = fread(out, 1, cap - 1, p);
+	out[len] = '\0';
+	st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void
+test_nxwd_refuses_bad_options_and_documents_every_one(void **state)
+{
+	static const struct {
+		const char *args[6];
+		const char *says;
+	} bad[] = {
+		{ { "--stall-ms", "soon", "--", "nxd", NULL }, "--stall-ms: 'soon' is not a number" },
+		{ { "--restart-min", "-1", "--", "nxd", NULL }, "--restart-min: '-1' is not a number" },
+		{ { "--max-restarts", "5000", "--", "nxd", NULL }, "from 0 to 1000" },
+		{ { "--restart-min", "10", "--restart-max", "5", "--", "nxd" }, "is below --restart-min" },
+		{ { "--bogus", "--", "nxd", NULL }, "unrecognized option" },
+		{ { NULL }, "no nxd command" },
+		{ { "nxd", "--instance", "x", NULL }, "put nxd's command after '--'" },
+		{ { "--instance", "bad/name", "--", "nxd", NULL }, "not allowed" },
+		{ { "--", "/nonexistent/nxd", NULL }, "cannot run '/nonexistent/nxd'" },
+	};
+	const char *help[] = { "--help", NULL };
+	const char *opts[] = { "--instance", "--stall-ms", "--abort-grace-ms", "--restart-min",
+			       "--restart-max", "--stable-ms", "--max-restarts", "--window-ms" };
+	static char out[8192];
+	unsigned i;
+
+	(void)state;
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		int st = run_nxwd(bad[i].args, out, sizeof out);
+
+		if (st != 2 || strstr(out, bad[i].says) == NULL)
+			fail_msg("case %u: exit %d, said: %s", i, st, out);
+	}
+	assert_int_equal(run_nxwd(help, out, sizeof out), 0);
+	for (i = 0; i < sizeof opts / sizeof opts[0]; i++)
+		if (strstr(out, opts[i]) == NULL)
+			fail_msg("--help does not document %s", opts[i]);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_nxwd_refuses_bad_options_and_documents_every_one),
+		cmocka_unit_test(test_nxd_usage_error_is_not_restarted),
+		cmocka_unit_test(test_crash_loop_stops_nxwd_after_the_fourth_start),
+		cmocka_unit_test(test_stalled_worker_is_aborted_and_nxd_restarted),
+		cmocka_unit_test(test_kill9_at_random_moments_loses_and_duplicates_nothing),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

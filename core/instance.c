@@ -352,8 +352,8 @@ drop:
 
 /*
  * A client takes its channel back after nxd restarted. What the dead nxd
- * took and did not answer, [answered, taken), is replayed through the
- * normal data path: the worker re-runs idempotent requests and answers the
+ * took and did not answer, [answered, taken), is replayed by the worker
+ * before anything new: it re-runs idempotent requests and answers the
  * others NX_ERESTARTED. Everything after that was never taken and runs
  * normally. The indices come from the client's memory: a client that
  * damaged them only confuses its own channel, and they are bounded here.
@@ -408,8 +408,9 @@ peer_reclaim(struct nx_instance *inst, struct nx_peer *p, const struct nx_ctl_ms
 				    "%u, submitted %u)", m->chan_id, taken, answered, submitted);
 		goto drop;
 	}
-	/* Re-take what was taken and not answered, with the replay rule. */
-	ch->v.req->c_head = answered;
+	/* What was taken and not answered is replayed in place, with the
+	 * replay rule (worker.c: replay_take); c_head stays at taken, so that
+	 * a restart before the replay ends still knows what may have run. */
 	ch->replay_until = taken;
 	ch->replay = taken != answered;
 	ch->in_use = true;
@@ -897,6 +898,13 @@ nx_instance_create(struct nx_instance **out, const struct nx_instance_conf *conf
 	return 0;
 
 err:
+	/* A failed restart leaves the segments as it found them (bar its
+	 * generation and restart log entry), not stopped: the clients and the
+	 * channels they wait to reclaim are the next nxd's. */
+	if (inst->reattached) {
+		inst->conf.keep = true;
+		inst->stopped = true;
+	}
 	nx_instance_destroy(inst);
 	return rc;
 }

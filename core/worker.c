@@ -215,16 +215,34 @@ wake_client(struct nx_chan_hdr *h)
 	}
 }
 
-/* After a restart, a request the dead nxd took may have run: run it
- * again only when the client marked it idempotent. */
+/*
+ * After a restart: the next request the dead nxd took and did not
+ * answer, [answered, taken). It is read in place, at the answer's
+ * sequence (answers go in order), and c_head stays at taken: if this nxd
+ * dies too before answering them all, the next one finds the rest still
+ * in [answered, taken) and refuses them as well, never running one as new.
+ * @return false when none is left
+ */
 static bool
-replay_refuses(struct nx_wchan *ch, const struct nx_req_desc *rq, struct nx_resp_desc *rs,
-	       uint32_t seq)
+replay_take(struct nx_wchan *ch, struct nx_req_desc *rq, uint32_t *seq)
 {
-	if ((int32_t)(seq - ch->replay_until) >= 0) {
+	const struct nx_chan_view *v = &ch->v;
+	const uint32_t s = v->resp->p_tail;
+
+	if ((int32_t)(s - ch->replay_until) >= 0) {
 		ch->replay = false;
 		return false;
 	}
+	*rq = v->req_slots[s & (v->g.ring_size - 1)]; /* our copy, checked like any other */
+	*seq = s;
+	return true;
+}
+
+/* A replayed request may have run: run it again only when the client
+ * marked it idempotent. */
+static bool
+replay_refuses(const struct nx_req_desc *rq, struct nx_resp_desc *rs, uint32_t seq)
+{
 	if (rq->flags & NX_DESC_IDEMPOTENT)
 		return false;
 	rs->seq = seq;
@@ -258,7 +276,7 @@ serve_channel(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab 
 	unsigned n;
 
 	/* Cheap emptiness test first: an idle channel costs one line read. */
-	if (ck_pr_load_uint(&v->req->p_tail) == v->req->c_head)
+	if (ck_pr_load_uint(&v->req->p_tail) == v->req->c_head && !ch->replay)
 		return 0;
 	/* A rate limit costs one clock read a burst; none without one. */
 	if (__builtin_expect(ck_pr_load_32(&ch->rl_gen) != ch->rl_seen, 0)) {
@@ -272,6 +290,7 @@ serve_channel(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab 
 		struct nx_resp_desc *rs;
 		struct nx_req_desc rq;
 		uint32_t seq = v->req->c_head;
+		bool replayed;
 
 		/* An extension sits at the slot's index: fetch it alongside the
 		 * descriptor when this channel's last request had one. */
@@ -283,10 +302,11 @@ serve_channel(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab 
 			break; /* the client is not reading its answers */
 		if (ck_pr_load_32(&w->stop) != 0)
 			break; /* stopping: take nothing more */
-		if (!ck_ring_dequeue_spsc_nx_req(v->req, v->req_slots, &rq))
+		replayed = __builtin_expect(ch->replay, 0) && replay_take(ch, &rq, &seq);
+		if (!replayed && !ck_ring_dequeue_spsc_nx_req(v->req, v->req_slots, &rq))
 			break;
 		ch->ext_hint = (rq.flags & NX_DESC_EXT) != 0;
-		if (__builtin_expect(ch->replay, 0) && replay_refuses(ch, &rq, rs, seq)) {
+		if (__builtin_expect(replayed, 0) && replay_refuses(&rq, rs, seq)) {
 			ch->errors++;
 		} else if (__builtin_expect(limited, 0) && !nx_bkt_take(&ch->bkt, ticks)) {
 			/* over the channel's rate: answered at once, nothing run */

@@ -586,6 +586,196 @@ test_nxwd_refuses_bad_options_and_documents_every_one(void **state)
 			fail_msg("--help does not document %s", opts[i]);
 }
 
+/* ---- 4. recovery code: a restart interrupted, a restart that fails ---- */
+
+static uint64_t
+worker_age(const char *instance)
+{
+	uint64_t ages[8], gen;
+	unsigned n = 0;
+	int32_t pid;
+	struct nx_hr *r;
+
+	assert_int_equal(nx_hr_open(&r, instance, NULL), 0);
+	if (nx_hr_heartbeats(r, ages, 8, &n, &gen, &pid) < 0)
+		n = 0;
+	nx_hr_close(r);
+	return n != 0 ? ages[0] : 0;
+}
+
+/* Wait until nxd's only worker is stuck in a request (no heartbeat for 50 ms). */
+static void
+wait_worker_stuck(const char *instance)
+{
+	const uint64_t t0 = mono_ns();
+
+	while (worker_age(instance) < 50 * MS)
+		if (mono_ns() - t0 > nxt_budget_ns(10000 * MS))
+			fail_msg("the worker never got stuck");
+		else
+			usleep(2000);
+}
+
+/* Poll until one completion comes (bounded). @return 1, or 0 */
+static int
+poll_one(struct nx_client *c, struct nx_completion *comp, uint64_t timeout_ns)
+{
+	const uint64_t t0 = mono_ns();
+	int n;
+
+	while ((n = nx_poll(c, comp, 1)) == 0 && mono_ns() - t0 < timeout_ns)
+		usleep(200);
+	return n;
+}
+
+/*
+ * nxd 2 takes a channel back while its worker is busy elsewhere, and dies
+ * before it replays what nxd 1 had taken: nxd 3 must still refuse that
+ * request (not idempotent, it ran in nxd 1), not run it again. The spin
+ * stage shows a second run: the worker would stall again.
+ */
+static void
+test_restart_during_replay_does_not_run_a_request_twice(void **state)
+{
+	char inst[64], conf[128], out[16];
+	const char *args[] = { "--config", conf, NULL };
+	struct nx_req spin = { .in = "spin", .in_len = 4, .out = out, .out_cap = sizeof out };
+	struct nx_completion comp;
+	struct nx_client *a, *b;
+	struct nxt_nxd d;
+	uint32_t len;
+	int pipe;
+
+	(void)state;
+	nxt_instance(inst, sizeof inst, "replay");
+	snprintf(conf, sizeof conf, "/tmp/%s.conf", inst);
+	write_conf(conf, "spin", "spin");
+
+	/* nxd 1 runs A's request, which never ends */
+	assert_int_equal(nxt_nxd_start(&d, inst, args), 0);
+	assert_int_equal(nx_open(&a, inst, NULL), 0);
+	pipe = nx_pipeline_id(a, "spin");
+	assert_true(pipe >= 0);
+	spin.pipeline = (uint16_t)pipe;
+	spin.user_data = 1;
+	assert_int_equal(nx_submit(a, &spin), 0);
+	wait_worker_stuck(inst);
+	nxt_nxd_kill(&d);
+
+	/* nxd 2: B's request keeps its worker busy while A takes its channel back */
+	assert_int_equal(nxt_nxd_start(&d, inst, args), 0);
+	assert_int_equal(nx_open(&b, inst, NULL), 0);
+	spin.user_data = 2;
+	assert_int_equal(nx_submit(b, &spin), 0);
+	wait_worker_stuck(inst);
+	{
+		const uint64_t t0 = mono_ns();
+
+		while (nx_generation(a) != 2 && mono_ns() - t0 < nxt_budget_ns(10000 * MS))
+			assert_int_equal(nx_poll(a, &comp, 1), 0);
+		assert_int_equal(nx_generation(a), 2);
+	}
+	nxt_nxd_kill(&d);
+
+	/* nxd 3: both requests were taken by a dead nxd: refused, not run again */
+	assert_int_equal(nxt_nxd_start(&d, inst, args), 0);
+	if (poll_one(a, &comp, nxt_budget_ns(5000 * MS)) != 1)
+		fail_msg("A's request never completed: nxd 3 ran it again (worker heartbeat %llu ms old)",
+			 (unsigned long long)(worker_age(inst) / MS));
+	assert_int_equal(comp.user_data, 1);
+	assert_int_equal(comp.status, NX_ERESTARTED);
+	assert_int_equal(poll_one(b, &comp, nxt_budget_ns(5000 * MS)), 1);
+	assert_int_equal(comp.user_data, 2);
+	assert_int_equal(comp.status, NX_ERESTARTED);
+	assert_int_equal(nx_call(a, (uint16_t)pipe, "ok", 2, out, sizeof out, &len,
+				 nxt_budget_ns(5000 * MS)), 0);
+	assert_int_equal(nx_call(b, (uint16_t)pipe, "ok", 2, out, sizeof out, &len,
+				 nxt_budget_ns(5000 * MS)), 0);
+	nx_close(a);
+	nx_close(b);
+	assert_int_equal(nxt_nxd_stop(&d), 0);
+	unlink(conf);
+}
+
+/*
+ * An nxd restarted on a segment its predecessor left, that fails to start
+ * (exit 1): the segment must stay, and say nothing about a clean stop, so
+ * that the next nxd still finds the clients, and they it.
+ */
+static void
+test_failed_restart_keeps_the_clients_for_the_next(void **state)
+{
+	const char *wd_args[] = { "--restart-min", "50", "--restart-max", "100", "--max-restarts",
+				  "0", "--stall-ms", "0", NULL };
+	char inst[64], conf[128], marker[128], out[16];
+	const char *nxd_args[] = { "--config", conf, NULL };
+	struct nx_health_restart log[NX_RESTART_LOG];
+	struct nx_completion comp;
+	struct nx_client *c;
+	struct nxt_wd wd;
+	struct nxt_hdr h;
+	uint64_t t0, total;
+	unsigned nlog;
+	FILE *f;
+	int pipe;
+
+	(void)state;
+	nxt_instance(inst, sizeof inst, "failstart");
+	snprintf(conf, sizeof conf, "/tmp/%s.conf", inst);
+	snprintf(marker, sizeof marker, "/tmp/%s.broken", inst);
+	f = fopen(conf, "w");
+	assert_non_null(f);
+	fprintf(f, "[pipeline.echo2]\ngraph = s\ns.stage = failif\ns.plugin = %s\ns.file = %s\n",
+		plugin_path("spin"), marker);
+	fclose(f);
+	assert_true(nxt_wd_spawn(&wd, inst, wd_args, nxd_args) > 0);
+	assert_int_equal(nxt_wait_serving(inst, 1, nxt_budget_ns(20000 * MS), &h), 0);
+	assert_int_equal(nx_open(&c, inst, NULL), 0);
+	pipe = nx_pipeline_id(c, "echo2");
+	assert_true(pipe >= 0);
+
+	/* break the next start, kill nxd, send while it is down */
+	f = fopen(marker, "w");
+	assert_non_null(f);
+	fclose(f);
+	assert_int_equal(kill(h.pid, SIGKILL), 0);
+	{
+		struct nx_req r = { .in = "later", .in_len = 5, .out = out, .out_cap = sizeof out,
+				    .user_data = 9, .pipeline = (uint16_t)pipe };
+
+		assert_int_equal(nx_submit(c, &r), 0);
+	}
+	t0 = mono_ns();
+	while (nxt_log_count(wd.log, "exited with status 1; restart") < 1)
+		if (mono_ns() - t0 > nxt_budget_ns(20000 * MS)) {
+			nxt_wd_dump_log(&wd);
+			fail_msg("the broken start never failed");
+		} else {
+			assert_int_equal(nx_poll(c, &comp, 1), 0);
+			usleep(1000);
+		}
+	unlink(marker);
+	/* the next start serves, and the request sent meanwhile is answered */
+	if (poll_one(c, &comp, nxt_budget_ns(20000 * MS)) != 1) {
+		nxt_wd_dump_log(&wd);
+		fail_msg("the request sent while nxd was down never completed");
+	}
+	assert_int_equal(comp.user_data, 9);
+	assert_int_equal(comp.status, 0);
+	assert_int_equal(comp.out_len, 5);
+	assert_memory_equal(out, "later", 5);
+	nlog = restart_log(inst, log, NX_RESTART_LOG, &total);
+	assert_true(total >= 2);
+	assert_int_equal(nlog, total);
+	assert_string_equal(log[0].reason, "killed by signal 9");
+	assert_string_equal(log[1].reason, "exited with status 1");
+	assert_int_equal(nx_generation(c), log[nlog - 1].generation);
+	nx_close(c);
+	assert_int_equal(nxt_wd_stop(&wd), 0);
+	assert_true(nxt_segments_gone(inst));
+	unlink(conf);
+}
+
 int
 main(void)
 {
@@ -594,6 +784,8 @@ main(void)
 		cmocka_unit_test(test_nxd_usage_error_is_not_restarted),
 		cmocka_unit_test(test_crash_loop_stops_nxwd_after_the_fourth_start),
 		cmocka_unit_test(test_stalled_worker_is_aborted_and_nxd_restarted),
+		cmocka_unit_test(test_restart_during_replay_does_not_run_a_request_twice),
+		cmocka_unit_test(test_failed_restart_keeps_the_clients_for_the_next),
 		cmocka_unit_test(test_kill9_at_random_moments_loses_and_duplicates_nothing),
 	};
 

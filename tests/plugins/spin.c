@@ -2,10 +2,13 @@
  * A test plugin: stage "spin" echoes its payload, except a payload that
  * starts with "spin": then it spins forever (a stalled worker, for nxwd's
  * stall detection). Stage "abortinit" aborts in init (an nxd that dies at
- * every start: a crash loop).
+ * every start: a crash loop). Stage "failif" echoes, and refuses init
+ * while the file its `file` parameter names exists (an nxd that fails to
+ * start until an operator fixes something).
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <nx/nx_stage.h>
 
@@ -49,4 +52,22 @@ static const struct nx_stage_ops abortinit = {
 	.process = spin_process,
 };
 
-NX_PLUGIN("spin", &spin, &abortinit);
+static int
+failif_init(void **state, const struct nx_stage_conf *conf)
+{
+	const char *file = nx_stage_conf_get(conf, "file", NULL);
+
+	(void)state;
+	return file != NULL && access(file, F_OK) == 0 ? NX_EIO : 0;
+}
+
+static const struct nx_stage_ops failif = {
+	.abi = NX_STAGE_ABI,
+	.version = 1,
+	.name = "failif",
+	.description = "echo; init fails while the file `file` exists",
+	.init = failif_init,
+	.process = spin_process,
+};
+
+NX_PLUGIN("spin", &spin, &abortinit, &failif);

@@ -175,6 +175,15 @@ nxb_loop_next(struct nxb_loop *l, struct nx_hist *h)
  */
 int nxb_loop_end(const struct nxb_loop *l, struct nxb_result *r);
 
+/* ---- crash recovery (bench/restart.c) ---- */
+
+/**
+ * --restart: kill nxd with SIGKILL `kills` times under load, under a
+ * private nxwd (path nxwd), and print kill-to-notice and kill-to-answer
+ * percentiles. @return 0, or a negative NX_E* code
+ */
+int nxb_restart_run(const struct nxb_opts *o, unsigned kills, const char *nxwd);
+
 /* ---- output (bench/nxbench.c) ---- */
 
 /** The line saying where client and server are pinned, and the table's header. */

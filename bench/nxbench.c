@@ -105,6 +105,11 @@ usage(FILE *f)
 		"                     (default: nxd next to the nxbench binary)\n"
 		"  --swap-rate N      nxswap: stage swaps per second during its run (default 1000)\n"
 		"  --json             one JSON object per line per transport and mode\n"
+		"  --restart          instead of the transports: crash recovery under nxwd;\n"
+		"                     nxd killed with SIGKILL --kills times under load: kill\n"
+		"                     to nxwd noticing, and to the first answer (p50, p99)\n"
+		"  --kills N          --restart: how many kills (default 100)\n"
+		"  --nxwd PATH        --restart: the nxwd binary (default: next to nxd)\n"
 		"  -h, --help         this text\n"
 		"\n"
 		"exit status: 0 all runs done, %d a run failed, %d bad options\n",
@@ -419,6 +424,9 @@ enum {
 	OPT_SWAP_RATE,
 	OPT_JSON,
 	OPT_ROUNDS,
+	OPT_RESTART,
+	OPT_KILLS,
+	OPT_NXWD,
 };
 
 static const struct option longopts[] = {
@@ -436,6 +444,9 @@ static const struct option longopts[] = {
 	{ "swap-rate", required_argument, NULL, OPT_SWAP_RATE },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "rounds", required_argument, NULL, OPT_ROUNDS },
+	{ "restart", no_argument, NULL, OPT_RESTART },
+	{ "kills", required_argument, NULL, OPT_KILLS },
+	{ "nxwd", required_argument, NULL, OPT_NXWD },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -530,7 +541,11 @@ run_transport(struct nxb_opts *o, const struct transport *t, int mode, struct nx
 int
 main(int argc, char **argv)
 {
-	static char nxd_buf[PATH_MAX], nxd_nc_buf[PATH_MAX + 16], conf_buf[64];
+	static char nxd_buf[PATH_MAX], nxd_nc_buf[PATH_MAX + 16], conf_buf[64],
+		nxwd_buf[PATH_MAX + 16];
+	const char *nxwd = NULL;
+	bool restart = false;
+	unsigned kills = 100;
 	struct nxb_opts o = {
 		.client_cpu = -1,
 		.server_cpu = -1,
@@ -620,6 +635,18 @@ main(int argc, char **argv)
 			rc = parse_u64("--rounds", optarg, 1, 1000, &v);
 			o.rounds = (unsigned)v;
 			break;
+		case OPT_RESTART:
+			restart = true;
+			break;
+		case OPT_KILLS:
+			rc = parse_u64("--kills", optarg, 1, 100000, &v);
+			kills = (unsigned)v;
+			break;
+		case OPT_NXWD:
+			if (optarg[0] == '\0')
+				rc = bad_usage("--nxwd: empty path");
+			nxwd = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -675,6 +702,19 @@ main(int argc, char **argv)
 		o.nxd_path = default_nxd(nxd_buf, sizeof nxd_buf);
 	snprintf(nxd_nc_buf, sizeof nxd_nc_buf, "%s-nocounters", o.nxd_path);
 	o.nxd_nc_path = nxd_nc_buf;
+	if (restart) {
+		if (nxwd == NULL) {
+			char *slash;
+
+			snprintf(nxwd_buf, sizeof nxwd_buf, "%s", o.nxd_path);
+			slash = strrchr(nxwd_buf, '/');
+			snprintf(slash != NULL ? slash + 1 : nxwd_buf,
+				 sizeof nxwd_buf - (size_t)(slash != NULL ? slash + 1 - nxwd_buf : 0),
+				 "nxwd");
+			nxwd = nxwd_buf;
+		}
+		return nxb_restart_run(&o, kills, nxwd) < 0 ? NXB_EXIT_FAIL : 0;
+	}
 	if (o.instance != NULL && ntr > 1)
 		fprintf(stderr, "nxbench: note: --instance %s: that nxd's workers keep polling "
 				"during the baselines; keep them off CPUs %d and %d\n",

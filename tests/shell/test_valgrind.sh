@@ -40,4 +40,21 @@ rc=$?
 nxd_pid=
 [ "$rc" = 0 ] || fail "nxd under valgrind exited $rc"
 grep -q "ERROR SUMMARY: 0 errors" "$logdir/nxd.log" || fail "nxd: valgrind errors"
-echo "valgrind: nxd, nxdemo, nxbench and nxtop ran without errors or leaks"
+# nxwd: its options, then a restart of the nxd it supervises, then SIGTERM
+$vg "$BIN/nxwd" --help >/dev/null 2>"$logdir/wdhelp.log" || fail "nxwd --help"
+$vg "$BIN/nxwd" --stall-ms x -- "$BIN/nxd" >/dev/null 2>"$logdir/wdbad.log"; [ $? = 2 ] || fail "nxwd bad option"
+$vg "$BIN/nxwd" --restart-min 0 -- "$BIN/nxd" --instance "$inst" --idle sleep --quiet 2>"$logdir/nxwd.log" &
+wd_pid=$!
+nxd_pid=$wd_pid # the cleanup kills nxwd, and nxd with it
+"$BIN/nxdemo" --instance "$inst" --wait-ready || fail "nxd under nxwd under valgrind did not come up"
+kill -KILL "$(pgrep -P "$wd_pid" -x nxd)" || fail "no nxd under nxwd"
+for _ in $(seq 200); do grep -q "serves generation" "$logdir/nxwd.log" && break; sleep 0.1; done
+grep -q "killed by signal 9; restart 1" "$logdir/nxwd.log" || fail "nxwd did not restart nxd"
+"$BIN/nxdemo" --instance "$inst" --seconds 1 >/dev/null || fail "no service after the restart"
+kill -TERM "$wd_pid"
+wait "$wd_pid"
+rc=$?
+nxd_pid=
+[ "$rc" = 0 ] || fail "nxwd under valgrind exited $rc"
+grep -q "ERROR SUMMARY: 0 errors" "$logdir/nxwd.log" || fail "nxwd: valgrind errors"
+echo "valgrind: nxd, nxdemo, nxbench, nxtop and nxwd ran without errors or leaks"

@@ -178,12 +178,13 @@ spawn(struct wd *w, const struct restart_env *env)
 		return NXWD_EXIT_USAGE;
 	}
 	w->pidfd = pidfd_open(pid);
-	if (w->pidfd < 0) {
-		fprintf(stderr, "nxwd: pidfd_open (Linux 5.3 or later): %s\n", strerror(errno));
+	if (w->pidfd < 0 && errno != ENOSYS) {
+		fprintf(stderr, "nxwd: pidfd_open: %s\n", strerror(errno));
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 		return NXWD_EXIT_ERROR;
 	}
+	/* ENOSYS: a kernel before 5.3, or valgrind: SIGCHLD (signalfd) says it instead */
 	w->pid = pid;
 	w->serving = false;
 	w->stalled = false;
@@ -211,18 +212,17 @@ wait_for_stop(struct wd *w, uint64_t ns)
 	return false;
 }
 
-/* nxd died (its pidfd is readable). @return an exit code, or -1 to go on */
+/* nxd died, reaped with status st. @return an exit code, or -1 to go on */
 static int
-on_death(struct wd *w)
+on_death(struct wd *w, int st)
 {
 	const uint64_t wall = nx_wallclock_ns();
 	struct restart_env env = { .old_pid = w->pid };
 	uint64_t delay, gen;
-	int st, rc;
+	int rc;
 
-	while (waitpid(w->pid, &st, 0) < 0 && errno == EINTR)
-		;
-	close(w->pidfd);
+	if (w->pidfd >= 0)
+		close(w->pidfd);
 	w->pidfd = -1;
 	w->pid = -1;
 	w->serving = false;
@@ -377,12 +377,16 @@ tick_ms(const struct wd *w)
 	return t < MS ? 1 : (int)(t / MS);
 }
 
-static void
-on_signal(struct wd *w)
+/* Stop signals; SIGCHLD where there is no pidfd. @return true when nxd was reaped */
+static bool
+on_signal(struct wd *w, int *st)
 {
 	struct signalfd_siginfo si;
+	bool reaped = false;
 
 	while (read(w->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+		if (si.ssi_signo == SIGCHLD && w->pidfd < 0 && w->pid > 0 && !reaped)
+			reaped = waitpid(w->pid, st, WNOHANG) == w->pid;
 		if ((si.ssi_signo != SIGTERM && si.ssi_signo != SIGINT) || w->stopping)
 			continue;
 		w->stopping = true;
@@ -393,6 +397,7 @@ on_signal(struct wd *w)
 		if (w->pid > 0)
 			kill(w->pid, SIGTERM);
 	}
+	return reaped;
 }
 
 int
@@ -428,6 +433,7 @@ nxwd_supervise(const struct nxwd_opts *o)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	w->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (w->sigfd < 0) {
@@ -442,18 +448,24 @@ nxwd_supervise(const struct nxwd_opts *o)
 	for (;;) {
 		struct pollfd pf[2] = {
 			{ .fd = w->sigfd, .events = POLLIN },
-			{ .fd = w->pidfd, .events = POLLIN },
+			{ .fd = w->pidfd, .events = POLLIN }, /* -1: ignored */
 		};
+		bool reaped;
+		int st = 0;
 
 		if (poll(pf, 2, tick_ms(w)) < 0 && errno != EINTR) {
 			fprintf(stderr, "nxwd: poll: %s\n", strerror(errno));
 			rc = NXWD_EXIT_ERROR;
 			break;
 		}
-		if (pf[0].revents & POLLIN)
-			on_signal(w);
-		if (pf[1].revents & (POLLIN | POLLHUP)) {
-			rc = on_death(w);
+		reaped = (pf[0].revents & POLLIN) && on_signal(w, &st);
+		if (!reaped && w->pidfd >= 0 && (pf[1].revents & (POLLIN | POLLHUP))) {
+			while (waitpid(w->pid, &st, 0) < 0 && errno == EINTR)
+				;
+			reaped = true;
+		}
+		if (reaped) {
+			rc = on_death(w, st);
 			if (rc >= 0)
 				break;
 			continue;

@@ -6,7 +6,7 @@
 #   make bench      run nxbench (pinned, baselines in the same run)
 #   make asan       the whole test suite under ASan+UBSan (build-asan/)
 #   make tsan       the whole test suite under TSan (build-tsan/)
-#   make install    PREFIX=/usr/local DESTDIR=  (libnx, header, pkg-config, tools)
+#   make install    PREFIX=/usr/local DESTDIR=  (libnx, header, pkg-config, tools, nxwd@.service)
 #   make V=1        show the commands
 
 PREFIX ?= /usr/local
@@ -231,6 +231,8 @@ install: all
 	install -m 0644 include/nx/*.h $(DESTDIR)$(PREFIX)/include/nx/
 	install -m 0644 $(LIB)/nx.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 	install -m 0755 $(TOOL_BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -m 0644 systemd/nxwd@.service $(DESTDIR)$(PREFIX)/lib/systemd/system/
 
 clean:
 	rm -rf build build-asan build-tsan build-clang

@@ -106,6 +106,9 @@ struct shared {
 
 static struct shared *sh;
 
+static void bad(struct client_stats *st, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 static void
 bad(struct client_stats *st, const char *fmt, ...)
 {

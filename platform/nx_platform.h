@@ -59,8 +59,16 @@ static inline uint64_t nx_ticks(void);
 static inline uint64_t nx_ticks_to_ns(uint64_t ticks);
 /** Convert ns to ticks (control path: it divides). */
 static inline uint64_t nx_ns_to_ticks(uint64_t ns);
-/** Measure the tick rate against the monotonic clock (~10 ms, control path). */
+/** Measure the tick rate against the monotonic clock (2 ms of spinning, control path). */
 void nx_ticks_calibrate(void);
+/** The calibration (ns per tick << 32), to hand to another process of this boot. */
+uint64_t nx_ticks_calibration(void);
+/**
+ * Take a calibration another process measured on this boot instead of
+ * measuring again. @return false when it is implausible (not between
+ * 0.05 and 20 ns per tick) and was not taken
+ */
+bool nx_ticks_adopt(uint64_t calibration);
 /** Sleep for ns (control path). */
 void nx_sleep_ns(uint64_t ns);
 /** Wall-clock time in ns since the epoch (for logs and restart records). */

@@ -49,6 +49,21 @@ nx_ticks_calibrate(void)
 }
 
 uint64_t
+nx_ticks_calibration(void)
+{
+	return __atomic_load_n(&nx__tick_mult, __ATOMIC_RELAXED);
+}
+
+bool
+nx_ticks_adopt(uint64_t calibration)
+{
+	if (calibration < (1ull << 32) / 20 || calibration > 20 * (1ull << 32))
+		return false;
+	__atomic_store_n(&nx__tick_mult, calibration, __ATOMIC_RELAXED);
+	return true;
+}
+
+uint64_t
 nx_wallclock_ns(void)
 {
 	struct timespec ts;

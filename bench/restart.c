@@ -143,7 +143,7 @@ nxb_restart_run(const struct nxb_opts *o, unsigned kills, const char *nxwd)
 		       "%s; client pinned to CPU %d, nxd's worker to CPU %d\n", kills, inst,
 		       o->client_cpu, o->server_cpu);
 	for (k = 0; k < kills; k++) {
-		const uint64_t load_ns = 20000000ull + nx_random_seed() % 30000000ull;
+		const uint64_t load_ns = 50000000ull + nx_random_seed() % 100000000ull;
 		struct nx_health_restart e;
 		uint64_t ages[4], gen, kill_wall, kill_mono, answered, start;
 		unsigned nw;
@@ -151,7 +151,8 @@ nxb_restart_run(const struct nxb_opts *o, unsigned kills, const char *nxwd)
 		uint32_t len;
 		int st;
 
-		/* load: calls without pause for 20 to 50 ms */
+		/* load: calls without pause for 50 to 150 ms (a standby has time to get
+		 * ready: under 10 ms here) */
 		start = nx_clock_ns();
 		while (nx_clock_ns() - start < load_ns) {
 			st = nx_call(c, (uint16_t)pipe, "restart", 7, out, sizeof out, &len,

@@ -118,6 +118,8 @@ struct nx_instance;
 struct nx_worker {
 	/* written by the control thread */
 	struct nx_instance *inst;
+	struct nx_life *life;      /* nxwd's life locks: this worker holds 1 + idx */
+	uint32_t life_held;        /* written by the worker once it holds it */
 	struct nx_chanset *chans;  /* RCU-published */
 	struct nx_pipetab **pipes; /* the instance's RCU-published table */
 	bool may_sleep;            /* idle strategy: spin, then sleep */

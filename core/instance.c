@@ -19,6 +19,7 @@
 
 #include "platform/nx_rcu.h"
 #include "shm/attach.h"
+#include "shm/life.h"
 
 #include "core_internal.h"
 #include "graph.h"
@@ -640,6 +641,7 @@ workers_init(struct nx_instance *inst)
 		w->chans = calloc(1, sizeof(struct nx_chanset));
 		w->rt = calloc(inst->hv.max_slots, sizeof *w->rt);
 		w->generation = inst->generation;
+		w->life = inst->life;
 		if (inst->dlq.base != NULL) {
 			w->dlq = nx__dlq_ring(&inst->dlq, i);
 			w->dlq_entries = inst->dlq.entries;
@@ -712,6 +714,52 @@ log_restart_served(struct nx_instance *inst)
 	nx__seq_write_end(&h->ctl_seq);
 }
 
+/*
+ * Under nxwd: map its life locks (NX_LIFE_FD) and hold lock 0 on this,
+ * the control thread; each worker holds its own, and nx_instance_run
+ * arms them. Without them nxwd still has the pidfd: a warning, no more.
+ */
+static void
+life_open(struct nx_instance *inst)
+{
+	const char *fd = getenv("NX_LIFE_FD");
+	char *end;
+	long v;
+
+	if (fd == NULL)
+		return;
+	v = strtol(fd, &end, 10);
+	if (*fd == '\0' || *end != '\0' || v < 0 || v > 65535 ||
+	    nx_life_map(&inst->life, (int)v) < 0) {
+		nx_log(NX_LOG_WARN, "NX_LIFE_FD '%s': not nxwd's life locks: nxwd will notice a "
+		       "death by its pidfd alone", fd);
+		inst->life = NULL;
+		return;
+	}
+	inst->life_held = nx_life_hold(inst->life, 0);
+}
+
+/* Every thread holds its life lock: nxwd may watch them. */
+static void
+life_arm(struct nx_instance *inst)
+{
+	const uint64_t t0 = nx_clock_ns();
+	unsigned i;
+
+	if (inst->life == NULL || !inst->life_held || inst->nworkers + 1 > NX_LIFE_LOCKS)
+		return;
+	for (i = 0; i < inst->nworkers; i++)
+		while (ck_pr_load_32(&inst->workers[i].life_held) == 0) {
+			if (nx_clock_ns() - t0 > 1000000000ull) {
+				nx_log(NX_LOG_WARN, "worker %u holds no life lock: nxwd will notice a "
+				       "death by its pidfd alone", i);
+				return;
+			}
+			nx_sleep_ns(20000);
+		}
+	nx_life_arm(inst->life, 1 + inst->nworkers, nx_process_id());
+}
+
 static void
 orphan_channels(struct nx_instance *inst)
 {
@@ -745,7 +793,6 @@ nx_instance_create(struct nx_instance **out, const struct nx_instance_conf *conf
 	rc = nx__instance_check(conf->instance);
 	if (rc < 0)
 		return rc;
-	nx_ticks_calibrate(); /* policies are built in ticks */
 	if (conf->max_channels == 0 || conf->max_channels > 65536)
 		return nx__err(NX_EINVAL, "max_channels %u: must be 1 to 65536", conf->max_channels);
 	if (conf->idle > NX_WAIT_SLEEP)
@@ -774,11 +821,16 @@ nx_instance_create(struct nx_instance **out, const struct nx_instance_conf *conf
 		goto err;
 	}
 
-	rc = nx_instance_conf_plan(conf, &inst->plan);
-	if (rc < 0) {
-		rc = nx__err_ctx(rc, "placement");
-		goto err;
+	if (conf->plan != NULL) {
+		inst->plan = *conf->plan;
+	} else {
+		rc = nx_instance_conf_plan(conf, &inst->plan);
+		if (rc < 0) {
+			rc = nx__err_ctx(rc, "placement");
+			goto err;
+		}
 	}
+	inst->conf.plan = NULL;
 
 	nx__health_geom(&hg, (uint32_t)inst->plan.nworkers, conf->max_channels, NX_MAX_PIPELINES,
 			conf->max_slots);
@@ -797,6 +849,13 @@ nx_instance_create(struct nx_instance **out, const struct nx_instance_conf *conf
 	 * fault each cost a restart 6 to 8 ms here, populating 0.5 ms. */
 	nx_mem_prefault(inst->hv.base, inst->hv.len, true);
 	h = inst->hv.hdr;
+	/* Policies are built in ticks. The segment lives in /dev/shm, so it
+	 * is from this boot: its calibration holds, and a restart need not
+	 * spin 2 ms to measure it again. */
+	if (!inst->reattached || !nx_ticks_adopt(h->tick_calibration)) {
+		nx_ticks_calibrate();
+		h->tick_calibration = nx_ticks_calibration();
+	}
 	inst->generation = (inst->reattached ? h->generation : 0) + 1;
 	if (inst->reattached &&
 	    (nx__load32(&h->state) != NX_INST_STOPPED || getenv("NX_RESTART_REASON") != NULL)) {
@@ -847,6 +906,8 @@ nx_instance_create(struct nx_instance **out, const struct nx_instance_conf *conf
 	}
 	if (rc == 0)
 		rc = nx_fault_install();
+	if (rc == 0)
+		life_open(inst);
 	if (rc == 0)
 		rc = workers_init(inst);
 	if (rc == 0)
@@ -955,6 +1016,7 @@ nx_instance_run(struct nx_instance *inst, bool handle_signals)
 
 	if (inst->plan.control.cpu >= 0 && nx_thread_pin_self(inst->plan.control.cpu) < 0)
 		nx_log(NX_LOG_WARN, "control thread not pinned: %s", nx__errmsg());
+	life_arm(inst);
 	if (handle_signals) {
 		inst->sigfd = nx_signal_fd();
 		if (inst->sigfd < 0 || nx_evloop_add(inst->ev, inst->sigfd, KEY(KEY_SIGNAL, 0)) < 0)
@@ -1050,6 +1112,9 @@ nx_instance_destroy(struct nx_instance *inst)
 		free(inst->workers);
 	}
 	nx__pipes_stop(inst);
+	if (inst->life_held)
+		nx_life_release(inst->life, 0);
+	nx_life_unmap(inst->life);
 	nx__pool_fini(&inst->pipe_pool);
 	nx__pool_fini(&inst->inst_pool);
 	nx_evloop_destroy(inst->ev);

@@ -38,6 +38,8 @@ struct nx_instance {
 	bool reattached;
 	struct nx_dlq dlq;             /* dead-letter rings; base NULL when off */
 	bool logged_restart;        /* this start follows a dead nxd: in the restart log */
+	struct nx_life *life;       /* nxwd's life locks (NX_LIFE_FD); NULL unsupervised */
+	bool life_held;             /* the control thread holds lock 0 */
 	int lfd;
 	int sigfd;
 	int notefd;

@@ -40,6 +40,7 @@ struct nx_instance_conf {
 	uint32_t rate_limit;           /* requests a second per channel; 0 = none */
 	uint32_t rate_burst;           /* its bucket; 0 = a tenth of the rate (>= 1) */
 	uint32_t dlq_entries;          /* dead-letter entries per worker; 0 = none */
+	const struct nx_place_plan *plan; /* planned already (a standby nxd); NULL: plan */
 	/* [pipeline.NAME] sections (nx_instance_conf_pipeline) */
 	struct nx_pipe_spec *specs;
 	unsigned nspecs;

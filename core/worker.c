@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "platform/nx_rcu.h"
+#include "shm/life.h"
 
 #include "core_internal.h"
 #include "dlq.h"
@@ -495,6 +496,8 @@ nx__worker_main(void *arg)
 	uint64_t idle_loops = 0, idle_since = 0, now, t_prev, t_hb;
 	bool busy = false;
 
+	if (w->life != NULL && nx_life_hold(w->life, 1 + w->idx))
+		ck_pr_store_32(&w->life_held, 1);
 	nx_rcu_register();
 	nx_fault_thread_init(); /* without it, contained faults still work but for stack overflows */
 	nx__store32((uint32_t *)&w->hw->tid, (uint32_t)nx_thread_tid());
@@ -555,6 +558,8 @@ nx__worker_main(void *arg)
 	heartbeat(w, nx_clock_ns());
 	nx_rcu_unregister();
 	nx_fault_thread_fini();
+	if (ck_pr_load_32(&w->life_held) != 0)
+		nx_life_release(w->life, 1 + w->idx); /* a clean stop, not a death */
 	return NULL;
 }
 

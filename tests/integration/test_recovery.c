@@ -6,6 +6,7 @@
  * stops nxwd; a usage error that is not restarted.
  */
 #include <sched.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -572,7 +573,8 @@ test_nxwd_refuses_bad_options_and_documents_every_one(void **state)
 	};
 	const char *help[] = { "--help", NULL };
 	const char *opts[] = { "--instance", "--stall-ms", "--abort-grace-ms", "--restart-min",
-			       "--restart-max", "--stable-ms", "--max-restarts", "--window-ms" };
+			       "--restart-max", "--stable-ms", "--max-restarts", "--window-ms",
+			       "--no-standby" };
 	static char out[8192];
 	unsigned i;
 
@@ -587,6 +589,148 @@ test_nxwd_refuses_bad_options_and_documents_every_one(void **state)
 	for (i = 0; i < sizeof opts / sizeof opts[0]; i++)
 		if (strstr(out, opts[i]) == NULL)
 			fail_msg("--help does not document %s", opts[i]);
+}
+
+/* ---- 3b. the standby ---- */
+
+/* Wait until nxwd's log has a line with text at least n times. @return 0, or -1 */
+static int
+wait_log(const struct nxt_wd *wd, const char *text, int n)
+{
+	const uint64_t t0 = mono_ns();
+
+	while (nxt_log_count(wd->log, text) < n)
+		if (mono_ns() - t0 > nxt_budget_ns(20000 * MS))
+			return -1;
+		else
+			usleep(2000);
+	return 0;
+}
+
+/* The pid in the last "standby nxd (pid N) ready" line. */
+static pid_t
+standby_pid(const struct nxt_wd *wd)
+{
+	char line[512];
+	pid_t pid = -1;
+	FILE *f = fopen(wd->log, "r");
+
+	assert_non_null(f);
+	while (fgets(line, sizeof line, f) != NULL) {
+		int p;
+
+		if (sscanf(line, "nxwd: standby nxd (pid %d) ready", &p) == 1)
+			pid = p;
+	}
+	fclose(f);
+	return pid;
+}
+
+static void
+echo_once(const char *inst)
+{
+	char out[16];
+	uint32_t len = 0;
+	struct nx_client *c;
+
+	assert_int_equal(nx_open(&c, inst, NULL), 0);
+	assert_int_equal(nx_call(c, (uint16_t)nx_pipeline_id(c, "echo"), "sb", 2, out, sizeof out,
+				 &len, nxt_budget_ns(5000 * MS)), 0);
+	assert_int_equal(len, 2);
+	assert_memory_equal(out, "sb", 2);
+	nx_close(c);
+}
+
+/*
+ * Once nxd serves, nxwd starts a standby nxd (loaded, placement planned,
+ * waiting): a kill makes that one the next generation, and nxwd starts
+ * another. A standby that dies is replaced; the serving nxd never notices.
+ */
+static void
+test_standby_takes_over_a_restart_and_is_replaced(void **state)
+{
+	const char *wd_args[] = { "--restart-min", "0", NULL };
+	struct nxt_wd wd;
+	struct nxt_hdr h, h2;
+	char inst[64], says[96];
+	pid_t sb, sb2;
+
+	(void)state;
+	nxt_instance(inst, sizeof inst, "standby");
+	assert_true(nxt_wd_spawn(&wd, inst, wd_args, NULL) > 0);
+	if (nxt_wait_serving(inst, 1, nxt_budget_ns(20000 * MS), &h) < 0 ||
+	    wait_log(&wd, ") ready", 1) < 0) {
+		nxt_wd_dump_log(&wd);
+		fail_msg("no nxd serving with a standby ready");
+	}
+	sb = standby_pid(&wd);
+	assert_true(sb > 0 && sb != h.pid);
+	echo_once(inst);
+
+	/* the kill: the standby takes over */
+	assert_int_equal(kill(h.pid, SIGKILL), 0);
+	if (nxt_wait_serving(inst, h.generation + 1, nxt_budget_ns(20000 * MS), &h2) < 0) {
+		nxt_wd_dump_log(&wd);
+		fail_msg("no restart");
+	}
+	assert_int_equal(h2.pid, sb);
+	snprintf(says, sizeof says, "killed by signal 9; restart 1, as generation %llu, by the "
+		 "standby (pid %d)", (unsigned long long)(h.generation + 1), (int)sb);
+	assert_int_equal(nxt_log_count(wd.log, says), 1);
+	echo_once(inst);
+
+	/* a new standby; killed, it is replaced, and the active one carries on */
+	if (wait_log(&wd, ") ready", 2) < 0) {
+		nxt_wd_dump_log(&wd);
+		fail_msg("no second standby");
+	}
+	sb2 = standby_pid(&wd);
+	assert_true(sb2 > 0 && sb2 != sb);
+	assert_int_equal(kill(sb2, SIGKILL), 0);
+	snprintf(says, sizeof says, "standby nxd (pid %d) killed by signal 9; another in 1 s",
+		 (int)sb2);
+	if (wait_log(&wd, says, 1) < 0 || wait_log(&wd, ") ready", 3) < 0) {
+		nxt_wd_dump_log(&wd);
+		fail_msg("the dead standby was not replaced");
+	}
+	assert_int_equal(nxt_hdr_read(inst, &h), 0);
+	assert_int_equal(h.pid, sb);
+	assert_int_equal(h.generation, h2.generation);
+	echo_once(inst);
+
+	/* stopping nxwd stops the standby too */
+	sb2 = standby_pid(&wd);
+	assert_int_equal(nxt_wd_stop(&wd), 0);
+	assert_true(kill(sb2, 0) < 0 && errno == ESRCH);
+	assert_true(nxt_segments_gone(inst));
+}
+
+/* --no-standby: one nxd only, and a restart starts one cold. */
+static void
+test_no_standby_restarts_cold(void **state)
+{
+	const char *wd_args[] = { "--restart-min", "0", "--no-standby", NULL };
+	struct nxt_wd wd;
+	struct nxt_hdr h, h2;
+	char inst[64];
+
+	(void)state;
+	nxt_instance(inst, sizeof inst, "cold");
+	assert_true(nxt_wd_spawn(&wd, inst, wd_args, NULL) > 0);
+	if (nxt_wait_serving(inst, 1, nxt_budget_ns(20000 * MS), &h) < 0) {
+		nxt_wd_dump_log(&wd);
+		fail_msg("nxd under nxwd never served");
+	}
+	usleep(200000); /* a standby would be started by now */
+	assert_int_equal(kill(h.pid, SIGKILL), 0);
+	if (nxt_wait_serving(inst, h.generation + 1, nxt_budget_ns(20000 * MS), &h2) < 0) {
+		nxt_wd_dump_log(&wd);
+		fail_msg("no restart");
+	}
+	echo_once(inst);
+	assert_int_equal(nxt_log_count(wd.log, "standby"), 0);
+	assert_int_equal(nxt_wd_stop(&wd), 0);
+	assert_true(nxt_segments_gone(inst));
 }
 
 /* ---- 4. recovery code: a restart interrupted, a restart that fails ---- */
@@ -787,6 +931,8 @@ main(void)
 		cmocka_unit_test(test_nxd_usage_error_is_not_restarted),
 		cmocka_unit_test(test_crash_loop_stops_nxwd_after_the_fourth_start),
 		cmocka_unit_test(test_stalled_worker_is_aborted_and_nxd_restarted),
+		cmocka_unit_test(test_standby_takes_over_a_restart_and_is_replaced),
+		cmocka_unit_test(test_no_standby_restarts_cold),
 		cmocka_unit_test(test_restart_during_replay_does_not_run_a_request_twice),
 		cmocka_unit_test(test_failed_restart_keeps_the_clients_for_the_next),
 		cmocka_unit_test(test_kill9_at_random_moments_loses_and_duplicates_nothing),

@@ -2,10 +2,14 @@
  * nxd - the nexus core daemon: one instance, its pinned workers and its
  * control thread. A thin main over core/nxd.h.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/nxd.h"
 
@@ -55,7 +59,70 @@ usage(FILE *f)
 		"  -h, --help               this text\n"
 		"\n"
 		"SIGTERM or SIGINT: stop taking requests, answer what was taken, remove\n"
-		"the segments (unless --keep), exit 0.\n");
+		"the segments (unless --keep), exit 0.\n"
+		"\n"
+		"Under nxwd, NX_STANDBY_FD makes this nxd a standby: it plans placement\n"
+		"and waits on that descriptor for nxwd's word to take the instance over.\n");
+}
+
+/*
+ * A standby for nxwd: do now what does not need the instance - the
+ * configuration (read already), the topology and placement plan, this
+ * thread's pinning, the program's loading - then say so with one byte on
+ * fd and wait. nxwd's go is the restart's NX_RESTART_* variables
+ * ("KEY=VALUE", each ended by a NUL, an empty one last); they go into the
+ * environment, where nx_instance_create reads them for the restart log.
+ * A restart then starts here, not at exec: 7 to 10 ms less on a machine
+ * whose fork, exec and topology load take that long.
+ * @return 0 to go on, 1 (failed), or -1: nxwd closed fd (stand down)
+ */
+static int
+standby(const char *fdstr, const struct nx_instance_conf *conf, struct nx_place_plan *plan)
+{
+	char *end, buf[4096];
+	size_t have = 0;
+	const char *p;
+	long fd = strtol(fdstr, &end, 10);
+
+	unsetenv("NX_STANDBY_FD"); /* not for what nxd may start */
+	if (*fdstr == '\0' || *end != '\0' || fd < 0 || fd > 65535 ||
+	    fcntl((int)fd, F_SETFD, FD_CLOEXEC) < 0) {
+		fprintf(stderr, "nxd: NX_STANDBY_FD '%s' is not an open descriptor\n", fdstr);
+		return 1;
+	}
+	if (nx_instance_conf_plan(conf, plan) < 0) {
+		fprintf(stderr, "nxd: placement: %s\n", nx__errmsg());
+		return 1;
+	}
+	if (write((int)fd, "R", 1) != 1)
+		return -1;
+	for (;;) {
+		ssize_t got = read((int)fd, buf + have, sizeof buf - 1 - have);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return -1;
+		have += (size_t)got;
+		if (have >= 2 && buf[have - 1] == '\0' && buf[have - 2] == '\0')
+			break;
+		if (have == sizeof buf - 1) {
+			fprintf(stderr, "nxd: standby: nxwd's go is too long\n");
+			return 1;
+		}
+	}
+	close((int)fd);
+	for (p = buf; *p != '\0'; p += strlen(p) + 1) {
+		char key[64];
+		const char *eq = strchr(p, '=');
+
+		if (eq == NULL || eq - p >= (ptrdiff_t)sizeof key || strncmp(p, "NX_RESTART_", 11) != 0)
+			continue; /* only what the restart log takes */
+		memcpy(key, p, (size_t)(eq - p));
+		key[eq - p] = '\0';
+		setenv(key, eq + 1, 1);
+	}
+	return 0;
 }
 
 enum { OPT_IDLE = 256, OPT_MAXCH, OPT_RING, OPT_ARENA, OPT_MAXPAY, OPT_KEEP, OPT_MLOCK,
@@ -123,6 +190,7 @@ main(int argc, char **argv)
 	struct nx_instance_conf conf;
 	struct nx_instance *inst;
 	const char *config = NULL;
+	struct nx_place_plan plan;
 	bool placement = false;
 	char buf[8192];
 	int opt, rc;
@@ -187,6 +255,14 @@ main(int argc, char **argv)
 		return print_placement(&conf);
 	if (conf.quiet)
 		nx_log_set_level(NX_LOG_WARN);
+	if (getenv("NX_STANDBY_FD") != NULL) {
+		rc = standby(getenv("NX_STANDBY_FD"), &conf, &plan);
+		if (rc != 0) {
+			nx_instance_conf_release(&conf);
+			return rc < 0 ? 0 : 1;
+		}
+		conf.plan = &plan;
+	}
 
 	rc = nx_instance_create(&inst, &conf);
 	nx_instance_conf_release(&conf);

@@ -25,6 +25,7 @@ struct nxwd_opts {
 	uint64_t stable_ns;
 	uint32_t max_restarts;     /* 0: no limit */
 	uint64_t window_ns;
+	bool standby_off;          /* --no-standby: every restart starts nxd cold */
 };
 
 /** Run nxd under supervision until nxwd is told to stop or gives up. @return exit code */

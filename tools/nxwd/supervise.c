@@ -22,7 +22,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <stdarg.h>
+#include <pthread.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -30,6 +33,7 @@
 #include "platform/nx_platform.h"
 #include "shm/backoff.h"
 #include "shm/health_read.h"
+#include "shm/life.h"
 
 #include "nxwd.h"
 
@@ -61,6 +65,23 @@ struct wd {
 	bool stopping;
 	uint64_t stop_ns;
 	uint64_t last_watchdog_ns;
+	/* the standby: an nxd started ahead, planned and pinned, waiting for
+	 * our go (the restart's variables) on sb_fd */
+	pid_t sb_pid;           /* -1: none */
+	int sb_pidfd;
+	int sb_fd;
+	bool sb_ready;          /* it said so */
+	bool sb_off;            /* --no-standby, or its configuration is refused */
+	uint64_t sb_next_ns;    /* CLOCK_MONOTONIC: no new standby before */
+	/* the life locks (shm/life.h) and the thread that watches them */
+	struct nx_life *life;
+	int life_fd;
+	pthread_t watcher;
+	bool watching;
+	uint32_t life_stop;     /* atomic: the watcher ends */
+	uint32_t life_done;     /* atomic: the last arming the watcher is through with */
+	int32_t died_pid;       /* atomic: whose threads died, */
+	uint64_t died_wall_ns;  /* atomic: and when the watcher had them all */
 	uint64_t ages[NXWD_MAX_WORKERS];
 };
 
@@ -112,14 +133,15 @@ segment_generation(struct wd *w)
  * Start nxd. The child gets our signals back, dies with us (SIGKILL
  * leaves the segments, so that a new nxwd's nxd recovers the clients),
  * and does not inherit systemd's notification socket. An exec failure
- * comes back through a close-on-exec pipe.
+ * comes back through a close-on-exec pipe. A standby (sb != NULL) gets
+ * one end of a socket pair in NX_STANDBY_FD; *sb is the other.
  * @return 0, NXWD_EXIT_USAGE (nxd cannot be run), NXWD_EXIT_ERROR
  */
 static int
-spawn(struct wd *w, const struct restart_env *env)
+launch(struct wd *w, const struct restart_env *env, pid_t *pidp, int *pidfdp, int *sb)
 {
 	const pid_t parent = getpid();
-	int pfd[2], err = 0;
+	int pfd[2], sp[2] = { -1, -1 }, err = 0;
 	ssize_t got;
 	pid_t pid;
 
@@ -127,12 +149,21 @@ spawn(struct wd *w, const struct restart_env *env)
 		fprintf(stderr, "nxwd: pipe: %s\n", strerror(errno));
 		return NXWD_EXIT_ERROR;
 	}
-	w->launch_gen = segment_generation(w);
+	if (sb != NULL && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+		fprintf(stderr, "nxwd: socketpair: %s\n", strerror(errno));
+		close(pfd[0]);
+		close(pfd[1]);
+		return NXWD_EXIT_ERROR;
+	}
 	pid = fork();
 	if (pid < 0) {
 		fprintf(stderr, "nxwd: fork: %s\n", strerror(errno));
 		close(pfd[0]);
 		close(pfd[1]);
+		if (sb != NULL) {
+			close(sp[0]);
+			close(sp[1]);
+		}
 		return NXWD_EXIT_ERROR;
 	}
 	if (pid == 0) {
@@ -147,6 +178,16 @@ spawn(struct wd *w, const struct restart_env *env)
 		unsetenv("NOTIFY_SOCKET");
 		unsetenv("WATCHDOG_USEC");
 		unsetenv("WATCHDOG_PID");
+		unsetenv("NX_STANDBY_FD");
+		unsetenv("NX_LIFE_FD");
+		if (w->life_fd >= 0 && fcntl(w->life_fd, F_SETFD, 0) == 0) {
+			snprintf(num, sizeof num, "%d", w->life_fd);
+			setenv("NX_LIFE_FD", num, 1);
+		}
+		if (sb != NULL && fcntl(sp[1], F_SETFD, 0) == 0) {
+			snprintf(num, sizeof num, "%d", sp[1]);
+			setenv("NX_STANDBY_FD", num, 1);
+		}
 		if (env != NULL) {
 			setenv("NX_RESTART_REASON", env->reason, 1);
 			snprintf(num, sizeof num, "%d", env->status);
@@ -168,28 +209,246 @@ spawn(struct wd *w, const struct restart_env *env)
 		_exit(127);
 	}
 	close(pfd[1]);
+	if (sb != NULL)
+		close(sp[1]);
 	do
 		got = read(pfd[0], &err, sizeof err);
 	while (got < 0 && errno == EINTR);
 	close(pfd[0]);
 	if (got == (ssize_t)sizeof err) {
 		waitpid(pid, NULL, 0);
+		if (sb != NULL)
+			close(sp[0]);
 		fprintf(stderr, "nxwd: cannot run '%s': %s\n", w->o->argv[0], strerror(err));
 		return NXWD_EXIT_USAGE;
 	}
-	w->pidfd = pidfd_open(pid);
-	if (w->pidfd < 0 && errno != ENOSYS) {
+	*pidfdp = pidfd_open(pid);
+	if (*pidfdp < 0 && errno != ENOSYS) {
 		fprintf(stderr, "nxwd: pidfd_open: %s\n", strerror(errno));
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
+		if (sb != NULL)
+			close(sp[0]);
 		return NXWD_EXIT_ERROR;
 	}
 	/* ENOSYS: a kernel before 5.3, or valgrind: SIGCHLD (signalfd) says it instead */
-	w->pid = pid;
+	*pidp = pid;
+	if (sb != NULL)
+		*sb = sp[0];
+	return 0;
+}
+
+static void
+now_active(struct wd *w)
+{
 	w->serving = false;
 	w->stalled = false;
 	w->killed = false;
+}
+
+/* Start nxd cold (exec, topology, placement, then the instance). */
+static int
+spawn(struct wd *w, const struct restart_env *env)
+{
+	int rc;
+
+	w->launch_gen = segment_generation(w);
+	rc = launch(w, env, &w->pid, &w->pidfd, NULL);
+	if (rc == 0)
+		now_active(w);
+	return rc;
+}
+
+/* ---- the standby ---- */
+
+static void
+standby_gone(struct wd *w)
+{
+	if (w->sb_pidfd >= 0)
+		close(w->sb_pidfd);
+	if (w->sb_fd >= 0)
+		close(w->sb_fd);
+	w->sb_pid = -1;
+	w->sb_pidfd = -1;
+	w->sb_fd = -1;
+	w->sb_ready = false;
+}
+
+/* Stop the standby (it holds nothing: SIGKILL) and reap it. */
+static void
+standby_stop(struct wd *w)
+{
+	if (w->sb_pid > 0) {
+		kill(w->sb_pid, SIGKILL);
+		waitpid(w->sb_pid, NULL, 0);
+	}
+	standby_gone(w);
+}
+
+/* The standby died before its go (reaped with status st). */
+static void
+on_standby_death(struct wd *w, int st)
+{
+	const pid_t pid = w->sb_pid;
+
+	standby_gone(w);
+	if (w->stopping)
+		return;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 2) {
+		/* its configuration is bad: so would a cold start's be, and that
+		 * one says so in the restart log and our exit status */
+		w->sb_off = true;
+		fprintf(stderr, "nxwd: standby nxd (pid %d) refused its configuration (exit 2): "
+			"restarts start nxd cold\n", (int)pid);
+		return;
+	}
+	if (WIFSIGNALED(st))
+		fprintf(stderr, "nxwd: standby nxd (pid %d) killed by signal %d; another in 1 s\n",
+			(int)pid, WTERMSIG(st));
+	else
+		fprintf(stderr, "nxwd: standby nxd (pid %d) exited with status %d; another in 1 s\n",
+			(int)pid, WEXITSTATUS(st));
+	w->sb_next_ns = nx_clock_ns() + 1000 * MS;
+}
+
+/* Start a standby once the active nxd serves: the next restart starts there. */
+static void
+standby_start(struct wd *w)
+{
+	if (launch(w, NULL, &w->sb_pid, &w->sb_pidfd, &w->sb_fd) != 0) {
+		w->sb_pid = -1;
+		w->sb_next_ns = nx_clock_ns() + 1000 * MS;
+	}
+}
+
+/* The standby said it is ready ('R'), or closed its end. */
+static void
+on_standby_word(struct wd *w)
+{
+	char c;
+	ssize_t got = recv(w->sb_fd, &c, 1, MSG_DONTWAIT);
+
+	if (got == 1 && c == 'R') {
+		w->sb_ready = true;
+		fprintf(stderr, "nxwd: standby nxd (pid %d) ready\n", (int)w->sb_pid);
+	} else if (got == 0) {
+		close(w->sb_fd); /* it exits: its pidfd says how */
+		w->sb_fd = -1;
+		w->sb_ready = false;
+	}
+}
+
+static size_t
+put_var(char *buf, size_t at, size_t cap, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Append one "KEY=VALUE" and its NUL. */
+static size_t
+put_var(char *buf, size_t at, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (at >= cap)
+		return cap;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + at, cap - at, fmt, ap);
+	va_end(ap);
+	return n < 0 || (size_t)n + 1 >= cap - at ? cap : at + (size_t)n + 1;
+}
+
+/*
+ * Make the standby the active nxd: send it the restart's variables.
+ * @return 0, or -1 when it is gone (the caller starts one cold)
+ */
+static int
+promote(struct wd *w, const struct restart_env *env)
+{
+	char msg[512];
+	size_t n = 0;
+
+	n = put_var(msg, n, sizeof msg, "NX_RESTART_REASON=%s", env->reason);
+	n = put_var(msg, n, sizeof msg, "NX_RESTART_STATUS=%d", env->status);
+	n = put_var(msg, n, sizeof msg, "NX_RESTART_WALL_NS=%llu", (unsigned long long)env->wall_ns);
+	n = put_var(msg, n, sizeof msg, "NX_RESTART_OLD_PID=%d", (int)env->old_pid);
+	if (n >= sizeof msg)
+		return -1;
+	msg[n++] = '\0';
+	w->launch_gen = segment_generation(w);
+	if (send(w->sb_fd, msg, n, MSG_NOSIGNAL) != (ssize_t)n) {
+		standby_stop(w);
+		return -1;
+	}
+	w->pid = w->sb_pid;
+	w->pidfd = w->sb_pidfd;
+	w->sb_pidfd = -1;
+	standby_gone(w);
+	w->sb_next_ns = 0;
+	now_active(w);
 	return 0;
+}
+
+/* ---- the life locks: a death noticed before the address space is gone ---- */
+
+static void *
+watch_life(void *arg)
+{
+	struct wd *w = arg;
+	uint32_t seen = 0;
+
+	while (__atomic_load_n(&w->life_stop, __ATOMIC_ACQUIRE) == 0) {
+		uint64_t when = 0;
+		int32_t pid = 0;
+		int died;
+
+		died = nx_life_watch(w->life, &seen, 100 * MS, &pid, &when);
+		if (died >= 0)
+			__atomic_store_n(&w->life_done, seen, __ATOMIC_RELEASE);
+		if (died == 1) {
+			/* when we knew; the restart waits for the pidfd (the exit
+			 * status, and the control socket freed with the files) */
+			__atomic_store_n(&w->died_wall_ns, when, __ATOMIC_RELAXED);
+			__atomic_store_n(&w->died_pid, pid, __ATOMIC_RELEASE);
+		}
+	}
+	return NULL;
+}
+
+/* Without the life locks (no memfd, no thread), the pidfd alone says it. */
+static void
+life_start(struct wd *w)
+{
+	w->life_fd = nx_life_create(&w->life);
+	if (w->life_fd < 0) {
+		w->life = NULL;
+		return;
+	}
+	errno = pthread_create(&w->watcher, NULL, watch_life, w);
+	if (errno == 0) {
+		w->watching = true;
+		return;
+	}
+	fprintf(stderr, "nxwd: no life-lock watcher (%s): deaths are noticed by the pidfd alone\n",
+		strerror(errno));
+	close(w->life_fd);
+	w->life_fd = -1;
+}
+
+/*
+ * Before the next nxd holds the locks: let the watcher finish with the
+ * last one's (all its threads are dead once it is reaped, so this is
+ * quick), or it could take a lock of the new nxd for one of the old.
+ */
+static void
+life_settle(struct wd *w)
+{
+	const uint64_t t0 = nx_clock_ns();
+
+	if (!w->watching)
+		return;
+	while (__atomic_load_n(&w->life_done, __ATOMIC_ACQUIRE) !=
+		       __atomic_load_n(&w->life->armed, __ATOMIC_ACQUIRE) &&
+	       nx_clock_ns() - t0 < 100 * MS)
+		nx_sleep_ns(50000);
 }
 
 /* Wait ns for a stop signal. @return true when one came */
@@ -216,10 +475,20 @@ wait_for_stop(struct wd *w, uint64_t ns)
 static int
 on_death(struct wd *w, int st)
 {
-	const uint64_t wall = nx_wallclock_ns();
+	uint64_t wall = nx_wallclock_ns();
 	struct restart_env env = { .old_pid = w->pid };
 	uint64_t delay, gen;
 	int rc;
+
+	/* the watcher saw its threads die before the pidfd said so: that is
+	 * when we knew */
+	life_settle(w);
+	if (__atomic_load_n(&w->died_pid, __ATOMIC_ACQUIRE) == w->pid) {
+		const uint64_t early = __atomic_load_n(&w->died_wall_ns, __ATOMIC_RELAXED);
+
+		if (early != 0 && early < wall && wall - early < 1000 * MS)
+			wall = early;
+	}
 
 	if (w->pidfd >= 0)
 		close(w->pidfd);
@@ -271,12 +540,19 @@ on_death(struct wd *w, int st)
 	if (delay != 0)
 		fprintf(stderr, ", in %llu.%03llu ms", (unsigned long long)(delay / MS),
 			(unsigned long long)(delay % MS / 1000));
+	if (w->sb_ready)
+		fprintf(stderr, ", by the standby (pid %d)", (int)w->sb_pid);
 	fputc('\n', stderr);
 	nxwd_notify_status("restarting nxd (%s): restart %llu, generation %llu", env.reason,
 			   (unsigned long long)w->restarts, (unsigned long long)gen);
 	if (delay != 0 && wait_for_stop(w, delay)) {
 		fprintf(stderr, "nxwd: stopped before the restart\n");
 		return NXWD_EXIT_OK;
+	}
+	if (w->sb_ready) {
+		if (promote(w, &env) == 0)
+			return -1;
+		fprintf(stderr, "nxwd: the standby is gone: nxd starts cold\n");
 	}
 	rc = spawn(w, &env);
 	return rc != 0 ? rc : -1;
@@ -348,6 +624,9 @@ on_tick(struct wd *w)
 		kill(w->pid, SIGKILL);
 		w->killed = true;
 	}
+	if (!w->o->standby_off && !w->sb_off && w->sb_pid < 0 && w->serving && !w->stalled &&
+	    !w->stopping && now >= w->sb_next_ns)
+		standby_start(w);
 	if (w->serving && !w->stalled)
 		nx_backoff_healthy(&w->bo);
 	else
@@ -387,6 +666,12 @@ on_signal(struct wd *w, int *st)
 	while (read(w->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
 		if (si.ssi_signo == SIGCHLD && w->pidfd < 0 && w->pid > 0 && !reaped)
 			reaped = waitpid(w->pid, st, WNOHANG) == w->pid;
+		if (si.ssi_signo == SIGCHLD && w->sb_pidfd < 0 && w->sb_pid > 0) {
+			int sst;
+
+			if (waitpid(w->sb_pid, &sst, WNOHANG) == w->sb_pid)
+				on_standby_death(w, sst);
+		}
 		if ((si.ssi_signo != SIGTERM && si.ssi_signo != SIGINT) || w->stopping)
 			continue;
 		w->stopping = true;
@@ -396,6 +681,7 @@ on_signal(struct wd *w, int *st)
 			(int)w->pid);
 		if (w->pid > 0)
 			kill(w->pid, SIGTERM);
+		standby_stop(w);
 	}
 	return reaped;
 }
@@ -420,6 +706,10 @@ nxwd_supervise(const struct nxwd_opts *o)
 	w->o = o;
 	w->pid = -1;
 	w->pidfd = -1;
+	w->sb_pid = -1;
+	w->sb_pidfd = -1;
+	w->sb_fd = -1;
+	w->life_fd = -1;
 	w->rng = nx_random_seed() | 1;
 	nx_backoff_init(&w->bo, &bc, wd_clock, wd_random, w);
 	if (o->stall_ns != 0)
@@ -442,18 +732,21 @@ nxwd_supervise(const struct nxwd_opts *o)
 		goto out;
 	}
 	nxwd_notify_init();
+	life_start(w); /* after the mask: the watcher takes no signal */
 	rc = spawn(w, NULL);
 	if (rc != 0)
 		goto out;
 	for (;;) {
-		struct pollfd pf[2] = {
+		struct pollfd pf[4] = {
 			{ .fd = w->sigfd, .events = POLLIN },
 			{ .fd = w->pidfd, .events = POLLIN }, /* -1: ignored */
+			{ .fd = w->sb_pidfd, .events = POLLIN },
+			{ .fd = w->sb_fd, .events = POLLIN },
 		};
 		bool reaped;
 		int st = 0;
 
-		if (poll(pf, 2, tick_ms(w)) < 0 && errno != EINTR) {
+		if (poll(pf, 4, tick_ms(w)) < 0 && errno != EINTR) {
 			fprintf(stderr, "nxwd: poll: %s\n", strerror(errno));
 			rc = NXWD_EXIT_ERROR;
 			break;
@@ -464,6 +757,15 @@ nxwd_supervise(const struct nxwd_opts *o)
 				;
 			reaped = true;
 		}
+		if (w->sb_fd >= 0 && (pf[3].revents & (POLLIN | POLLHUP)))
+			on_standby_word(w);
+		if (w->sb_pidfd >= 0 && (pf[2].revents & (POLLIN | POLLHUP))) {
+			int sst = 0;
+
+			while (waitpid(w->sb_pid, &sst, 0) < 0 && errno == EINTR)
+				;
+			on_standby_death(w, sst);
+		}
 		if (reaped) {
 			rc = on_death(w, st);
 			if (rc >= 0)
@@ -473,9 +775,20 @@ nxwd_supervise(const struct nxwd_opts *o)
 		on_tick(w);
 	}
 out:
+	standby_stop(w);
 	if (w->pid > 0) {
 		kill(w->pid, SIGKILL);
 		waitpid(w->pid, NULL, 0);
+	}
+	if (w->watching) {
+		/* nxd is gone, so no lock keeps the watcher; wake it from its wait */
+		__atomic_store_n(&w->life_stop, 1, __ATOMIC_RELEASE);
+		nx_futex_wake(&w->life->armed, 1, true);
+		pthread_join(w->watcher, NULL);
+	}
+	if (w->life != NULL) {
+		nx_life_unmap(w->life);
+		close(w->life_fd);
 	}
 	if (w->pidfd >= 0)
 		close(w->pidfd);

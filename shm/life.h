@@ -1,0 +1,56 @@
+/*
+ * Life locks: how nxwd learns that every thread of nxd is dead before the
+ * kernel has torn its address space down (a millisecond here for a few
+ * MiB, and the pidfd waits for it).
+ *
+ * nxwd creates a small anonymous segment of robust, process-shared
+ * mutexes and hands it to each nxd it starts (NX_LIFE_FD). nxd's control
+ * thread holds lock 0 and worker i holds lock 1 + i while they run; once
+ * all hold theirs, nxd arms the segment (how many, its pid). nxwd's
+ * watcher thread then waits for each lock in turn. A thread that dies
+ * with its lock held has it released by the kernel at the start of its
+ * exit (the robust list), with the owner-died mark: when the watcher has
+ * them all, no thread of that nxd can run again. A clean stop unlocks
+ * them instead, without the mark.
+ */
+#ifndef NX_SHM_LIFE_H
+#define NX_SHM_LIFE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define NX_LIFE_LOCKS 257 /* the control thread and up to 256 workers */
+
+struct nx_life {
+	uint32_t armed;  /* futex word: bumped by nxd once its threads hold their locks */
+	uint32_t nlocks; /* locks held by the armed nxd */
+	int32_t pid;     /* the armed nxd */
+	uint32_t pad;
+	pthread_mutex_t lock[NX_LIFE_LOCKS];
+};
+
+/** nxwd: create the segment, its locks initialised. @return fd (close-on-exec), or < 0 */
+int nx_life_create(struct nx_life **out);
+/** nxd: map the segment nxwd handed over in fd. @return 0, or < 0 (message set) */
+int nx_life_map(struct nx_life **out, int fd);
+void nx_life_unmap(struct nx_life *l);
+
+/** nxd: the calling thread holds lock i (waits at most 1 s). @return true when held */
+bool nx_life_hold(struct nx_life *l, unsigned i);
+/** nxd: the calling thread lets lock i go (a clean stop). */
+void nx_life_release(struct nx_life *l, unsigned i);
+/** nxd: locks 0 to n - 1 are held by this process's threads: watch them. */
+void nx_life_arm(struct nx_life *l, uint32_t n, int32_t pid);
+
+/**
+ * nxwd: wait for the next arming after *seen (at most timeout_ns), then
+ * for every armed lock. @return 1 when they were all let go and at least
+ * one by a dead thread (*pid: whose; *died_wall_ns: CLOCK_REALTIME when
+ * the first came free), 0 when all were let go cleanly, -1 when nothing
+ * was armed in time
+ */
+int nx_life_watch(struct nx_life *l, uint32_t *seen, uint64_t timeout_ns, int32_t *pid,
+		  uint64_t *died_wall_ns);
+
+#endif

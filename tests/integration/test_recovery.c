@@ -57,16 +57,6 @@ xorshift(uint64_t *s)
 	return *s;
 }
 
-static const char *
-plugin_path(const char *name)
-{
-	static char path[512];
-
-	snprintf(path, sizeof path, "%s/plugins/%s.so",
-		 getenv("NX_TESTS") ? getenv("NX_TESTS") : "build/tests", name);
-	return path;
-}
-
 /* The restart log as a snapshot reads it. */
 static unsigned
 restart_log(const char *instance, struct nx_health_restart *out, unsigned max, uint64_t *total)
@@ -387,7 +377,7 @@ write_conf(const char *path, const char *pipeline, const char *stage)
 
 	assert_non_null(f);
 	fprintf(f, "[nxd]\nmax-channels = 8\n\n[pipeline.%s]\ngraph = s\ns.stage = %s\n"
-		   "s.plugin = %s\n", pipeline, stage, plugin_path("spin"));
+		   "s.plugin = %s\n", pipeline, stage, nxt_plugin_path("spin"));
 	fclose(f);
 }
 
@@ -873,7 +863,7 @@ test_failed_restart_keeps_the_clients_for_the_next(void **state)
 	f = fopen(conf, "w");
 	assert_non_null(f);
 	fprintf(f, "[pipeline.echo2]\ngraph = s\ns.stage = failif\ns.plugin = %s\ns.file = %s\n",
-		plugin_path("spin"), marker);
+		nxt_plugin_path("spin"), marker);
 	fclose(f);
 	assert_true(nxt_wd_spawn(&wd, inst, wd_args, nxd_args) > 0);
 	assert_int_equal(nxt_wait_serving(inst, 1, nxt_budget_ns(20000 * MS), &h), 0);

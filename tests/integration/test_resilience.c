@@ -30,20 +30,10 @@ static struct nxt_nxd nxd = { .pid = -1 };
 static struct nx_client *c;
 static struct nx_hr *hr;
 
-static const char *
-plugin_path(const char *name)
-{
-	static char path[512];
-
-	snprintf(path, sizeof path, "%s/plugins/%s.so",
-		 getenv("NX_TESTS") ? getenv("NX_TESTS") : "build/tests", name);
-	return path;
-}
-
 static int
 start(const char *extra_nxd, const char *const *args)
 {
-	const char *faulty = plugin_path("faulty");
+	const char *faulty = nxt_plugin_path("faulty");
 	FILE *f;
 
 	nxt_instance(inst, sizeof inst, "resil");
@@ -269,7 +259,7 @@ test_faulting_stage_is_contained_and_quarantined_while_others_answer(void **stat
 	}
 	/* a swap puts a fresh instance in: in service again */
 	assert_int_equal(nxt_ctl(inst, NULL, 0, "swap", "crashy", "c", "faulty", "--plugin",
-			     plugin_path("faulty"), NULL), 0);
+			     nxt_plugin_path("faulty"), NULL), 0);
 	assert_int_equal(call(crashy, "fine", 4, out, &len, NULL, 0), 0);
 	assert_int_equal(kill(nxd.pid, 0), 0);
 }

@@ -30,16 +30,6 @@ static char inst[64], counts_name[64], conf_path[128], plugin[512];
 static struct plugin_counts *counts;
 static struct nxt_nxd nxd = { .pid = -1 };
 
-static const char *
-plugin_path(const char *name)
-{
-	static char path[512];
-
-	snprintf(path, sizeof path, "%s/plugins/%s.so",
-		 getenv("NX_TESTS") ? getenv("NX_TESTS") : "build/tests", name);
-	return path;
-}
-
 static void
 write_conf(const char *path, const char *name, const char *version)
 {
@@ -60,7 +50,7 @@ setup(void **state)
 	nxt_instance(inst, sizeof inst, "swap");
 	snprintf(counts_name, sizeof counts_name, "/nxt-counts-%d", (int)getpid());
 	snprintf(conf_path, sizeof conf_path, "/tmp/%s.ini", inst);
-	snprintf(plugin, sizeof plugin, "%s", plugin_path("versioned"));
+	snprintf(plugin, sizeof plugin, "%s", nxt_plugin_path("versioned"));
 	fd = shm_open(counts_name, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	if (fd < 0 || ftruncate(fd, sizeof *counts) != 0)
 		return -1;
@@ -266,7 +256,7 @@ test_bad_plugins_and_stages_are_refused_and_change_nothing(void **state)
 	assert_int_equal(before, 1);
 	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		const char *path = bad[i].plugin == NULL ? plugin :
-				   bad[i].plugin[0] == '/' ? bad[i].plugin : plugin_path(bad[i].plugin);
+				   bad[i].plugin[0] == '/' ? bad[i].plugin : nxt_plugin_path(bad[i].plugin);
 		int st = nxt_ctl(inst, &text, false, "swap", "vp", "v", bad[i].stage, "--plugin", path, NULL);
 
 		assert_true(st < 0);

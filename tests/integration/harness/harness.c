@@ -151,17 +151,33 @@ nxt_nxd_spawn(struct nxt_nxd *d, const char *instance, const char *const *args)
 }
 
 void
-nxt_nxd_dump_log(const struct nxt_nxd *d)
+nxt_dump_file(const char *path)
 {
 	char line[512];
-	FILE *f = fopen(d->log, "r");
+	FILE *f = fopen(path, "r");
 
 	if (f == NULL)
 		return;
-	fprintf(stderr, "---- %s ----\n", d->log);
+	fprintf(stderr, "---- %s ----\n", path);
 	while (fgets(line, sizeof line, f) != NULL)
 		fputs(line, stderr);
 	fclose(f);
+}
+
+void
+nxt_nxd_dump_log(const struct nxt_nxd *d)
+{
+	nxt_dump_file(d->log);
+}
+
+const char *
+nxt_plugin_path(const char *name)
+{
+	static char path[512];
+
+	snprintf(path, sizeof path, "%s/plugins/%s.so",
+		 getenv("NX_TESTS") ? getenv("NX_TESTS") : "build/tests", name);
+	return path;
 }
 
 int

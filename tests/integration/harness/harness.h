@@ -55,5 +55,9 @@ int nxt_ctl(const char *instance, char **text, int json, ...);
 bool nxt_sanitized(void);
 /** Scale a time budget for slow (sanitized) builds. */
 uint64_t nxt_budget_ns(uint64_t ns);
+/** A test plugin's path: $NX_TESTS/plugins/NAME.so (a static buffer). */
+const char *nxt_plugin_path(const char *name);
+/** Copy a log file to stderr, framed by its name (on failure). */
+void nxt_dump_file(const char *path);
 
 #endif

@@ -134,15 +134,7 @@ nxt_wd_stop(struct nxt_wd *w)
 void
 nxt_wd_dump_log(const struct nxt_wd *w)
 {
-	char line[512];
-	FILE *f = fopen(w->log, "r");
-
-	if (f == NULL)
-		return;
-	fprintf(stderr, "---- %s ----\n", w->log);
-	while (fgets(line, sizeof line, f) != NULL)
-		fputs(line, stderr);
-	fclose(f);
+	nxt_dump_file(w->log);
 }
 
 int

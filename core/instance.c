@@ -573,12 +573,33 @@ on_chan(struct nx_instance *inst, uint32_t id, uint32_t flags)
 
 /* Once a second: drop silent connections, free orphans whose client died,
  * destroy what swaps replaced. */
+#define NX_STUCK_NS 100000000ull /* a heartbeat older than this: inside a long request */
+
+/* Every worker heartbeat is recent: none is stuck inside a request. */
+static bool
+workers_moving(struct nx_instance *inst, uint64_t now)
+{
+	unsigned i;
+
+	for (i = 0; i < inst->nworkers; i++) {
+		const uint64_t hb = nx__load64(&inst->workers[i].hw->heartbeat_ns);
+
+		if (hb < now && now - hb > NX_STUCK_NS)
+			return false;
+	}
+	return true;
+}
+
 static void
 sweep(struct nx_instance *inst, uint64_t now)
 {
 	uint32_t i;
 
-	nx__pipes_reclaim(inst, true);
+	/* A grace period waits for every worker: one stuck in a stage (nxwd
+	 * will see the stall) would hold the control thread, and with it
+	 * every client's attach and reclaim. Free what waits at a later sweep. */
+	if (workers_moving(inst, now))
+		nx__pipes_reclaim(inst, true);
 	for (i = 0; i < NX_MAX_PEERS; i++) {
 		struct nx_peer *p = &inst->peers[i];
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -84,6 +85,12 @@ static struct {
 } spawned[256];
 static unsigned nspawned;
 
+uint64_t
+nxt_now_ns(void)
+{
+	return now_ns();
+}
+
 /* A pid we reaped is no longer ours: never signal it again. */
 static void
 forget(pid_t pid)
@@ -98,15 +105,53 @@ forget(pid_t pid)
 static void
 reap_all(void)
 {
+	bool killed = false;
 	unsigned i;
 
-	for (i = 0; i < nspawned; i++) {
+	for (i = 0; i < nspawned; i++)
 		if (spawned[i].pid > 0) {
 			kill(spawned[i].pid, SIGKILL);
 			waitpid(spawned[i].pid, NULL, 0);
+			killed = true;
 		}
+	if (killed)
+		usleep(100000); /* an nxwd's nxd dies after it (PR_SET_PDEATHSIG) */
+	for (i = 0; i < nspawned; i++)
 		nxt_cleanup(spawned[i].instance);
+}
+
+pid_t
+nxt_spawn_logged(const char *const *argv, const char *log, const char *instance, bool no_core)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		const struct rlimit none = { 0, 0 };
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		/* a test that dies takes its children with it */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (no_core)
+			setrlimit(RLIMIT_CORE, &none);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+			close(fd);
+		}
+		execv(argv[0], (char *const *)argv);
+		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
 	}
+	if (pid < 0)
+		return -1;
+	if (nspawned == 0)
+		atexit(reap_all);
+	if (nspawned < sizeof spawned / sizeof spawned[0]) {
+		spawned[nspawned].pid = pid;
+		snprintf(spawned[nspawned].instance, sizeof spawned[nspawned].instance, "%s", instance);
+		nspawned++;
+	}
+	return pid;
 }
 
 pid_t
@@ -124,29 +169,8 @@ nxt_nxd_spawn(struct nxt_nxd *d, const char *instance, const char *const *args)
 	for (k = 0; args != NULL && args[k] != NULL && i < 62; k++)
 		argv[i++] = args[k];
 	argv[i] = NULL;
-	pid = fork();
-	if (pid == 0) {
-		int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-		/* a test that dies takes its nxd with it */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-			close(fd);
-		}
-		execv(argv[0], (char *const *)argv);
-		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
+	pid = nxt_spawn_logged(argv, d->log, instance, false);
 	d->pid = pid;
-	if (nspawned == 0)
-		atexit(reap_all);
-	if (nspawned < sizeof spawned / sizeof spawned[0]) {
-		spawned[nspawned].pid = pid;
-		snprintf(spawned[nspawned].instance, sizeof spawned[nspawned].instance, "%s", instance);
-		nspawned++;
-	}
 	return pid;
 }
 

@@ -34,6 +34,16 @@ int nxt_nxd_stop(struct nxt_nxd *d);
 void nxt_nxd_kill(struct nxt_nxd *d);
 /** Print nxd's log (on failure). */
 void nxt_nxd_dump_log(const struct nxt_nxd *d);
+/**
+ * Fork and exec argv (NULL-terminated) with stdout and stderr in log; the
+ * child dies with the test (PR_SET_PDEATHSIG) and, with no_core, dumps no
+ * core. The pid and instance are remembered: at exit a pid still running
+ * is killed and the instance's segments removed. @return pid, or -1
+ */
+pid_t nxt_spawn_logged(const char *const *argv, const char *log, const char *instance,
+		       bool no_core);
+/** CLOCK_MONOTONIC in ns. */
+uint64_t nxt_now_ns(void);
 /** Wait for a child at most timeout_ns; kill it on timeout. @return exit status, 128+sig, or -1 */
 int nxt_wait(pid_t pid, uint64_t timeout_ns);
 /** True when the instance's named segments are gone. */

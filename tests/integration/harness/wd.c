@@ -1,13 +1,7 @@
-#include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <nx/nx.h>
@@ -16,48 +10,6 @@
 
 #include "harness.h"
 #include "wd.h"
-
-static uint64_t
-mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* every nxwd started, killed at exit if a failed assertion left it */
-static struct {
-	pid_t pid;
-	char instance[64];
-} started[64];
-static unsigned nstarted;
-
-static void
-reap_all(void)
-{
-	unsigned i;
-
-	for (i = 0; i < nstarted; i++) {
-		if (started[i].pid > 0) {
-			/* SIGKILL: its nxd dies with it (PR_SET_PDEATHSIG) */
-			kill(started[i].pid, SIGKILL);
-			waitpid(started[i].pid, NULL, 0);
-			usleep(100000);
-		}
-		nxt_cleanup(started[i].instance);
-	}
-}
-
-static void
-forget(pid_t pid)
-{
-	unsigned i;
-
-	for (i = 0; i < nstarted; i++)
-		if (started[i].pid == pid)
-			started[i].pid = 0;
-}
 
 pid_t
 nxt_wd_spawn(struct nxt_wd *w, const char *instance, const char *const *wd_args,
@@ -81,31 +33,9 @@ nxt_wd_spawn(struct nxt_wd *w, const char *instance, const char *const *wd_args,
 	for (k = 0; nxd_args != NULL && nxd_args[k] != NULL && i < 78; k++)
 		argv[i++] = nxd_args[k];
 	argv[i] = NULL;
-	pid = fork();
-	if (pid == 0) {
-		const struct rlimit none = { 0, 0 };
-		int fd = open(w->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		setrlimit(RLIMIT_CORE, &none); /* SIGABRT to a stalled nxd: no core here */
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-			close(fd);
-		}
-		execv(argv[0], (char *const *)argv);
-		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
+	/* no core: a stalled nxd gets SIGABRT */
+	pid = nxt_spawn_logged(argv, w->log, instance, true);
 	w->pid = pid;
-	if (nstarted == 0)
-		atexit(reap_all);
-	if (pid > 0 && nstarted < sizeof started / sizeof started[0]) {
-		started[nstarted].pid = pid;
-		snprintf(started[nstarted].instance, sizeof started[nstarted].instance, "%s",
-			 instance);
-		nstarted++;
-	}
 	return pid;
 }
 
@@ -116,8 +46,7 @@ nxt_wd_wait(struct nxt_wd *w, uint64_t timeout_ns)
 
 	if (w->pid <= 0)
 		return -1;
-	st = nxt_wait(w->pid, timeout_ns);
-	forget(w->pid);
+	st = nxt_wait(w->pid, timeout_ns); /* reaped: forgotten by the harness */
 	w->pid = -1;
 	return st;
 }
@@ -172,9 +101,9 @@ nxt_hdr_read(const char *instance, struct nxt_hdr *h)
 int
 nxt_wait_serving(const char *instance, uint64_t min_gen, uint64_t timeout_ns, struct nxt_hdr *h)
 {
-	const uint64_t t0 = mono_ns();
+	const uint64_t t0 = nxt_now_ns();
 
-	while (mono_ns() - t0 < timeout_ns) {
+	while (nxt_now_ns() - t0 < timeout_ns) {
 		struct nx_client *c;
 
 		if (nxt_hdr_read(instance, h) == 0 && h->generation >= min_gen &&

@@ -83,6 +83,8 @@ struct nx_wchan {
 	uint32_t id;
 	uint32_t worker;
 	bool in_use;
+	bool detaching;     /* out of its worker's set; released after a grace period */
+	const char *detach_why; /* a string literal: why it was detached */
 	bool sleep_client;  /* the client sleeps on resp_bell: wake it */
 	int ctl_fd;         /* the client's control socket, -1 when none */
 	int32_t pid;

@@ -82,8 +82,39 @@ set_inst_state(struct nx_instance *inst, uint32_t state)
  * Publish, wake the worker so a sleeping one re-reads it, wait a grace
  * period, free the old set. After return, no worker can see remove.
  */
+static void chan_release(struct nx_instance *inst, struct nx_wchan *ch);
+
+/* Free the channel sets and release the channels retired before a grace
+ * period that has passed (passed_only), or all of them (no worker reads). */
+static void
+retired_finish(struct nx_instance *inst, bool passed_only)
+{
+	unsigned i, kept = 0;
+
+	for (i = 0; i < inst->nretired; i++) {
+		struct nx_retired *r = &inst->retired[i];
+
+		if (passed_only && !nx__grace_passed(&inst->grace, r->ticket)) {
+			inst->retired[kept++] = *r;
+			continue;
+		}
+		free(r->set);
+		if (r->release != NULL) {
+			struct nx_wchan *ch = r->release;
+
+			if (!inst->conf.quiet)
+				nx_log(NX_LOG_INFO, "channel %u (pid %d) detached: %s; %llu requests "
+				       "answered", ch->id, ch->pid, ch->detach_why,
+				       (unsigned long long)ch->answered);
+			chan_release(inst, ch);
+		}
+	}
+	inst->nretired = kept;
+}
+
 static int
-chanset_publish(struct nx_worker *w, struct nx_wchan *add, struct nx_wchan *remove)
+chanset_publish(struct nx_instance *inst, struct nx_worker *w, struct nx_wchan *add,
+		struct nx_wchan *remove)
 {
 	struct nx_chanset *old = w->chans, *set;
 	uint32_t i, n = 0;
@@ -99,10 +130,17 @@ chanset_publish(struct nx_worker *w, struct nx_wchan *add, struct nx_wchan *remo
 	set->n = n;
 	nx_rcu_assign(w->chans, set);
 	nx__worker_kick(w);
-	nx_rcu_synchronize();
-	free(old);
 	w->nchans = n;
 	nx__store32(&w->hw->nchannels, n);
+	/* The old set, and a removed channel's mapping, go after a grace
+	 * period: the grace thread waits for it, not this one. */
+	if (inst->nretired == NX_MAX_RETIRED) {
+		nx_rcu_synchronize();
+		retired_finish(inst, false);
+	}
+	inst->retired[inst->nretired++] = (struct nx_retired){
+		.set = old, .release = remove, .ticket = nx__grace_request(&inst->grace)
+	};
 	return 0;
 }
 
@@ -210,6 +248,7 @@ chan_release(struct nx_instance *inst, struct nx_wchan *ch)
 	}
 	nx__chan_unmap(&ch->v);
 	ch->in_use = false;
+	ch->detaching = false;
 	nx__store32(&hc->state, NX_CHAN_FREE);
 	hc->pid = 0;
 	hc->uid = 0;
@@ -254,7 +293,7 @@ chan_serve(struct nx_instance *inst, struct nx_wchan *ch, struct nx_peer *p)
 	struct nx_worker *w = &inst->workers[ch->worker];
 	int rc;
 
-	rc = chanset_publish(w, ch, NULL);
+	rc = chanset_publish(inst, w, ch, NULL);
 	if (rc < 0)
 		return rc;
 	nx_evloop_del(inst->ev, p->fd);
@@ -272,18 +311,21 @@ chan_detach(struct nx_instance *inst, struct nx_wchan *ch, const char *why)
 {
 	struct nx_worker *w = &inst->workers[ch->worker];
 
-	if (!ch->in_use)
+	if (!ch->in_use || ch->detaching)
 		return;
-	/* After the grace period no worker can touch the mapping. */
-	if (chanset_publish(w, NULL, ch) < 0) {
+	/* Released after the grace period: then no worker can touch the mapping. */
+	if (chanset_publish(inst, w, NULL, ch) < 0) {
 		/* no memory for a smaller set: keep serving, retry at the next sweep */
 		nx_log(NX_LOG_ERR, "channel %u: detach deferred: %s", ch->id, nx__errmsg());
 		return;
 	}
-	if (!inst->conf.quiet)
-		nx_log(NX_LOG_INFO, "channel %u (pid %d) detached: %s; %llu requests answered",
-		       ch->id, ch->pid, why, (unsigned long long)ch->answered);
-	chan_release(inst, ch);
+	ch->detaching = true;
+	if (ch->ctl_fd >= 0) {
+		nx_evloop_del(inst->ev, ch->ctl_fd);
+		nx_fd_close(ch->ctl_fd);
+		ch->ctl_fd = -1;
+	}
+	ch->detach_why = why; /* said at the release: the worker writes ch->answered till then */
 }
 
 static void
@@ -573,33 +615,13 @@ on_chan(struct nx_instance *inst, uint32_t id, uint32_t flags)
 
 /* Once a second: drop silent connections, free orphans whose client died,
  * destroy what swaps replaced. */
-#define NX_STUCK_NS 100000000ull /* a heartbeat older than this: inside a long request */
-
-/* Every worker heartbeat is recent: none is stuck inside a request. */
-static bool
-workers_moving(struct nx_instance *inst, uint64_t now)
-{
-	unsigned i;
-
-	for (i = 0; i < inst->nworkers; i++) {
-		const uint64_t hb = nx__load64(&inst->workers[i].hw->heartbeat_ns);
-
-		if (hb < now && now - hb > NX_STUCK_NS)
-			return false;
-	}
-	return true;
-}
-
 static void
 sweep(struct nx_instance *inst, uint64_t now)
 {
 	uint32_t i;
 
-	/* A grace period waits for every worker: one stuck in a stage (nxwd
-	 * will see the stall) would hold the control thread, and with it
-	 * every client's attach and reclaim. Free what waits at a later sweep. */
-	if (workers_moving(inst, now))
-		nx__pipes_reclaim(inst, true);
+	nx__pipes_reclaim(inst, true);
+	retired_finish(inst, true);
 	for (i = 0; i < NX_MAX_PEERS; i++) {
 		struct nx_peer *p = &inst->peers[i];
 
@@ -927,6 +949,12 @@ nx_instance_create(struct nx_instance **out, const struct nx_instance_conf *conf
 	}
 	if (rc == 0)
 		rc = nx_fault_install();
+	if (rc == 0) {
+		inst->notefd = nx_notify_create();
+		rc = inst->notefd < 0 ? inst->notefd : 0;
+	}
+	if (rc == 0)
+		rc = nx__grace_start(&inst->grace, inst->notefd, inst->plan.control.cpu);
 	if (rc == 0)
 		life_open(inst);
 	if (rc == 0)
@@ -954,11 +982,6 @@ nx_instance_create(struct nx_instance **out, const struct nx_instance_conf *conf
 	rc = nx_evloop_create(&inst->ev);
 	if (rc < 0)
 		goto err;
-	inst->notefd = nx_notify_create();
-	if (inst->notefd < 0) {
-		rc = inst->notefd;
-		goto err;
-	}
 	rc = nx_evloop_add(inst->ev, inst->lfd, KEY(KEY_LISTEN, 0));
 	if (rc == 0)
 		rc = nx_evloop_add(inst->ev, inst->notefd, KEY(KEY_NOTIFY, 0));
@@ -1068,8 +1091,10 @@ nx_instance_run(struct nx_instance *inst, bool handle_signals)
 				}
 				break;
 			}
-			case KEY_NOTIFY:
+			case KEY_NOTIFY: /* a stop, or the grace thread */
 				nx_notify_drain(inst->notefd);
+				nx__pipes_reclaim(inst, true);
+				retired_finish(inst, true);
 				break;
 			case KEY_PEER:
 				if (idx < NX_MAX_PEERS && inst->peers[idx].fd >= 0)
@@ -1110,6 +1135,8 @@ nx_instance_destroy(struct nx_instance *inst)
 	if (inst == NULL)
 		return;
 	workers_stop(inst);
+	nx__grace_stop(&inst->grace);
+	retired_finish(inst, false); /* no worker reads any set now */
 	if (inst->hv.base != NULL && !inst->stopped)
 		set_inst_state(inst, NX_INST_STOPPED);
 	for (i = 0; i < NX_MAX_PEERS; i++)

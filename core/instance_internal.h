@@ -27,6 +27,32 @@ struct nx_peer {
 struct nx_gone {
 	int kind;
 	void *obj;
+	uint32_t ticket;               /* nx__grace_request() when it was retired */
+};
+
+/* grace.c: grace periods waited for by a thread of their own */
+struct nx_grace {
+	uint32_t requested;            /* tickets taken (control thread) */
+	uint32_t completed;            /* grace periods done for tickets up to this (grace thread) */
+	uint32_t stop;
+	int notefd;                    /* rung when completed moves */
+	struct nx_thread *thread;
+};
+/** Start the grace thread on cpu (-1: anywhere). @return 0 or the platform's error */
+int nx__grace_start(struct nx_grace *g, int notefd, int cpu);
+/** Stop it (what it has not done stays undone: the caller decides). */
+void nx__grace_stop(struct nx_grace *g);
+/** A ticket for what was retired before this call. */
+uint32_t nx__grace_request(struct nx_grace *g);
+/** True once no worker can hold anything retired before the ticket. */
+bool nx__grace_passed(const struct nx_grace *g, uint32_t ticket);
+
+#define NX_MAX_RETIRED 64 /* channel sets replaced, to free after a grace period */
+
+struct nx_retired {
+	struct nx_chanset *set;        /* the worker's previous channel set */
+	struct nx_wchan *release;      /* a detached channel to release with it, or NULL */
+	uint32_t ticket;
 };
 
 struct nx_instance {
@@ -54,6 +80,9 @@ struct nx_instance {
 	uint8_t rr_used[NX_MAX_RR];    /* round-robin counters taken */
 	struct nx_gone gone[NX_MAX_GONE]; /* replaced, to destroy after a grace period */
 	unsigned ngone;
+	struct nx_grace grace;
+	struct nx_retired retired[NX_MAX_RETIRED];
+	unsigned nretired;
 	struct nx_peer peers[NX_MAX_PEERS];
 	struct nx_ctl_cmd *cmd;        /* one command being read */
 	struct nx_ctl_reply *reply;    /* one chunk being sent */
@@ -69,8 +98,9 @@ struct nx_instance {
 int nx__pipes_start(struct nx_instance *inst);
 /** Destroy every pipeline (workers stopped). */
 void nx__pipes_stop(struct nx_instance *inst);
-/** Destroy what swaps replaced, after a grace period (wait), or now (workers stopped). */
-void nx__pipes_reclaim(struct nx_instance *inst, bool wait);
+/** Destroy what swaps replaced: what a grace period has passed for
+ *  (passed_only), or everything (workers stopped, or after a grace period). */
+void nx__pipes_reclaim(struct nx_instance *inst, bool passed_only);
 /** The environment pipelines are built in. */
 void nx__pipes_env(struct nx_instance *inst, struct nx_build_env *env);
 

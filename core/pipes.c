@@ -193,10 +193,10 @@ nx__pipes_env(struct nx_instance *inst, struct nx_build_env *env)
 /* ---- reclamation: after a grace period, in batches ---- */
 
 /*
- * What a swap replaced is destroyed only after a grace period. One
- * grace period serves every change queued before it, so swaps do not
- * wait for one each: the queue is drained once a second (the control
- * loop's sweep), when it grows long, and at shutdown.
+ * What a swap replaced is destroyed only after a grace period, which the
+ * grace thread waits for (grace.c): the control thread destroys what has
+ * passed when the grace thread rings, at the sweep, and at shutdown. A
+ * full queue is the one place it waits for a grace period itself.
  */
 enum { GONE_INST = 1, GONE_PIPE, GONE_TABLE };
 
@@ -207,35 +207,38 @@ defer(struct nx_instance *inst, int kind, void *obj)
 
 	if (obj == NULL)
 		return;
-	if (inst->ngone == NX_MAX_GONE)
-		nx__pipes_reclaim(inst, true);
+	if (inst->ngone == NX_MAX_GONE) {
+		nx_rcu_synchronize();
+		nx__pipes_reclaim(inst, false);
+	}
 	g = &inst->gone[inst->ngone++];
 	g->kind = kind;
 	g->obj = obj;
+	g->ticket = nx__grace_request(&inst->grace);
 }
 
 void
-nx__pipes_reclaim(struct nx_instance *inst, bool wait)
+nx__pipes_reclaim(struct nx_instance *inst, bool passed_only)
 {
 	struct nx_build_env env;
-	unsigned i;
+	unsigned i, kept = 0;
 
 	if (inst->ngone == 0)
 		return;
-	if (wait)
-		nx_rcu_synchronize(); /* no worker holds anything queued before now */
 	nx__pipes_env(inst, &env);
 	for (i = 0; i < inst->ngone; i++) {
 		struct nx_gone *g = &inst->gone[i];
 
-		if (g->kind == GONE_INST)
+		if (passed_only && !nx__grace_passed(&inst->grace, g->ticket))
+			inst->gone[kept++] = *g;
+		else if (g->kind == GONE_INST)
 			nx__stage_inst_destroy(g->obj);
 		else if (g->kind == GONE_PIPE)
 			nx__pipeline_destroy(g->obj, &env);
 		else
 			free(g->obj);
 	}
-	inst->ngone = 0;
+	inst->ngone = kept;
 }
 
 /* ---- the table ---- */

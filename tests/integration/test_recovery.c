@@ -766,6 +766,47 @@ poll_one(struct nx_client *c, struct nx_completion *comp, uint64_t timeout_ns)
 }
 
 /*
+ * A worker stuck in a stage holds no grace period on the control thread:
+ * clients attach and detach (each a new channel set for the worker, the
+ * old one freed after a grace period) and nxctl answers while it spins.
+ */
+static void
+test_stuck_worker_does_not_hold_the_control_thread(void **state)
+{
+	char inst[64], conf[128], out[16];
+	const char *args[] = { "--config", conf, NULL };
+	struct nx_req spin = { .in = "spin", .in_len = 4, .out = out, .out_cap = sizeof out };
+	struct nx_client *a, *b;
+	struct nxt_nxd d;
+	char *text = NULL;
+	int i, pipe;
+
+	(void)state;
+	nxt_instance(inst, sizeof inst, "stuck");
+	snprintf(conf, sizeof conf, "/tmp/%s.conf", inst);
+	write_conf(conf, "spin", "spin");
+	assert_int_equal(nxt_nxd_start(&d, inst, args), 0);
+	assert_int_equal(nx_open(&a, inst, NULL), 0);
+	pipe = nx_pipeline_id(a, "spin");
+	assert_true(pipe >= 0);
+	spin.pipeline = (uint16_t)pipe;
+	assert_int_equal(nx_submit(a, &spin), 0);
+	wait_worker_stuck(inst);
+	for (i = 0; i < 5; i++) {
+		assert_int_equal(nx_open(&b, inst, NULL), 0);
+		nx_close(b);
+	}
+	assert_int_equal(nxt_ctl(inst, &text, 0, "list", NULL), 0);
+	assert_non_null(strstr(text, "spin"));
+	free(text);
+	assert_true(worker_age(inst) > 50 * MS); /* it spun all along */
+	nxt_nxd_kill(&d);
+	nx_close(a);
+	nxt_cleanup(inst);
+	unlink(conf);
+}
+
+/*
  * nxd 2 takes a channel back while its worker is busy elsewhere, and dies
  * before it replays what nxd 1 had taken: nxd 3 must still refuse that
  * request (not idempotent, it ran in nxd 1), not run it again. The spin
@@ -923,6 +964,7 @@ main(void)
 		cmocka_unit_test(test_stalled_worker_is_aborted_and_nxd_restarted),
 		cmocka_unit_test(test_standby_takes_over_a_restart_and_is_replaced),
 		cmocka_unit_test(test_no_standby_restarts_cold),
+		cmocka_unit_test(test_stuck_worker_does_not_hold_the_control_thread),
 		cmocka_unit_test(test_restart_during_replay_does_not_run_a_request_twice),
 		cmocka_unit_test(test_failed_restart_keeps_the_clients_for_the_next),
 		cmocka_unit_test(test_kill9_at_random_moments_loses_and_duplicates_nothing),

@@ -517,7 +517,7 @@ test_everything_shows_in_nxtops_json(void **state)
 	assert_int_equal(call(flaky, &p, sizeof p, out, NULL, NULL, 0), NX_EBREAKER);
 	assert_int_equal(call(crashy, "segv", 4, out, NULL, NULL, 0), NX_EFAULT);
 	assert_int_equal(call(skipper, "x", 1, out, NULL, NULL, 0), 0);
-	assert_int_equal(call(echo, "late", 4, out, NULL, NULL, nx_now_ns() - 1000), NX_EEXPIRED);
+	assert_int_equal(call(echo, "late", 4, out, NULL, NULL, nx_now_ns() - 1000000), NX_EEXPIRED);
 	assert_int_equal(nxt_ctl(inst, NULL, 0, "ratelimit", "all", "1", "1", NULL), 0);
 	while (call(echo, "y", 1, out, NULL, NULL, 0) == 0)
 		;

@@ -26,8 +26,11 @@ scratch_take(struct nx_exec *x, uint32_t n)
 
 /*
  * A sequence: each child's output feeds the next, through two scratch
- * buffers taken in turn; the last child writes the answer. A child that
- * passes its input through costs no copy: the next one reads it in place.
+ * buffers; the last child writes the answer. A child that passes its
+ * input through costs no copy: the next one reads it in place. So a
+ * child's input may be either buffer (or the sequence's own input), and
+ * its output goes to the buffer that is not its input: a stage's input
+ * and output never overlap (nx_stage.h).
  */
 static int
 node_seq(const struct nx_pipeline *p, const struct nx_node *nd, struct nx_msg *m,
@@ -52,7 +55,7 @@ node_seq(const struct nx_pipeline *p, const struct nx_node *nd, struct nx_msg *m
 			c.out = m->out;
 			c.out_cap = m->out_cap;
 		} else {
-			c.out = buf[i & 1];
+			c.out = in == buf[0] ? buf[1] : buf[0];
 			c.out_cap = cap;
 		}
 		/* a pass-through stage reports its input back as c.out */

@@ -88,7 +88,10 @@ serve_one(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab *pip
 		if (rq->len != 0 || (rq->flags & (NX_DESC_EXT | NX_DESC_OUT_EXT)) ||
 		    ar.in_len > g->max_payload || ar.out_cap > g->max_payload ||
 		    (uint64_t)ar.in_off + ar.in_len > g->arena_bytes ||
-		    (uint64_t)ar.out_off + ar.out_cap > g->arena_bytes) {
+		    (uint64_t)ar.out_off + ar.out_cap > g->arena_bytes ||
+		    /* a stage's input and output never overlap (nx_stage.h) */
+		    (ar.in_len != 0 && ar.out_cap != 0 && ar.in_off < ar.out_off + ar.out_cap &&
+		     ar.out_off < ar.in_off + ar.in_len)) {
 			status = fail(w, NX_WERR_BADDESC, NX_EBADDESC);
 			goto answer;
 		}
@@ -172,6 +175,8 @@ serve_one(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab *pip
 	if (status == 0 && msg.out_len > msg.out_cap)
 		status = NX_EOVERFLOW; /* a stage lied about its output */
 	if (status < 0) {
+		if (status < NX_ERRNO_MIN)
+			status = NX_ESTAGE; /* a code nexus does not have: the stage failed */
 		fail(w, status == NX_EOVERFLOW ? NX_WERR_OVERFLOW : NX_WERR_STAGE, status);
 		if (status != NX_EOVERFLOW)
 			dead_letter(w, ch, p, rq, &msg, status);
@@ -436,8 +441,12 @@ set_state(struct nx_worker *w, uint32_t state)
  * ctl_word. The doorbell values are read before we announce sleeping, so
  * a client that saw sleeping == 1 increments a word we compare against an
  * older value: futex_waitv returns at once instead of missing the wake.
+ *
+ * @return true when the worker went offline: everything it read through
+ * RCU before the call (set, the pipeline table) may have been freed
+ * since, and the caller must read them again before any use.
  */
-static void
+static bool
 worker_sleep(struct nx_worker *w, const struct nx_chanset *set)
 {
 	struct nx_futex_waiter wv[NX_FUTEX_WAITV_MAX];
@@ -477,8 +486,11 @@ worker_sleep(struct nx_worker *w, const struct nx_chanset *set)
 	nx_rcu_offline();
 	nx_futex_waitv(wv, n, timeout_ns);
 	nx_rcu_online();
+	nx__store32(&w->hw->sleeping, 0);
+	return true;
 awake:
 	nx__store32(&w->hw->sleeping, 0);
+	return false;
 }
 
 #define NX_TIGHT_LOOPS 8 /* empty loops before polling with PAUSE */
@@ -539,10 +551,14 @@ nx__worker_main(void *arg)
 			publish(w);
 			if (may_sleep) {
 				now = nx_clock_ns();
-				if (idle_loops == NX_HEARTBEAT_LOOPS)
+				if (idle_loops == NX_HEARTBEAT_LOOPS) {
 					idle_since = now;
-				else if (now - idle_since > NX_IDLE_SPIN_NS)
-					worker_sleep(w, set);
+				} else if (now - idle_since > NX_IDLE_SPIN_NS && worker_sleep(w, set)) {
+					/* Offline meanwhile: set and pipes may be freed.
+					 * The next loop reads them again, and takes the
+					 * channels' heartbeat on the set it reads. */
+					continue;
+				}
 			}
 		}
 		if (t - t_hb > hb_ticks) {

@@ -253,6 +253,38 @@ test_serve_rejects_offset_out_of_bounds(void **state)
 }
 
 static void
+test_serve_refuses_input_and_output_that_overlap(void **state)
+{
+	struct fixture *f = *state;
+	static const uint32_t bad[][4] = {
+		/* in_off, in_len, out_off, out_cap */
+		{ 0, 100, 0, 100 },    /* the same region */
+		{ 0, 100, 50, 100 },   /* output starts inside the input */
+		{ 100, 100, 50, 100 }, /* input starts inside the output */
+		{ 64, 10, 0, 1000 },   /* input inside the output */
+		{ 0, 1000, 64, 10 },   /* output inside the input */
+		{ 0, 100, 99, 1 },     /* one byte in common */
+	};
+	struct nx_req_desc rq;
+	struct nx_resp_desc rs;
+	unsigned i;
+
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		rq = arena_req(0, bad[i][0], bad[i][1], bad[i][2], bad[i][3]);
+		assert_int_equal(serve(f, &rq, &rs), NX_EBADDESC);
+		assert_int_equal(rs.status, NX_EBADDESC);
+	}
+	assert_int_equal(f->w.errors[NX_WERR_BADDESC], i);
+	/* adjacent regions, or an empty one, are fine */
+	rq = arena_req(0, 0, 100, 100, 100);
+	assert_int_equal(serve(f, &rq, &rs), 0);
+	rq = arena_req(0, 200, 100, 100, 100);
+	assert_int_equal(serve(f, &rq, &rs), 0);
+	rq = arena_req(0, 50, 0, 0, 100);
+	assert_int_equal(serve(f, &rq, &rs), 0);
+}
+
+static void
 test_serve_reports_output_overflow(void **state)
 {
 	struct fixture *f = *state;
@@ -357,6 +389,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_serve_answers_expired_without_running, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_serve_uses_the_copy_not_the_shared_slot, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_serve_refuses_input_and_output_that_overlap, setup,
 						teardown),
 		cmocka_unit_test(test_crc32c_matches_the_table_and_the_check_value),
 		cmocka_unit_test(test_pipeline_refuses_bad_definitions),

@@ -17,6 +17,13 @@
  * words are shared: the instance's quarantine flag (set here, cleared
  * by nxctl release) and the slot's forced breaker state (set by nxctl
  * breaker); both are single stores, read once per call.
+ *
+ * A cache slot runs its stage on the worker's private copy of the
+ * request, and its answer lands in private memory too before it is
+ * copied out: a slot's input and output may be a client's shared
+ * memory, which that client can rewrite at any moment, and a cached
+ * answer is given to every channel of the worker. What the cache keeps
+ * is what the stage read and wrote, never what a client left behind.
  */
 #include <string.h>
 
@@ -33,6 +40,14 @@ struct cache_entry {
 	uint8_t data[];   /* input, then the answer, cache_bytes each */
 };
 
+/* The worker's private copy of a request (input, then room for the answer). */
+static uint8_t *
+cache_stage_buf(const struct nx_slot_policy *pol, uint32_t worker)
+{
+	return pol->cache + (size_t)pol->nworkers * pol->cache_entries * pol->cache_entry_bytes +
+	       (size_t)(worker % pol->nworkers) * pol->stage_bytes;
+}
+
 static struct cache_entry *
 cache_slot(const struct nx_slot_policy *pol, uint32_t worker, uint32_t hash)
 {
@@ -42,6 +57,7 @@ cache_slot(const struct nx_slot_policy *pol, uint32_t worker, uint32_t hash)
 	return (struct cache_entry *)(void *)(pol->cache + i * pol->cache_entry_bytes);
 }
 
+/* m is the worker's private copy (cache_stage_buf): input and answer. */
 static void
 cache_put(const struct nx_slot_policy *pol, uint32_t worker, const struct nx_msg *m, int rc)
 {
@@ -50,7 +66,8 @@ cache_put(const struct nx_slot_policy *pol, uint32_t worker, const struct nx_msg
 	struct cache_entry *e;
 	uint32_t hash;
 
-	if (m->in_len > pol->cache_bytes || out_len > pol->cache_bytes)
+	if (m->in_len > pol->cache_bytes || out_len > pol->cache_bytes ||
+	    (rc != NX_STAGE_PASS && out_len > m->out_cap))
 		return;
 	hash = nx_crc32c(0, m->in, m->in_len);
 	e = cache_slot(pol, worker, hash);
@@ -130,7 +147,7 @@ publish_breaker(struct nx_health_slot_stats *st, const struct nx_breaker *b)
 /* The stage did not answer (rc): the slot's degraded strategy, if it has one. */
 static int
 degrade(const struct nx_slot_policy *pol, struct nx_msg *m, struct nx_exec *x,
-	struct nx_health_slot_stats *st, int rc)
+	struct nx_health_slot_stats *st, int rc, bool cached)
 {
 	switch (pol->degraded) {
 	case NX_DEG_SKIP:
@@ -148,7 +165,9 @@ degrade(const struct nx_slot_policy *pol, struct nx_msg *m, struct nx_exec *x,
 		break;
 	}
 	case NX_DEG_CACHE:
-		if (!cache_get(pol, x->worker, m))
+		/* only a private copy is looked up: a client's memory could
+		 * change between the hash and the comparison */
+		if (!cached || !cache_get(pol, x->worker, m))
 			return rc;
 		rc = 0;
 		break;
@@ -161,9 +180,74 @@ degrade(const struct nx_slot_policy *pol, struct nx_msg *m, struct nx_exec *x,
 	return rc;
 }
 
+/*
+ * A cache slot's request, copied into the worker's private buffer: the
+ * stage, the cache and the degraded answer all see this copy. @return
+ * false when it does not fit (then nothing is cached or looked up)
+ */
+static bool
+cache_stage(const struct nx_slot_policy *pol, uint32_t worker, const struct nx_msg *m,
+	    struct nx_msg *priv)
+{
+	uint8_t *buf;
+
+	/* out_cap 0: a selector, whose return value is a child (no answer
+	 * to keep, and NX_STAGE_PASS would read as child 1) */
+	if (pol->degraded != NX_DEG_CACHE || m->in_len > pol->cache_bytes || m->out_cap == 0 ||
+	    m->out_cap > pol->stage_out_cap)
+		return false;
+	buf = cache_stage_buf(pol, worker);
+	memcpy(buf, m->in, m->in_len);
+	*priv = (struct nx_msg){ .in = buf, .in_len = m->in_len,
+				 .out = buf + (pol->cache_bytes + 63) / 64 * 64,
+				 .out_cap = m->out_cap };
+	return true;
+}
+
+/* The answer the private copy holds, to where the caller wants it. */
+static int
+cache_unstage(struct nx_msg *m, const struct nx_msg *priv, int rc)
+{
+	if (rc == NX_STAGE_PASS) {
+		/* what passes is the copy the stage saw, not what the client
+		 * holds now */
+		memcpy(m->out, priv->in, priv->in_len);
+		m->out_len = priv->in_len;
+		return 0;
+	}
+	if (rc == 0) {
+		m->out_len = priv->out_len;
+		if (priv->out_len <= m->out_cap)
+			memcpy(m->out, priv->out, priv->out_len);
+		/* else the caller finds out_len past out_cap: NX_EOVERFLOW */
+	}
+	return rc;
+}
+
+static int run_slot_policy(const struct nx_slot *s, const struct nx_stage_inst *si,
+			   struct nx_msg *m, struct nx_exec *x, bool cached);
+
 int
 nx__run_slot_policy(const struct nx_slot *s, const struct nx_stage_inst *si, struct nx_msg *m,
 		    struct nx_exec *x)
+{
+	struct nx_msg priv;
+
+	if (__builtin_expect(s->pol.degraded == NX_DEG_CACHE, 0)) {
+		if (cache_stage(&s->pol, x->worker, m, &priv)) {
+			int rc = run_slot_policy(s, si, &priv, x, true);
+
+			if (rc == NX_STAGE_PASS && priv.in_len > m->out_cap)
+				return NX_EOVERFLOW;
+			return cache_unstage(m, &priv, rc);
+		}
+	}
+	return run_slot_policy(s, si, m, x, false);
+}
+
+static int
+run_slot_policy(const struct nx_slot *s, const struct nx_stage_inst *si, struct nx_msg *m,
+		struct nx_exec *x, bool cached)
 {
 	const struct nx_slot_policy *pol = &s->pol;
 	struct nx_ctx *ctx = x->ctx;
@@ -252,14 +336,14 @@ nx__run_slot_policy(const struct nx_slot *s, const struct nx_stage_inst *si, str
 	if (st != NULL && rt != NULL)
 		publish_breaker(st, &rt->brk);
 	if (!failed) {
-		if (pol->degraded == NX_DEG_CACHE)
+		if (cached)
 			cache_put(pol, x->worker, m, rc);
 		return rc;
 	}
-	return degrade(pol, m, x, st, rc);
+	return degrade(pol, m, x, st, rc, cached);
 
 refused:
 	if (st != NULL && rt != NULL)
 		publish_breaker(st, &rt->brk);
-	return degrade(pol, m, x, st, rc);
+	return degrade(pol, m, x, st, rc, cached);
 }

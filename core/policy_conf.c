@@ -237,9 +237,17 @@ nx__policy_build(struct nx_slot *s, const struct nx_policy_spec *ps, const char 
 
 		pol->cache_entries = ps->cache_entries != 0 ? ps->cache_entries : 256;
 		pol->cache_bytes = ps->cache_bytes != 0 ? ps->cache_bytes : 256;
+		pol->stage_out_cap = env != NULL && env->max_payload != 0 ? env->max_payload : 65536;
+		if (pol->cache_bytes > pol->stage_out_cap)
+			return nx__err(NX_EINVAL, "pipeline %s: slot %s: cache-bytes = %u is more than "
+				       "the largest payload (%u)", pipe, s->name, pol->cache_bytes,
+				       pol->stage_out_cap);
 		/* an entry: input length, answer length, hash, then both payloads */
 		pol->cache_entry_bytes = (uint32_t)((16 + 2 * pol->cache_bytes + 63) / 64 * 64);
-		bytes = (uint64_t)pol->nworkers * pol->cache_entries * pol->cache_entry_bytes;
+		pol->stage_bytes = (pol->cache_bytes + 63) / 64 * 64 +
+				   (pol->stage_out_cap + 63) / 64 * 64;
+		bytes = (uint64_t)pol->nworkers *
+			((uint64_t)pol->cache_entries * pol->cache_entry_bytes + pol->stage_bytes);
 		pol->cache = aligned_alloc(64, bytes);
 		if (pol->cache == NULL) {
 			nx__policy_destroy(s);

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <cmocka.h>
 
@@ -402,6 +403,204 @@ test_stage_init_failure_and_unknown_stage_build_nothing(void **state)
 	assert_non_null(strstr(nx__errmsg(), "no built-in stage 'nosuch'"));
 }
 
+/* ---- stages whose buffers must never alias ---- */
+
+/* "up": like examples/upper.c with prefix ">>": writes its output while it
+ * still reads its input, so an output that is its own input garbles it. */
+static int
+up_process(void *state, struct nx_msg *m, struct nx_ctx *ctx)
+{
+	(void)state;
+	(void)ctx;
+	if ((uint64_t)m->in_len + 2 > m->out_cap)
+		return NX_EOVERFLOW;
+	m->out[0] = '>';
+	m->out[1] = '>';
+	for (uint32_t i = 0; i < m->in_len; i++) {
+		uint8_t c = m->in[i];
+
+		m->out[2 + i] = c >= 'a' && c <= 'z' ? (uint8_t)(c - 32) : c;
+	}
+	m->out_len = m->in_len + 2;
+	return 0;
+}
+
+static const struct nx_stage_ops stage_up = {
+	.abi = NX_STAGE_ABI, .version = 1, .name = "t_up", .process = up_process,
+};
+
+/* "chk": echoes, and counts every call whose input and output overlap. */
+static unsigned overlaps, chk_calls;
+
+static int
+chk_process(void *state, struct nx_msg *m, struct nx_ctx *ctx)
+{
+	uintptr_t i0 = (uintptr_t)m->in, i1 = i0 + m->in_len;
+	uintptr_t o0 = (uintptr_t)m->out, o1 = o0 + m->out_cap;
+
+	(void)state;
+	(void)ctx;
+	chk_calls++;
+	if (m->in_len != 0 && m->out_cap != 0 && i0 < o1 && o0 < i1)
+		overlaps++;
+	if (m->in_len > m->out_cap)
+		return NX_EOVERFLOW;
+	memcpy(m->out, m->in, m->in_len);
+	m->out_len = m->in_len;
+	return 0;
+}
+
+static const struct nx_stage_ops stage_chk = {
+	.abi = NX_STAGE_ABI, .version = 1, .name = "t_chk", .process = chk_process,
+};
+
+static void
+register_test_stages(void)
+{
+	static bool done;
+
+	if (done)
+		return;
+	assert_int_equal(nx_stage_register(&stage_up), 0);
+	assert_int_equal(nx_stage_register(&stage_chk), 0);
+	done = true;
+}
+
+static void
+test_a_pass_through_never_makes_the_next_stages_output_its_input(void **state)
+{
+	struct run *r;
+
+	(void)state;
+	register_test_stages();
+	r = make("graph = seq(echo, noop, t_up, echo)\n");
+	assert_int_equal(run_on(r, 0, "hello"), 0);
+	assert_string_equal((char *)r->out, ">>HELLO");
+	done(r);
+	r = make("graph = seq(echo, noop, noop, t_up, noop, t_up, echo)\n");
+	assert_int_equal(run_on(r, 0, "ab"), 0);
+	assert_string_equal((char *)r->out, ">>>>AB");
+	done(r);
+}
+
+static void
+test_no_node_kind_gives_a_stage_overlapping_input_and_output(void **state)
+{
+	static const struct {
+		const char *graph;
+		const char *in, *want;
+	} g[] = {
+		{ "graph = seq(noop, t_chk, noop, t_chk, noop, t_chk)\n", "abc", "abc" },
+		{ "graph = seq(t_chk, noop, t_chk, noop, noop, t_chk, t_chk)\n", "abc", "abc" },
+		{ "graph = seq(noop, s1, noop, s2, t_chk)\ns1 = seq(noop, t_chk, noop)\n"
+		  "s2 = seq(t_chk, noop, t_up)\n", "x", ">>X" },
+		{ "graph = seq(noop, b, t_chk)\nb = branch(t_chk, s; by: pick)\n"
+		  "s = seq(noop, t_chk, noop)\n", "1z", "1z" },
+		{ "graph = seq(noop, f, noop, t_chk)\nf = fanout(t_chk, s, noop; merge: concat)\n"
+		  "s = seq(noop, t_chk)\n", "q", "qqq" },
+		{ "graph = seq(noop, sp, t_chk)\nsp = split(t_chk 1, s 1; key: request)\n"
+		  "s = seq(noop, t_chk, noop)\n", "k", "k" },
+		{ "graph = seq(noop, rr, noop, t_chk)\nrr = roundrobin(t_chk, s, noop)\n"
+		  "s = seq(noop, t_chk)\n", "w", "w" },
+	};
+	unsigned i, k;
+
+	(void)state;
+	register_test_stages();
+	for (i = 0; i < sizeof g / sizeof g[0]; i++) {
+		struct run *r = make(g[i].graph);
+
+		overlaps = chk_calls = 0;
+		for (k = 0; k < 6; k++) { /* every round-robin turn, twice */
+			assert_int_equal(run_on(r, k, g[i].in), 0);
+			if (strcmp((char *)r->out, g[i].want) != 0)
+				fail_msg("%s on '%s': '%s', want '%s'", g[i].graph, g[i].in,
+					 (char *)r->out, g[i].want);
+		}
+		if (chk_calls == 0 || overlaps != 0)
+			fail_msg("%s: %u of %u calls had input and output overlapping", g[i].graph,
+				 overlaps, chk_calls);
+		done(r);
+	}
+}
+
+/* ---- the degraded cache keeps only what the stage read and wrote ---- */
+
+/* The "client's" buffers of the request being served: the stage below
+ * rewrites them after answering, as a client sharing them may. */
+static uint8_t *client_in, *client_out;
+
+static int
+scribble_process(void *state, struct nx_msg *m, struct nx_ctx *ctx)
+{
+	int rc = up_process(state, m, ctx);
+
+	if (rc == 0 && client_out != NULL) {
+		memset(client_out, '!', m->out_len); /* the client plants an answer */
+		memcpy(client_in, "EVIL", 4);        /* and rewrites its request */
+	}
+	return rc;
+}
+
+static const struct nx_stage_ops stage_scribble = {
+	.abi = NX_STAGE_ABI, .version = 1, .name = "t_scribble", .process = scribble_process,
+};
+
+static void
+test_the_cache_keeps_what_the_stage_saw_not_what_a_client_rewrote(void **state)
+{
+	struct nx_slot_rt rt[1];
+	struct nx_health_slot_stats stats[1];
+	uint8_t in[16], out[64];
+	struct nx_msg m;
+	struct run *r;
+	static bool registered;
+
+	(void)state;
+	if (!registered) {
+		assert_int_equal(nx_stage_register(&stage_scribble), 0);
+		registered = true;
+	}
+	r = make("graph = c\nc.stage = t_scribble\nc.breaker = count\nc.degraded = cache\n");
+	r->p->slots[0].hidx = 0;
+	memset(rt, 0, sizeof rt);
+	memset(stats, 0, sizeof stats);
+	/* channel 1 asks "good" and rewrites both buffers as soon as it can */
+	memcpy(in, "good", 4);
+	client_in = in;
+	client_out = out;
+	m = (struct nx_msg){ .in = in, .in_len = 4, .out = out, .out_cap = sizeof out };
+	memset(&r->ctx, 0, sizeof r->ctx);
+	r->ctx.channel = 1;
+	r->x = (struct nx_exec){ .ctx = &r->ctx, .scratch = r->scratch, .scratch_cap = 1 << 20,
+				 .max_payload = CAP, .rr = r->rr, .rt = rt, .stats = stats,
+				 .nstats = 1 };
+	assert_int_equal(nx__pipeline_run(r->p, &m, &r->x), 0);
+	client_in = client_out = NULL;
+	/* the answer it got is what the stage wrote (the slot copies it out
+	 * after the stage returns: the client's scribble came first) */
+	assert_int_equal(m.out_len, 6);
+	assert_memory_equal(out, ">>GOOD", 6);
+	/* the stage cannot answer now: channel 2 asks "good" and gets the
+	 * cached answer, which must be the stage's, not channel 1's plant */
+	ck_pr_store_32(&r->p->slots[0].pol.force, NX_BRK_FORCE_OPEN);
+	memcpy(in, "good", 4);
+	memset(out, 0, sizeof out);
+	m = (struct nx_msg){ .in = in, .in_len = 4, .out = out, .out_cap = sizeof out };
+	memset(&r->ctx, 0, sizeof r->ctx);
+	r->ctx.channel = 2;
+	assert_int_equal(nx__pipeline_run(r->p, &m, &r->x), 0);
+	assert_true(r->ctx.flags & NX_CTX_DEGRADED);
+	assert_int_equal(m.out_len, 6);
+	assert_memory_equal(out, ">>GOOD", 6);
+	/* and the request channel 1 rewrote to ("EVIL") was never cached */
+	memcpy(in, "EVIL", 4);
+	m = (struct nx_msg){ .in = in, .in_len = 4, .out = out, .out_cap = sizeof out };
+	memset(&r->ctx, 0, sizeof r->ctx);
+	assert_int_equal(nx__pipeline_run(r->p, &m, &r->x), NX_EBREAKER);
+	done(r);
+}
+
 int
 main(void)
 {
@@ -420,6 +619,9 @@ main(void)
 		cmocka_unit_test(test_pipeline_needing_more_scratch_than_workers_have_is_refused),
 		cmocka_unit_test(test_specs_that_make_no_sense_are_refused_saying_why),
 		cmocka_unit_test(test_stage_init_failure_and_unknown_stage_build_nothing),
+		cmocka_unit_test(test_a_pass_through_never_makes_the_next_stages_output_its_input),
+		cmocka_unit_test(test_no_node_kind_gives_a_stage_overlapping_input_and_output),
+		cmocka_unit_test(test_the_cache_keeps_what_the_stage_saw_not_what_a_client_rewrote),
 	};
 
 	return cmocka_run_group_tests_name("graph", tests, NULL, NULL);

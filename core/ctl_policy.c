@@ -11,6 +11,8 @@
  *
  * A dead letter's ID is WORKER.N: its ring and its number in it.
  */
+#include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,11 +139,14 @@ parse_id(const struct nx_instance *inst, const char *s, uint32_t *ring, uint64_t
 	unsigned long w;
 	unsigned long long k;
 
-	w = strtoul(s, &end, 10);
-	if (end == s || *end != '.')
+	if (!isdigit((unsigned char)s[0]))
 		goto bad;
+	w = strtoul(s, &end, 10);
+	if (end == s || *end != '.' || !isdigit((unsigned char)end[1]))
+		goto bad;
+	errno = 0;
 	k = strtoull(end + 1, &end, 10);
-	if (*end != '\0' || w >= inst->dlq.nrings)
+	if (*end != '\0' || errno != 0 || w >= inst->dlq.nrings)
 		goto bad;
 	*ring = (uint32_t)w;
 	*n = k;
@@ -189,7 +194,7 @@ entry_line(struct nx_instance *inst, uint32_t ring, const struct nx_dlq_entry *e
 static int
 dlq_list(struct nx_instance *inst, bool json, struct nx_buf *out)
 {
-	uint64_t now = nx_clock_ns(), held = 0, written = 0, dropped = 0;
+	uint64_t now = nx_clock_ns(), held = 0, written = 0, dropped = 0, corrupt = 0;
 	uint32_t r;
 	bool first = true;
 
@@ -206,8 +211,11 @@ dlq_list(struct nx_instance *inst, bool json, struct nx_buf *out)
 		dropped += ck_pr_load_64(&ring->dropped);
 		for (n = nx__dlq_first(ring, inst->dlq.entries); n < head; n++) {
 			struct nx_dlq_entry e;
+			enum nx_dlq_got got = nx__dlq_read(ring, inst->dlq.entries, n, &e);
 
-			if (!nx__dlq_read(ring, inst->dlq.entries, n, &e))
+			if (got == NX_DLQ_CORRUPT)
+				corrupt++;
+			if (got != NX_DLQ_OK)
 				continue;
 			held++;
 			if (json) {
@@ -225,12 +233,15 @@ dlq_list(struct nx_instance *inst, bool json, struct nx_buf *out)
 	}
 	if (json)
 		nx__buf_printf(out, "],\"held\":%" PRIu64 ",\"written\":%" PRIu64 ",\"dropped\":%" PRIu64
-			       ",\"capacity\":%u}\n", held, written, dropped,
-			       inst->dlq.entries * inst->dlq.nrings);
+			       ",\"corrupt\":%" PRIu64 ",\"capacity\":%u}\n", held, written, dropped,
+			       corrupt, inst->dlq.entries * inst->dlq.nrings);
 	else
 		nx__buf_printf(out, "%" PRIu64 " held, %" PRIu64 " written, %" PRIu64
 			       " dropped (ring full), %u per worker\n", held, written, dropped,
 			       inst->dlq.entries);
+	if (!json && corrupt != 0)
+		nx__buf_printf(out, "%" PRIu64 " entries are damaged (not written by a worker of "
+			       "this nxd): not shown\n", corrupt);
 	return 0;
 }
 
@@ -251,16 +262,21 @@ dlq_show(struct nx_instance *inst, const char *id, bool json, struct nx_buf *out
 	uint64_t n;
 	int rc = parse_id(inst, id, &r, &n);
 	const struct nx_dlq_ring *ring;
+	enum nx_dlq_got got = NX_DLQ_GONE;
 	uint32_t keep;
 
 	if (rc < 0)
 		return rc;
 	ring = nx__dlq_ring(&inst->dlq, r);
-	if (n < nx__dlq_first(ring, inst->dlq.entries) || n >= ck_pr_load_64(&ring->head) ||
-	    !nx__dlq_read(ring, inst->dlq.entries, n, &e))
+	if (n >= nx__dlq_first(ring, inst->dlq.entries) && n < ck_pr_load_64(&ring->head))
+		got = nx__dlq_read(ring, inst->dlq.entries, n, &e);
+	if (got == NX_DLQ_CORRUPT)
+		return nx__err(NX_EPROTO, "dead letter %s is damaged (its fields do not hold "
+			       "together): not shown", id);
+	if (got != NX_DLQ_OK)
 		return nx__err(NX_ENOENT, "dead letter %s is not held (drained, dropped, or never "
 			       "written)", id);
-	keep = e.len < NX_DLQ_PAYLOAD ? e.len : NX_DLQ_PAYLOAD;
+	keep = nx__dlq_kept(&e);
 	if (json) {
 		entry_line(inst, r, &e, nx_clock_ns(), true, out);
 		out->len--; /* reopen the object: add the payload */
@@ -321,34 +337,34 @@ dlq_drain(struct nx_instance *inst, int argc, char **argv, bool json, struct nx_
 static int
 dlq_export(struct nx_instance *inst, int argc, char **argv, struct nx_buf *out)
 {
+	uint32_t want_r[64];
+	uint64_t want_n[64];
 	uint32_t r;
 	int i, rc;
 
+	if (argc > 64)
+		return nx__err(NX_EINVAL, "dlq export takes at most 64 IDs");
+	for (i = 0; i < argc; i++) {
+		rc = parse_id(inst, argv[i], &want_r[i], &want_n[i]);
+		if (rc < 0)
+			return rc;
+	}
 	for (r = 0; r < inst->dlq.nrings; r++) {
 		const struct nx_dlq_ring *ring = nx__dlq_ring(&inst->dlq, r);
 		uint64_t n, head = ck_pr_load_64(&ring->head);
 
 		for (n = nx__dlq_first(ring, inst->dlq.entries); n < head; n++) {
 			struct nx_dlq_entry e;
-			char id[32];
 			bool want = argc == 0;
 
-			snprintf(id, sizeof id, "%u.%" PRIu64, r, n);
-			for (i = 0; i < argc && !want; i++) {
-				uint32_t wr;
-				uint64_t wn;
-
-				rc = parse_id(inst, argv[i], &wr, &wn);
-				if (rc < 0)
-					return rc;
-				want = wr == r && wn == n;
-			}
-			if (!want || !nx__dlq_read(ring, inst->dlq.entries, n, &e) ||
+			for (i = 0; i < argc && !want; i++)
+				want = want_r[i] == r && want_n[i] == n;
+			if (!want || nx__dlq_read(ring, inst->dlq.entries, n, &e) != NX_DLQ_OK ||
 			    (e.flags & NX_DLQ_F_TRUNCATED))
 				continue;
-			nx__buf_printf(out, "%s %.*s %d ", id, NX_PIPE_NAME_MAX, e.pipeline,
-				       (e.flags & NX_DLQ_F_IDEMPOTENT) ? 1 : 0);
-			hex(out, e.payload, e.len);
+			nx__buf_printf(out, "%u.%" PRIu64 " %.*s %d ", r, n, NX_PIPE_NAME_MAX,
+				       e.pipeline, (e.flags & NX_DLQ_F_IDEMPOTENT) ? 1 : 0);
+			hex(out, e.payload, nx__dlq_kept(&e));
 			nx__buf_printf(out, "\n");
 		}
 	}

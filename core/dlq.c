@@ -7,6 +7,7 @@
  * crash interrupted can still be seen: a restarted nxd with the same
  * geometry re-attaches it.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -61,6 +62,8 @@ nx__dlq_open(struct nx_dlq *d, const char *instance, uint32_t nrings, uint32_t e
 			if (header_matches(d, nrings, entries, len)) {
 				d->nrings = nrings;
 				d->entries = entries;
+				d->rings_off = sizeof(struct nx_dlq_hdr);
+				d->ring_bytes = ring_bytes;
 				d->reattached = true;
 				return 0;
 			}
@@ -84,6 +87,8 @@ nx__dlq_open(struct nx_dlq *d, const char *instance, uint32_t nrings, uint32_t e
 	d->len = len;
 	d->nrings = nrings;
 	d->entries = entries;
+	d->rings_off = sizeof(struct nx_dlq_hdr);
+	d->ring_bytes = ring_bytes;
 	{
 		struct nx_dlq_hdr *h = (struct nx_dlq_hdr *)(void *)d->base;
 
@@ -97,6 +102,15 @@ nx__dlq_open(struct nx_dlq *d, const char *instance, uint32_t nrings, uint32_t e
 		h->magic = NX_DLQ_MAGIC;
 	}
 	return 0;
+}
+
+void
+nx__dlq_unlink(const char *instance)
+{
+	char name[NX_SHM_NAME_MAX];
+
+	nx__dlq_name(name, sizeof name, instance);
+	nx_shm_unlink(name);
 }
 
 void
@@ -148,7 +162,29 @@ nx__dlq_put(struct nx_dlq_ring *r, uint32_t entries, int32_t status, uint64_t at
 	(*written)++;
 }
 
-bool
+/* What a worker writes: a pipeline's name is 1 to 31 of [A-Za-z0-9_-]. */
+static bool
+name_ok(const char *s, size_t cap)
+{
+	size_t i;
+
+	for (i = 0; i < cap && s[i] != '\0'; i++)
+		if (!(isalnum((unsigned char)s[i]) || s[i] == '_' || s[i] == '-'))
+			return false;
+	return i > 0 && i < cap;
+}
+
+static bool
+entry_ok(const struct nx_dlq_entry *e)
+{
+	const uint16_t known = NX_DLQ_F_TRUNCATED | NX_DLQ_F_IDEMPOTENT;
+
+	return e->status < 0 && (e->flags & ~known) == 0 &&
+	       (e->len > NX_DLQ_PAYLOAD) == ((e->flags & NX_DLQ_F_TRUNCATED) != 0) &&
+	       name_ok(e->pipeline, sizeof e->pipeline);
+}
+
+enum nx_dlq_got
 nx__dlq_read(const struct nx_dlq_ring *r, uint32_t entries, uint64_t n, struct nx_dlq_entry *out)
 {
 	const struct nx_dlq_entry *e = nx__dlq_entry((struct nx_dlq_ring *)(uintptr_t)r, entries, n);
@@ -158,10 +194,13 @@ nx__dlq_read(const struct nx_dlq_ring *r, uint32_t entries, uint64_t n, struct n
 		uint32_t v = nx__seq_read_begin(&e->seq);
 
 		memcpy(out, e, sizeof *out);
-		if (!nx__seq_read_retry(&e->seq, v))
-			return out->n == n; /* overwritten by a later one: gone */
+		if (!nx__seq_read_retry(&e->seq, v)) {
+			if (out->n != n)
+				return NX_DLQ_GONE; /* overwritten by a later one */
+			return entry_ok(out) ? NX_DLQ_OK : NX_DLQ_CORRUPT;
+		}
 	}
-	return false;
+	return NX_DLQ_GONE;
 }
 
 uint64_t

@@ -17,6 +17,8 @@ struct nx_dlq {
 	int fd;
 	uint32_t nrings;
 	uint32_t entries;   /* per ring */
+	uint32_t rings_off; /* nxd's own copies of the layout: never read back */
+	uint32_t ring_bytes;
 	bool reattached;    /* a previous nxd's entries are in it */
 };
 
@@ -28,15 +30,16 @@ void nx__dlq_name(char *buf, size_t len, const char *instance);
  * geometry is the same. @return 0, NX_EINVAL, NX_EIO
  */
 int nx__dlq_open(struct nx_dlq *d, const char *instance, uint32_t nrings, uint32_t entries);
+/** Remove the segment's name (async-signal-safe: one unlink). */
+void nx__dlq_unlink(const char *instance);
 /** Unmap; remove the segment when remove is true. */
 void nx__dlq_close(struct nx_dlq *d, const char *instance, bool remove);
 
+/* Ring i (< nrings), from the layout nxd computed, not the segment's header. */
 static inline struct nx_dlq_ring *
 nx__dlq_ring(const struct nx_dlq *d, uint32_t i)
 {
-	const struct nx_dlq_hdr *h = (const struct nx_dlq_hdr *)(const void *)d->base;
-
-	return (struct nx_dlq_ring *)(void *)(d->base + h->rings_off + (size_t)i * h->ring_bytes);
+	return (struct nx_dlq_ring *)(void *)(d->base + d->rings_off + (size_t)i * d->ring_bytes);
 }
 
 static inline struct nx_dlq_entry *
@@ -58,8 +61,26 @@ void nx__dlq_put(struct nx_dlq_ring *r, uint32_t entries, int32_t status, uint64
 /** Control thread: the oldest entry still held. */
 uint64_t nx__dlq_first(const struct nx_dlq_ring *r, uint32_t entries);
 
-/** Control thread: a consistent copy of entry n. @return false when it is gone */
-bool nx__dlq_read(const struct nx_dlq_ring *r, uint32_t entries, uint64_t n,
-		  struct nx_dlq_entry *out);
+enum nx_dlq_got {
+	NX_DLQ_GONE = 0,    /* overwritten, or being written */
+	NX_DLQ_OK = 1,      /* a consistent copy of a well-formed entry */
+	NX_DLQ_CORRUPT = 2, /* the copy's fields do not hold together: not used */
+};
+
+/**
+ * Control thread: a consistent copy of entry n, its fields checked (the
+ * segment outlives nxd, and anything of nxd's uid can write it): its
+ * number, its length against its truncation flag, its flags, a NUL in
+ * its pipeline name, a negative status. Only an NX_DLQ_OK copy is used.
+ */
+enum nx_dlq_got nx__dlq_read(const struct nx_dlq_ring *r, uint32_t entries, uint64_t n,
+			     struct nx_dlq_entry *out);
+
+/** Payload bytes held by a checked entry (at most NX_DLQ_PAYLOAD). */
+static inline uint32_t
+nx__dlq_kept(const struct nx_dlq_entry *e)
+{
+	return e->len < NX_DLQ_PAYLOAD ? e->len : NX_DLQ_PAYLOAD;
+}
 
 #endif /* NX_CORE_DLQ_H */

@@ -196,6 +196,36 @@ nx_instance_conf_set(struct nx_instance_conf *c, const char *key, const char *va
 			c->dlq_entries = (uint32_t)v;
 		return rc;
 	}
+	if (key_is(key, "plugin_dirs")) {
+		const char *d = value;
+
+		if (strlen(value) >= sizeof c->plugin_dirs)
+			return nx__err(NX_EINVAL, "plugin_dirs: longer than %zu bytes",
+				       sizeof c->plugin_dirs - 1);
+		/* absolute directories, colon-separated */
+		while (*d != '\0') {
+			if (*d != '/')
+				return nx__err(NX_EINVAL, "plugin_dirs: '%s': each directory must be "
+					       "an absolute path (DIR:DIR...)", value);
+			d += strcspn(d, ":");
+			if (*d == ':')
+				d++;
+		}
+		snprintf(c->plugin_dirs, sizeof c->plugin_dirs, "%s", value);
+		return 0;
+	}
+	if (key_is(key, "reply_max")) {
+		rc = parse_u64(key, value, 4096, NX_CTL_REPLY_MAX, &v);
+		if (rc == 0)
+			c->reply_max = (uint32_t)v;
+		return rc;
+	}
+	if (key_is(key, "stop_timeout")) {
+		rc = parse_u64(key, value, 1, 3600, &v);
+		if (rc == 0)
+			c->stop_timeout_s = (uint32_t)v;
+		return rc;
+	}
 	if (key_is(key, "isolated")) {
 		int cpus[NX_PLACE_MAX_WORKERS * 4];
 

@@ -168,10 +168,14 @@ struct nx_slot_policy {
 	struct nx_brk_conf brk;        /* in ticks */
 	uint64_t budget;               /* ticks; 0 none */
 	struct nx_stage_inst *fallback;/* NX_DEG_FALLBACK */
-	uint8_t *cache;                /* NX_DEG_CACHE: nworkers x entries x entry_bytes */
+	uint8_t *cache;                /* NX_DEG_CACHE: nworkers x entries x entry_bytes,
+					* then nworkers x stage_bytes */
 	uint32_t cache_entries;
 	uint32_t cache_bytes;
 	uint32_t cache_entry_bytes;
+	uint32_t stage_bytes;          /* a worker's private copy of a request: input
+					* (cache_bytes, rounded up), then its answer */
+	uint32_t stage_out_cap;        /* the answer's room: the largest payload */
 	uint32_t nworkers;
 	uint32_t force;                /* enum nx_brk_force: control thread writes */
 };
@@ -220,11 +224,13 @@ struct nx_build_env {
 	const uint8_t *probe;
 	uint32_t probe_len;
 	uint32_t nworkers;             /* per-worker policy state (caches); 0 = 1 */
+	const char *plugin_dirs;       /* where plugins may come from ("DIR:DIR"); NULL any */
 };
 
-/** The stage ops for a name: built-in, or from a plugin. */
-int nx__stage_resolve(const struct nx_slot_spec *ss, const struct nx_stage_ops **ops,
-		      struct nx_plugin_ref **plugin);
+/** The stage ops for a name: built-in, or from a plugin (under plugin_dirs,
+ *  "DIR:DIR...", when not NULL or empty). */
+int nx__stage_resolve(const struct nx_slot_spec *ss, const char *plugin_dirs,
+		      const struct nx_stage_ops **ops, struct nx_plugin_ref **plugin);
 
 /**
  * Make one stage instance from its spec: resolve (plugin loaded), init,

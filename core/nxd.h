@@ -30,6 +30,10 @@ struct nx_instance_conf {
 	bool mlock;                    /* mlockall and prefault */
 	int rt_prio;                   /* SCHED_FIFO priority for workers; 0 = none */
 	int64_t allow_gid;             /* group also allowed to attach; -1 = none */
+	char plugin_dirs[512];         /* plugins only from under these ("DIR:DIR"); "" any
+					* trusted place */
+	uint32_t stop_timeout_s;       /* SIGTERM: exit within this, whatever is stuck */
+	uint32_t reply_max;            /* the largest nxctl answer built (<= NX_CTL_REPLY_MAX) */
 	char isolated[256];            /* isolated CPUs override ("" = read /sys) */
 	bool has_isolated;
 	bool quiet;                    /* no info logging */
@@ -52,7 +56,8 @@ void nx_instance_conf_default(struct nx_instance_conf *c);
 /**
  * Set one setting by name, as given on the command line or in the
  * config file: instance, workers, cpus, idle, max_channels, ring_size,
- * arena, max_payload, keep, mlock, quiet, rt_prio, allow_gid, isolated
+ * arena, max_payload, keep, mlock, quiet, rt_prio, allow_gid, isolated,
+ * plugin_dirs, stop_timeout, reply_max
  * ('-' and '_' are the same). Sizes take k/m/g suffixes.
  * @return 0, or NX_EINVAL naming the key and what was wrong
  */

@@ -17,6 +17,7 @@
 struct nx_plugin_ref {
 	struct nx_plugin_ref *next;
 	char path[NX_PLUGIN_PATH_MAX]; /* real path */
+	uint64_t dev, ino;             /* the file it was loaded from */
 	void *handle;
 	const struct nx_plugin *plugin;
 	unsigned refs;
@@ -24,26 +25,93 @@ struct nx_plugin_ref {
 
 static struct nx_plugin_ref *plugins;
 
-static int
-plugin_get(struct nx_plugin_ref **out, const char *path)
+/* real is under one of dirs ("DIR:DIR..."), or dirs is empty. */
+static bool
+plugin_dir_allowed(const char *real, const char *dirs)
 {
-	char real[NX_PLUGIN_PATH_MAX];
+	const char *d = dirs;
+
+	if (dirs == NULL || dirs[0] == '\0')
+		return true;
+	while (*d != '\0') {
+		const char *e = strchr(d, ':');
+		size_t n = e != NULL ? (size_t)(e - d) : strlen(d);
+
+		while (n > 1 && d[n - 1] == '/')
+			n--;
+		if (n != 0 && strncmp(real, d, n) == 0 && (real[n] == '/' || (n == 1 && d[0] == '/')))
+			return true;
+		d += n;
+		while (*d == '/')
+			d++;
+		if (*d == ':')
+			d++;
+	}
+	return false;
+}
+
+/*
+ * Load a plugin, or take another reference to it. Before the loader runs
+ * anything of the file (its constructors run inside dlopen), it must be
+ * a regular file from a trusted place (nx_file_open, NX_FILE_TRUSTED),
+ * under an allowed plugin directory when there are any, and carry a
+ * .nx_plugin section of this stage ABI: a library that is not a plugin
+ * is refused without running a line of it, and nothing changes.
+ */
+static int
+plugin_get(struct nx_plugin_ref **out, const char *path, const char *dirs)
+{
+	struct nx_file_info fi;
+	struct nx_plugin_mark mark;
 	const struct nx_plugin *pl;
 	struct nx_plugin_ref *r;
+	size_t mlen;
 	void *h;
-	int rc;
+	int fd, rc;
 
-	rc = nx_dl_open(&h, path, real, sizeof real);
-	if (rc < 0)
-		return rc;
+	fd = nx_file_open(path, NX_FILE_TRUSTED, NX_PLUGIN_MAX_BYTES, "plugin", &fi);
+	if (fd < 0)
+		return fd;
+	if (!plugin_dir_allowed(fi.real, dirs)) {
+		nx_fd_close(fd);
+		return nx__err(NX_EPERM, "plugin %s (%s) is not in an allowed plugin directory "
+			       "(plugin_dirs = %s)", path, fi.real, dirs);
+	}
 	for (r = plugins; r != NULL; r = r->next) {
-		if (strcmp(r->path, real) == 0) {
-			nx_dl_close(h); /* the loader counts: give its extra reference back */
+		if (r->dev == fi.dev && r->ino == fi.ino) {
+			nx_fd_close(fd);
 			r->refs++;
 			*out = r;
 			return 0;
 		}
 	}
+	memset(&mark, 0, sizeof mark);
+	rc = nx_elf_section(fd, NX_PLUGIN_SECTION, &mark, sizeof mark, &mlen);
+	if (rc == NX_ENOENT)
+		rc = nx__err(NX_EINVAL, "%s is not a nexus plugin: it has no %s section "
+			     "(NX_PLUGIN(...) from <nx/nx_stage.h> puts it there); nothing of it "
+			     "was run", path, NX_PLUGIN_SECTION);
+	else if (rc < 0)
+		rc = nx__err_ctx(rc, "plugin %s", path);
+	else if (mlen != sizeof mark || memcmp(mark.magic, NX_PLUGIN_MAGIC, sizeof mark.magic) != 0)
+		rc = nx__err(NX_EINVAL, "plugin %s: its %s section is malformed", path,
+			     NX_PLUGIN_SECTION);
+	else if (mark.abi != NX_STAGE_ABI)
+		rc = nx__err(NX_EABI, "plugin %s was built for stage ABI %u; this nxd takes ABI %u: "
+			     "rebuild it against this <nx/nx_stage.h>", path, mark.abi, NX_STAGE_ABI);
+	if (rc < 0) {
+		nx_fd_close(fd);
+		return rc;
+	}
+	if (strlen(fi.real) >= sizeof r->path) {
+		nx_fd_close(fd);
+		return nx__err(NX_EINVAL, "plugin %s: its path is longer than %d bytes", path,
+			       NX_PLUGIN_PATH_MAX - 1);
+	}
+	rc = nx_dl_open(&h, fd, fi.real);
+	nx_fd_close(fd);
+	if (rc < 0)
+		return rc;
 	pl = nx_dl_sym(h, NX_PLUGIN_SYMBOL);
 	if (pl == NULL) {
 		nx_dl_close(h);
@@ -63,7 +131,9 @@ plugin_get(struct nx_plugin_ref **out, const char *path)
 		nx_dl_close(h);
 		return nx__err(NX_ENOMEM, "plugin %s", path);
 	}
-	snprintf(r->path, sizeof r->path, "%s", real);
+	snprintf(r->path, sizeof r->path, "%s", fi.real);
+	r->dev = fi.dev;
+	r->ino = fi.ino;
 	r->handle = h;
 	r->plugin = pl;
 	r->refs = 1;
@@ -100,8 +170,8 @@ ops_ok(const struct nx_stage_ops *ops)
 }
 
 int
-nx__stage_resolve(const struct nx_slot_spec *ss, const struct nx_stage_ops **ops,
-		  struct nx_plugin_ref **plugin)
+nx__stage_resolve(const struct nx_slot_spec *ss, const char *plugin_dirs,
+		  const struct nx_stage_ops **ops, struct nx_plugin_ref **plugin)
 {
 	struct nx_plugin_ref *r;
 	uint32_t i;
@@ -115,7 +185,7 @@ nx__stage_resolve(const struct nx_slot_spec *ss, const struct nx_stage_ops **ops
 				       nx__stage_builtin_names());
 		return 0;
 	}
-	rc = plugin_get(&r, ss->plugin);
+	rc = plugin_get(&r, ss->plugin, plugin_dirs);
 	if (rc < 0)
 		return rc;
 	for (i = 0; i < r->plugin->nstages; i++) {
@@ -175,7 +245,7 @@ nx__stage_inst_create(struct nx_stage_inst **out, const struct nx_slot_spec *ss,
 	unsigned i;
 	int rc;
 
-	rc = nx__stage_resolve(ss, &ops, &plugin);
+	rc = nx__stage_resolve(ss, env != NULL ? env->plugin_dirs : NULL, &ops, &plugin);
 	if (rc < 0)
 		return rc;
 	if (pool != NULL && ops->state_bytes > env->state_bytes) {

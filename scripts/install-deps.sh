@@ -3,8 +3,8 @@
 # Usage: scripts/install-deps.sh          (called by `make demo` and `make test`)
 set -eu
 
-PKGS="build-essential pkg-config clang libck-dev liburcu-dev libhwloc-dev \
-libcmocka-dev libncurses-dev libinih-dev libsystemd-dev tmux jq"
+PKGS="build-essential pkg-config clang libclang-rt-dev libck-dev liburcu-dev libhwloc-dev \
+libcmocka-dev libncurses-dev libinih-dev libsystemd-dev libelf-dev tmux jq stress-ng"
 
 missing=""
 for p in $PKGS; do

@@ -44,14 +44,32 @@
 extern "C" {
 #endif
 
-/** Version of this header's structures; a plugin built for another is refused. */
-#define NX_STAGE_ABI 1
+/** Version of this header's structures; a plugin built for another is refused.
+ *  2: plugins carry a .nx_plugin section (NX_PLUGIN); in and out never overlap. */
+#define NX_STAGE_ABI 2
 
 /**
- * The message a stage works on. in may point into a client's shared
- * memory: a misbehaving client can change it while the stage runs, so
- * read each byte once and never trust a length found inside it without a
- * bound check. out is nxd's or the client's output buffer of out_cap bytes.
+ * The message a stage works on. What a stage may assume of its buffers:
+ *
+ * - in: in_len bytes, readable for the duration of process only. They
+ *   may be a client's shared memory, which that client can rewrite while
+ *   the stage runs: read each byte once (or copy what you read twice),
+ *   and bound every length or index found inside before using it.
+ * - out: out_cap bytes, writable for the duration of process only. They
+ *   may be the requesting client's shared memory too, which it can read
+ *   and rewrite meanwhile: treat out as write-only, never read back what
+ *   you wrote to decide anything. Set out_len (at most out_cap; more is
+ *   answered NX_EOVERFLOW). out_cap is 0 for a selector: write nothing.
+ * - in and out never overlap: nxd gives each stage of a graph an output
+ *   that is not its input (a pass-through stage's input included), and
+ *   refuses a request whose input and output regions overlap.
+ * - No pointer into either may be kept after process returns: nxd reuses
+ *   both for the next request. No other stage or worker writes them while
+ *   process runs; only the requesting client can.
+ * - A merge stage's input is nxd's own memory (the fan-out's outputs).
+ * - A slot with a cache (SLOT.degraded = cache) runs its stage on a
+ *   private copy of the request, so that what is cached and answered to
+ *   other clients is what the stage read and wrote.
  */
 struct nx_msg {
 	const uint8_t *in;
@@ -184,8 +202,10 @@ struct nx_stage_ops {
  *
  *   NX_PLUGIN("mystages", &upper_stage, &lower_stage);
  *
- * nxd refuses a plugin without the symbol or built for another
- * NX_STAGE_ABI, and refuses a stage whose init fails; nothing changes.
+ * nxd refuses a plugin without its section and symbol or built for
+ * another NX_STAGE_ABI, and refuses a stage whose init fails; nothing
+ * changes. The file must be owned by root or nxd's uid and writable by
+ * no one else, in a directory that is the same (README: plugins).
  * Build: cc -shared -fPIC -I<prefix>/include mystages.c -o mystages.so
  */
 struct nx_plugin {
@@ -197,7 +217,28 @@ struct nx_plugin {
 
 #define NX_PLUGIN_SYMBOL "nx_plugin"
 
+/**
+ * What a plugin must prove before anything of it is loaded: nxd reads
+ * this section from the file (it runs none of its code) and refuses a
+ * file without it, or with another NX_STAGE_ABI. NX_PLUGIN puts it there.
+ */
+#define NX_PLUGIN_SECTION ".nx_plugin"
+#define NX_PLUGIN_MAGIC "NXPLUGIN" /**< the first 8 bytes, without a NUL */
+
+struct nx_plugin_mark {
+	char magic[8];     /**< NX_PLUGIN_MAGIC */
+	uint32_t abi;      /**< NX_STAGE_ABI */
+	uint32_t reserved; /**< 0 */
+};
+
+#define NX_PLUGIN_MARK(abi_)                                                   \
+	__attribute__((used, section(NX_PLUGIN_SECTION), aligned(8)))          \
+	static const struct nx_plugin_mark nx__plugin_mark = {                 \
+		{ 'N', 'X', 'P', 'L', 'U', 'G', 'I', 'N' }, (abi_), 0          \
+	}
+
 #define NX_PLUGIN(pname, ...)                                                  \
+	NX_PLUGIN_MARK(NX_STAGE_ABI);                                          \
 	static const struct nx_stage_ops *const nx__plugin_stages[] = { __VA_ARGS__ }; \
 	const struct nx_plugin nx_plugin = {                                   \
 		NX_STAGE_ABI,                                                  \

@@ -1,6 +1,7 @@
 /* Configuration files, read with inih. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <ini.h>
@@ -28,20 +29,39 @@ on_entry(void *user, const char *section, const char *key, const char *value)
 }
 
 int
-nx_conf_parse(const char *path, nx_conf_fn fn, void *user)
+nx_conf_parse_text(const char *text, const char *name, nx_conf_fn fn, void *user)
 {
 	struct conf_ctx c = { .fn = fn, .user = user };
 	int line;
 
-	line = ini_parse(path, on_entry, &c);
-	if (line == -1)
-		return nx__err_sys(NX_EINVAL, errno, "config %s", path);
+	line = ini_parse_string(text, on_entry, &c);
 	if (line == -2)
-		return nx__err(NX_ENOMEM, "config %s: out of memory", path);
+		return nx__err(NX_ENOMEM, "config %s: out of memory", name);
+	if (line < 0)
+		return nx__err(NX_EINVAL, "config %s: cannot be read", name);
 	if (line > 0 && c.first_err != 0)
-		return nx__err(c.first_err, "%s:%d: %s", path, line, c.msg);
+		return nx__err(c.first_err, "%s:%d: %s", name, line, c.msg);
 	if (line > 0)
 		return nx__err(NX_EINVAL, "%s:%d: syntax error (expected [section] or key = value)",
-			       path, line);
+			       name, line);
 	return 0;
+}
+
+int
+nx_conf_parse(const char *path, uint32_t trust, nx_conf_fn fn, void *user)
+{
+	size_t len;
+	char *text;
+	int rc;
+
+	rc = nx_file_read(path, trust, NX_CONF_MAX_BYTES, "config", &text, &len);
+	if (rc < 0)
+		return rc;
+	if (memchr(text, '\0', len) != NULL) {
+		free(text);
+		return nx__err(NX_EINVAL, "config %s holds a NUL byte: not a text file", path);
+	}
+	rc = nx_conf_parse_text(text, path, fn, user);
+	free(text);
+	return rc;
 }

@@ -17,3 +17,6 @@ static const struct nx_stage_ops old = {
 static const struct nx_stage_ops *const stages[] = { &old };
 
 const struct nx_plugin nx_plugin = { NX_STAGE_ABI + 98, 1, "wrongabi", stages };
+
+/* its section says the same: refused before it is loaded */
+NX_PLUGIN_MARK(NX_STAGE_ABI + 98);

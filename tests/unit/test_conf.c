@@ -110,7 +110,7 @@ test_config_file_sets_the_same_keys(void **state)
 	write_file("# nexus\n[nxd]\ninstance = fromfile\nmax-channels = 16\nidle = sleep ; inline comment\n"
 		   "\n[pipeline.other]\nstage = echo\n");
 	nx_instance_conf_default(&c);
-	assert_int_equal(nx_conf_parse(path, on_conf, &c), 0);
+	assert_int_equal(nx_conf_parse(path, NX_FILE_ANY, on_conf, &c), 0);
 	assert_string_equal(c.instance, "fromfile");
 	assert_int_equal(c.max_channels, 16);
 	assert_int_equal(c.idle, NX_WAIT_SLEEP);
@@ -126,19 +126,19 @@ test_config_file_errors_name_file_and_line(void **state)
 	(void)state;
 	write_file("[nxd]\nworkers = 1\n\nring_size = 77\n");
 	nx_instance_conf_default(&c);
-	assert_int_equal(nx_conf_parse(path, on_conf, &c), NX_EINVAL);
+	assert_int_equal(nx_conf_parse(path, NX_FILE_ANY, on_conf, &c), NX_EINVAL);
 	snprintf(want, sizeof want, "%s:4:", path);
 	assert_non_null(strstr(nx__errmsg(), want));
 	assert_non_null(strstr(nx__errmsg(), "ring_size = 77"));
 	assert_non_null(strstr(nx__errmsg(), "power of two"));
 
 	write_file("[nxd]\nthis is not ini\n");
-	assert_int_equal(nx_conf_parse(path, on_conf, &c), NX_EINVAL);
+	assert_int_equal(nx_conf_parse(path, NX_FILE_ANY, on_conf, &c), NX_EINVAL);
 	snprintf(want, sizeof want, "%s:2: syntax error", path);
 	assert_non_null(strstr(nx__errmsg(), want));
 	unlink(path);
 
-	assert_int_equal(nx_conf_parse("/nonexistent/nx.ini", on_conf, &c), NX_EINVAL);
+	assert_int_equal(nx_conf_parse("/nonexistent/nx.ini", NX_FILE_ANY, on_conf, &c), NX_ENOENT);
 	assert_non_null(strstr(nx__errmsg(), "/nonexistent/nx.ini"));
 }
 

@@ -4,9 +4,11 @@
  * A thin main over the control protocol (shm/attach.h).
  */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "nxctl.h"
 #include "shm/attach.h"
@@ -49,6 +51,34 @@ usage(FILE *f)
 		"\n"
 		"A refused command changes nothing and says why; exit status 1.\n"
 		"Exit status 2: bad usage; 3: nxd cannot be reached.\n");
+}
+
+/*
+ * nxd reads the files a command names (--config, --plugin) from its own
+ * working directory, not ours: a relative path is made absolute here.
+ * @return 0, or an exit status after saying why
+ */
+static int
+absolute_paths(int argc, char **argv)
+{
+	static char buf[8][PATH_MAX];
+	char cwd[PATH_MAX];
+	int i, n = 0;
+
+	for (i = 0; i + 1 < argc; i++) {
+		char *f = argv[i + 1];
+
+		if ((strcmp(argv[i], "--config") != 0 && strcmp(argv[i], "--plugin") != 0) ||
+		    f[0] == '/' || f[0] == '\0')
+			continue;
+		if (n == 8 || getcwd(cwd, sizeof cwd) == NULL ||
+		    (size_t)snprintf(buf[n], sizeof buf[n], "%s/%s", cwd, f) >= sizeof buf[n]) {
+			fprintf(stderr, "nxctl: %s %s: cannot make it an absolute path\n", argv[i], f);
+			return 2;
+		}
+		argv[i + 1] = buf[n++];
+	}
+	return 0;
 }
 
 int
@@ -100,6 +130,9 @@ main(int argc, char **argv)
 	    strcmp(argv[optind + 1], "replay") == 0)
 		return nxctl_dlq_replay(instance, argc - optind - 2, argv + optind + 2, json,
 					(uint64_t)(timeout * 1e9));
+	rc = absolute_paths(argc - optind, argv + optind);
+	if (rc != 0)
+		return rc;
 	rc = nx__ctl_command(instance, argc - optind, argv + optind, json,
 			     (uint64_t)(timeout * 1e9), &text, &len, &status);
 	if (rc < 0) {

@@ -21,7 +21,7 @@ else
 Q := @
 endif
 
-PKG_CORE := ck liburcu-qsbr hwloc inih
+PKG_CORE := ck liburcu-qsbr hwloc inih libelf
 PKG_TEST := cmocka
 PKG_TOP := ncursesw
 
@@ -80,6 +80,8 @@ INTEG_SRC := $(wildcard tests/integration/test_*.c)
 INTEG_BINS := $(INTEG_SRC:tests/integration/%.c=$(TST)/integration/%)
 STRESS_SRC := $(wildcard tests/stress/test_*.c)
 STRESS_BINS := $(STRESS_SRC:tests/stress/%.c=$(TST)/stress/%)
+HOSTILE_SRC := $(wildcard tests/hostile/test_*.c)
+HOSTILE_BINS := $(HOSTILE_SRC:tests/hostile/%.c=$(TST)/hostile/%)
 HARNESS_SRC := $(wildcard tests/integration/harness/*.c)
 HARNESS_OBJ := $(HARNESS_SRC:%.c=$(OBJ)/%.o)
 TEST_HELPERS := $(patsubst tests/helpers/%.c,$(TST)/helpers/%,$(wildcard tests/helpers/*.c))
@@ -129,6 +131,7 @@ endif
 $(OBJ)/tools/nxtop/%.o: CFLAGS_ALL += $(shell pkg-config --cflags $(PKG_TOP) 2>/dev/null)
 
 tool_objs = $(patsubst %.c,$(OBJ)/%.o,$(wildcard tools/$(1)/*.c))
+.SECONDARY:
 .SECONDEXPANSION:
 $(BIN)/%: $$(call tool_objs,$$*) $(LIBCORE_A)
 	@mkdir -p $(BIN)
@@ -168,6 +171,11 @@ $(TST)/integration/%: $(OBJ)/tests/integration/%.o $(HARNESS_OBJ) $(LIBCORE_A)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(HARNESS_OBJ) $(LIBCORE_A) $(LIBS_CORE) $(shell pkg-config --libs $(PKG_TEST))
 
+$(TST)/hostile/%: $(OBJ)/tests/hostile/%.o $(HARNESS_OBJ) $(LIBCORE_A)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(HARNESS_OBJ) $(LIBCORE_A) $(LIBS_CORE) $(shell pkg-config --libs $(PKG_TEST))
+
 $(TST)/stress/%: $(OBJ)/tests/stress/%.o $(LIBCORE_A)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LINK    $@")
@@ -197,7 +205,7 @@ $(TST)/plugins/%.so: tests/plugins/%.c include/nx/nx_stage.h
 headers-check:
 	$(Q)tests/headers/check.sh
 
-TEST_BINS := $(UNIT_BINS) $(STRESS_BINS) $(INTEG_BINS) $(TEST_HELPERS) $(TEST_SO)
+TEST_BINS := $(UNIT_BINS) $(STRESS_BINS) $(INTEG_BINS) $(HOSTILE_BINS) $(TEST_HELPERS) $(TEST_SO)
 
 tests: all $(TEST_BINS)
 
@@ -237,4 +245,5 @@ install: all
 clean:
 	rm -rf build build-asan build-tsan build-clang
 
+-include tests/fuzz/fuzz.mk
 -include $(shell find $(BUILD)/obj $(NC_OBJ) -name '*.d' 2>/dev/null)

@@ -84,6 +84,7 @@ struct nx_wchan {
 	uint32_t worker;
 	bool in_use;
 	bool detaching;     /* out of its worker's set; released after a grace period */
+	bool detach_pending;/* its client is gone, but no room yet to take it out */
 	const char *detach_why; /* a string literal: why it was detached */
 	bool sleep_client;  /* the client sleeps on resp_bell: wake it */
 	int ctl_fd;         /* the client's control socket, -1 when none */

@@ -31,16 +31,22 @@ grace_main(void *arg)
 		}
 		nx_rcu_synchronize(); /* every ticket up to req was taken before this */
 		ck_pr_store_32(&g->completed, req);
+		nx__store32(g->pub_completed, req);
 		nx_notify_signal(g->notefd);
 	}
 	return NULL;
 }
 
 int
-nx__grace_start(struct nx_grace *g, int notefd, int cpu)
+nx__grace_start(struct nx_grace *g, int notefd, int cpu, uint32_t *pub_requested,
+		uint32_t *pub_completed)
 {
 	g->notefd = notefd;
 	g->requested = g->completed = g->stop = 0;
+	g->pub_requested = pub_requested;
+	g->pub_completed = pub_completed;
+	nx__store32(pub_requested, 0);
+	nx__store32(pub_completed, 0);
 	return nx_thread_create(&g->thread, "nx-grace", cpu, grace_main, g);
 }
 
@@ -61,6 +67,7 @@ nx__grace_request(struct nx_grace *g)
 	const uint32_t ticket = ck_pr_load_32(&g->requested) + 1;
 
 	ck_pr_store_32(&g->requested, ticket); /* one writer: the control thread */
+	nx__store32(g->pub_requested, ticket);
 	nx_futex_wake(&g->requested, 1, false);
 	return ticket;
 }

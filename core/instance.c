@@ -43,6 +43,8 @@ nx_instance_conf_default(struct nx_instance_conf *c)
 	c->stage_state = 4096;
 	c->stage_timing = 16;
 	c->dlq_entries = 1024;
+	c->stop_timeout_s = 10;
+	c->reply_max = NX_CTL_REPLY_MAX;
 }
 
 void
@@ -73,6 +75,13 @@ static void
 set_inst_state(struct nx_instance *inst, uint32_t state)
 {
 	nx__store32(&hdr(inst)->state, state);
+}
+
+/* What the control thread is in, for the signal guard's message. */
+static void
+doing(struct nx_instance *inst, const char *what)
+{
+	ck_pr_store_ptr(&inst->doing, (void *)(uintptr_t)what);
 }
 
 /* ---- channel sets (RCU) ---- */
@@ -112,6 +121,20 @@ retired_finish(struct nx_instance *inst, bool passed_only)
 	inst->nretired = kept;
 }
 
+/*
+ * Room to retire one more channel set. The control thread never waits
+ * for a grace period itself (a worker stuck in a stage would hold it
+ * there, and with it every client and SIGTERM): when 64 changes wait for
+ * one, the next is refused, or deferred, until the grace thread rings.
+ */
+static bool
+retired_room(struct nx_instance *inst)
+{
+	if (inst->nretired == NX_MAX_RETIRED)
+		retired_finish(inst, true);
+	return inst->nretired < NX_MAX_RETIRED;
+}
+
 static int
 chanset_publish(struct nx_instance *inst, struct nx_worker *w, struct nx_wchan *add,
 		struct nx_wchan *remove)
@@ -119,6 +142,9 @@ chanset_publish(struct nx_instance *inst, struct nx_worker *w, struct nx_wchan *
 	struct nx_chanset *old = w->chans, *set;
 	uint32_t i, n = 0;
 
+	if (!retired_room(inst))
+		return nx__err(NX_EBUSY, "%u channel changes wait for a grace period (is a worker "
+			       "stuck in a stage?)", NX_MAX_RETIRED);
 	set = malloc(sizeof *set + (old->n + 1) * sizeof set->ch[0]);
 	if (set == NULL)
 		return nx__err(NX_ENOMEM, "channel set");
@@ -134,10 +160,6 @@ chanset_publish(struct nx_instance *inst, struct nx_worker *w, struct nx_wchan *
 	nx__store32(&w->hw->nchannels, n);
 	/* The old set, and a removed channel's mapping, go after a grace
 	 * period: the grace thread waits for it, not this one. */
-	if (inst->nretired == NX_MAX_RETIRED) {
-		nx_rcu_synchronize();
-		retired_finish(inst, false);
-	}
 	inst->retired[inst->nretired++] = (struct nx_retired){
 		.set = old, .release = remove, .ticket = nx__grace_request(&inst->grace)
 	};
@@ -159,8 +181,18 @@ least_loaded(struct nx_instance *inst)
 /* ---- peers: connections that have not attached yet ---- */
 
 static void
+reply_forget(struct nx_instance *inst, struct nx_peer *p)
+{
+	inst->reply_bytes -= p->reply.len;
+	nx__buf_free(&p->reply);
+	p->reply_off = 0;
+	p->replying = false;
+}
+
+static void
 peer_drop(struct nx_instance *inst, struct nx_peer *p)
 {
+	reply_forget(inst, p);
 	nx_evloop_del(inst->ev, p->fd);
 	nx_fd_close(p->fd);
 	p->fd = -1;
@@ -249,6 +281,7 @@ chan_release(struct nx_instance *inst, struct nx_wchan *ch)
 	nx__chan_unmap(&ch->v);
 	ch->in_use = false;
 	ch->detaching = false;
+	ch->detach_pending = false;
 	nx__store32(&hc->state, NX_CHAN_FREE);
 	hc->pid = 0;
 	hc->uid = 0;
@@ -313,19 +346,38 @@ chan_detach(struct nx_instance *inst, struct nx_wchan *ch, const char *why)
 
 	if (!ch->in_use || ch->detaching)
 		return;
-	/* Released after the grace period: then no worker can touch the mapping. */
-	if (chanset_publish(inst, w, NULL, ch) < 0) {
-		/* no memory for a smaller set: keep serving, retry at the next sweep */
-		nx_log(NX_LOG_ERR, "channel %u: detach deferred: %s", ch->id, nx__errmsg());
-		return;
-	}
-	ch->detaching = true;
+	/* The client is gone: nothing more to hear from its socket. */
 	if (ch->ctl_fd >= 0) {
 		nx_evloop_del(inst->ev, ch->ctl_fd);
 		nx_fd_close(ch->ctl_fd);
 		ch->ctl_fd = -1;
 	}
 	ch->detach_why = why; /* said at the release: the worker writes ch->answered till then */
+	/* Released after the grace period: then no worker can touch the mapping. */
+	if (chanset_publish(inst, w, NULL, ch) < 0) {
+		/* no room (or memory) for the change now: the worker keeps
+		 * serving it, and it is retried when a grace period passes */
+		if (!ch->detach_pending)
+			nx_log(NX_LOG_WARN, "channel %u: detach deferred: %s", ch->id, nx__errmsg());
+		ch->detach_pending = true;
+		return;
+	}
+	ch->detach_pending = false;
+	ch->detaching = true;
+}
+
+/* Detaches deferred for want of room: again, now that some may be free. */
+static void
+detach_retry(struct nx_instance *inst)
+{
+	uint32_t i;
+
+	for (i = 0; i < inst->conf.max_channels; i++) {
+		struct nx_wchan *ch = &inst->chans[i];
+
+		if (ch->detach_pending)
+			chan_detach(inst, ch, ch->detach_why);
+	}
 }
 
 static void
@@ -348,6 +400,11 @@ peer_attach(struct nx_instance *inst, struct nx_peer *p, const struct nx_ctl_msg
 	if (ck_pr_load_32(&inst->stop) != 0) {
 		nx__ctl_reply_error(p->fd, NX_ESHUTDOWN, "instance '%s' is shutting down",
 				    inst->conf.instance);
+		goto drop;
+	}
+	if (!retired_room(inst)) {
+		nx__ctl_reply_error(p->fd, NX_EBUSY, "instance '%s' has %u channel changes waiting "
+				    "for a grace period: retry", inst->conf.instance, NX_MAX_RETIRED);
 		goto drop;
 	}
 	id = chan_free_slot(inst);
@@ -418,6 +475,11 @@ peer_reclaim(struct nx_instance *inst, struct nx_peer *p, const struct nx_ctl_ms
 		nx__ctl_reply_error(p->fd, NX_EINVAL, "reclaim needs a channel id and its segment");
 		goto drop;
 	}
+	if (!retired_room(inst)) {
+		nx__ctl_reply_error(p->fd, NX_EBUSY, "%u channel changes wait for a grace period: "
+				    "retry", NX_MAX_RETIRED);
+		goto drop;
+	}
 	ch = &inst->chans[m->chan_id];
 	hc = ch->hc;
 	if (ch->in_use || hc->state != NX_CHAN_ORPHANED || hc->pid != p->cred.pid ||
@@ -483,74 +545,110 @@ drop:
 	peer_drop(inst, p);
 }
 
-/* Answer an nxctl command in chunks; the last one says no more follow. */
+/*
+ * Send what the socket takes of a peer's queued reply, in chunks (the
+ * last one says no more follow). When the socket is full, wait for room
+ * (NX_EV_OUT) and read nothing more from this peer meanwhile; a reader
+ * that takes nothing for NX_PEER_TIMEOUT_NS is dropped by the sweep.
+ */
 static void
-reply_command(struct nx_instance *inst, struct nx_peer *p, int status, const struct nx_buf *b)
+reply_flush(struct nx_instance *inst, struct nx_peer *p, uint32_t idx)
 {
 	struct nx_ctl_reply *r = inst->reply;
-	size_t off = 0;
+	const struct nx_buf *b = &p->reply;
 
-	do {
-		size_t n = b->len - off < NX_CTL_REPLY_CHUNK ? b->len - off : NX_CTL_REPLY_CHUNK;
+	for (;;) {
+		size_t n = b->len - p->reply_off < NX_CTL_REPLY_CHUNK ? b->len - p->reply_off
+								       : NX_CTL_REPLY_CHUNK;
+		bool last = p->reply_off + n == b->len;
+		int rc;
 
 		memset(&r->hdr, 0, sizeof r->hdr);
 		r->hdr.type = NX_CTL_REPLY;
 		r->hdr.abi_version = NX_ABI_VERSION;
-		r->hdr.status = status;
+		r->hdr.status = p->reply_status;
 		r->len = (uint32_t)n;
-		r->more = off + n < b->len;
-		memcpy(r->text, b->p + off, n);
-		if (nx_ctl_send(p->fd, r, offsetof(struct nx_ctl_reply, text) + n, -1) < 0)
+		r->more = !last;
+		if (n != 0)
+			memcpy(r->text, b->p + p->reply_off, n);
+		rc = nx_ctl_send(p->fd, r, offsetof(struct nx_ctl_reply, text) + n, -1);
+		if (rc == NX_EAGAIN) {
+			if (!p->replying && nx_evloop_mod(inst->ev, p->fd, KEY(KEY_PEER, idx),
+							  NX_EV_OUT) < 0) {
+				peer_drop(inst, p);
+				return;
+			}
+			p->replying = true;
 			return;
-		off += n;
-	} while (off < b->len);
+		}
+		if (rc < 0) {
+			if (rc != NX_ECLOSED)
+				nx_log(NX_LOG_WARN, "nxctl (pid %d): reply not sent: %s", p->cred.pid,
+				       nx__errmsg());
+			peer_drop(inst, p);
+			return;
+		}
+		p->since_ns = nx_clock_ns(); /* progress */
+		p->reply_off += n;
+		if (last)
+			break;
+	}
+	if (p->replying && nx_evloop_mod(inst->ev, p->fd, KEY(KEY_PEER, idx), NX_EV_IN) < 0) {
+		peer_drop(inst, p);
+		return;
+	}
+	reply_forget(inst, p); /* whole: it may send another command */
 }
 
 /* An nxctl command: argc NUL-terminated strings, checked before use. */
 static void
 peer_command(struct nx_instance *inst, struct nx_peer *p, struct nx_ctl_cmd *c, size_t got)
 {
-	char *argv[64], *a = c->args, *end;
+	char *argv[64];
 	struct nx_buf out = { 0 };
-	uint32_t i;
-	int rc;
+	int rc, argc;
 
-	if (got < offsetof(struct nx_ctl_cmd, args) || c->len > NX_CTL_CMD_MAX ||
-	    got != offsetof(struct nx_ctl_cmd, args) + c->len || c->argc == 0 || c->argc > 64) {
-		nx__ctl_reply_error(p->fd, NX_EPROTO, "malformed command");
+	argc = nx__ctl_parse_command(c, got, argv, 64);
+	if (argc < 0) {
+		nx__ctl_reply_error(p->fd, NX_EPROTO, "%s", nx__errmsg());
 		peer_drop(inst, p);
 		return;
 	}
-	end = c->args + c->len;
-	for (i = 0; i < c->argc; i++) {
-		char *z = memchr(a, '\0', (size_t)(end - a));
-
-		if (z == NULL) {
-			nx__ctl_reply_error(p->fd, NX_EPROTO, "malformed command arguments");
+	nx__err_clear();
+	out.max = inst->conf.reply_max;
+	doing(inst, "an nxctl command (a stage's init, self-test, probe or fini, or a plugin's "
+	      "constructor)");
+	rc = nx__control_command(inst, argc, argv, (c->hdr.wait_mode & NX_CTL_CMD_JSON) != 0, &out);
+	doing(inst, NULL);
+	if (rc == 0 && out.too_big)
+		rc = nx__err(NX_E2BIG, "%s: the answer would be more than %u bytes (reply_max): "
+			     "ask for less (dlq export and dlq show take IDs; dlq drain frees the "
+			     "rings)", argv[0], inst->conf.reply_max);
+	else if (rc == 0 && out.failed)
+		rc = nx__err(NX_ENOMEM, "%s: no memory for the answer", argv[0]);
+	else if (rc == 0 && inst->reply_bytes + out.len > NX_CTL_REPLIES_MAX)
+		rc = nx__err(NX_EBUSY, "%s: %zu MiB of answers wait for their readers: retry",
+			     argv[0], inst->reply_bytes >> 20);
+	if (!inst->conf.quiet || rc < 0)
+		nx_log(rc < 0 ? NX_LOG_WARN : NX_LOG_INFO, "nxctl (pid %d) %s: %s", p->cred.pid,
+		       argv[0], rc < 0 ? nx__errmsg() : "done");
+	if (rc < 0) {
+		/* what was built is dropped whole: an error is never cut short */
+		nx__buf_free(&out);
+		nx__buf_printf(&out, "%s", nx__errmsg());
+		if (out.failed) {
+			nx__buf_free(&out);
+			nx__ctl_reply_error(p->fd, NX_ENOMEM, "no memory for the answer");
 			peer_drop(inst, p);
 			return;
 		}
-		argv[i] = a;
-		a = z + 1;
-	}
-	nx__err_clear();
-	rc = nx__control_command(inst, (int)c->argc, argv, (c->hdr.wait_mode & NX_CTL_CMD_JSON) != 0,
-				 &out);
-	if (rc < 0) {
-		out.len = 0;
-		nx__buf_printf(&out, "%s", nx__errmsg());
-	}
-	if (out.failed) {
-		nx__buf_free(&out);
-		nx__ctl_reply_error(p->fd, NX_ENOMEM, "no memory for the answer");
-	} else {
-		if (!inst->conf.quiet || rc < 0)
-			nx_log(rc < 0 ? NX_LOG_WARN : NX_LOG_INFO, "nxctl (pid %d) %s: %s", p->cred.pid,
-			       argv[0], rc < 0 ? nx__errmsg() : "done");
-		reply_command(inst, p, rc, &out);
-		nx__buf_free(&out);
 	}
 	p->since_ns = nx_clock_ns(); /* it may send another */
+	p->reply = out;
+	p->reply_status = rc;
+	p->reply_off = 0;
+	inst->reply_bytes += out.len;
+	reply_flush(inst, p, (uint32_t)(p - inst->peers));
 }
 
 static void
@@ -622,11 +720,16 @@ sweep(struct nx_instance *inst, uint64_t now)
 
 	nx__pipes_reclaim(inst, true);
 	retired_finish(inst, true);
+	detach_retry(inst);
 	for (i = 0; i < NX_MAX_PEERS; i++) {
 		struct nx_peer *p = &inst->peers[i];
 
 		if (p->fd >= 0 && now - p->since_ns > NX_PEER_TIMEOUT_NS) {
-			nx__ctl_reply_error(p->fd, NX_ETIMEDOUT, "no request within 5 s");
+			if (p->replying)
+				nx_log(NX_LOG_WARN, "nxctl (pid %d) read none of its answer for 5 s: "
+				       "dropped", p->cred.pid);
+			else
+				nx__ctl_reply_error(p->fd, NX_ETIMEDOUT, "no request within 5 s");
 			peer_drop(inst, p);
 		}
 	}
@@ -844,7 +947,7 @@ nx_instance_create(struct nx_instance **out, const struct nx_instance_conf *conf
 	if (inst == NULL)
 		return nx__err(NX_ENOMEM, "instance");
 	inst->conf = *conf;
-	inst->lfd = inst->sigfd = inst->notefd = -1;
+	inst->lfd = inst->notefd = -1;
 	inst->hv.fd = -1;
 	for (i = 0; i < NX_MAX_PEERS; i++)
 		inst->peers[i].fd = -1;
@@ -954,7 +1057,8 @@ nx_instance_create(struct nx_instance **out, const struct nx_instance_conf *conf
 		rc = inst->notefd < 0 ? inst->notefd : 0;
 	}
 	if (rc == 0)
-		rc = nx__grace_start(&inst->grace, inst->notefd, inst->plan.control.cpu);
+		rc = nx__grace_start(&inst->grace, inst->notefd, inst->plan.control.cpu,
+				     &h->grace_requested, &h->grace_completed);
 	if (rc == 0)
 		life_open(inst);
 	if (rc == 0)
@@ -1035,6 +1139,48 @@ nx_instance_stop(struct nx_instance *inst)
 		nx_notify_signal(inst->notefd);
 }
 
+/* The signal guard's thread: SIGTERM or SIGINT. */
+static void
+on_stop_signal(void *arg, int sig)
+{
+	struct nx_instance *inst = arg;
+
+	if (!inst->conf.quiet)
+		nx_log(NX_LOG_INFO, "%s: stopping", nx_signal_name(sig));
+	nx_instance_stop(inst);
+}
+
+/*
+ * The signal guard's thread: nxd did not stop within stop_timeout of the
+ * signal (or a second one came). The control thread is stuck somewhere
+ * (a stage's init or fini, a worker that never leaves a stage): say
+ * where, leave the segments as a stop would, and let the process exit.
+ * Only single stores and unlinks here: nothing the stuck thread holds.
+ */
+static void
+on_stop_timeout(void *arg, int sig)
+{
+	struct nx_instance *inst = arg;
+	const char *what = ck_pr_load_ptr(&inst->doing);
+
+	nx_log(NX_LOG_ERR, "%s: not stopped %s (busy: %s): exiting now%s",
+	       sig != 0 ? nx_signal_name(sig) : "stop",
+	       sig != 0 ? "yet, and asked again" : "within stop_timeout",
+	       what != NULL ? what : "the control loop",
+	       inst->conf.keep ? "; segments kept" : "");
+	if (inst->hv.hdr != NULL) {
+		if (inst->conf.keep)
+			nx__store32(&hdr(inst)->flags, NX_HEALTH_F_KEPT);
+		nx__store64(&hdr(inst)->stop_wall_ns, nx_wallclock_ns());
+		set_inst_state(inst, NX_INST_STOPPED);
+	}
+	if (!inst->conf.keep) {
+		if (inst->dlq.base != NULL)
+			nx__dlq_unlink(inst->conf.instance);
+		nx__health_remove(inst->conf.instance);
+	}
+}
+
 static void
 workers_stop(struct nx_instance *inst)
 {
@@ -1042,6 +1188,7 @@ workers_stop(struct nx_instance *inst)
 
 	if (!inst->workers_started)
 		return;
+	doing(inst, "stopping the workers (one may be stuck in a stage)");
 	for (i = 0; i < inst->nworkers; i++) {
 		ck_pr_store_32(&inst->workers[i].stop, 1);
 		nx__worker_kick(&inst->workers[i]);
@@ -1062,9 +1209,10 @@ nx_instance_run(struct nx_instance *inst, bool handle_signals)
 		nx_log(NX_LOG_WARN, "control thread not pinned: %s", nx__errmsg());
 	life_arm(inst);
 	if (handle_signals) {
-		inst->sigfd = nx_signal_fd();
-		if (inst->sigfd < 0 || nx_evloop_add(inst->ev, inst->sigfd, KEY(KEY_SIGNAL, 0)) < 0)
-			return nx__err_ctx(NX_EIO, "signals");
+		rc = nx_signal_guard_start(&inst->guard, (uint64_t)inst->conf.stop_timeout_s * 1000000000ull,
+					   on_stop_signal, on_stop_timeout, inst);
+		if (rc < 0)
+			return nx__err_ctx(rc, "signals");
 	}
 	while (ck_pr_load_32(&inst->stop) == 0) {
 		int i, n = nx_evloop_wait(inst->ev, keys, flags, 64, 1000000000ull);
@@ -1081,25 +1229,23 @@ nx_instance_run(struct nx_instance *inst, bool handle_signals)
 			case KEY_LISTEN:
 				on_listen(inst);
 				break;
-			case KEY_SIGNAL: {
-				int sig = nx_signal_read(inst->sigfd);
-
-				if (sig != 0) {
-					if (!inst->conf.quiet)
-						nx_log(NX_LOG_INFO, "%s: stopping", nx_signal_name(sig));
-					nx_instance_stop(inst);
-				}
-				break;
-			}
 			case KEY_NOTIFY: /* a stop, or the grace thread */
 				nx_notify_drain(inst->notefd);
 				nx__pipes_reclaim(inst, true);
 				retired_finish(inst, true);
+				detach_retry(inst);
 				break;
-			case KEY_PEER:
-				if (idx < NX_MAX_PEERS && inst->peers[idx].fd >= 0)
-					on_peer(inst, &inst->peers[idx]);
+			case KEY_PEER: {
+				struct nx_peer *p = idx < NX_MAX_PEERS ? &inst->peers[idx] : NULL;
+
+				if (p == NULL || p->fd < 0)
+					break;
+				if (p->replying)
+					reply_flush(inst, p, idx); /* room, or the peer hung up */
+				else
+					on_peer(inst, p);
 				break;
+			}
 			case KEY_CHAN:
 				if (idx < inst->conf.max_channels)
 					on_chan(inst, idx, flags[i]);
@@ -1135,12 +1281,15 @@ nx_instance_destroy(struct nx_instance *inst)
 	if (inst == NULL)
 		return;
 	workers_stop(inst);
+	doing(inst, "waiting for the grace thread");
 	nx__grace_stop(&inst->grace);
 	retired_finish(inst, false); /* no worker reads any set now */
 	if (inst->hv.base != NULL && !inst->stopped)
 		set_inst_state(inst, NX_INST_STOPPED);
-	for (i = 0; i < NX_MAX_PEERS; i++)
+	for (i = 0; i < NX_MAX_PEERS; i++) {
 		nx_fd_close(inst->peers[i].fd);
+		nx__buf_free(&inst->peers[i].reply);
+	}
 	if (inst->chans != NULL) {
 		for (i = 0; i < inst->conf.max_channels; i++) {
 			struct nx_wchan *ch = &inst->chans[i];
@@ -1150,6 +1299,7 @@ nx_instance_destroy(struct nx_instance *inst)
 		}
 		free(inst->chans);
 	}
+	doing(inst, "finishing the stages (their fini)");
 	if (inst->workers != NULL) {
 		nx__pipes_stop(inst);
 		for (i = 0; i < inst->nworkers; i++) {
@@ -1160,6 +1310,9 @@ nx_instance_destroy(struct nx_instance *inst)
 		free(inst->workers);
 	}
 	nx__pipes_stop(inst);
+	/* nothing below can block: the guard has done its job */
+	nx_signal_guard_stop(inst->guard);
+	inst->guard = NULL;
 	if (inst->life_held)
 		nx_life_release(inst->life, 0);
 	nx_life_unmap(inst->life);
@@ -1169,7 +1322,6 @@ nx_instance_destroy(struct nx_instance *inst)
 	free(inst->cmd);
 	free(inst->reply);
 	nx_fd_close(inst->notefd);
-	nx_fd_close(inst->sigfd);
 	if (inst->dlq.base != NULL)
 		nx__dlq_close(&inst->dlq, inst->conf.instance, !inst->conf.keep);
 	if (inst->hv.base != NULL) {

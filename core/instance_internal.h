@@ -11,15 +11,36 @@
 #include "nxd.h"
 
 #define NX_MAX_PEERS 64
-#define NX_PEER_TIMEOUT_NS 5000000000ull /* a connection must speak within 5 s */
+#define NX_PEER_TIMEOUT_NS 5000000000ull /* a connection must speak (or read) within 5 s */
+#define NX_CTL_REPLIES_MAX (64u << 20)  /* replies queued, all peers together */
 
-enum { KEY_LISTEN = 1, KEY_SIGNAL, KEY_NOTIFY, KEY_PEER, KEY_CHAN };
+enum { KEY_LISTEN = 1, KEY_NOTIFY, KEY_PEER, KEY_CHAN };
 #define KEY(type, idx) (((uint64_t)(type) << 32) | (uint32_t)(idx))
 
+/** A growing text buffer for command replies (control path). */
+struct nx_buf {
+	char *p;
+	size_t len;
+	size_t cap;
+	size_t max;         /* 0: no bound; else more fails with too_big */
+	bool failed;        /* no memory, or past max: the text is incomplete */
+	bool too_big;
+};
+
+/*
+ * A connection that has not attached: nxctl, or a client before ATTACH.
+ * A command's reply is queued whole and sent as the socket drains
+ * (reply_off); meanwhile nothing more is read from the peer, so each
+ * peer holds at most one reply, of at most NX_CTL_REPLY_MAX bytes.
+ */
 struct nx_peer {
 	int fd;
 	struct nx_peer_cred cred;
-	uint64_t since_ns;
+	uint64_t since_ns;  /* connected, or last progress: the sweep's timer */
+	bool replying;      /* reply queued: watching for room to send */
+	int reply_status;
+	size_t reply_off;
+	struct nx_buf reply;
 };
 
 #define NX_MAX_GONE 64 /* replaced objects waiting for a grace period */
@@ -37,9 +58,14 @@ struct nx_grace {
 	uint32_t stop;
 	int notefd;                    /* rung when completed moves */
 	struct nx_thread *thread;
+	uint32_t *pub_requested;       /* the health header's copies, for readers */
+	uint32_t *pub_completed;
 };
-/** Start the grace thread on cpu (-1: anywhere). @return 0 or the platform's error */
-int nx__grace_start(struct nx_grace *g, int notefd, int cpu);
+/** Start the grace thread on cpu (-1: anywhere); it mirrors its counters in
+ *  *pub (the health header's grace_requested, then grace_completed).
+ *  @return 0 or the platform's error */
+int nx__grace_start(struct nx_grace *g, int notefd, int cpu, uint32_t *pub_requested,
+		    uint32_t *pub_completed);
 /** Stop it (what it has not done stays undone: the caller decides). */
 void nx__grace_stop(struct nx_grace *g);
 /** A ticket for what was retired before this call. */
@@ -67,7 +93,9 @@ struct nx_instance {
 	struct nx_life *life;       /* nxwd's life locks (NX_LIFE_FD); NULL unsupervised */
 	bool life_held;             /* the control thread holds lock 0 */
 	int lfd;
-	int sigfd;
+	struct nx_signal_guard *guard; /* SIGTERM, SIGINT: stop, and a bound on stopping */
+	const char *doing;             /* what the control thread is in, for the guard's
+					* message (ck_pr_store_ptr: the guard reads it) */
 	int notefd;
 	struct nx_evloop *ev;
 	struct nx_worker *workers;
@@ -86,6 +114,7 @@ struct nx_instance {
 	struct nx_peer peers[NX_MAX_PEERS];
 	struct nx_ctl_cmd *cmd;        /* one command being read */
 	struct nx_ctl_reply *reply;    /* one chunk being sent */
+	size_t reply_bytes;            /* replies queued, all peers together */
 	uint32_t stop;
 	bool stopped;
 	uint64_t last_sweep_ns;
@@ -103,14 +132,6 @@ void nx__pipes_stop(struct nx_instance *inst);
 void nx__pipes_reclaim(struct nx_instance *inst, bool passed_only);
 /** The environment pipelines are built in. */
 void nx__pipes_env(struct nx_instance *inst, struct nx_build_env *env);
-
-/** A growing text buffer for command replies (control path). */
-struct nx_buf {
-	char *p;
-	size_t len;
-	size_t cap;
-	bool failed;
-};
 
 void nx__buf_printf(struct nx_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /** Append s as a JSON string (quoted, escaped). */

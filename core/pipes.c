@@ -38,6 +38,10 @@ nx__buf_printf(struct nx_buf *b, const char *fmt, ...)
 			b->failed = true;
 			return;
 		}
+		if (b->max != 0 && b->len + (size_t)n > b->max) {
+			b->failed = b->too_big = true;
+			return;
+		}
 		if ((size_t)n < room) {
 			b->len += (size_t)n;
 			return;
@@ -183,6 +187,7 @@ nx__pipes_env(struct nx_instance *inst, struct nx_build_env *env)
 	env->inst_pool = &inst->inst_pool;
 	env->state_bytes = inst->conf.stage_state;
 	env->nworkers = inst->nworkers;
+	env->plugin_dirs = inst->conf.plugin_dirs;
 	env->slot_take = slot_take;
 	env->slot_give = slot_give;
 	env->rr_take = rr_take;
@@ -195,10 +200,25 @@ nx__pipes_env(struct nx_instance *inst, struct nx_build_env *env)
 /*
  * What a swap replaced is destroyed only after a grace period, which the
  * grace thread waits for (grace.c): the control thread destroys what has
- * passed when the grace thread rings, at the sweep, and at shutdown. A
- * full queue is the one place it waits for a grace period itself.
+ * passed when the grace thread rings, at the sweep, and at shutdown. It
+ * never waits for one itself: a change that would overfill the queue is
+ * refused before anything is built (gone_room), and the operator retries
+ * once the grace thread has caught up.
  */
 enum { GONE_INST = 1, GONE_PIPE, GONE_TABLE };
+
+static int
+gone_room(struct nx_instance *inst, unsigned n)
+{
+	if (inst->ngone + n > NX_MAX_GONE)
+		nx__pipes_reclaim(inst, true);
+	if (inst->ngone + n > NX_MAX_GONE && !inst->workers_started)
+		nx__pipes_reclaim(inst, false); /* no worker has run: nothing to wait for */
+	if (inst->ngone + n > NX_MAX_GONE)
+		return nx__err(NX_EBUSY, "%u replaced stages and pipelines wait for a grace period "
+			       "(is a worker stuck in a stage?): retry", inst->ngone);
+	return 0;
+}
 
 static void
 defer(struct nx_instance *inst, int kind, void *obj)
@@ -207,9 +227,11 @@ defer(struct nx_instance *inst, int kind, void *obj)
 
 	if (obj == NULL)
 		return;
-	if (inst->ngone == NX_MAX_GONE) {
-		nx_rcu_synchronize();
-		nx__pipes_reclaim(inst, false);
+	if (gone_room(inst, 1) < 0) {
+		/* callers make room first: this is a bug, and leaking beats
+		 * freeing what a worker may still read */
+		nx_log(NX_LOG_ERR, "reclamation queue full: one object leaked");
+		return;
 	}
 	g = &inst->gone[inst->ngone++];
 	g->kind = kind;
@@ -289,6 +311,8 @@ table_put(struct nx_instance *inst, struct nx_pipeline *p)
 	if (i < 0 && old != NULL && old->n >= inst->hv.max_pipelines)
 		return nx__err(NX_ENOSPC, "pipeline %s: all %u pipelines are in use", p->name,
 			       inst->hv.max_pipelines);
+	if (gone_room(inst, 2) < 0)
+		return nx__err_ctx(NX_EBUSY, "pipeline %s", p->name);
 	tab = calloc(1, sizeof *tab);
 	if (tab == NULL)
 		return nx__err(NX_ENOMEM, "pipeline table");
@@ -366,7 +390,9 @@ nx_instance_add_pipeline_text(struct nx_instance *inst, const char *name, const 
 
 	if (spec == NULL)
 		return nx__err(NX_ENOMEM, "pipeline spec");
-	rc = nx__spec_init(spec, name);
+	rc = gone_room(inst, 2);
+	if (rc == 0)
+		rc = nx__spec_init(spec, name);
 	if (rc == 0)
 		rc = nx__spec_parse_text(spec, text);
 	if (rc == 0)
@@ -411,8 +437,10 @@ swap_stage(struct nx_instance *inst, const char *pipe, const char *slot,
 	int rc;
 
 	rc = nx__find_slot(inst, pipe, slot, &p, &s);
+	if (rc == 0)
+		rc = gone_room(inst, 1);
 	if (rc < 0)
-		return rc;
+		return nx__err_ctx(rc, "swap %s/%s refused, nothing changed", pipe, slot);
 	nx__pipes_env(inst, &env);
 	env.probe = probe;
 	env.probe_len = probe_len;
@@ -619,9 +647,11 @@ swap_pipeline(struct nx_instance *inst, const char *name, const char *file, stru
 	if (c.spec == NULL)
 		return nx__err(NX_ENOMEM, "pipeline spec");
 	snprintf(c.want, sizeof c.want, "pipeline.%s", name);
-	rc = nx__spec_init(c.spec, name);
+	rc = gone_room(inst, 2);
 	if (rc == 0)
-		rc = nx_conf_parse(file, on_section, &c);
+		rc = nx__spec_init(c.spec, name);
+	if (rc == 0)
+		rc = nx_conf_parse(file, NX_FILE_TRUSTED, on_section, &c);
 	if (rc == 0 && !c.seen)
 		rc = nx__err(NX_ENOENT, "%s has no [pipeline.%s] section", file, name);
 	if (rc == 0)

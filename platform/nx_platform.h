@@ -264,7 +264,8 @@ int nx_ctl_accept(int lfd, struct nx_peer_cred *cred);
 int nx_ctl_peer_cred(int fd, struct nx_peer_cred *cred);
 /**
  * Send one message, with an fd attached when pass_fd >= 0.
- * @return 0, NX_ECLOSED (peer gone), NX_EIO
+ * @return 0, NX_EAGAIN (a non-blocking socket is full: nothing sent),
+ *   NX_ECLOSED (peer gone), NX_EIO
  */
 int nx_ctl_send(int fd, const void *msg, size_t len, int pass_fd);
 /**
@@ -278,10 +279,13 @@ int nx_ctl_recv(int fd, void *msg, size_t cap, int *recv_fd, uint64_t timeout_ns
 /* ---- event loop for the control thread ---- */
 
 struct nx_evloop;
-enum { NX_EV_IN = 1, NX_EV_HUP = 2 };
+enum { NX_EV_IN = 1, NX_EV_HUP = 2, NX_EV_OUT = 4 };
 int nx_evloop_create(struct nx_evloop **out);
 void nx_evloop_destroy(struct nx_evloop *ev);
+/** Watch fd for input (and hang-up). @return 0 or NX_EIO */
 int nx_evloop_add(struct nx_evloop *ev, int fd, uint64_t key);
+/** Watch fd for NX_EV_IN or NX_EV_OUT instead (hang-up always). @return 0 or NX_EIO */
+int nx_evloop_mod(struct nx_evloop *ev, int fd, uint64_t key, uint32_t want);
 int nx_evloop_del(struct nx_evloop *ev, int fd);
 /**
  * Wait for events, at most timeout_ns. keys[i]/flags[i] receive them.
@@ -299,35 +303,94 @@ void nx_notify_drain(int fd);
 
 /* ---- signals ---- */
 
+struct nx_signal_guard;
+typedef void (*nx_signal_fn)(void *arg, int sig);
+
 /**
- * Route SIGTERM and SIGINT to an fd readable in the event loop (blocked
- * in threads created afterwards); SIGPIPE ignored. @return fd or NX_EIO
+ * Take SIGTERM and SIGINT on a thread of their own (blocked in the
+ * caller; nx_thread_create's threads block every signal); SIGPIPE
+ * ignored. The first signal calls on_stop(arg, sig) there. If
+ * nx_signal_guard_stop() has not been called timeout_ns after it, or a
+ * second signal comes, on_timeout(arg, sig or 0) runs there and the
+ * process exits with status 1: on_timeout must only record and unlink,
+ * for the rest of the process may be stuck anywhere.
+ * @return 0, NX_ENOMEM, NX_EIO
  */
-int nx_signal_fd(void);
-/** Read one signal from that fd. @return signal number, 0 if none */
-int nx_signal_read(int fd);
+int nx_signal_guard_start(struct nx_signal_guard **out, uint64_t timeout_ns, nx_signal_fn on_stop,
+			  nx_signal_fn on_timeout, void *arg);
+/** Disarm and free the guard (signals stay blocked). */
+void nx_signal_guard_stop(struct nx_signal_guard *g);
 /** Name a signal, e.g. "SIGTERM". */
 const char *nx_signal_name(int sig);
 
+/* ---- files an operator names (platform/linux/file.c says why) ---- */
+
+enum nx_file_trust {
+	NX_FILE_ANY = 0,     /**< a regular file, whoever owns it */
+	NX_FILE_TRUSTED = 1, /**< and owned by root or this uid, writable by no one
+			      *   else, in a directory that is the same, under
+			      *   directories that are the same or sticky */
+};
+
+struct nx_file_info {
+	uint64_t size;
+	uint64_t dev, ino;    /**< which file it was */
+	char real[4096];      /**< its path, every symbolic link resolved */
+};
+
+/**
+ * Open a file for reading without blocking on it or opening anything
+ * else first: a regular file of at most max_bytes (checked with fstat on
+ * a descriptor that cannot block), held to trust. what names it in
+ * messages ("config", "plugin").
+ * @return fd, NX_ENOENT, NX_EINVAL (not a regular file), NX_E2BIG (too
+ *   big), NX_EPERM (not trusted: who owns or may write what), NX_EIO
+ */
+int nx_file_open(const char *path, uint32_t trust, uint64_t max_bytes, const char *what,
+		 struct nx_file_info *info);
+/**
+ * Read a whole file, as nx_file_open opens it, into a NUL-terminated
+ * buffer to free(). @return 0 or nx_file_open's errors, NX_ENOMEM
+ */
+int nx_file_read(const char *path, uint32_t trust, uint64_t max_bytes, const char *what,
+		 char **out, size_t *len);
+
 /* ---- configuration files (INI) ---- */
+
+#define NX_CONF_MAX_BYTES (1u << 20) /* a configuration file is at most 1 MiB */
 
 /** Called for every key; return 0, or a negative NX_E* after nx__err(). */
 typedef int (*nx_conf_fn)(void *user, const char *section, const char *key, const char *value);
 /**
- * Read an INI file, calling fn for each key in order.
+ * Read an INI file (nx_file_read: a regular file of at most
+ * NX_CONF_MAX_BYTES, held to trust), calling fn for each key in order.
  * @return 0, or NX_EINVAL with "file:line: what was wrong" (the first
- *   error; nothing after a bad key is trusted by callers), NX_ENOMEM
+ *   error; nothing after a bad key is trusted by callers), NX_ENOMEM, or
+ *   nx_file_open's errors
  */
-int nx_conf_parse(const char *path, nx_conf_fn fn, void *user);
+int nx_conf_parse(const char *path, uint32_t trust, nx_conf_fn fn, void *user);
+/** The same on text already in memory; name is for messages. */
+int nx_conf_parse_text(const char *text, const char *name, nx_conf_fn fn, void *user);
 
 /* ---- plugins (shared objects) ---- */
 
+#define NX_PLUGIN_MAX_BYTES (256u << 20) /* a plugin file is at most 256 MiB */
+
 /**
- * Load a shared object now (all symbols resolved), privately. resolved
- * receives its real path. @return 0, NX_ENOENT (no such file), NX_EINVAL
- * (not loadable: the loader's message)
+ * Read an ELF section of a shared object without loading it: the file
+ * must be an ELF shared object for this machine. At most cap bytes go
+ * to buf; *len gets the section's size.
+ * @return 0, NX_ENOENT (no such section), NX_EINVAL (not a shared
+ *   object of this machine), NX_EIO
  */
-int nx_dl_open(void **out, const char *path, char *resolved, size_t rlen);
+int nx_elf_section(int fd, const char *section, void *buf, size_t cap, size_t *len);
+/**
+ * Load the shared object at real (resolved, checked by the caller on fd)
+ * now, all symbols resolved, privately; refused when real is no longer
+ * the file fd holds. @return 0, NX_EPERM (the file changed), NX_EINVAL
+ * (the loader's message)
+ */
+int nx_dl_open(void **out, int fd, const char *real);
 /** A symbol's address, or NULL. */
 void *nx_dl_sym(void *h, const char *name);
 void nx_dl_close(void *h);

@@ -82,6 +82,30 @@ nx__ctl_recv_msg(int fd, struct nx_ctl_msg *m, int *recv_fd, uint64_t timeout_ns
 }
 
 int
+nx__ctl_parse_command(struct nx_ctl_cmd *c, size_t got, char **argv, unsigned max)
+{
+	char *a = c->args, *end;
+	uint32_t i;
+
+	if (got < offsetof(struct nx_ctl_cmd, args) || c->hdr.type != NX_CTL_COMMAND ||
+	    c->len > NX_CTL_CMD_MAX || got != offsetof(struct nx_ctl_cmd, args) + c->len ||
+	    c->argc == 0 || c->argc > max)
+		return nx__err(NX_EPROTO, "malformed command");
+	end = c->args + c->len;
+	for (i = 0; i < c->argc; i++) {
+		char *z = memchr(a, '\0', (size_t)(end - a));
+
+		if (z == NULL)
+			return nx__err(NX_EPROTO, "malformed command arguments");
+		argv[i] = a;
+		a = z + 1;
+	}
+	if (a != end)
+		return nx__err(NX_EPROTO, "malformed command: bytes after its arguments");
+	return (int)c->argc;
+}
+
+int
 nx__ctl_read_reply(int fd, struct nx_ctl_msg *m, int *chan_fd, uint64_t timeout_ns)
 {
 	int rc = nx__ctl_recv_msg(fd, m, chan_fd, timeout_ns);
@@ -226,6 +250,10 @@ nx__ctl_session_command(struct nx_ctl_session *s, int argc, char *const *argv, b
 		if (r->hdr.type != NX_CTL_REPLY || (size_t)n < offsetof(struct nx_ctl_reply, text) ||
 		    r->len != (size_t)n - offsetof(struct nx_ctl_reply, text)) {
 			rc = nx__err(NX_EPROTO, "malformed reply");
+			break;
+		}
+		if (len + r->len > NX_CTL_REPLY_MAX) {
+			rc = nx__err(NX_E2BIG, "reply longer than %u bytes", NX_CTL_REPLY_MAX);
 			break;
 		}
 		more = realloc(out, len + r->len + 1);

@@ -11,6 +11,13 @@ int nx__ctl_reply_error(int fd, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /** Receive one message and check its size and type. @return 0 or NX_E* */
 int nx__ctl_recv_msg(int fd, struct nx_ctl_msg *m, int *recv_fd, uint64_t timeout_ns);
+/**
+ * nxd: check a received command datagram of got bytes (c is its buffer)
+ * and point argv at its arguments, NUL-terminated in place. Nothing in
+ * it is trusted: sizes, count, terminators, trailing bytes.
+ * @return argc (1 to max), or NX_EPROTO with its message
+ */
+int nx__ctl_parse_command(struct nx_ctl_cmd *c, size_t got, char **argv, unsigned max);
 /** Receive nxd's reply: 0 for OK, or the error it sent (message set). */
 int nx__ctl_read_reply(int fd, struct nx_ctl_msg *m, int *chan_fd, uint64_t timeout_ns);
 

@@ -274,7 +274,11 @@ struct nx_health_hdr {
 	uint64_t tick_calibration; /* ns per TSC tick << 32, as measured by the first nxd
 				    * of this boot: the next ones take it (2 ms less
 				    * of a restart) */
-	uint8_t reserved[256 - 152];
+	uint32_t grace_requested;  /* grace periods asked for (control thread) ... */
+	uint32_t grace_completed;  /* ... and waited for (grace thread): equal when no
+				    * retired object waits and no worker is asked for a
+				    * quiescent state */
+	uint8_t reserved[256 - 160];
 };
 
 /* Health header flags. */
@@ -518,6 +522,8 @@ struct nx_ctl_cmd {
 /* nxd's answer: the header (type NX_CTL_REPLY; status 0 or the error),
  * len bytes of text; more != 0 when another chunk follows. */
 #define NX_CTL_REPLY_CHUNK 32768
+#define NX_CTL_REPLY_MAX (16u << 20) /* a whole reply, every chunk: nxd refuses
+				      * to build more, clients to read more */
 
 struct nx_ctl_reply {
 	struct nx_ctl_msg hdr;

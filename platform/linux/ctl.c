@@ -137,6 +137,8 @@ nx_ctl_send(int fd, const void *msg, size_t len, int pass_fd)
 		n = sendmsg(fd, &mh, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
 	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return NX_EAGAIN;
 		if (errno == EPIPE || errno == ECONNRESET || errno == ENOTCONN)
 			return nx__err(NX_ECLOSED, "peer closed the control socket");
 		return nx__err_sys(NX_EIO, errno, "sendmsg");

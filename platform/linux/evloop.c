@@ -1,5 +1,6 @@
 /* The control thread's event loop (epoll) and signals (signalfd). */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <signal.h>
@@ -54,6 +55,20 @@ nx_evloop_add(struct nx_evloop *ev, int fd, uint64_t key)
 }
 
 int
+nx_evloop_mod(struct nx_evloop *ev, int fd, uint64_t key, uint32_t want)
+{
+	struct epoll_event e = { .events = EPOLLRDHUP, .data.u64 = key };
+
+	if (want & NX_EV_IN)
+		e.events |= EPOLLIN;
+	if (want & NX_EV_OUT)
+		e.events |= EPOLLOUT;
+	if (epoll_ctl(ev->epfd, EPOLL_CTL_MOD, fd, &e) != 0)
+		return nx__err_sys(NX_EIO, errno, "epoll_ctl mod");
+	return 0;
+}
+
+int
 nx_evloop_del(struct nx_evloop *ev, int fd)
 {
 	if (epoll_ctl(ev->epfd, EPOLL_CTL_DEL, fd, NULL) != 0)
@@ -80,38 +95,138 @@ nx_evloop_wait(struct nx_evloop *ev, uint64_t *keys, uint32_t *flags, int max,
 	for (i = 0; i < n; i++) {
 		keys[i] = evs[i].data.u64;
 		flags[i] = ((evs[i].events & EPOLLIN) ? NX_EV_IN : 0) |
+			   ((evs[i].events & EPOLLOUT) ? NX_EV_OUT : 0) |
 			   ((evs[i].events & (EPOLLHUP | EPOLLRDHUP | EPOLLERR)) ? NX_EV_HUP : 0);
 	}
 	return n;
 }
 
-int
-nx_signal_fd(void)
-{
-	sigset_t set;
-	int fd;
+/*
+ * SIGTERM and SIGINT on a thread of their own. The control thread may be
+ * busy in something it cannot leave (a stage's init or fini, a loader
+ * constructor, a worker it joins that is stuck in a stage): a signal
+ * read in its own event loop would wait for it. Here the first signal
+ * asks the instance to stop (on_stop); if the process has not stopped
+ * the guard within the timeout, or a second signal comes, on_timeout
+ * records what it can and the process exits, status 1.
+ */
+struct nx_signal_guard {
+	struct nx_thread *thread;
+	int sigfd;
+	int stopfd;
+	uint64_t timeout_ns;
+	nx_signal_fn on_stop;
+	nx_signal_fn on_timeout;
+	void *arg;
+};
 
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	/* Blocked in every thread created after this call. */
-	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
-		return nx__err(NX_EIO, "block signals");
-	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (fd < 0)
-		return nx__err_sys(NX_EIO, errno, "signalfd");
-	return fd;
-}
-
-int
-nx_signal_read(int fd)
+static int
+guard_read_signal(int fd)
 {
 	struct signalfd_siginfo si;
 
 	if (read(fd, &si, sizeof si) != (ssize_t)sizeof si)
 		return 0;
 	return (int)si.ssi_signo;
+}
+
+static void *
+guard_main(void *arg)
+{
+	struct nx_signal_guard *g = arg;
+	uint64_t deadline = 0;
+	int first = 0;
+
+	for (;;) {
+		struct pollfd pfd[2] = { { .fd = g->sigfd, .events = POLLIN },
+					 { .fd = g->stopfd, .events = POLLIN } };
+		int ms = -1, r, sig;
+
+		if (first != 0) {
+			uint64_t now = nx_clock_ns();
+
+			ms = now >= deadline ? 0 : (int)((deadline - now + 999999) / 1000000);
+		}
+		r = poll(pfd, 2, ms);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r > 0 && (pfd[1].revents & POLLIN))
+			return NULL; /* stopped in time */
+		if (r > 0 && (pfd[0].revents & POLLIN)) {
+			sig = guard_read_signal(g->sigfd);
+			if (sig == 0)
+				continue;
+			if (first == 0) {
+				first = sig;
+				deadline = nx_clock_ns() + g->timeout_ns;
+				g->on_stop(g->arg, sig);
+				continue;
+			}
+			g->on_timeout(g->arg, sig); /* a second signal: now */
+			_exit(1);
+		}
+		if (first != 0 && nx_clock_ns() >= deadline) {
+			g->on_timeout(g->arg, 0);
+			_exit(1);
+		}
+	}
+}
+
+int
+nx_signal_guard_start(struct nx_signal_guard **out, uint64_t timeout_ns, nx_signal_fn on_stop,
+		      nx_signal_fn on_timeout, void *arg)
+{
+	struct nx_signal_guard *g;
+	sigset_t set;
+	int rc;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	/* Blocked here; every thread nx_thread_create starts blocks all. */
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+		return nx__err(NX_EIO, "block signals");
+	g = calloc(1, sizeof *g);
+	if (g == NULL)
+		return nx__err(NX_ENOMEM, "signal guard");
+	g->timeout_ns = timeout_ns;
+	g->on_stop = on_stop;
+	g->on_timeout = on_timeout;
+	g->arg = arg;
+	g->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	g->stopfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (g->sigfd < 0 || g->stopfd < 0) {
+		rc = nx__err_sys(NX_EIO, errno, "signalfd");
+		goto err;
+	}
+	rc = nx_thread_create(&g->thread, "nx-signals", -1, guard_main, g);
+	if (rc < 0)
+		goto err;
+	*out = g;
+	return 0;
+err:
+	if (g->sigfd >= 0)
+		close(g->sigfd);
+	if (g->stopfd >= 0)
+		close(g->stopfd);
+	free(g);
+	return rc;
+}
+
+void
+nx_signal_guard_stop(struct nx_signal_guard *g)
+{
+	uint64_t one = 1;
+
+	if (g == NULL)
+		return;
+	if (write(g->stopfd, &one, sizeof one) < 0)
+		return; /* cannot happen on an eventfd below its maximum */
+	nx_thread_join(g->thread);
+	close(g->sigfd);
+	close(g->stopfd);
+	free(g);
 }
 
 const char *

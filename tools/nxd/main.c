@@ -51,6 +51,13 @@ usage(FILE *f)
 		"      --rate-burst N       the bucket's size (default: a tenth of the rate, >= 1)\n"
 		"      --dlq-entries N      dead-letter entries per worker, power of two\n"
 		"                           (0 = none; default 1024)\n"
+		"      --plugin-dirs DIRS   load plugins only from under these directories\n"
+		"                           (DIR:DIR...; default: any trusted place: owned by\n"
+		"                           root or nxd's uid, writable by no one else)\n"
+		"      --stop-timeout SEC   exit at most this long after SIGTERM, whatever is\n"
+		"                           stuck (default 10)\n"
+		"      --reply-max BYTES    the largest nxctl answer nxd builds (4k to 16m,\n"
+		"                           the default); a larger one is refused whole\n"
 		"      --isolated LIST      treat these CPUs as isolated (default: read\n"
 		"                           /sys/devices/system/cpu/isolated)\n"
 		"      --print-placement    print where workers and the control thread\n"
@@ -59,7 +66,9 @@ usage(FILE *f)
 		"  -h, --help               this text\n"
 		"\n"
 		"SIGTERM or SIGINT: stop taking requests, answer what was taken, remove\n"
-		"the segments (unless --keep), exit 0.\n"
+		"the segments (unless --keep), exit 0. Not stopped within --stop-timeout\n"
+		"(a stage that never returns), or a second signal: say what was stuck,\n"
+		"leave the segments as a stop would, exit 1.\n"
 		"\n"
 		"Under nxwd, NX_STANDBY_FD makes this nxd a standby: it plans placement\n"
 		"and waits on that descriptor for nxwd's word to take the instance over.\n");
@@ -127,7 +136,7 @@ standby(const char *fdstr, const struct nx_instance_conf *conf, struct nx_place_
 
 enum { OPT_IDLE = 256, OPT_MAXCH, OPT_RING, OPT_ARENA, OPT_MAXPAY, OPT_KEEP, OPT_MLOCK,
        OPT_RTPRIO, OPT_GID, OPT_ISOL, OPT_PLACE, OPT_SLOTS, OPT_SCRATCH, OPT_STATE, OPT_TIMING,
-       OPT_RATE, OPT_BURST, OPT_DLQ };
+       OPT_RATE, OPT_BURST, OPT_DLQ, OPT_PLUGDIRS, OPT_STOPTO, OPT_REPLYMAX };
 
 static const struct option long_opts[] = {
 	{ "instance", required_argument, NULL, 'i' },
@@ -152,6 +161,9 @@ static const struct option long_opts[] = {
 	{ "rate-limit", required_argument, NULL, OPT_RATE },
 	{ "rate-burst", required_argument, NULL, OPT_BURST },
 	{ "dlq-entries", required_argument, NULL, OPT_DLQ },
+	{ "plugin-dirs", required_argument, NULL, OPT_PLUGDIRS },
+	{ "stop-timeout", required_argument, NULL, OPT_STOPTO },
+	{ "reply-max", required_argument, NULL, OPT_REPLYMAX },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -202,7 +214,7 @@ main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "i:w:c:f:qh", long_opts, NULL)) != -1)
 		if (opt == 'f')
 			config = optarg;
-	if (config != NULL && (nx_conf_parse(config, on_conf, &conf) < 0 ||
+	if (config != NULL && (nx_conf_parse(config, NX_FILE_ANY, on_conf, &conf) < 0 ||
 			       nx_instance_conf_finish(&conf) < 0)) {
 		fprintf(stderr, "nxd: %s%s\n", nx__errmsg(),
 			strstr(nx__errmsg(), config) ? "" : " (in the configuration)");
@@ -235,6 +247,9 @@ main(int argc, char **argv)
 		case OPT_RATE: key = "rate_limit"; break;
 		case OPT_BURST: key = "rate_burst"; break;
 		case OPT_DLQ: key = "dlq_entries"; break;
+		case OPT_PLUGDIRS: key = "plugin_dirs"; break;
+		case OPT_STOPTO: key = "stop_timeout"; break;
+		case OPT_REPLYMAX: key = "reply_max"; break;
 		case 'q': key = "quiet"; optarg = NULL; break;
 		case 'f': break;
 		case OPT_PLACE: placement = true; break;

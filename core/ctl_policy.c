@@ -155,12 +155,18 @@ bad:
 	return nx__err(NX_EINVAL, "dead letter '%s': expected WORKER.N as dlq list shows", s);
 }
 
+/* A slot's name, copied out of the health segment with a bound: whatever
+ * wrote there last, it ends within its field. */
 static const char *
-slot_name(const struct nx_instance *inst, uint16_t slot)
+slot_name(const struct nx_instance *inst, uint16_t slot, char *buf, size_t len)
 {
+	const struct nx_health_slot *hs;
+
 	if (slot >= inst->hv.max_slots || inst->hv.slots[slot].state == 0)
 		return "-";
-	return inst->hv.slots[slot].name;
+	hs = &inst->hv.slots[slot];
+	snprintf(buf, len, "%.*s", (int)sizeof hs->name, hs->name);
+	return buf;
 }
 
 static void
@@ -168,7 +174,7 @@ entry_line(struct nx_instance *inst, uint32_t ring, const struct nx_dlq_entry *e
 	   bool json, struct nx_buf *out)
 {
 	double age = now > e->at_ns ? (double)(now - e->at_ns) / 1e9 : 0;
-	char pipe[NX_PIPE_NAME_MAX + 1];
+	char pipe[NX_PIPE_NAME_MAX + 1], sname[40];
 
 	memcpy(pipe, e->pipeline, NX_PIPE_NAME_MAX);
 	pipe[NX_PIPE_NAME_MAX] = '\0';
@@ -179,14 +185,14 @@ entry_line(struct nx_instance *inst, uint32_t ring, const struct nx_dlq_entry *e
 		nx__buf_printf(out, ",\"pipeline\":");
 		nx__buf_json_str(out, pipe);
 		nx__buf_printf(out, ",\"slot\":");
-		nx__buf_json_str(out, slot_name(inst, e->slot));
+		nx__buf_json_str(out, slot_name(inst, e->slot, sname, sizeof sname));
 		nx__buf_printf(out, ",\"pid\":%d,\"channel\":%u,\"generation\":%" PRIu64 ",\"len\":%u,"
 			       "\"truncated\":%s,\"idempotent\":%s}", e->pid, e->channel,
 			       e->generation, e->len, (e->flags & NX_DLQ_F_TRUNCATED) ? "true" : "false",
 			       (e->flags & NX_DLQ_F_IDEMPOTENT) ? "true" : "false");
 	} else {
 		nx__buf_printf(out, "%-10s %8.1fs  %-12s %-16s %-12s pid %-7d ch %-4u %6u B%s\n",
-			       "", age, nx_err_name(e->status), pipe, slot_name(inst, e->slot), e->pid,
+			       "", age, nx_err_name(e->status), pipe, slot_name(inst, e->slot, sname, sizeof sname), e->pid,
 			       e->channel, e->len, (e->flags & NX_DLQ_F_TRUNCATED) ? " (truncated)" : "");
 	}
 }
@@ -279,7 +285,8 @@ dlq_show(struct nx_instance *inst, const char *id, bool json, struct nx_buf *out
 	keep = nx__dlq_kept(&e);
 	if (json) {
 		entry_line(inst, r, &e, nx_clock_ns(), true, out);
-		out->len--; /* reopen the object: add the payload */
+		if (!out->failed && out->len != 0 && out->p[out->len - 1] == '}')
+			out->len--; /* reopen the object: add the payload */
 		nx__buf_printf(out, ",\"payload_hex\":\"");
 		hex(out, e.payload, keep);
 		nx__buf_printf(out, "\"}\n");
@@ -310,17 +317,25 @@ dlq_drain(struct nx_instance *inst, int argc, char **argv, bool json, struct nx_
 			ck_pr_store_64(&ring->tail, head);
 		}
 	}
+	if (argc > 64)
+		return nx__err(NX_EINVAL, "dlq drain takes at most 64 IDs");
+	/* every ID checked before any ring moves: a refusal changes nothing */
 	for (i = 0; i < argc; i++) {
-		struct nx_dlq_ring *ring;
-		uint64_t n, first;
+		uint64_t n;
 
 		rc = parse_id(inst, argv[i], &r, &n);
 		if (rc < 0)
 			return rc;
+		if (n >= ck_pr_load_64(&nx__dlq_ring(&inst->dlq, r)->head))
+			return nx__err(NX_ENOENT, "dead letter %s was never written", argv[i]);
+	}
+	for (i = 0; i < argc; i++) {
+		struct nx_dlq_ring *ring;
+		uint64_t n, first;
+
+		(void)parse_id(inst, argv[i], &r, &n);
 		ring = nx__dlq_ring(&inst->dlq, r);
 		first = nx__dlq_first(ring, inst->dlq.entries);
-		if (n >= ck_pr_load_64(&ring->head))
-			return nx__err(NX_ENOENT, "dead letter %s was never written", argv[i]);
 		if (n + 1 > first) {
 			drained += n + 1 - first;
 			ck_pr_store_64(&ring->tail, n + 1);

@@ -8,6 +8,7 @@
  * geometry re-attaches it.
  */
 #include <ctype.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -129,6 +130,37 @@ nx__dlq_close(struct nx_dlq *d, const char *instance, bool remove)
 	}
 }
 
+/* An entry's words after its sequence word, one atomic access each. */
+#define WORD0 (offsetof(struct nx_dlq_entry, n) / sizeof(uint64_t))
+#define WORDS (sizeof(struct nx_dlq_entry) / sizeof(uint64_t))
+_Static_assert(offsetof(struct nx_dlq_entry, n) == 8, "the words follow seq and status");
+_Static_assert(sizeof(struct nx_dlq_entry) % 8 == 0, "an entry is whole words");
+
+static void
+words_store(struct nx_dlq_entry *e, const struct nx_dlq_entry *from)
+{
+	uint64_t *d = (uint64_t *)(void *)e;
+	const uint64_t *s = (const uint64_t *)(const void *)from;
+	size_t i;
+
+	ck_pr_store_32((uint32_t *)&e->status, (uint32_t)from->status);
+	for (i = WORD0; i < WORDS; i++)
+		ck_pr_store_64(&d[i], s[i]);
+}
+
+static void
+words_load(struct nx_dlq_entry *to, const struct nx_dlq_entry *e)
+{
+	const uint64_t *s = (const uint64_t *)(const void *)e;
+	uint64_t *d = (uint64_t *)(void *)to;
+	size_t i;
+
+	to->seq = 0;
+	to->status = (int32_t)ck_pr_load_32((const uint32_t *)&e->status);
+	for (i = WORD0; i < WORDS; i++)
+		d[i] = ck_pr_load_64(&s[i]);
+}
+
 void
 nx__dlq_put(struct nx_dlq_ring *r, uint32_t entries, int32_t status, uint64_t at_ns,
 	    uint64_t generation, int32_t pid, uint32_t channel, uint16_t flags, uint16_t slot,
@@ -136,7 +168,7 @@ nx__dlq_put(struct nx_dlq_ring *r, uint32_t entries, int32_t status, uint64_t at
 	    uint64_t *dropped)
 {
 	const uint64_t n = r->head;
-	struct nx_dlq_entry *e = nx__dlq_entry(r, entries, n);
+	struct nx_dlq_entry *e = nx__dlq_entry(r, entries, n), tmp;
 	uint32_t keep = len < NX_DLQ_PAYLOAD ? len : NX_DLQ_PAYLOAD;
 
 	if (n - ck_pr_load_64(&r->tail) >= entries) {
@@ -144,18 +176,25 @@ nx__dlq_put(struct nx_dlq_ring *r, uint32_t entries, int32_t status, uint64_t at
 		nx__store64(&r->dropped, r->dropped + 1);
 		(*dropped)++;
 	}
+	/* Built aside (the client's bytes read once), then stored word by
+	 * word under the entry's sequence: a reader copies it the same way,
+	 * so the two never race on plain memory (the seqlock tells a torn
+	 * copy, the word accesses keep it defined; failures only: cold). */
+	memset(&tmp, 0, offsetof(struct nx_dlq_entry, payload));
+	tmp.status = status;
+	tmp.n = n;
+	tmp.at_ns = at_ns;
+	tmp.generation = generation;
+	tmp.pid = pid;
+	tmp.channel = channel;
+	tmp.len = len;
+	tmp.flags = (uint16_t)(flags | (len > NX_DLQ_PAYLOAD ? NX_DLQ_F_TRUNCATED : 0));
+	tmp.slot = slot;
+	memcpy(tmp.pipeline, pipeline, sizeof tmp.pipeline);
+	memcpy(tmp.payload, payload, keep);
+	memset(tmp.payload + keep, 0, NX_DLQ_PAYLOAD - keep);
 	nx__seq_write_begin(&e->seq);
-	e->status = status;
-	e->n = n;
-	e->at_ns = at_ns;
-	e->generation = generation;
-	e->pid = pid;
-	e->channel = channel;
-	e->len = len;
-	e->flags = (uint16_t)(flags | (len > NX_DLQ_PAYLOAD ? NX_DLQ_F_TRUNCATED : 0));
-	e->slot = slot;
-	memcpy(e->pipeline, pipeline, sizeof e->pipeline);
-	memcpy(e->payload, payload, keep);
+	words_store(e, &tmp);
 	nx__seq_write_end(&e->seq);
 	ck_pr_fence_store();
 	nx__store64(&r->head, n + 1);
@@ -193,7 +232,7 @@ nx__dlq_read(const struct nx_dlq_ring *r, uint32_t entries, uint64_t n, struct n
 	for (tries = 0; tries < 100; tries++) {
 		uint32_t v = nx__seq_read_begin(&e->seq);
 
-		memcpy(out, e, sizeof *out);
+		words_load(out, e);
 		if (!nx__seq_read_retry(&e->seq, v)) {
 			if (out->n != n)
 				return NX_DLQ_GONE; /* overwritten by a later one */

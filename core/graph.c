@@ -25,6 +25,22 @@ scratch_take(struct nx_exec *x, uint32_t n)
 }
 
 /*
+ * What a request left in the worker's scratch is cleared before the next
+ * one: scratch is shared by every channel of the worker, and a stage
+ * that says it wrote more than it did must find zeros there, not another
+ * client's data. Cleared up to what stages said they wrote, so it costs
+ * what was copied already.
+ */
+static inline void
+scratch_clear(uint8_t *const buf[2], const uint32_t used[2])
+{
+	if (used[0] != 0)
+		memset(buf[0], 0, used[0]);
+	if (used[1] != 0)
+		memset(buf[1], 0, used[1]);
+}
+
+/*
  * A sequence: each child's output feeds the next, through two scratch
  * buffers; the last child writes the answer. A child that passes its
  * input through costs no copy: the next one reads it in place. So a
@@ -38,6 +54,7 @@ node_seq(const struct nx_pipeline *p, const struct nx_node *nd, struct nx_msg *m
 {
 	const uint32_t top = x->top, cap = x->max_payload;
 	uint8_t *buf[2] = { NULL, NULL };
+	uint32_t used[2] = { 0, 0 }; /* bytes each buffer was told it holds */
 	const uint8_t *in = m->in;
 	uint32_t in_len = m->in_len, i;
 	int rc = 0;
@@ -82,11 +99,19 @@ node_seq(const struct nx_pipeline *p, const struct nx_node *nd, struct nx_msg *m
 		} else {
 			rc = run_node(p, child, &c, x);
 		}
+		if (!last && c.out != in) {
+			const unsigned k = c.out == buf[0] ? 0 : 1;
+			const uint32_t n = c.out_len < cap ? c.out_len : cap;
+
+			if (n > used[k])
+				used[k] = n;
+		}
 		if (rc < 0)
 			break;
 		in = c.out;
 		in_len = c.out_len;
 	}
+	scratch_clear(buf, used);
 	x->top = top;
 	if (rc == 0)
 		m->out_len = in_len;
@@ -128,8 +153,10 @@ node_fanout(const struct nx_pipeline *p, const struct nx_node *nd, struct nx_msg
 		struct nx_msg c = { .in = m->in, .in_len = m->in_len, .out = w + 4, .out_cap = cap };
 
 		rc = run_node(p, p->children[nd->child0 + i], &c, x);
-		if (rc < 0)
+		if (rc < 0) {
+			w += 4 + (c.out_len < cap ? c.out_len : cap); /* cleared below */
 			break;
+		}
 		w[0] = (uint8_t)c.out_len;
 		w[1] = (uint8_t)(c.out_len >> 8);
 		w[2] = (uint8_t)(c.out_len >> 16);
@@ -146,6 +173,8 @@ node_fanout(const struct nx_pipeline *p, const struct nx_node *nd, struct nx_msg
 			rc = NX_EOVERFLOW;
 		m->out_len = merge.out_len;
 	}
+	/* as scratch_clear: what the children said they wrote */
+	memset(frame, 0, (size_t)(w - frame));
 	x->top = top;
 	return rc;
 }

@@ -152,6 +152,9 @@ struct nx_stage_inst {
 	uint32_t quarantined;          /* a worker sets it when the stage faulted;
 					* nxctl release (control thread) clears it */
 	uint64_t version;              /* the slot's version when installed */
+	uint64_t serial;               /* unique among every instance this nxd made: a
+					* worker's policy state knows whose it is by it
+					* (an address comes back from the pool) */
 	struct nx_plugin_ref *plugin;  /* NULL for built-ins */
 	struct nx_pool *pool;          /* where it came from; NULL: malloc */
 	struct nx_slot_spec spec;      /* how it was made (for list and rollback) */
@@ -295,7 +298,7 @@ struct nx_exec {
 
 /* One worker's policy state for one slot (core/policy.c). */
 struct nx_slot_rt {
-	const void *owner;             /* the instance it was for: another resets it */
+	uint64_t owner;                /* serial of the instance it was for: another resets it */
 	uint32_t force_seen;
 	uint32_t pad;
 	struct nx_breaker brk;

@@ -215,8 +215,17 @@ on_listen(struct nx_instance *inst)
 		int fd;
 
 		fd = nx_ctl_accept(inst->lfd, &cred);
-		if (fd < 0)
+		if (fd == NX_EAGAIN)
 			return;
+		if (fd < 0) {
+			/* out of descriptors, say: the connection stays queued and
+			 * the socket readable, so stop watching it (no busy loop)
+			 * and look again at the next sweep */
+			nx_log(NX_LOG_WARN, "accept: %s: not listening for a second", nx__errmsg());
+			nx_evloop_del(inst->ev, inst->lfd);
+			inst->listen_paused = true;
+			return;
+		}
 		if (!peer_allowed(inst, &cred)) {
 			nx_log(NX_LOG_WARN, "refused pid %d: uid %u not allowed", cred.pid, cred.uid);
 			nx__ctl_reply_error(fd, NX_EPERM,
@@ -497,7 +506,8 @@ peer_reclaim(struct nx_instance *inst, struct nx_peer *p, const struct nx_ctl_ms
 	fd = -1; /* owned by the view now */
 	if (ch->v.hdr->chan_id != m->chan_id || ch->v.g.layout_bytes != inst->cgeom.layout_bytes ||
 	    ch->v.g.ring_size != inst->cgeom.ring_size ||
-	    ch->v.g.arena_bytes != inst->cgeom.arena_bytes) {
+	    ch->v.g.arena_bytes != inst->cgeom.arena_bytes ||
+	    ch->v.g.max_payload != inst->cgeom.max_payload) {
 		nx__chan_unmap(&ch->v);
 		nx__ctl_reply_error(p->fd, NX_EPROTO, "segment is not channel %u of this instance",
 				    m->chan_id);
@@ -721,6 +731,8 @@ sweep(struct nx_instance *inst, uint64_t now)
 	nx__pipes_reclaim(inst, true);
 	retired_finish(inst, true);
 	detach_retry(inst);
+	if (inst->listen_paused && nx_evloop_add(inst->ev, inst->lfd, KEY(KEY_LISTEN, 0)) == 0)
+		inst->listen_paused = false;
 	for (i = 0; i < NX_MAX_PEERS; i++) {
 		struct nx_peer *p = &inst->peers[i];
 
@@ -783,7 +795,7 @@ workers_init(struct nx_instance *inst)
 		w->max_payload = inst->conf.max_payload;
 		w->timing_on = inst->conf.stage_timing != 0;
 		w->timing_mask = inst->conf.stage_timing != 0 ? inst->conf.stage_timing - 1 : 0;
-		w->scratch = malloc(w->scratch_cap);
+		w->scratch = calloc(1, w->scratch_cap); /* zero: see graph.c scratch_clear */
 		w->chans = calloc(1, sizeof(struct nx_chanset));
 		w->rt = calloc(inst->hv.max_slots, sizeof *w->rt);
 		w->generation = inst->generation;
@@ -1100,10 +1112,11 @@ nx_instance_create(struct nx_instance **out, const struct nx_instance_conf *conf
 		rc = nx_thread_create(&w->thread, name, w->cpu, nx__worker_main, w);
 		if (rc < 0) {
 			rc = nx__err_ctx(rc, "worker %u", i);
-			goto err;
+			goto err; /* those started are stopped and joined there */
 		}
+		inst->nstarted = i + 1;
+		inst->workers_started = true;
 	}
-	inst->workers_started = true;
 	h->nworkers = inst->nworkers;
 	set_inst_state(inst, NX_INST_RUNNING);
 	log_restart_served(inst);
@@ -1139,15 +1152,16 @@ nx_instance_stop(struct nx_instance *inst)
 		nx_notify_signal(inst->notefd);
 }
 
-/* The signal guard's thread: SIGTERM or SIGINT. */
+/* The signal guard's thread: SIGTERM or SIGINT. Two stores and a
+ * write: the control thread does the rest when it sees them. */
 static void
 on_stop_signal(void *arg, int sig)
 {
 	struct nx_instance *inst = arg;
 
-	if (!inst->conf.quiet)
-		nx_log(NX_LOG_INFO, "%s: stopping", nx_signal_name(sig));
-	nx_instance_stop(inst);
+	ck_pr_store_32(&inst->stop_sig, (uint32_t)sig);
+	ck_pr_store_32(&inst->stop, 1);
+	nx_notify_signal(inst->notefd);
 }
 
 /*
@@ -1163,11 +1177,11 @@ on_stop_timeout(void *arg, int sig)
 	struct nx_instance *inst = arg;
 	const char *what = ck_pr_load_ptr(&inst->doing);
 
-	nx_log(NX_LOG_ERR, "%s: not stopped %s (busy: %s): exiting now%s",
-	       sig != 0 ? nx_signal_name(sig) : "stop",
-	       sig != 0 ? "yet, and asked again" : "within stop_timeout",
-	       what != NULL ? what : "the control loop",
-	       inst->conf.keep ? "; segments kept" : "");
+	nx_log_last_words("%s: not stopped %s (busy: %s): exiting now%s",
+			  sig != 0 ? nx_signal_name(sig) : "stop",
+			  sig != 0 ? "yet, and asked again" : "within stop_timeout",
+			  what != NULL ? what : "the control loop",
+			  inst->conf.keep ? "; segments kept" : "");
 	if (inst->hv.hdr != NULL) {
 		if (inst->conf.keep)
 			nx__store32(&hdr(inst)->flags, NX_HEALTH_F_KEPT);
@@ -1193,8 +1207,9 @@ workers_stop(struct nx_instance *inst)
 		ck_pr_store_32(&inst->workers[i].stop, 1);
 		nx__worker_kick(&inst->workers[i]);
 	}
-	for (i = 0; i < inst->nworkers; i++)
+	for (i = 0; i < inst->nstarted; i++)
 		nx_thread_join(inst->workers[i].thread);
+	inst->nstarted = 0;
 	inst->workers_started = false;
 }
 
@@ -1258,10 +1273,14 @@ nx_instance_run(struct nx_instance *inst, bool handle_signals)
 			inst->last_sweep_ns = now;
 		}
 	}
+	if (ck_pr_load_32(&inst->stop_sig) != 0 && !inst->conf.quiet)
+		nx_log(NX_LOG_INFO, "%s: stopping",
+		       nx_signal_name((int)ck_pr_load_32(&inst->stop_sig)));
 	/* Stop taking requests; each worker finishes the loop it is in, so
 	 * everything it took is answered. */
 	set_inst_state(inst, NX_INST_STOPPING);
-	nx_evloop_del(inst->ev, inst->lfd);
+	if (!inst->listen_paused)
+		nx_evloop_del(inst->ev, inst->lfd);
 	nx_fd_close(inst->lfd);
 	inst->lfd = -1;
 	workers_stop(inst);

@@ -93,6 +93,7 @@ struct nx_instance {
 	struct nx_life *life;       /* nxwd's life locks (NX_LIFE_FD); NULL unsupervised */
 	bool life_held;             /* the control thread holds lock 0 */
 	int lfd;
+	bool listen_paused;            /* accept failed (no fd left): retried at the sweep */
 	struct nx_signal_guard *guard; /* SIGTERM, SIGINT: stop, and a bound on stopping */
 	const char *doing;             /* what the control thread is in, for the guard's
 					* message (ck_pr_store_ptr: the guard reads it) */
@@ -101,6 +102,7 @@ struct nx_instance {
 	struct nx_worker *workers;
 	unsigned nworkers;
 	bool workers_started;
+	unsigned nstarted;             /* worker threads running (joined at the stop) */
 	struct nx_wchan *chans;
 	struct nx_pipetab *pipes;      /* RCU: workers read it */
 	struct nx_pool pipe_pool;      /* pipelines, reserved at start-up */
@@ -116,6 +118,7 @@ struct nx_instance {
 	struct nx_ctl_reply *reply;    /* one chunk being sent */
 	size_t reply_bytes;            /* replies queued, all peers together */
 	uint32_t stop;
+	uint32_t stop_sig;             /* the signal that asked it (the guard's thread) */
 	bool stopped;
 	uint64_t last_sweep_ns;
 };

@@ -84,6 +84,14 @@ plugin_get(struct nx_plugin_ref **out, const char *path, const char *dirs)
 			*out = r;
 			return 0;
 		}
+		if (strcmp(r->path, fi.real) == 0) {
+			/* the loader knows objects by name first: it would hand
+			 * back the old code under the new file's checks */
+			nx_fd_close(fd);
+			return nx__err(NX_EBUSY, "plugin %s was replaced on disk while its previous "
+				       "file is still loaded (a stage or a rollback uses it): install "
+				       "the new one under a new file name", path);
+		}
 	}
 	memset(&mark, 0, sizeof mark);
 	rc = nx_elf_section(fd, NX_PLUGIN_SECTION, &mark, sizeof mark, &mlen);
@@ -161,6 +169,8 @@ plugin_put(struct nx_plugin_ref *r)
 }
 
 /* ---- stages ---- */
+
+static uint64_t serials; /* stage instances made (control thread) */
 
 static bool
 ops_ok(const struct nx_stage_ops *ops)
@@ -261,6 +271,7 @@ nx__stage_inst_create(struct nx_stage_inst **out, const struct nx_slot_spec *ss,
 	si->pool = pool;
 	si->spec = *ss;
 	si->version = version;
+	si->serial = ++serials; /* from 1: a zeroed policy state belongs to none */
 	si->ops = ops;
 	si->plugin = plugin;
 	if (ops->state_bytes != 0)

@@ -114,7 +114,7 @@ call_process(void *arg)
 }
 
 static void
-rt_reset(struct nx_slot_rt *rt, const void *owner)
+rt_reset(struct nx_slot_rt *rt, uint64_t owner)
 {
 	rt->owner = owner;
 	rt->force_seen = NX_BRK_FORCE_AUTO;
@@ -238,8 +238,15 @@ nx__run_slot_policy(const struct nx_slot *s, const struct nx_stage_inst *si, str
 			int rc = run_slot_policy(s, si, &priv, x, true);
 
 			if (rc == NX_STAGE_PASS && priv.in_len > m->out_cap)
-				return NX_EOVERFLOW;
-			return cache_unstage(m, &priv, rc);
+				rc = NX_EOVERFLOW;
+			else
+				rc = cache_unstage(m, &priv, rc);
+			/* the copy is the worker's for every channel: nothing of
+			 * this request stays for the next (a stage that claims
+			 * more than it wrote finds zeros) */
+			memset((uint8_t *)(uintptr_t)priv.in, 0, priv.in_len);
+			memset(priv.out, 0, priv.out_len < priv.out_cap ? priv.out_len : priv.out_cap);
+			return rc;
 		}
 	}
 	return run_slot_policy(s, si, m, x, false);
@@ -266,8 +273,8 @@ run_slot_policy(const struct nx_slot *s, const struct nx_stage_inst *si, struct 
 		uint32_t force = ck_pr_load_32(&pol->force);
 
 		rt = &x->rt[s->hidx];
-		if (rt->owner != si)
-			rt_reset(rt, si); /* a new stage in the slot starts a new breaker */
+		if (rt->owner != si->serial)
+			rt_reset(rt, si->serial); /* a new stage in the slot starts a new breaker */
 		if (force != rt->force_seen) {
 			nx_brk_force(&rt->brk, force, start);
 			rt->force_seen = force;

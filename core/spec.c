@@ -460,6 +460,23 @@ nx__spec_finish(struct nx_pipe_spec *s)
 				return rc;
 		}
 	}
+	/* A selector answers with a child's index and a merge must write its
+	 * answer: neither can be stood in for by passing the input through
+	 * (skip) or by an answer kept for the same input (cache). */
+	for (i = 0; i < s->nnodes; i++) {
+		const struct nx_node *nd = &s->nodes[i];
+		uint32_t deg;
+
+		if (nd->kind != NX_NODE_BRANCH && nd->kind != NX_NODE_FANOUT)
+			continue;
+		deg = s->slots[nd->slot].pol.degraded;
+		if (deg == NX_DEG_SKIP || deg == NX_DEG_CACHE)
+			return nx__err(NX_EINVAL, "pipeline %s: slot %s is a %s: its degraded strategy "
+				       "cannot be %s (use fail or fallback)", s->name,
+				       s->slots[nd->slot].name,
+				       nd->kind == NX_NODE_BRANCH ? "selector" : "merge",
+				       deg == NX_DEG_SKIP ? "skip" : "cache");
+	}
 	return 0;
 }
 

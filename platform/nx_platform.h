@@ -44,6 +44,12 @@ void nx_log_set_level(int level);
 /** Replace the sink (default: stderr with a timestamp). NULL restores. */
 void nx_log_set_sink(nx_log_sink_fn fn, void *arg);
 void nx_log_set_ident(const char *ident);
+/**
+ * One line to stderr, with no lock and without blocking (stderr is set
+ * non-blocking: a full pipe drops the line): for a process about to exit
+ * while another thread may hold stdio.
+ */
+void nx_log_last_words(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- clock ---- */
 
@@ -312,8 +318,10 @@ typedef void (*nx_signal_fn)(void *arg, int sig);
  * ignored. The first signal calls on_stop(arg, sig) there. If
  * nx_signal_guard_stop() has not been called timeout_ns after it, or a
  * second signal comes, on_timeout(arg, sig or 0) runs there and the
- * process exits with status 1: on_timeout must only record and unlink,
- * for the rest of the process may be stuck anywhere.
+ * process exits with status 1: on_timeout and on_stop must only store,
+ * unlink and nx_log_last_words (no stdio, no lock), for the rest of the
+ * process may be stuck anywhere, holding anything. If even this thread
+ * is held, SIGALRM ends the process 5 s after the deadline.
  * @return 0, NX_ENOMEM, NX_EIO
  */
 int nx_signal_guard_start(struct nx_signal_guard **out, uint64_t timeout_ns, nx_signal_fn on_stop,

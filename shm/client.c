@@ -493,9 +493,11 @@ static void reattach(struct nx_client *c);
 static inline __attribute__((always_inline)) int
 poll_some(struct nx_client *c, struct nx_completion *comps, unsigned max)
 {
-	unsigned n = 0;
+	unsigned n = 0, seen = 0;
 
-	while (c->state == CLIENT_ATTACHED && n < max) {
+	/* at most a ring's worth of descriptors a call: indices damaged in our
+	 * own memory would otherwise feed this loop 2^32 stale ones */
+	while (c->state == CLIENT_ATTACHED && n < max && seen++ <= c->mask) {
 		struct nx_resp_desc rd;
 		uint32_t expect, rslot;
 

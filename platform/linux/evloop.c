@@ -57,10 +57,13 @@ nx_evloop_add(struct nx_evloop *ev, int fd, uint64_t key)
 int
 nx_evloop_mod(struct nx_evloop *ev, int fd, uint64_t key, uint32_t want)
 {
-	struct epoll_event e = { .events = EPOLLRDHUP, .data.u64 = key };
+	struct epoll_event e = { .events = 0, .data.u64 = key };
 
+	/* RDHUP only with IN: a peer that shut its side and reads nothing
+	 * would keep it raised while we wait for room (a busy loop); HUP and
+	 * ERR are always reported */
 	if (want & NX_EV_IN)
-		e.events |= EPOLLIN;
+		e.events |= EPOLLIN | EPOLLRDHUP;
 	if (want & NX_EV_OUT)
 		e.events |= EPOLLOUT;
 	if (epoll_ctl(ev->epfd, EPOLL_CTL_MOD, fd, &e) != 0)
@@ -159,6 +162,10 @@ guard_main(void *arg)
 			if (first == 0) {
 				first = sig;
 				deadline = nx_clock_ns() + g->timeout_ns;
+				/* a backstop for this thread itself: SIGALRM is
+				 * blocked nowhere but in nx_thread_create's threads,
+				 * and its default action ends the process */
+				alarm((unsigned)(g->timeout_ns / 1000000000u) + 5);
 				g->on_stop(g->arg, sig);
 				continue;
 			}
@@ -224,6 +231,7 @@ nx_signal_guard_stop(struct nx_signal_guard *g)
 	if (write(g->stopfd, &one, sizeof one) < 0)
 		return; /* cannot happen on an eventfd below its maximum */
 	nx_thread_join(g->thread);
+	alarm(0);
 	close(g->sigfd);
 	close(g->stopfd);
 	free(g);

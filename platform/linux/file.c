@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "../nx_platform.h"
@@ -94,6 +95,20 @@ only_slashes(const char *s)
 
 #define NX_MAX_LINKS 40 /* as the kernel's ELOOP */
 
+#ifndef FUSE_SUPER_MAGIC
+#define FUSE_SUPER_MAGIC 0x65735546
+#endif
+
+/* A file system whose server says what owner and mode files have (FUSE,
+ * mountable by users) proves nothing by them. */
+static bool
+fs_trusted(int fd)
+{
+	struct statfs sf;
+
+	return fstatfs(fd, &sf) == 0 && sf.f_type != FUSE_SUPER_MAGIC;
+}
+
 /*
  * Resolve path component by component from /, each with O_PATH and
  * O_NOFOLLOW, following symbolic links by hand so that every directory
@@ -105,7 +120,7 @@ static int
 walk(const char *path, uint32_t trust, const char *what, char *todo_buf, size_t todo_cap,
      char *real, size_t real_cap, int *dfd_out, const char **name, struct stat *st)
 {
-	char rest[PATH_MAX], link[PATH_MAX];
+	char rest[2 * PATH_MAX], link[PATH_MAX];
 	char *todo = todo_buf;
 	struct stat dst;
 	unsigned links = 0;
@@ -158,7 +173,16 @@ walk(const char *path, uint32_t trust, const char *what, char *todo_buf, size_t 
 				close(pfd);
 			close(dfd);
 			return nx__err_sys(e == ENOENT || e == ENOTDIR ? NX_ENOENT
-					   : e == EACCES ? NX_EPERM : NX_EIO, e, "%s %s", what, path);
+					   : e == EACCES ? NX_EPERM
+					   : e == ENAMETOOLONG || e == ELOOP ? NX_EINVAL : NX_EIO, e,
+					   "%s %s", what, path);
+		}
+		if (trust == NX_FILE_TRUSTED && !fs_trusted(pfd)) {
+			close(pfd);
+			close(dfd);
+			return nx__err(NX_EPERM, "%s %s: %s/%s is on a file system its owner controls "
+				       "(FUSE): its owner and mode cannot be believed", what, path,
+				       real, c);
 		}
 		if (S_ISLNK(st->st_mode)) {
 			ssize_t n;
@@ -171,7 +195,8 @@ walk(const char *path, uint32_t trust, const char *what, char *todo_buf, size_t 
 					: nx__err(NX_EPERM, "%s %s: symbolic link %s/%s belongs to uid %u",
 						  what, path, real, c, (unsigned)st->st_uid);
 			}
-			n = readlinkat(dfd, c, link, sizeof link - 1);
+			/* the very link stat'ed, not the name again */
+			n = readlinkat(pfd, "", link, sizeof link - 1);
 			close(pfd);
 			if (n <= 0) {
 				int e = errno;
@@ -180,8 +205,9 @@ walk(const char *path, uint32_t trust, const char *what, char *todo_buf, size_t 
 				return nx__err_sys(NX_EIO, e, "%s %s: readlink", what, path);
 			}
 			link[n] = '\0';
-			snprintf(rest, sizeof rest, "%s", todo);
-			if ((size_t)snprintf(todo_buf, todo_cap, "%s/%s", link, rest) >= todo_cap) {
+			if ((size_t)snprintf(rest, sizeof rest, "%s", todo) >= sizeof rest ||
+			    (size_t)snprintf(todo_buf, todo_cap, "%s%s%s", link, rest[0] ? "/" : "",
+					     rest) >= todo_cap) {
 				close(dfd);
 				return nx__err(NX_EINVAL, "%s %s: path too long", what, path);
 			}
@@ -224,6 +250,11 @@ walk(const char *path, uint32_t trust, const char *what, char *todo_buf, size_t 
 		rlen += strlen(c);
 		if (last) {
 			close(pfd);
+			if (todo != c + strlen(c) && !S_ISDIR(st->st_mode)) {
+				/* "file/": not a directory (as the kernel says) */
+				close(dfd);
+				return nx__err(NX_ENOENT, "%s %s: not a directory", what, path);
+			}
 			*dfd_out = dfd;
 			*name = c;
 			return 0;
@@ -312,6 +343,11 @@ nx_file_read(const char *path, uint32_t trust, uint64_t max_bytes, const char *w
 	fd = nx_file_open(path, trust, max_bytes, what, &info);
 	if (fd < 0)
 		return fd;
+	if (info.size > max_bytes) { /* grew between the two looks */
+		close(fd);
+		return nx__err(NX_E2BIG, "%s %s grew past %llu bytes", what, path,
+			       (unsigned long long)max_bytes);
+	}
 	buf = malloc((size_t)info.size + 1);
 	if (buf == NULL) {
 		close(fd);

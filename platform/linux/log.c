@@ -1,7 +1,9 @@
 /* Logging: one line per call, to stderr by default, with time and level. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../nx_platform.h"
 
@@ -55,4 +57,26 @@ nx_log(int level, const char *fmt, ...)
 	fprintf(stderr, "%02d:%02d:%02d.%03ld %s[%d] %s: %s\n", tm.tm_hour, tm.tm_min,
 		tm.tm_sec, ts.tv_nsec / 1000000, log_ident, nx_process_id(),
 		level_names[level < 0 ? 0 : level > 3 ? 3 : level], line);
+}
+
+void
+nx_log_last_words(const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	int n, fl;
+
+	n = snprintf(line, sizeof line, "%s[%d] error: ", log_ident, nx_process_id());
+	va_start(ap, fmt);
+	n += vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	if (n > (int)sizeof line - 2)
+		n = (int)sizeof line - 2;
+	line[n++] = '\n';
+	/* the process exits next: a full pipe on stderr must not hold it */
+	fl = fcntl(2, F_GETFL);
+	if (fl >= 0)
+		(void)fcntl(2, F_SETFL, fl | O_NONBLOCK);
+	if (write(2, line, (size_t)n) < 0)
+		return;
 }

@@ -158,6 +158,15 @@ test_what_is_not_a_regular_file_is_refused_without_blocking(void **state)
 	assert_int_equal(symlink(loop, loop), 0);
 	expect(loop, NX_FILE_ANY, NX_EINVAL, "too many symbolic links");
 	expect("/nonexistent/nx.ini", NX_FILE_ANY, NX_ENOENT, "/nonexistent/nx.ini");
+	{
+		char slash[PATH_MAX], reg[PATH_MAX];
+
+		path_in(reg, sizeof reg, "reg.ini");
+		write_file(reg, "x = 1\n", 0644);
+		pjoin(slash, sizeof slash, reg, "");
+		expect(slash, NX_FILE_ANY, NX_ENOENT, "not a directory"); /* "file/" */
+		expect(reg, NX_FILE_ANY, 0, "");
+	}
 	expect("", NX_FILE_ANY, NX_EINVAL, "no file named");
 }
 

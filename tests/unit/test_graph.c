@@ -57,7 +57,7 @@ make(const char *text)
 	assert_non_null(r);
 	if (build_rc(&r->p, text) != 0)
 		fail_msg("build failed: %s", nx__errmsg());
-	r->scratch = malloc(1 << 20);
+	r->scratch = calloc(1, 1 << 20); /* as a worker's */
 	return r;
 }
 
@@ -369,6 +369,11 @@ test_specs_that_make_no_sense_are_refused_saying_why(void **state)
 		{ "graph = s\ns.stage = echo\ns.degraded = fallback\n", "needs s.fallback = STAGE" },
 		{ "graph = s\ns.stage = echo\ns.fallback = noop\n", "degraded is not fallback" },
 		{ "graph = s\ns.stage = echo\ns.cache-entries = 3\n", "a power of two" },
+		{ "graph = branch(echo, echo; by: p)\np.stage = pick\np.degraded = skip\n",
+		  "slot p is a selector: its degraded strategy cannot be skip" },
+		{ "graph = fanout(echo, echo; by: m)\nm.stage = concat\nm.degraded = cache\n", "" },
+		{ "graph = fanout(echo, echo; merge: m)\nm.stage = concat\nm.degraded = cache\n",
+		  "slot m is a merge: its degraded strategy cannot be cache" },
 		{ "graph = s\ns.stage = echo\ns.contain-faults = perhaps\n", "expected on or off" },
 	};
 	struct nx_pipe_spec *spec = malloc(sizeof *spec);
@@ -454,6 +459,20 @@ static const struct nx_stage_ops stage_chk = {
 	.abi = NX_STAGE_ABI, .version = 1, .name = "t_chk", .process = chk_process,
 };
 
+/* "claim": writes nothing, says it wrote 16 bytes (a stage that lies). */
+static int
+claim_process(void *state, struct nx_msg *m, struct nx_ctx *ctx)
+{
+	(void)state;
+	(void)ctx;
+	m->out_len = m->out_cap < 16 ? m->out_cap : 16;
+	return 0;
+}
+
+static const struct nx_stage_ops stage_claim = {
+	.abi = NX_STAGE_ABI, .version = 1, .name = "t_claim", .process = claim_process,
+};
+
 static void
 register_test_stages(void)
 {
@@ -463,7 +482,33 @@ register_test_stages(void)
 		return;
 	assert_int_equal(nx_stage_register(&stage_up), 0);
 	assert_int_equal(nx_stage_register(&stage_chk), 0);
+	assert_int_equal(nx_stage_register(&stage_claim), 0);
 	done = true;
+}
+
+static void
+test_a_stage_that_claims_more_than_it_wrote_finds_no_earlier_request(void **state)
+{
+	static const char *const graphs[] = {
+		"graph = seq(t_up, echo, t_claim, echo)\n",
+		"graph = fanout(t_up, t_claim; merge: concat)\n",
+	};
+	unsigned i, k;
+
+	(void)state;
+	register_test_stages();
+	for (i = 0; i < 2; i++) {
+		struct run *r = make(graphs[i]);
+
+		/* a request with a secret, then a short one from another channel */
+		assert_int_equal(run_on(r, 1, "the secret of channel one"), 0);
+		assert_int_equal(run_on(r, 2, "x"), 0);
+		for (k = 0; k < r->out_len; k++)
+			if (r->out[k] != 0 && strchr(">X", r->out[k]) == NULL)
+				fail_msg("%s: byte %u of the answer is '%c': left by an earlier "
+					 "request", graphs[i], k, r->out[k]);
+		done(r);
+	}
 }
 
 static void
@@ -622,6 +667,7 @@ main(void)
 		cmocka_unit_test(test_a_pass_through_never_makes_the_next_stages_output_its_input),
 		cmocka_unit_test(test_no_node_kind_gives_a_stage_overlapping_input_and_output),
 		cmocka_unit_test(test_the_cache_keeps_what_the_stage_saw_not_what_a_client_rewrote),
+		cmocka_unit_test(test_a_stage_that_claims_more_than_it_wrote_finds_no_earlier_request),
 	};
 
 	return cmocka_run_group_tests_name("graph", tests, NULL, NULL);

@@ -42,7 +42,7 @@
 #include "bench/bench.h"
 
 #define NXB_SPIN_CHECK 1024u        /* spins between two looks at the clock */
-#define NXB_EXIT_TIMEOUT_NS 2000000000ull
+#define NXB_EXIT_TIMEOUT_NS 2000000000ull /* at least; o->op_timeout_ns if longer */
 #define NXB_CK_SLOTS 1024u          /* ring size: 1023 usable slots */
 #define NXB_STREAM_PUBLISH 256u     /* stream server publishes its count this often */
 #define NXB_PROBE_NS 10000000ull    /* a waiting client looks for a dead server this often */
@@ -206,6 +206,7 @@ _Static_assert(sizeof(struct nxb_ctl) == 384, "control block: three 128-byte blo
 struct nxb_child {
 	pid_t pid;
 	struct nxb_ctl *ctl;
+	uint64_t exit_timeout_ns; /* told to stop, it must exit within this */
 };
 
 typedef int (*nxb_serve_fn)(void *arg);
@@ -251,6 +252,9 @@ child_start(struct nxb_child *c, struct nxb_ctl *ctl, const struct nxb_opts *o,
 
 	c->pid = 0;
 	c->ctl = ctl;
+	/* a loaded machine (--op-timeout) may take as long to let it exit */
+	c->exit_timeout_ns = o->op_timeout_ns > NXB_EXIT_TIMEOUT_NS ? o->op_timeout_ns :
+								       NXB_EXIT_TIMEOUT_NS;
 	fflush(stdout);
 	fflush(stderr);
 	pid = fork();
@@ -329,7 +333,7 @@ child_stop(struct nxb_child *c, bool ok)
 		child_kill(c);
 		return 0;
 	}
-	deadline = nx_clock_ns() + NXB_EXIT_TIMEOUT_NS;
+	deadline = nx_clock_ns() + c->exit_timeout_ns;
 	for (;;) {
 		w = waitpid(c->pid, &status, WNOHANG);
 		if (w == c->pid)
@@ -342,7 +346,7 @@ child_stop(struct nxb_child *c, bool ok)
 		if (nx_clock_ns() >= deadline) {
 			child_kill(c);
 			return nx__err(NX_ETIMEDOUT, "server did not exit within %.1f s (killed)",
-				       NXB_EXIT_TIMEOUT_NS / 1e9);
+				       (double)c->exit_timeout_ns / 1e9);
 		}
 		nx_sleep_ns(100000);
 	}

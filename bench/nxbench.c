@@ -104,6 +104,9 @@ usage(FILE *f)
 		"  --nxd PATH         nx: the nxd binary for a private instance\n"
 		"                     (default: nxd next to the nxbench binary)\n"
 		"  --swap-rate N      nxswap: stage swaps per second during its run (default 1000)\n"
+		"  --start-timeout SEC  a serving side (a private nxd, a baseline's server) not\n"
+		"                     ready within SEC seconds is an error (default 3)\n"
+		"  --op-timeout SEC   no answer for SEC seconds is an error (default 5)\n"
 		"  --json             one JSON object per line per transport and mode\n"
 		"  --restart          instead of the transports: crash recovery under nxwd;\n"
 		"                     nxd killed with SIGKILL --kills times under load: kill\n"
@@ -427,6 +430,8 @@ enum {
 	OPT_RESTART,
 	OPT_KILLS,
 	OPT_NXWD,
+	OPT_START_TIMEOUT,
+	OPT_OP_TIMEOUT,
 };
 
 static const struct option longopts[] = {
@@ -447,6 +452,8 @@ static const struct option longopts[] = {
 	{ "restart", no_argument, NULL, OPT_RESTART },
 	{ "kills", required_argument, NULL, OPT_KILLS },
 	{ "nxwd", required_argument, NULL, OPT_NXWD },
+	{ "start-timeout", required_argument, NULL, OPT_START_TIMEOUT },
+	{ "op-timeout", required_argument, NULL, OPT_OP_TIMEOUT },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -646,6 +653,14 @@ main(int argc, char **argv)
 			if (optarg[0] == '\0')
 				rc = bad_usage("--nxwd: empty path");
 			nxwd = optarg;
+			break;
+		case OPT_START_TIMEOUT:
+			rc = parse_u64("--start-timeout", optarg, 1, 86400, &v);
+			o.start_timeout_ns = v * 1000000000ull;
+			break;
+		case OPT_OP_TIMEOUT:
+			rc = parse_u64("--op-timeout", optarg, 1, 86400, &v);
+			o.op_timeout_ns = v * 1000000000ull;
 			break;
 		case 'h':
 			usage(stdout);

@@ -29,13 +29,16 @@ struct inflight {
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: nxdemo [--instance NAME] [--seconds N] [--window W] [--wait-ready]\n"
+	fprintf(f, "usage: nxdemo [--instance NAME] [--seconds N] [--window W] [--timeout S]\n"
+		   "              [--wait-ready[=S]]\n"
 		   "\n"
 		   "Drive an nxd instance for N seconds (default 10) with W requests in flight\n"
 		   "(default 8): small echoes inline, 1 KiB checksums and 4 KiB echoes through the\n"
 		   "arena, and now and then a request for a pipeline that does not exist, to show\n"
 		   "an error answer. Every answer is checked.\n"
-		   "  --wait-ready   only wait (up to 10 s) until the instance accepts clients\n");
+		   "  --timeout S       give up when no answer comes for S seconds (default 5)\n"
+		   "  --wait-ready[=S]  only wait (up to S seconds, default 10) until the instance\n"
+		   "                    accepts clients\n");
 }
 
 int
@@ -45,12 +48,13 @@ main(int argc, char **argv)
 		{ "instance", required_argument, NULL, 'i' },
 		{ "seconds", required_argument, NULL, 's' },
 		{ "window", required_argument, NULL, 'w' },
-		{ "wait-ready", no_argument, NULL, 'r' },
+		{ "wait-ready", optional_argument, NULL, 'r' },
+		{ "timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *instance = "default";
-	unsigned seconds = 10, window = 8, i;
+	unsigned seconds = 10, window = 8, ready_s = 10, timeout_s = 5, i;
 	uint64_t sent = 0, done = 0, ok = 0, wrong = 0, errs[32] = { 0 }, t0, t_next, now;
 	uint64_t last_done = 0;
 	struct nx_completion comps[64];
@@ -66,24 +70,32 @@ main(int argc, char **argv)
 		case 'i': instance = optarg; break;
 		case 's': seconds = (unsigned)atoi(optarg); break;
 		case 'w': window = (unsigned)atoi(optarg); break;
-		case 'r': wait_ready = true; break;
+		case 't': timeout_s = (unsigned)atoi(optarg); break;
+		case 'r':
+			wait_ready = true;
+			if (optarg != NULL)
+				ready_s = (unsigned)atoi(optarg);
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (seconds == 0 || seconds > 3600 || window == 0 || window > 64) {
-		fprintf(stderr, "nxdemo: --seconds 1..3600, --window 1..64\n");
+	if (seconds == 0 || seconds > 3600 || window == 0 || window > 64 || timeout_s == 0 ||
+	    timeout_s > 86400 || ready_s == 0 || ready_s > 86400) {
+		fprintf(stderr, "nxdemo: --seconds 1..3600, --window 1..64, --timeout and "
+			"--wait-ready 1..86400\n");
 		return 2;
 	}
 	if (wait_ready) {
-		for (i = 0; i < 1000; i++) {
+		t0 = nx_now_ns();
+		do {
 			if (nx_open(&c, instance, NULL) == 0) {
 				nx_close(c);
 				return 0;
 			}
 			usleep(10000);
-		}
-		fprintf(stderr, "nxdemo: %s\n", nx_errmsg());
+		} while (nx_now_ns() - t0 < ready_s * 1000000000ull);
+		fprintf(stderr, "nxdemo: not ready within %u s: %s\n", ready_s, nx_errmsg());
 		return 1;
 	}
 	rc = nx_open(&c, instance, NULL);
@@ -132,9 +144,9 @@ main(int argc, char **argv)
 		}
 		if (done == sent)
 			break;
-		rc = nx_wait(c, comps, 64, 5000000000ull);
+		rc = nx_wait(c, comps, 64, timeout_s * 1000000000ull);
 		if (rc < 0) {
-			fprintf(stderr, "nxdemo: no answer within 5 s: %s\n", nx_strerror(rc));
+			fprintf(stderr, "nxdemo: no answer within %u s: %s\n", timeout_s, nx_strerror(rc));
 			return 1;
 		}
 		now = nx_now_ns();

@@ -22,7 +22,7 @@ mkdir -p "$logdir"
 passed=0
 failed=0
 failed_names=()
-for kind in unit stress integration; do
+for kind in unit stress integration hostile; do
 	for t in "$BUILD"/tests/$kind/test_*; do
 		[ -x "$t" ] || continue
 		name="$kind/$(basename "$t")"

@@ -8,7 +8,8 @@
  * PIPELINE in turn, prints "ok N failed M" (answers and error answers)
  * and, with --hold, keeps its channel attached for up to SECONDS more so
  * that a reader can see it (the test stops it with SIGTERM).
- * Exit status: 0, 1 when a call timed out or attaching failed, 2 usage.
+ * Exit status: 0, 1 when a call timed out (no answer for 60 s, five times
+ * that in a sanitized build: $NX_SAN) or attaching failed, 2 usage.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +23,9 @@ main(int argc, char **argv)
 {
 	struct nx_client *c;
 	unsigned long ok = 0, failed = 0, hold = 0;
-	const char *instance;
+	const char *instance, *san = getenv("NX_SAN");
+	/* a timeout no loaded machine reaches: a call that times out is lost */
+	const uint64_t timeout_ns = (san != NULL && san[0] != '\0' ? 5 : 1) * 60000000000ull;
 	int a = 2, rc;
 
 	if (argc < 3) {
@@ -63,7 +66,7 @@ main(int argc, char **argv)
 			int k = snprintf(in, sizeof in, "req %lu", i);
 
 			rc = nx_call(c, (uint16_t)id, in, (uint32_t)k, out, sizeof out, &len,
-				     10000000000ull);
+				     timeout_ns);
 			if (rc == NX_ETIMEDOUT) {
 				fprintf(stderr, "nxt_calls: call %lu on %s timed out\n", i, name);
 				return 1;

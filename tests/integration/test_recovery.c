@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -163,7 +164,7 @@ client_main(int idx, const char *instance, uint64_t seed)
 	int pipe;
 
 	while (nx_open(&c, instance, NULL) < 0) {
-		if (mono_ns() - t0 > nxt_budget_ns(20000 * MS)) {
+		if (mono_ns() - t0 > nxt_patience_ns()) {
 			bad(st, "nx_open: %s", nx_errmsg());
 			_exit(1);
 		}
@@ -216,7 +217,7 @@ client_main(int idx, const char *instance, uint64_t seed)
 		/* now and then: drain the window, then a few nx_call (never idempotent) */
 		if (k > 0 && xorshift(&rng) % 512 == 0) {
 			drain_t0 = mono_ns();
-			while (n != 0 && mono_ns() - drain_t0 < nxt_budget_ns(20000 * MS)) {
+			while (n != 0 && mono_ns() - drain_t0 < nxt_patience_ns()) {
 				k = nx_poll(c, comps, WINDOW);
 				for (i = 0; i < (unsigned)k && n != 0; i++, n--) {
 					check_completion(st, &fl[head], &comps[i]);
@@ -235,7 +236,7 @@ client_main(int idx, const char *instance, uint64_t seed)
 				st->submitted++;
 				st->calls++;
 				rc = nx_call(c, (uint16_t)pipe, buf, len, out, sizeof out, &out_len,
-					     nxt_budget_ns(20000 * MS));
+					     nxt_patience_ns());
 				st->completed++;
 				if (rc == 0 && out_len == 4 && le32(out) == nx_crc32c(0, buf, len))
 					st->ok++;
@@ -248,7 +249,7 @@ client_main(int idx, const char *instance, uint64_t seed)
 	}
 	/* every request still in flight completes */
 	drain_t0 = mono_ns();
-	while (n != 0 && st->bad == 0 && mono_ns() - drain_t0 < nxt_budget_ns(20000 * MS)) {
+	while (n != 0 && st->bad == 0 && mono_ns() - drain_t0 < nxt_patience_ns()) {
 		int k = nx_poll(c, comps, WINDOW);
 
 		for (i = 0; i < (unsigned)k && n != 0; i++, n--) {
@@ -266,11 +267,36 @@ client_main(int idx, const char *instance, uint64_t seed)
 	_exit(st->bad == 0 ? 0 : 1);
 }
 
+/* The run's seed: $NXT_SEED when set (to repeat a run), else the clock. */
+static uint64_t
+seed(void)
+{
+	const char *e = getenv("NXT_SEED");
+
+	if (e != NULL && e[0] != '\0')
+		return strtoull(e, NULL, 0) | 1;
+	return (uint64_t)mono_ns() | 1;
+}
+
+/* Both clients have had a right answer since ok0[] (from any generation
+ * after gen) and completed more than done0[]. */
+static bool
+flowing_again(uint64_t gen, const uint64_t *done0, const uint64_t *ok0)
+{
+	unsigned i;
+
+	for (i = 0; i < 2; i++)
+		if (__atomic_load_n(&sh->c[i].generation, __ATOMIC_ACQUIRE) <= gen ||
+		    __atomic_load_n(&sh->c[i].completed, __ATOMIC_ACQUIRE) <= done0[i] ||
+		    __atomic_load_n(&sh->c[i].ok, __ATOMIC_ACQUIRE) <= ok0[i])
+			return false;
+	return true;
+}
+
 static void
 test_kill9_at_random_moments_loses_and_duplicates_nothing(void **state)
 {
 	const unsigned kills = nxt_sanitized() ? 20 : 60;
-	const uint64_t budget = nxt_budget_ns(90000 * MS);
 	const char *wd_args[] = { "--restart-min", "0", "--restart-max", "0", "--max-restarts", "0",
 				  "--stall-ms", "0", NULL };
 	struct nx_health_restart log[NX_RESTART_LOG];
@@ -278,63 +304,71 @@ test_kill9_at_random_moments_loses_and_duplicates_nothing(void **state)
 	struct nxt_hdr h;
 	char inst[64];
 	pid_t cl[2];
-	uint64_t rng = (uint64_t)mono_ns() | 1, t0 = mono_ns(), total;
+	uint64_t rng = seed(), t0 = mono_ns(), total;
+	const uint64_t zero[2] = { 0, 0 };
 	unsigned k, i, nlog;
 
 	(void)state;
+	print_message("seed %llu (NXT_SEED=%llu repeats it), %u kills\n", (unsigned long long)rng,
+		      (unsigned long long)rng, kills);
 	nxt_instance(inst, sizeof inst, "kill9");
 	sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	assert_true(sh != MAP_FAILED);
 	memset(sh, 0, sizeof *sh);
 	assert_true(nxt_wd_spawn(&wd, inst, wd_args, NULL) > 0);
-	if (nxt_wait_serving(inst, 1, nxt_budget_ns(20000 * MS), &h) < 0) {
+	if (nxt_wait_serving(inst, 1, nxt_patience_ns(), &h) < 0) {
 		nxt_wd_dump_log(&wd);
 		fail_msg("nxd under nxwd never served");
 	}
 	for (i = 0; i < 2; i++) {
-		cl[i] = fork();
+		cl[i] = nxt_fork();
 		if (cl[i] == 0)
 			client_main((int)i, inst, rng + i * 7919);
 		assert_true(cl[i] > 0);
 	}
-	print_message("seed %llu, %u kills\n", (unsigned long long)rng, kills);
+	/* both served before the first kill: every kill then adds a right
+	 * answer to each, so each has more right answers than kills */
+	if (!NXT_WAIT_UNTIL(flowing_again(0, zero, zero) || sh->c[0].bad != 0 || sh->c[1].bad != 0,
+			    nxt_patience_ns()) || sh->c[0].bad != 0 || sh->c[1].bad != 0) {
+		__atomic_store_n(&sh->stop, 1, __ATOMIC_RELEASE);
+		nxt_wd_dump_log(&wd);
+		fail_msg("no requests flowed (client 0: %s, client 1: %s)", sh->c[0].why, sh->c[1].why);
+	}
 	for (k = 0; k < kills; k++) {
-		uint64_t done[2], tk;
+		uint64_t done[2], ok[2];
 
 		usleep((useconds_t)(5000 + xorshift(&rng) % 55000)); /* 5 to 60 ms */
 		assert_int_equal(nxt_hdr_read(inst, &h), 0);
 		assert_int_equal(h.state, NX_INST_RUNNING);
 		assert_true(h.pid > 0);
-		for (i = 0; i < 2; i++)
+		for (i = 0; i < 2; i++) {
 			done[i] = __atomic_load_n(&sh->c[i].completed, __ATOMIC_ACQUIRE);
+			ok[i] = __atomic_load_n(&sh->c[i].ok, __ATOMIC_ACQUIRE);
+		}
 		assert_int_equal(kill(h.pid, SIGKILL), 0);
-		/* the next generation serves both clients again */
-		tk = mono_ns();
-		for (;;) {
+		/* the next generation serves both clients again: a right answer
+		 * each (no budget on the whole run: each restart takes its time) */
+		{
 			struct nxt_hdr now;
-			bool flowing = nxt_hdr_read(inst, &now) == 0 && now.generation > h.generation &&
-				       now.state == NX_INST_RUNNING;
+			bool flowing = false;
 
-			for (i = 0; i < 2 && flowing; i++)
-				flowing = __atomic_load_n(&sh->c[i].generation, __ATOMIC_ACQUIRE) >
-						  h.generation &&
-					  __atomic_load_n(&sh->c[i].completed, __ATOMIC_ACQUIRE) >
-						  done[i];
-			if (flowing)
-				break;
-			if (sh->c[0].bad != 0 || sh->c[1].bad != 0 ||
-			    mono_ns() - tk > nxt_budget_ns(20000 * MS) || mono_ns() - t0 > budget) {
+			NXT_WAIT_UNTIL((flowing = nxt_hdr_read(inst, &now) == 0 &&
+						  now.generation > h.generation &&
+						  now.state == NX_INST_RUNNING &&
+						  flowing_again(h.generation, done, ok)) ||
+					       sh->c[0].bad != 0 || sh->c[1].bad != 0,
+				       nxt_patience_ns());
+			if (!flowing) {
 				__atomic_store_n(&sh->stop, 1, __ATOMIC_RELEASE);
 				nxt_wd_dump_log(&wd);
 				fail_msg("kill %u: no requests flowed after the restart (client 0: %s, "
 					 "client 1: %s)", k + 1, sh->c[0].why, sh->c[1].why);
 			}
-			usleep(500);
 		}
 	}
 	__atomic_store_n(&sh->stop, 1, __ATOMIC_RELEASE);
 	for (i = 0; i < 2; i++) {
-		int st = nxt_wait(cl[i], nxt_budget_ns(30000 * MS));
+		int st = nxt_wait(cl[i], nxt_patience_ns());
 
 		print_message("client %u: %llu requests (%llu by nx_call), %llu right, %llu "
 			      "NX_ERESTARTED, generation %llu%s%s\n", i,
@@ -381,11 +415,17 @@ write_conf(const char *path, const char *pipeline, const char *stage)
 	fclose(f);
 }
 
+/* The stall limit where a stall is under test: far beyond what a
+ * preempted worker's heartbeat lags on a loaded machine. */
+#define STALL_MS 3000
+#define STR2(x) #x
+#define STR(x) STR2(x)
+
 static void
 test_stalled_worker_is_aborted_and_nxd_restarted(void **state)
 {
-	const uint64_t stall = 200 * MS;
-	const char *wd_args[] = { "--stall-ms", "200", "--abort-grace-ms", "2000",
+	const uint64_t stall = STALL_MS * MS;
+	const char *wd_args[] = { "--stall-ms", STR(STALL_MS), "--abort-grace-ms", "2000",
 				  "--restart-min", "0", NULL };
 	char inst[64], conf[128], out[64];
 	const char *nxd_args[] = { "--config", conf, NULL };
@@ -403,10 +443,10 @@ test_stalled_worker_is_aborted_and_nxd_restarted(void **state)
 
 	(void)state;
 	nxt_instance(inst, sizeof inst, "stall");
-	snprintf(conf, sizeof conf, "/tmp/%s.conf", inst);
+	nxt_tmpfile(conf, sizeof conf, "stall.conf");
 	write_conf(conf, "spin", "spin");
 	assert_true(nxt_wd_spawn(&wd, inst, wd_args, nxd_args) > 0);
-	if (nxt_wait_serving(inst, 1, nxt_budget_ns(20000 * MS), &h) < 0) {
+	if (nxt_wait_serving(inst, 1, nxt_patience_ns(), &h) < 0) {
 		nxt_wd_dump_log(&wd);
 		fail_msg("nxd under nxwd never served");
 	}
@@ -414,7 +454,7 @@ test_stalled_worker_is_aborted_and_nxd_restarted(void **state)
 	pipe = nx_pipeline_id(c, "spin");
 	assert_true(pipe >= 0);
 	assert_int_equal(nx_call(c, (uint16_t)pipe, "hello", 5, out, sizeof out, &out_len,
-				 nxt_budget_ns(5000 * MS)), 0);
+				 nxt_patience_ns()), 0);
 	assert_memory_equal(out, "hello", 5);
 
 	/* the worker spins from here: watch its heartbeat stop */
@@ -428,10 +468,16 @@ test_stalled_worker_is_aborted_and_nxd_restarted(void **state)
 
 		assert_int_equal(nx_submit(c, &rq), 0);
 		t0 = mono_ns();
-		while (n == 0 && mono_ns() - t0 < nxt_budget_ns(20000 * MS)) {
+		while (n == 0 && mono_ns() - t0 < nxt_patience_ns()) {
+			/* the last heartbeat of this generation: read between two
+			 * looks at the generation, so never the next nxd's */
 			if (nx_hr_heartbeats(r, ages, 8, &nw, &gen, &pid) == 0 && gen == h.generation &&
-			    (v = nx_hr_view(r)) != NULL)
-				hb = nx__load64(&v->workers[0].heartbeat_ns);
+			    (v = nx_hr_view(r)) != NULL) {
+				uint64_t beat = nx__load64(&v->workers[0].heartbeat_ns);
+
+				if (nx__load64(&v->hdr->generation) == h.generation)
+					hb = beat;
+			}
 			n = nx_poll(c, &comp, 1);
 			if (n == 0)
 				usleep(200);
@@ -447,7 +493,7 @@ test_stalled_worker_is_aborted_and_nxd_restarted(void **state)
 	assert_true(nx_generation(c) > h.generation);
 	/* and the same client is served right by the new nxd */
 	assert_int_equal(nx_call(c, (uint16_t)pipe, "again", 5, out, sizeof out, &out_len,
-				 nxt_budget_ns(5000 * MS)), 0);
+				 nxt_patience_ns()), 0);
 	assert_memory_equal(out, "again", 5);
 
 	nlog = restart_log(inst, log, NX_RESTART_LOG, &total);
@@ -457,16 +503,18 @@ test_stalled_worker_is_aborted_and_nxd_restarted(void **state)
 		fail_msg("restart reason: '%s'", log[0].reason);
 	assert_true(log[0].status == -SIGABRT || log[0].status == -SIGKILL);
 	assert_int_equal(log[0].generation, h.generation + 1);
-	assert_int_equal(nxt_log_count(wd.log, "(limit 200 ms): SIGABRT"), 1);
+	assert_int_equal(nxt_log_count(wd.log, "(limit " STR(STALL_MS) " ms): SIGABRT"), 1);
 	assert_int_equal(nxt_log_count(wd.log, "; restart 1, as generation 2"), 1);
-	/* noticed within twice --stall-ms of the last heartbeat, and not before it */
+	/* noticed not before the stall limit had passed since the last
+	 * heartbeat (how soon after is nxbench's to measure; the upper bound
+	 * here only says it was this stall that was noticed) */
 	wall_minus_mono = wall_ns() - mono_ns();
 	noticed_mono = log[0].wall_ns - wall_minus_mono;
-	print_message("last heartbeat to notice: %.1f ms (stall limit 200 ms)\n",
-		      (double)(noticed_mono - hb) / 1e6);
+	print_message("last heartbeat to notice: %.1f ms (stall limit %d ms)\n",
+		      (double)(noticed_mono - hb) / 1e6, STALL_MS);
 	assert_true(hb != 0);
 	assert_true(noticed_mono + 2 * MS >= hb + stall);
-	assert_true(noticed_mono <= hb + nxt_budget_ns(2 * stall));
+	assert_true(noticed_mono <= hb + stall + nxt_patience_ns());
 	nx_close(c);
 	assert_int_equal(nxt_wd_stop(&wd), 0);
 	assert_true(nxt_segments_gone(inst));
@@ -478,7 +526,8 @@ test_stalled_worker_is_aborted_and_nxd_restarted(void **state)
 static void
 test_crash_loop_stops_nxwd_after_the_fourth_start(void **state)
 {
-	const char *wd_args[] = { "--max-restarts", "3", "--window-ms", "10000", "--restart-min",
+	/* a window no loaded machine's four starts outlast */
+	const char *wd_args[] = { "--max-restarts", "3", "--window-ms", "600000", "--restart-min",
 				  "1", "--restart-max", "20", NULL };
 	char inst[64], conf[128];
 	const char *nxd_args[] = { "--config", conf, NULL };
@@ -487,19 +536,20 @@ test_crash_loop_stops_nxwd_after_the_fourth_start(void **state)
 
 	(void)state;
 	nxt_instance(inst, sizeof inst, "loop");
-	snprintf(conf, sizeof conf, "/tmp/%s.conf", inst);
+	nxt_tmpfile(conf, sizeof conf, "loop.conf");
 	write_conf(conf, "doomed", "abortinit");
 	assert_true(nxt_wd_spawn(&wd, inst, wd_args, nxd_args) > 0);
-	st = nxt_wd_wait(&wd, nxt_budget_ns(30000 * MS));
+	st = nxt_wd_wait(&wd, nxt_patience_ns());
 	if (st != 3)
 		nxt_wd_dump_log(&wd);
 	assert_int_equal(st, 3);
 	assert_int_equal(nxt_log_count(wd.log, "killed by signal 6; restart"), 3);
 	assert_int_equal(nxt_log_count(wd.log, "nxwd: crash loop: nxd failed 4 times within "
-					       "10000 ms"), 1);
+					       "600000 ms"), 1);
 	assert_int_equal(nxt_log_count(wd.log, "restart 4"), 0);
 	nxt_cleanup(inst);
 	unlink(conf);
+	unlink(wd.log);
 }
 
 static void
@@ -513,7 +563,7 @@ test_nxd_usage_error_is_not_restarted(void **state)
 	(void)state;
 	nxt_instance(inst, sizeof inst, "usage");
 	assert_true(nxt_wd_spawn(&wd, inst, NULL, nxd_args) > 0);
-	st = nxt_wd_wait(&wd, nxt_budget_ns(20000 * MS));
+	st = nxt_wd_wait(&wd, nxt_patience_ns());
 	if (st != 2)
 		nxt_wd_dump_log(&wd);
 	assert_int_equal(st, 2);
@@ -521,6 +571,7 @@ test_nxd_usage_error_is_not_restarted(void **state)
 					       "not restarted"), 1);
 	assert_int_equal(nxt_log_count(wd.log, "restart 1"), 0);
 	nxt_cleanup(inst);
+	unlink(wd.log);
 }
 
 /* nxwd's own options: refused with a message and exit 2; --help lists them all */
@@ -590,7 +641,7 @@ wait_log(const struct nxt_wd *wd, const char *text, int n)
 	const uint64_t t0 = mono_ns();
 
 	while (nxt_log_count(wd->log, text) < n)
-		if (mono_ns() - t0 > nxt_budget_ns(20000 * MS))
+		if (mono_ns() - t0 > nxt_patience_ns())
 			return -1;
 		else
 			usleep(2000);
@@ -625,7 +676,7 @@ echo_once(const char *inst)
 
 	assert_int_equal(nx_open(&c, inst, NULL), 0);
 	assert_int_equal(nx_call(c, (uint16_t)nx_pipeline_id(c, "echo"), "sb", 2, out, sizeof out,
-				 &len, nxt_budget_ns(5000 * MS)), 0);
+				 &len, nxt_patience_ns()), 0);
 	assert_int_equal(len, 2);
 	assert_memory_equal(out, "sb", 2);
 	nx_close(c);
@@ -639,7 +690,8 @@ echo_once(const char *inst)
 static void
 test_standby_takes_over_a_restart_and_is_replaced(void **state)
 {
-	const char *wd_args[] = { "--restart-min", "0", NULL };
+	/* stalls are not under test: a preempted worker must not be aborted */
+	const char *wd_args[] = { "--restart-min", "0", "--stall-ms", "0", NULL };
 	struct nxt_wd wd;
 	struct nxt_hdr h, h2;
 	char inst[64], says[96];
@@ -648,7 +700,7 @@ test_standby_takes_over_a_restart_and_is_replaced(void **state)
 	(void)state;
 	nxt_instance(inst, sizeof inst, "standby");
 	assert_true(nxt_wd_spawn(&wd, inst, wd_args, NULL) > 0);
-	if (nxt_wait_serving(inst, 1, nxt_budget_ns(20000 * MS), &h) < 0 ||
+	if (nxt_wait_serving(inst, 1, nxt_patience_ns(), &h) < 0 ||
 	    wait_log(&wd, ") ready", 1) < 0) {
 		nxt_wd_dump_log(&wd);
 		fail_msg("no nxd serving with a standby ready");
@@ -659,7 +711,7 @@ test_standby_takes_over_a_restart_and_is_replaced(void **state)
 
 	/* the kill: the standby takes over */
 	assert_int_equal(kill(h.pid, SIGKILL), 0);
-	if (nxt_wait_serving(inst, h.generation + 1, nxt_budget_ns(20000 * MS), &h2) < 0) {
+	if (nxt_wait_serving(inst, h.generation + 1, nxt_patience_ns(), &h2) < 0) {
 		nxt_wd_dump_log(&wd);
 		fail_msg("no restart");
 	}
@@ -695,28 +747,55 @@ test_standby_takes_over_a_restart_and_is_replaced(void **state)
 	assert_true(nxt_segments_gone(inst));
 }
 
+/* nxwd's main thread waits in poll(): between two ticks, not in one. */
+static bool
+nxwd_between_ticks(pid_t pid)
+{
+	char path[64], buf[128];
+	long nr = -1;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%d/syscall", (int)pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return false;
+	if (fgets(buf, sizeof buf, f) != NULL)
+		nr = strtol(buf, NULL, 10); /* "running" reads as 0: read(2), never poll */
+	fclose(f);
+	return nr == SYS_poll || nr == SYS_ppoll;
+}
+
 /* --no-standby: one nxd only, and a restart starts one cold. */
 static void
 test_no_standby_restarts_cold(void **state)
 {
-	const char *wd_args[] = { "--restart-min", "0", "--no-standby", NULL };
+	const char *wd_args[] = { "--restart-min", "0", "--no-standby", "--stall-ms", "0", NULL };
 	struct nxt_wd wd;
 	struct nxt_hdr h, h2;
 	char inst[64];
+	pid_t kids[4];
 
 	(void)state;
 	nxt_instance(inst, sizeof inst, "cold");
 	assert_true(nxt_wd_spawn(&wd, inst, wd_args, NULL) > 0);
-	if (nxt_wait_serving(inst, 1, nxt_budget_ns(20000 * MS), &h) < 0) {
+	if (nxt_wait_serving(inst, 1, nxt_patience_ns(), &h) < 0) {
 		nxt_wd_dump_log(&wd);
 		fail_msg("nxd under nxwd never served");
 	}
-	usleep(200000); /* a standby would be started by now */
 	assert_int_equal(kill(h.pid, SIGKILL), 0);
-	if (nxt_wait_serving(inst, h.generation + 1, nxt_budget_ns(20000 * MS), &h2) < 0) {
+	if (nxt_wait_serving(inst, h.generation + 1, nxt_patience_ns(), &h2) < 0) {
 		nxt_wd_dump_log(&wd);
 		fail_msg("no restart");
 	}
+	/* nxwd starts a standby in the tick in which it finds nxd serving (the
+	 * one that logs it): once that tick is over, nxd is its only child */
+	if (wait_log(&wd, "serves generation 2", 1) < 0) {
+		nxt_wd_dump_log(&wd);
+		fail_msg("nxwd never said the restarted nxd serves");
+	}
+	assert_true(NXT_WAIT_UNTIL(nxwd_between_ticks(wd.pid), nxt_patience_ns()));
+	assert_int_equal(nxt_children(wd.pid, kids, 4), 1);
+	assert_int_equal(kids[0], h2.pid);
 	echo_once(inst);
 	assert_int_equal(nxt_log_count(wd.log, "standby"), 0);
 	assert_int_equal(nxt_wd_stop(&wd), 0);
@@ -740,17 +819,70 @@ worker_age(const char *instance)
 	return n != 0 ? ages[0] : 0;
 }
 
-/* Wait until nxd's only worker is stuck in a request (no heartbeat for 50 ms). */
-static void
-wait_worker_stuck(const char *instance)
+/* CPU time a thread has used so far (ns): schedstat, else utime + stime. */
+static uint64_t
+thread_cpu_ns(pid_t pid, pid_t tid)
 {
-	const uint64_t t0 = mono_ns();
+	char path[96], buf[1024], *paren;
+	unsigned long long ns = 0, ut = 0, st = 0;
+	FILE *f;
 
-	while (worker_age(instance) < 50 * MS)
-		if (mono_ns() - t0 > nxt_budget_ns(10000 * MS))
-			fail_msg("the worker never got stuck");
-		else
-			usleep(2000);
+	snprintf(path, sizeof path, "/proc/%d/task/%d/schedstat", (int)pid, (int)tid);
+	f = fopen(path, "r");
+	if (f != NULL) {
+		int got = fscanf(f, "%llu", &ns);
+
+		fclose(f);
+		if (got == 1)
+			return ns;
+	}
+	snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	if (fgets(buf, sizeof buf, f) != NULL && (paren = strrchr(buf, ')')) != NULL)
+		sscanf(paren + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st);
+	fclose(f);
+	return (ut + st) * (1000000000ull / (unsigned long long)sysconf(_SC_CLK_TCK));
+}
+
+/*
+ * Wait until nxd's only worker is stuck in a request. A heartbeat that is
+ * merely old says nothing (a preempted worker's is old too): stuck is a
+ * heartbeat at least 200 ms old while the worker thread ran 100 ms on a
+ * CPU since it last moved. A worker in its loop beats every 1 ms of its
+ * running; only a stage that never returns runs without beating.
+ */
+static void
+wait_worker_stuck(const char *instance, pid_t nxd_pid)
+{
+	const pid_t tid = nxt_find_thread(nxd_pid, "nx-worker-0");
+	const uint64_t t0 = mono_ns();
+	struct nx_health_view hv;
+	uint64_t hb0, cpu0;
+
+	assert_true(tid > 0);
+	assert_int_equal(nx__health_map_ro(&hv, instance), 0);
+	hb0 = nx__load64(&hv.workers[0].heartbeat_ns);
+	cpu0 = thread_cpu_ns(nxd_pid, tid);
+	for (;;) {
+		uint64_t hb = nx__load64(&hv.workers[0].heartbeat_ns), cpu = thread_cpu_ns(nxd_pid, tid);
+
+		if (hb != hb0) {
+			hb0 = hb;
+			cpu0 = cpu;
+		} else if (cpu - cpu0 >= 100 * MS && nx_now_ns() - hb >= 200 * MS) {
+			break;
+		}
+		if (mono_ns() - t0 > nxt_patience_ns()) {
+			nx__health_unmap(&hv);
+			fail_msg("the worker never got stuck (heartbeat %llu ms old, %llu ms on a CPU "
+				 "since)", (unsigned long long)((nx_now_ns() - hb) / MS),
+				 (unsigned long long)((cpu - cpu0) / MS));
+		}
+		usleep(2000);
+	}
+	nx__health_unmap(&hv);
 }
 
 /* Poll until one completion comes (bounded). @return 1, or 0 */
@@ -783,7 +915,7 @@ test_stuck_worker_does_not_hold_the_control_thread(void **state)
 
 	(void)state;
 	nxt_instance(inst, sizeof inst, "stuck");
-	snprintf(conf, sizeof conf, "/tmp/%s.conf", inst);
+	nxt_tmpfile(conf, sizeof conf, "stuck.conf");
 	write_conf(conf, "spin", "spin");
 	assert_int_equal(nxt_nxd_start(&d, inst, args), 0);
 	assert_int_equal(nx_open(&a, inst, NULL), 0);
@@ -791,7 +923,7 @@ test_stuck_worker_does_not_hold_the_control_thread(void **state)
 	assert_true(pipe >= 0);
 	spin.pipeline = (uint16_t)pipe;
 	assert_int_equal(nx_submit(a, &spin), 0);
-	wait_worker_stuck(inst);
+	wait_worker_stuck(inst, d.pid);
 	for (i = 0; i < 5; i++) {
 		assert_int_equal(nx_open(&b, inst, NULL), 0);
 		nx_close(b);
@@ -826,7 +958,7 @@ test_restart_during_replay_does_not_run_a_request_twice(void **state)
 
 	(void)state;
 	nxt_instance(inst, sizeof inst, "replay");
-	snprintf(conf, sizeof conf, "/tmp/%s.conf", inst);
+	nxt_tmpfile(conf, sizeof conf, "replay.conf");
 	write_conf(conf, "spin", "spin");
 
 	/* nxd 1 runs A's request, which never ends */
@@ -837,7 +969,7 @@ test_restart_during_replay_does_not_run_a_request_twice(void **state)
 	spin.pipeline = (uint16_t)pipe;
 	spin.user_data = 1;
 	assert_int_equal(nx_submit(a, &spin), 0);
-	wait_worker_stuck(inst);
+	wait_worker_stuck(inst, d.pid);
 	nxt_nxd_kill(&d);
 
 	/* nxd 2: B's request keeps its worker busy while A takes its channel back */
@@ -845,11 +977,11 @@ test_restart_during_replay_does_not_run_a_request_twice(void **state)
 	assert_int_equal(nx_open(&b, inst, NULL), 0);
 	spin.user_data = 2;
 	assert_int_equal(nx_submit(b, &spin), 0);
-	wait_worker_stuck(inst);
+	wait_worker_stuck(inst, d.pid);
 	{
 		const uint64_t t0 = mono_ns();
 
-		while (nx_generation(a) != 2 && mono_ns() - t0 < nxt_budget_ns(10000 * MS))
+		while (nx_generation(a) != 2 && mono_ns() - t0 < nxt_patience_ns())
 			assert_int_equal(nx_poll(a, &comp, 1), 0);
 		assert_int_equal(nx_generation(a), 2);
 	}
@@ -857,18 +989,18 @@ test_restart_during_replay_does_not_run_a_request_twice(void **state)
 
 	/* nxd 3: both requests were taken by a dead nxd: refused, not run again */
 	assert_int_equal(nxt_nxd_start(&d, inst, args), 0);
-	if (poll_one(a, &comp, nxt_budget_ns(5000 * MS)) != 1)
+	if (poll_one(a, &comp, nxt_patience_ns()) != 1)
 		fail_msg("A's request never completed: nxd 3 ran it again (worker heartbeat %llu ms old)",
 			 (unsigned long long)(worker_age(inst) / MS));
 	assert_int_equal(comp.user_data, 1);
 	assert_int_equal(comp.status, NX_ERESTARTED);
-	assert_int_equal(poll_one(b, &comp, nxt_budget_ns(5000 * MS)), 1);
+	assert_int_equal(poll_one(b, &comp, nxt_patience_ns()), 1);
 	assert_int_equal(comp.user_data, 2);
 	assert_int_equal(comp.status, NX_ERESTARTED);
 	assert_int_equal(nx_call(a, (uint16_t)pipe, "ok", 2, out, sizeof out, &len,
-				 nxt_budget_ns(5000 * MS)), 0);
+				 nxt_patience_ns()), 0);
 	assert_int_equal(nx_call(b, (uint16_t)pipe, "ok", 2, out, sizeof out, &len,
-				 nxt_budget_ns(5000 * MS)), 0);
+				 nxt_patience_ns()), 0);
 	nx_close(a);
 	nx_close(b);
 	assert_int_equal(nxt_nxd_stop(&d), 0);
@@ -899,15 +1031,15 @@ test_failed_restart_keeps_the_clients_for_the_next(void **state)
 
 	(void)state;
 	nxt_instance(inst, sizeof inst, "failstart");
-	snprintf(conf, sizeof conf, "/tmp/%s.conf", inst);
-	snprintf(marker, sizeof marker, "/tmp/%s.broken", inst);
+	nxt_tmpfile(conf, sizeof conf, "failstart.conf");
+	nxt_tmpfile(marker, sizeof marker, "failstart.broken");
 	f = fopen(conf, "w");
 	assert_non_null(f);
 	fprintf(f, "[pipeline.echo2]\ngraph = s\ns.stage = failif\ns.plugin = %s\ns.file = %s\n",
 		nxt_plugin_path("spin"), marker);
 	fclose(f);
 	assert_true(nxt_wd_spawn(&wd, inst, wd_args, nxd_args) > 0);
-	assert_int_equal(nxt_wait_serving(inst, 1, nxt_budget_ns(20000 * MS), &h), 0);
+	assert_int_equal(nxt_wait_serving(inst, 1, nxt_patience_ns(), &h), 0);
 	assert_int_equal(nx_open(&c, inst, NULL), 0);
 	pipe = nx_pipeline_id(c, "echo2");
 	assert_true(pipe >= 0);
@@ -925,7 +1057,7 @@ test_failed_restart_keeps_the_clients_for_the_next(void **state)
 	}
 	t0 = mono_ns();
 	while (nxt_log_count(wd.log, "exited with status 1; restart") < 1)
-		if (mono_ns() - t0 > nxt_budget_ns(20000 * MS)) {
+		if (mono_ns() - t0 > nxt_patience_ns()) {
 			nxt_wd_dump_log(&wd);
 			fail_msg("the broken start never failed");
 		} else {
@@ -934,7 +1066,7 @@ test_failed_restart_keeps_the_clients_for_the_next(void **state)
 		}
 	unlink(marker);
 	/* the next start serves, and the request sent meanwhile is answered */
-	if (poll_one(c, &comp, nxt_budget_ns(20000 * MS)) != 1) {
+	if (poll_one(c, &comp, nxt_patience_ns()) != 1) {
 		nxt_wd_dump_log(&wd);
 		fail_msg("the request sent while nxd was down never completed");
 	}
@@ -958,16 +1090,20 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_nxwd_refuses_bad_options_and_documents_every_one),
-		cmocka_unit_test(test_nxd_usage_error_is_not_restarted),
-		cmocka_unit_test(test_crash_loop_stops_nxwd_after_the_fourth_start),
-		cmocka_unit_test(test_stalled_worker_is_aborted_and_nxd_restarted),
-		cmocka_unit_test(test_standby_takes_over_a_restart_and_is_replaced),
-		cmocka_unit_test(test_no_standby_restarts_cold),
-		cmocka_unit_test(test_stuck_worker_does_not_hold_the_control_thread),
-		cmocka_unit_test(test_restart_during_replay_does_not_run_a_request_twice),
-		cmocka_unit_test(test_failed_restart_keeps_the_clients_for_the_next),
-		cmocka_unit_test(test_kill9_at_random_moments_loses_and_duplicates_nothing),
+		/* each test's teardown kills what it started, whatever happened */
+		cmocka_unit_test_teardown(test_nxwd_refuses_bad_options_and_documents_every_one,
+					  nxt_teardown),
+		cmocka_unit_test_teardown(test_nxd_usage_error_is_not_restarted, nxt_teardown),
+		cmocka_unit_test_teardown(test_crash_loop_stops_nxwd_after_the_fourth_start, nxt_teardown),
+		cmocka_unit_test_teardown(test_stalled_worker_is_aborted_and_nxd_restarted, nxt_teardown),
+		cmocka_unit_test_teardown(test_standby_takes_over_a_restart_and_is_replaced, nxt_teardown),
+		cmocka_unit_test_teardown(test_no_standby_restarts_cold, nxt_teardown),
+		cmocka_unit_test_teardown(test_stuck_worker_does_not_hold_the_control_thread, nxt_teardown),
+		cmocka_unit_test_teardown(test_restart_during_replay_does_not_run_a_request_twice,
+					  nxt_teardown),
+		cmocka_unit_test_teardown(test_failed_restart_keeps_the_clients_for_the_next, nxt_teardown),
+		cmocka_unit_test_teardown(test_kill9_at_random_moments_loses_and_duplicates_nothing,
+					  nxt_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

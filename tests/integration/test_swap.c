@@ -48,10 +48,13 @@ setup(void **state)
 
 	(void)state;
 	nxt_instance(inst, sizeof inst, "swap");
-	snprintf(counts_name, sizeof counts_name, "/nxt-counts-%d", (int)getpid());
-	snprintf(conf_path, sizeof conf_path, "/tmp/%s.ini", inst);
+	/* unique to this run, and none left by a run that was killed */
+	snprintf(counts_name, sizeof counts_name, "/nxt-counts-%d-%s", (int)getpid(), nxt_nonce());
+	shm_unlink(counts_name);
+	/* in a private directory: nxd reads a configuration only from a trusted place */
+	nxt_tmpfile(conf_path, sizeof conf_path, "swap.ini");
 	snprintf(plugin, sizeof plugin, "%s", nxt_plugin_path("versioned"));
-	fd = shm_open(counts_name, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	fd = shm_open(counts_name, O_RDWR | O_CREAT | O_EXCL, 0600);
 	if (fd < 0 || ftruncate(fd, sizeof *counts) != 0)
 		return -1;
 	counts = mmap(NULL, sizeof *counts, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -73,6 +76,7 @@ teardown(void **state)
 	unlink(conf_path);
 	munmap(counts, sizeof *counts);
 	shm_unlink(counts_name);
+	nxt_reap(); /* the clients, if the test failed before they were stopped */
 	return 0;
 }
 
@@ -84,12 +88,13 @@ struct tally {
 	uint64_t errors;  /* error completions */
 	uint64_t lost;    /* submitted and never completed */
 	uint64_t versions_seen;
+	uint64_t slot_version[2]; /* each client's last answer's slot version */
 	uint32_t stop;
 	uint32_t running;
 };
 
 static void
-client(const char *instance, struct tally *t, uint32_t seed)
+client(const char *instance, struct tally *t, unsigned idx, uint32_t seed)
 {
 	struct nx_completion comps[16];
 	struct { uint8_t in[64]; struct versioned_answer out; uint32_t len; } q[8];
@@ -116,7 +121,8 @@ client(const char *instance, struct tally *t, uint32_t seed)
 				break;
 			sent++;
 		}
-		int n = nx_wait(c, comps, 16, 10000000000ull);
+		/* no answer for this long: the swaps lost a request */
+		int n = nx_wait(c, comps, 16, nxt_patience_ns());
 
 		if (n < 0) {
 			t->lost += nx_outstanding(c);
@@ -138,11 +144,20 @@ client(const char *instance, struct tally *t, uint32_t seed)
 				last_version = a->slot_version;
 				__atomic_fetch_add(&t->versions_seen, 1, __ATOMIC_RELAXED);
 			}
+			__atomic_store_n(&t->slot_version[idx], a->slot_version, __ATOMIC_RELEASE);
 			__atomic_fetch_add(&t->done, 1, __ATOMIC_RELAXED);
 		}
 	}
 	nx_close(c);
 	_exit(0);
+}
+
+/* Both clients' last answers came from the slot version want. */
+static bool
+both_answered_by(struct tally *t, uint64_t want)
+{
+	return __atomic_load_n(&t->slot_version[0], __ATOMIC_ACQUIRE) == want &&
+	       __atomic_load_n(&t->slot_version[1], __ATOMIC_ACQUIRE) == want;
 }
 
 static void
@@ -151,19 +166,24 @@ test_swap_storm_under_load_loses_nothing_and_finalises_each_stage_once(void **st
 	struct tally *t = mmap(NULL, sizeof *t, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
 			       -1, 0);
 	const unsigned swaps = nxt_sanitized() ? 600 : 3000;
-	unsigned i, rollbacks = 0, pipes = 0, stage_swaps = 0;
+	unsigned i, rollbacks = 0, pipes = 0, stage_swaps = 0, checkpoints = 0;
 	uint64_t version = 0;
 	pid_t a, b;
 	char arg[64], shm_arg[96];
 
 	(void)state;
+	assert_true(t != MAP_FAILED);
 	memset(t, 0, sizeof *t);
-	if ((a = fork()) == 0)
-		client(inst, t, 1);
-	if ((b = fork()) == 0)
-		client(inst, t, 2);
-	while (__atomic_load_n(&t->running, __ATOMIC_ACQUIRE) < 2)
-		usleep(1000);
+	if ((a = nxt_fork()) == 0)
+		client(inst, t, 0, 1);
+	if ((b = nxt_fork()) == 0)
+		client(inst, t, 1, 2);
+	assert_true(a > 0 && b > 0);
+	/* both attached, or one of them gave up (then it has exited) */
+	NXT_WAIT_UNTIL(__atomic_load_n(&t->running, __ATOMIC_ACQUIRE) >= 2 ||
+		       waitpid(a, NULL, WNOHANG) != 0 || waitpid(b, NULL, WNOHANG) != 0,
+		       nxt_patience_ns());
+	assert_int_equal(__atomic_load_n(&t->running, __ATOMIC_ACQUIRE), 2);
 	snprintf(shm_arg, sizeof shm_arg, "shm=%s", counts_name);
 	for (i = 0; i < swaps; i++) {
 		if (i % 50 == 49 && version > 0) {
@@ -173,10 +193,10 @@ test_swap_storm_under_load_loses_nothing_and_finalises_each_stage_once(void **st
 			rollbacks += 2;
 		} else if (i % 500 == 250) {
 			/* a whole pipeline: a fresh slot numbering from version 1 */
-			char path[160];
+			char path[160], name[32];
 
-			snprintf(path, sizeof path, "/tmp/%s-p%u.ini", inst, i);
-			write_conf(path, "vp", "0");
+			snprintf(name, sizeof name, "swap-p%u.ini", i);
+			write_conf(nxt_tmpfile(path, sizeof path, name), "vp", "0");
 			assert_int_equal(nxt_ctl(inst, NULL, false, "swap-pipeline", "vp", "--config", path, NULL), 0);
 			unlink(path);
 			version = 0;
@@ -187,18 +207,38 @@ test_swap_storm_under_load_loses_nothing_and_finalises_each_stage_once(void **st
 			assert_int_equal(nxt_ctl(inst, NULL, false, "swap", "vp", "v", "versioned", "--plugin",
 					     plugin, "--set", arg, "--set", shm_arg, NULL), 0);
 			stage_swaps++;
+			/* Now and then, both clients must be answered by the stage
+			 * just installed (versioned answers slot version = its
+			 * version parameter + 1): every swap is seen under load,
+			 * however the CPUs happen to be shared. */
+			if (stage_swaps % 25 == 0) {
+				if (!NXT_WAIT_UNTIL(both_answered_by(t, version + 1), nxt_patience_ns())) {
+					__atomic_store_n(&t->stop, 1, __ATOMIC_RELEASE);
+					fail_msg("swap %u (version %llu): the clients' last answers came from "
+						 "slot versions %llu and %llu, not %llu (%llu lost, %llu errors)",
+						 stage_swaps, (unsigned long long)version,
+						 (unsigned long long)t->slot_version[0],
+						 (unsigned long long)t->slot_version[1],
+						 (unsigned long long)version + 1,
+						 (unsigned long long)t->lost, (unsigned long long)t->errors);
+				}
+				checkpoints++;
+			}
 		}
 	}
 	__atomic_store_n(&t->stop, 1, __ATOMIC_RELEASE);
-	assert_int_equal(nxt_wait(a, nxt_budget_ns(60000000000ull)), 0);
-	assert_int_equal(nxt_wait(b, nxt_budget_ns(60000000000ull)), 0);
+	assert_int_equal(nxt_wait(a, nxt_patience_ns()), 0);
+	assert_int_equal(nxt_wait(b, nxt_patience_ns()), 0);
 	print_message("%u stage swaps, %u rollbacks, %u pipeline swaps under load: %llu answers, "
-		      "%llu versions seen, %llu wrong, %llu errors, %llu lost\n", stage_swaps,
-		      rollbacks, pipes, (unsigned long long)t->done,
-		      (unsigned long long)t->versions_seen, (unsigned long long)t->wrong,
+		      "%llu versions seen, %u checkpoints met, %llu wrong, %llu errors, %llu lost\n",
+		      stage_swaps, rollbacks, pipes, (unsigned long long)t->done,
+		      (unsigned long long)t->versions_seen, checkpoints, (unsigned long long)t->wrong,
 		      (unsigned long long)t->errors, (unsigned long long)t->lost);
-	assert_true(t->done > 10000);
-	assert_true(t->versions_seen > 100);
+	/* every checkpoint was met: each client saw every 25th swap (and so
+	 * answers from at least that many versions) */
+	assert_int_equal(checkpoints, stage_swaps / 25);
+	assert_true(checkpoints > 0);
+	assert_true(t->versions_seen >= 2 * checkpoints);
 	assert_int_equal(t->wrong, 0);
 	assert_int_equal(t->errors, 0);
 	assert_int_equal(t->lost, 0);
@@ -217,6 +257,11 @@ test_swap_storm_under_load_loses_nothing_and_finalises_each_stage_once(void **st
 }
 
 /* ---- refusals ---- */
+
+#define NXT_WRONG_ABI 100 /* tests/plugins/wrongabi.c: NX_STAGE_ABI + 98 */
+_Static_assert(NXT_WRONG_ABI == NX_STAGE_ABI + 98, "wrongabi's ABI");
+#define NXT_STR2(x) #x
+#define NXT_STR(x) NXT_STR2(x)
 
 static uint64_t
 slot_version(void)
@@ -242,8 +287,10 @@ test_bad_plugins_and_stages_are_refused_and_change_nothing(void **state)
 		const char *stage;
 		const char *says;
 	} bad[] = {
-		{ "nosymbol", "x", "exports no 'nx_plugin' symbol" },
-		{ "wrongabi", "old", "built for stage ABI 99" },
+		{ "nosymbol", "x", "is not a nexus plugin" },
+		{ "notplugin", "x", "nothing of it was run" }, /* its constructor exits */
+		{ "marknosym", "x", "exports no 'nx_plugin' symbol" },
+		{ "wrongabi", "old", "built for stage ABI " NXT_STR(NXT_WRONG_ABI) },
 		{ NULL, "failinit", "init failed" },
 		{ NULL, "nosuch", "has no stage 'nosuch'" },
 		{ "/nonexistent/plugin", "x", "/nonexistent/plugin" },
@@ -284,7 +331,7 @@ test_bad_plugins_and_stages_are_refused_and_change_nothing(void **state)
 
 		assert_int_equal(nx_open(&c, inst, NULL), 0);
 		assert_int_equal(nx_call(c, (uint16_t)nx_pipeline_id(c, "vp"), "ok", 2, &a, sizeof a,
-					 &len, 5000000000ull), 0);
+					 &len, nxt_patience_ns()), 0);
 		assert_int_equal(a.slot_version, 1);
 		nx_close(c);
 	}
@@ -352,7 +399,7 @@ test_nxctl_lists_swaps_rolls_back_in_text_and_json(void **state)
 
 		assert_int_equal(nx_open(&c, inst, NULL), 0);
 		assert_int_equal(nx_call(c, (uint16_t)nx_pipeline_id(c, "vp"), "shout", 5, out,
-					 sizeof out, &len, 5000000000ull), 0);
+					 sizeof out, &len, nxt_patience_ns()), 0);
 		assert_int_equal(len, 7);
 		assert_memory_equal(out, "> SHOUT", 7);
 		nx_close(c);
@@ -377,7 +424,7 @@ test_control_socket_refuses_a_foreign_uid(void **state)
 		return;
 	}
 	assert_int_equal(pipe(sync), 0);
-	pid = fork();
+	pid = nxt_fork();
 	if (pid == 0) {
 		char *argv[] = { "list" }, *text = NULL;
 		struct nx_client *c;
@@ -387,7 +434,7 @@ test_control_socket_refuses_a_foreign_uid(void **state)
 		close(sync[0]);
 		if (setgid(65534) != 0 || setuid(65534) != 0)
 			_exit(20);
-		rc = nx__ctl_command(inst, 1, argv, false, 5000000000ull, &text, &len, &status);
+		rc = nx__ctl_command(inst, 1, argv, false, nxt_patience_ns(), &text, &len, &status);
 		if (write(sync[1], nx__errmsg(), strlen(nx__errmsg())) < 0)
 			_exit(21);
 		if (rc != NX_EPERM)
@@ -399,7 +446,7 @@ test_control_socket_refuses_a_foreign_uid(void **state)
 	close(sync[1]);
 	assert_true(read(sync[0], msg, sizeof msg - 1) > 0);
 	close(sync[0]);
-	assert_int_equal(nxt_wait(pid, nxt_budget_ns(20000000000ull)), 0);
+	assert_int_equal(nxt_wait(pid, nxt_patience_ns()), 0);
 	assert_non_null(strstr(msg, "uid 65534 may not attach"));
 }
 

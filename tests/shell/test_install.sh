@@ -10,14 +10,21 @@ fi
 root=$(pwd)
 BUILD=${BUILD:-build}
 stage=$(mktemp -d /tmp/nxt-install.XXXXXX)
-inst="nxt-install-$$"
+# unique to this run (pids are reused), and nothing left by a killed one
+inst="nxt-install-$$-$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')"
+rm -f "/dev/shm/nx.$inst.health" "/dev/shm/nx.$inst.dlq"
 nxd_pid=
 cleanup() {
-	[ -n "$nxd_pid" ] && kill -TERM "$nxd_pid" 2>/dev/null && wait "$nxd_pid"
+	[ -n "$nxd_pid" ] && kill -KILL "$nxd_pid" 2>/dev/null && wait "$nxd_pid" 2>/dev/null
+	nxd_pid=
 	rm -rf "$stage"
 	rm -f "/dev/shm/nx.$inst.health" "/dev/shm/nx.$inst.dlq"
 }
+# interrupted or timed out: exit, and the EXIT trap cleans up
 trap cleanup EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
 fail() { echo "FAIL: $*"; exit 1; }
 
 make -s -C "$root" install BUILD="$BUILD" PREFIX=/usr/local DESTDIR="$stage" >/dev/null ||
@@ -41,7 +48,7 @@ int main(int argc, char **argv)
 
 	if (nx_open(&c, argv[1], NULL) < 0) { fprintf(stderr, "%s\n", nx_errmsg()); return 1; }
 	echo = nx_pipeline_id(c, "echo");
-	rc = nx_call(c, (uint16_t)echo, "installed", 9, out, sizeof out, &len, 1000000000);
+	rc = nx_call(c, (uint16_t)echo, "installed", 9, out, sizeof out, &len, 30000000000ull);
 	nx_close(c);
 	(void)argc;
 	return rc == 0 && len == 9 && memcmp(out, "installed", 9) == 0 ? 0 : 2;
@@ -55,9 +62,12 @@ cc -std=c11 -Wall -Werror $cflags "$stage/client.c" -o "$stage/client" $libs ||
 
 "$stage/usr/local/bin/nxd" --instance "$inst" --quiet &
 nxd_pid=$!
-for _ in $(seq 200); do [ -e "/dev/shm/nx.$inst.health" ] && break; sleep 0.05; done
+# until the client gets its answer: nxd may take a while to serve on a
+# loaded machine (bounded: 60 s, each try's call at most 30 s)
 ok=0
-for _ in $(seq 100); do
+deadline=$((SECONDS + 60))
+while [ "$SECONDS" -lt "$deadline" ]; do
+	kill -0 "$nxd_pid" 2>/dev/null || fail "the installed nxd exited"
 	if LD_LIBRARY_PATH="$stage/usr/local/lib" "$stage/client" "$inst" 2>/dev/null; then ok=1; break; fi
 	sleep 0.05
 done

@@ -6,9 +6,18 @@ BUILD=${BUILD:-build}
 BIN=$BUILD/bin
 fail() { echo "FAIL: $*"; exit 1; }
 out=$(mktemp)
+# interrupted or timed out: exit, and the EXIT trap cleans up (nxbench's
+# own children die with it)
 trap 'rm -f "$out"' EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+# What is checked is what was measured, never how fast: on a loaded machine
+# the private nxds may take long to start and answers to come, and a run
+# stops at --ops, not at a --duration a slow machine could reach.
+bounds="--start-timeout 60 --op-timeout 60 --duration 600"
 
-"$BIN/nxbench" --ops 3000 --warmup 300 --json \
+"$BIN/nxbench" $bounds --ops 3000 --warmup 300 --json \
 	--transports nx,nx3,nxswap,floor,ck,uds,futex,nxsleep >"$out" 2>&1 || { cat "$out"; fail "nxbench --json"; }
 python3 - "$out" <<'PY' || exit 1
 import json, sys
@@ -31,11 +40,13 @@ want = {("nx", "pingpong"), ("nx", "window"), ("nx3", "pingpong"), ("nxswap", "p
 if want - seen:
     sys.exit("FAIL: not measured: %s" % sorted(want - seen))
 PY
-"$BIN/nxbench" --ops 3000 --warmup 300 --transports nx,ck,uds >"$out" 2>&1 || { cat "$out"; fail "nxbench table"; }
+"$BIN/nxbench" $bounds --ops 3000 --warmup 300 --transports nx,ck,uds >"$out" 2>&1 ||
+	{ cat "$out"; fail "nxbench table"; }
 grep -q "client pinned to CPU" "$out" || fail "no line saying where client and server are pinned"
 grep -q "nx        pingpong" "$out" || fail "no nx row"
 grep -q "x ck; below 1 is faster" "$out" || fail "no ratios against ck"
 grep -q "throughput: nx window / ck stream = " "$out" || fail "no throughput ratio"
 "$BIN/nxbench" --payload 0 >/dev/null 2>&1; [ $? = 2 ] || fail "--payload 0 accepted"
+"$BIN/nxbench" --start-timeout 0 >/dev/null 2>&1; [ $? = 2 ] || fail "--start-timeout 0 accepted"
 "$BIN/nxbench" --transports carrier-pigeon >/dev/null 2>&1; [ $? = 2 ] || fail "unknown transport accepted"
 echo "nxbench: every transport measured, JSON keys and table present"

@@ -9,21 +9,32 @@ BUILD=${BUILD:-build}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=$root/$BUILD/bin
 command -v tmux >/dev/null || { echo "FAIL: tmux not installed (scripts/install-deps.sh)"; exit 1; }
-inst="nxt-top-$$"
-sock="nxt-$$"
+# unique to this run (pids are reused), and nothing left by a killed one
+nonce=$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
+inst="nxt-top-$$-$nonce"
+rm -f "/dev/shm/nx.$inst".*
 sess="top"
 tmp=$(mktemp -d /tmp/nxt-top.XXXXXX)
+# the tmux server's socket: a path of our own, removed with $tmp
+sock="$tmp/tmux.sock"
 nxd_pid=
 load_pid=
-tm() { tmux -L "$sock" "$@"; }
+tmux_pid=
+tm() { tmux -S "$sock" "$@"; }
 cleanup() {
 	[ -n "$load_pid" ] && kill -KILL "$load_pid" 2>/dev/null
 	[ -n "$nxd_pid" ] && kill -KILL "$nxd_pid" 2>/dev/null
 	tm kill-server 2>/dev/null
+	# and by its pid, should it not answer on its socket
+	[ -n "$tmux_pid" ] && kill -KILL "$tmux_pid" 2>/dev/null
 	rm -f "/dev/shm/nx.$inst".*   # health, and whatever else nxd keeps (--keep, SIGKILL)
 	rm -rf "$tmp"
 }
+# interrupted or timed out: exit, and the EXIT trap cleans up
 trap cleanup EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
 screen() { tm capture-pane -p -t "$sess" 2>/dev/null; }
 fail() {
 	echo "FAIL: $*"
@@ -33,13 +44,14 @@ fail() {
 	tail -20 "$tmp"/nxd*.log 2>/dev/null
 	exit 1
 }
-# sanitized builds run slower: longer budgets, same checks
-budget=20
-[ -n "${NX_SAN:-}" ] && budget=60
+# how long to wait for what must come (seconds): never a measure of speed;
+# sanitized builds run slower
+budget=60
+[ -n "${NX_SAN:-}" ] && budget=300
 # wait_for PATTERN: until a line of the screen matches the extended regex
 wait_for() {
-	local i
-	for ((i = 0; i < budget * 10; i++)); do
+	local deadline=$((SECONDS + budget))
+	while [ "$SECONDS" -lt "$deadline" ]; do
 		screen | grep -Eq -- "$1" && return 0
 		sleep 0.1
 	done
@@ -47,8 +59,8 @@ wait_for() {
 }
 # wait_gone PATTERN: until no line matches
 wait_gone() {
-	local i
-	for ((i = 0; i < budget * 10; i++)); do
+	local deadline=$((SECONDS + budget))
+	while [ "$SECONDS" -lt "$deadline" ]; do
 		screen | grep -Eq -- "$1" || return 0
 		sleep 0.1
 	done
@@ -60,7 +72,7 @@ start_nxd() {
 	"$BIN/nxd" --instance "$inst" --quiet --idle sleep --keep --config "$tmp/nxd.ini" \
 		2>"$tmp/nxd$1.log" &
 	nxd_pid=$!
-	"$BIN/nxdemo" --instance "$inst" --wait-ready >/dev/null || fail "nxd did not come up"
+	"$BIN/nxdemo" --instance "$inst" --wait-ready="$budget" >/dev/null || fail "nxd did not come up"
 }
 stop_nxd() {
 	kill "-$1" "$nxd_pid"
@@ -70,12 +82,14 @@ stop_nxd() {
 
 printf '[pipeline.bad]\ngraph = f\nf.stage = fail\nf.percent = 100\n' >"$tmp/nxd.ini"
 start_nxd 1
-"$BIN/nxdemo" --instance "$inst" --seconds 120 --window 4 >/dev/null 2>&1 &
+# load until it is killed below
+"$BIN/nxdemo" --instance "$inst" --seconds 3600 --window 4 --timeout "$budget" >/dev/null 2>&1 &
 load_pid=$!
 # the pane's shell records nxtop's exit status (a sanitizer's report makes it non-zero)
 tm new-session -d -s "$sess" -x 160 -y 50 \
 	"$BIN/nxtop --instance $inst -d 0.2 2>$tmp/nxtop.err; echo \$? >$tmp/nxtop.rc" ||
 	fail "tmux did not start nxtop"
+tmux_pid=$(tm display-message -p '#{pid}' 2>/dev/null)
 
 # ---- header, and the workers table moving under load ----
 wait_for "^nxtop +instance $inst +generation 1 +pid $nxd_pid +running" || fail "header"
@@ -83,7 +97,8 @@ wait_for "^health: healthy" || fail "health line"
 wait_for "^W +CPU +STATE +REQ/S +BUSY% +P50 +P99 +HB AGE +ANSWERED" || fail "workers table"
 moved=
 first=
-for ((i = 0; i < budget * 10; i++)); do
+deadline=$((SECONDS + budget))
+while [ "$SECONDS" -lt "$deadline" ]; do
 	a=$(cell 0 9)
 	r=$(cell 0 4)
 	if [[ "$a" =~ ^[0-9]+$ ]]; then
@@ -123,13 +138,16 @@ wait_gone "nxtop keys" || fail "help did not close"
 tm send-keys -t "$sess" p
 wait_for "PAUSED" || fail "PAUSED after p"
 a=$(screen | awk -v p="$load_pid" '$2 == p { print $8; exit }')
+# not a wait for anything: five refresh intervals in which a figure that
+# moves under load would have moved, had the pause not held it
 sleep 1
 b=$(screen | awk -v p="$load_pid" '$2 == p { print $8; exit }')
 [ -n "$a" ] && [ "$a" = "$b" ] || fail "figures changed while paused ($a, $b)"
 tm send-keys -t "$sess" p
 wait_gone "PAUSED" || fail "p did not resume"
 moved=
-for ((i = 0; i < budget * 10; i++)); do
+deadline=$((SECONDS + budget))
+while [ "$SECONDS" -lt "$deadline" ]; do
 	b=$(screen | awk -v p="$load_pid" '$2 == p { print $8; exit }')
 	[[ "$b" =~ ^[0-9]+$ ]] && [ "$b" -gt "$a" ] && { moved=1; break; }
 	sleep 0.1
@@ -173,7 +191,8 @@ wait_for "^ +[0-9-]+ [0-9:]+ +generation 3 +old pid $old_pid .*killed by the nxt
 # ---- q: quit ----
 tm send-keys -t "$sess" q
 gone=
-for ((i = 0; i < budget * 10; i++)); do
+deadline=$((SECONDS + budget))
+while [ "$SECONDS" -lt "$deadline" ]; do
 	tm has-session -t "$sess" 2>/dev/null || { gone=1; break; }
 	sleep 0.1
 done

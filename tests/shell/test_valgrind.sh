@@ -7,17 +7,35 @@ BUILD=${BUILD:-build}
 BIN=$BUILD/bin
 if [ -n "${NX_SAN:-}" ]; then echo "skip: sanitizer build (valgrind cannot run it)"; exit 0; fi
 command -v valgrind >/dev/null || { echo "FAIL: valgrind not installed"; exit 1; }
-inst="nxt-vg-$$"
+# unique to this run (pids are reused), and nothing left by a killed one
+inst="nxt-vg-$$-$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')"
+rm -f "/dev/shm/nx.$inst.health" "/dev/shm/nx.$inst.dlq"
 logdir=$(mktemp -d /tmp/nxt-vg.XXXXXX)
 vg="valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect"
+# how long to wait for what must come: valgrind runs everything many times
+# slower, and the machine may be loaded; never a measure of speed
+wait_s=120
 nxd_pid=
 cleanup() {
-	[ -n "$nxd_pid" ] && kill -KILL "$nxd_pid" 2>/dev/null
+	[ -n "$nxd_pid" ] && kill -KILL "$nxd_pid" 2>/dev/null && wait "$nxd_pid" 2>/dev/null
+	nxd_pid=
 	rm -f "/dev/shm/nx.$inst.health" "/dev/shm/nx.$inst.dlq"
 	rm -rf "$logdir"
 }
+# interrupted or timed out: exit, and the EXIT trap cleans up
 trap cleanup EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
 fail() { echo "FAIL: $*"; for f in "$logdir"/*; do echo "---- $f"; tail -30 "$f"; done; exit 1; }
+# wait_log FILE TEXT: until a line of FILE holds TEXT (bounded)
+wait_log() {
+	local deadline=$((SECONDS + wait_s))
+	until grep -q -- "$2" "$1" 2>/dev/null; do
+		[ "$SECONDS" -lt "$deadline" ] || return 1
+		sleep 0.1
+	done
+}
 
 $vg "$BIN/nxd" --help >/dev/null 2>"$logdir/help.log" || fail "nxd --help"
 $vg "$BIN/nxd" --print-placement >/dev/null 2>"$logdir/place.log" || fail "nxd --print-placement"
@@ -27,9 +45,9 @@ $vg "$BIN/nxbench" --help >/dev/null 2>"$logdir/bench.log" || fail "nxbench --he
 # valgrind runs one thread at a time: a sleeping worker lets the control thread in
 $vg "$BIN/nxd" --instance "$inst" --idle sleep --quiet 2>"$logdir/nxd.log" &
 nxd_pid=$!
-"$BIN/nxdemo" --instance "$inst" --wait-ready || fail "nxd under valgrind did not come up"
-$vg "$BIN/nxdemo" --instance "$inst" --seconds 1 --window 4 >/dev/null 2>"$logdir/demo.log" ||
-	fail "nxdemo under valgrind"
+"$BIN/nxdemo" --instance "$inst" --wait-ready="$wait_s" || fail "nxd under valgrind did not come up"
+$vg "$BIN/nxdemo" --instance "$inst" --seconds 1 --window 4 --timeout "$wait_s" >/dev/null \
+	2>"$logdir/demo.log" || fail "nxdemo under valgrind"
 $vg "$BIN/nxtop" --instance "$inst" --once --json -d 0.2 >/dev/null 2>"$logdir/top.log" ||
 	fail "nxtop --once --json under valgrind"
 $vg "$BIN/nxtop" --instance "$inst" --prometheus >/dev/null 2>"$logdir/topp.log" ||
@@ -48,16 +66,20 @@ grep -q "ERROR SUMMARY: 0 errors" "$logdir/nxd.log" || fail "nxd: valgrind error
 # nxwd: its options, then a restart of the nxd it supervises, then SIGTERM
 $vg "$BIN/nxwd" --help >/dev/null 2>"$logdir/wdhelp.log" || fail "nxwd --help"
 $vg "$BIN/nxwd" --stall-ms x -- "$BIN/nxd" >/dev/null 2>"$logdir/wdbad.log"; [ $? = 2 ] || fail "nxwd bad option"
-$vg "$BIN/nxwd" --restart-min 0 -- "$BIN/nxd" --instance "$inst" --idle sleep --quiet 2>"$logdir/nxwd.log" &
+# stalls are not under test: a preempted worker must not be aborted (restart 1
+# must be the kill below)
+$vg "$BIN/nxwd" --restart-min 0 --stall-ms 0 -- "$BIN/nxd" --instance "$inst" --idle sleep --quiet \
+	2>"$logdir/nxwd.log" &
 wd_pid=$!
 nxd_pid=$wd_pid # the cleanup kills nxwd, and nxd with it
-"$BIN/nxdemo" --instance "$inst" --wait-ready || fail "nxd under nxwd under valgrind did not come up"
+"$BIN/nxdemo" --instance "$inst" --wait-ready="$wait_s" || fail "nxd under nxwd under valgrind did not come up"
 # the serving nxd (nxwd may have a standby nxd beside it by now)
 serving=$("$BIN/nxtop" --instance "$inst" --once --json | jq -r .pid)
 [ -n "$serving" ] && kill -KILL "$serving" || fail "no nxd under nxwd"
-for _ in $(seq 200); do grep -q "serves generation" "$logdir/nxwd.log" && break; sleep 0.1; done
+wait_log "$logdir/nxwd.log" "serves generation" || fail "nxwd did not say the restarted nxd serves"
 grep -q "killed by signal 9; restart 1" "$logdir/nxwd.log" || fail "nxwd did not restart nxd"
-"$BIN/nxdemo" --instance "$inst" --seconds 1 >/dev/null || fail "no service after the restart"
+"$BIN/nxdemo" --instance "$inst" --wait-ready="$wait_s" || fail "no service after the restart"
+"$BIN/nxdemo" --instance "$inst" --seconds 1 --timeout "$wait_s" >/dev/null || fail "no service after the restart"
 kill -TERM "$wd_pid"
 wait "$wd_pid"
 rc=$?

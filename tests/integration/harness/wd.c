@@ -21,7 +21,7 @@ nxt_wd_spawn(struct nxt_wd *w, const char *instance, const char *const *wd_args,
 	pid_t pid;
 
 	snprintf(w->instance, sizeof w->instance, "%s", instance);
-	snprintf(w->log, sizeof w->log, "/tmp/%s.nxwd.log", instance);
+	snprintf(w->log, sizeof w->log, "%s/%s.nxwd.log", nxt_tmpdir(), instance);
 	snprintf(nxd, sizeof nxd, "%s", nxt_bin("nxd"));
 	argv[i++] = nxt_bin("nxwd");
 	for (k = 0; wd_args != NULL && wd_args[k] != NULL && i < 40; k++)
@@ -54,10 +54,15 @@ nxt_wd_wait(struct nxt_wd *w, uint64_t timeout_ns)
 int
 nxt_wd_stop(struct nxt_wd *w)
 {
+	int st;
+
 	if (w->pid <= 0)
 		return -1;
 	kill(w->pid, SIGTERM);
-	return nxt_wd_wait(w, nxt_budget_ns(20000000000ull));
+	st = nxt_wd_wait(w, nxt_patience_ns());
+	if (st == 0)
+		unlink(w->log); /* kept when something went wrong */
+	return st;
 }
 
 void
@@ -104,13 +109,12 @@ nxt_wait_serving(const char *instance, uint64_t min_gen, uint64_t timeout_ns, st
 	const uint64_t t0 = nxt_now_ns();
 
 	while (nxt_now_ns() - t0 < timeout_ns) {
-		struct nx_client *c;
-
+		/* ready without a channel: one a probe closed would be released
+		 * only after a grace period, never while a worker is stuck */
 		if (nxt_hdr_read(instance, h) == 0 && h->generation >= min_gen &&
-		    h->state == NX_INST_RUNNING && nx_open(&c, instance, NULL) == 0) {
-			nx_close(c);
+		    h->state == NX_INST_RUNNING && nxt_ctl(instance, NULL, 0, "list", NULL) == 0 &&
+		    nxt_hdr_read(instance, h) == 0 && h->generation >= min_gen)
 			return 0;
-		}
 		usleep(2000);
 	}
 	return -1;

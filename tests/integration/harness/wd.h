@@ -22,7 +22,10 @@ struct nxt_wd {
  */
 pid_t nxt_wd_spawn(struct nxt_wd *w, const char *instance, const char *const *wd_args,
 		   const char *const *nxd_args);
-/** SIGTERM, wait at most 20 s (then SIGKILL). @return exit status, 128+sig, or -1 */
+/**
+ * SIGTERM, wait at most nxt_patience_ns() (then SIGKILL); the log is removed
+ * when nxwd exits 0. @return exit status, 128+sig, or -1
+ */
 int nxt_wd_stop(struct nxt_wd *w);
 /** Wait for nxwd to exit by itself, at most timeout_ns. @return as nxt_wait */
 int nxt_wd_wait(struct nxt_wd *w, uint64_t timeout_ns);
@@ -40,8 +43,8 @@ struct nxt_hdr {
 };
 int nxt_hdr_read(const char *instance, struct nxt_hdr *h);
 /**
- * Wait until a generation >= min_gen is RUNNING and a client can attach,
- * at most timeout_ns. @return 0, or -1
+ * Wait until a generation >= min_gen is RUNNING and its control thread
+ * answers (no channel is made), at most timeout_ns. @return 0, or -1
  */
 int nxt_wait_serving(const char *instance, uint64_t min_gen, uint64_t timeout_ns,
 		     struct nxt_hdr *h);

@@ -61,10 +61,23 @@ nx__dlq_open(struct nx_dlq *d, const char *instance, uint32_t nrings, uint32_t e
 			d->fd = fd;
 			d->len = len;
 			if (header_matches(d, nrings, entries, len)) {
+				uint32_t r, k;
+
 				d->nrings = nrings;
 				d->entries = entries;
 				d->rings_off = sizeof(struct nx_dlq_hdr);
 				d->ring_bytes = ring_bytes;
+				/* an entry a dead worker left half-written (odd): closed,
+				 * and checked like any other when read */
+				for (r = 0; r < nrings; r++)
+					for (k = 0; k < entries; k++) {
+						struct nx_dlq_entry *e = nx__dlq_entry(nx__dlq_ring(d, r),
+										       entries, k);
+						uint32_t seq = nx__load32(&e->seq);
+
+						if (seq & 1)
+							nx__store32(&e->seq, seq + 1);
+					}
 				d->reattached = true;
 				return 0;
 			}
@@ -230,8 +243,10 @@ nx__dlq_read(const struct nx_dlq_ring *r, uint32_t entries, uint64_t n, struct n
 	unsigned tries;
 
 	for (tries = 0; tries < 100; tries++) {
-		uint32_t v = nx__seq_read_begin(&e->seq);
+		uint32_t v;
 
+		if (!nx__seq_read_begin(&e->seq, &v))
+			return NX_DLQ_CORRUPT; /* left half-written (a worker died in it) */
 		words_load(out, e);
 		if (!nx__seq_read_retry(&e->seq, v)) {
 			if (out->n != n)

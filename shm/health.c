@@ -92,6 +92,12 @@ nx__health_create(struct nx_health_view *hv, const char *instance,
 	rc = nx__health_check(hv);
 	if (rc == 0 && hv->max_workers == g->max_workers && hv->max_channels == g->max_channels &&
 	    hv->max_pipelines == g->max_pipelines && hv->max_slots == g->max_slots) {
+		uint32_t seq = nx__load32(&hv->hdr->ctl_seq);
+
+		/* an nxd that died rewriting its tables left the lock held (odd):
+		 * readers would take every table as damaged from then on */
+		if (seq & 1)
+			nx__store32(&hv->hdr->ctl_seq, seq + 1);
 		*reattached = true;
 		return 0;
 	}

@@ -209,7 +209,10 @@ copy_ctl_tables(struct nx_hr *r, struct nx_hr_snap *s)
 	uint32_t v;
 
 	for (tries = 0; tries < 1000; tries++) {
-		v = nx__seq_read_begin(&h->ctl_seq);
+		/* stuck odd (nxd died rewriting them): one copy as they are, the
+		 * strings cut below like any other */
+		bool steady = nx__seq_read_begin(&h->ctl_seq, &v);
+
 		s->nslots = 0;
 		for (i = 0; i < hv->max_slots; i++) {
 			const struct nx_health_slot *hs = &hv->slots[i];
@@ -233,7 +236,7 @@ copy_ctl_tables(struct nx_hr *r, struct nx_hr_snap *s)
 				memcpy(&s->restarts[s->nrestarts++], &hv->restarts[k % NX_RESTART_LOG],
 				       sizeof s->restarts[0]);
 		}
-		if (!nx__seq_read_retry(&h->ctl_seq, v))
+		if (!steady || !nx__seq_read_retry(&h->ctl_seq, v))
 			break;
 	}
 	for (i = 0; i < s->nslots; i++) {

@@ -166,10 +166,29 @@ nx__seq_write_end(uint32_t *seq)
 	ck_sequence_write_end((ck_sequence_t *)(void *)seq);
 }
 
-static inline uint32_t
-nx__seq_read_begin(const uint32_t *seq)
+#define NX_SEQ_SPINS (1u << 16) /* a writer's section is microseconds; this is milliseconds */
+
+/*
+ * Begin a read under a sequence word. The segment outlives its writer,
+ * which may have died mid-write, and anything of its uid can write the
+ * word: an odd value is waited for a bounded while, not forever
+ * (ck_sequence_read_begin would spin as long as it stays odd).
+ * @return false when it stayed odd: the caller takes the data as damaged
+ */
+static inline bool
+nx__seq_read_begin(const uint32_t *seq, uint32_t *v)
 {
-	return ck_sequence_read_begin((const ck_sequence_t *)(const void *)seq);
+	unsigned spins;
+
+	for (spins = 0; spins < NX_SEQ_SPINS; spins++) {
+		*v = ck_pr_load_32(seq);
+		if ((*v & 1) == 0) {
+			ck_pr_fence_load(); /* as ck_sequence_read_begin: the data after the word */
+			return true;
+		}
+		ck_pr_stall();
+	}
+	return false;
 }
 
 static inline bool

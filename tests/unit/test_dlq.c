@@ -142,6 +142,30 @@ test_a_name_cannot_make_up_lines_of_the_export(void **state)
 }
 
 static void
+test_an_entry_left_half_written_is_not_waited_for(void **state)
+{
+	char *out;
+
+	(void)state;
+	put(0, "echo", "abc", 3);
+	put(0, "echo", "def", 3);
+	entry(0, 0)->seq = 7; /* odd: a worker died writing it */
+	assert_int_equal(command(&out, "dlq", "export", NULL), 0);
+	assert_string_equal(out, "0.1 echo 0 646566\n");
+	free(out);
+	assert_int_equal(command(&out, "dlq", "show", "0.0", NULL), NX_EPROTO);
+	free(out);
+	/* the next nxd re-attaching the segment closes it: read and checked */
+	nx__dlq_close(&inst->dlq, name, false);
+	assert_int_equal(nx__dlq_open(&inst->dlq, name, 2, 8), 0);
+	assert_true(inst->dlq.reattached);
+	assert_int_equal(entry(0, 0)->seq, 8);
+	assert_int_equal(command(&out, "dlq", "export", NULL), 0);
+	assert_string_equal(out, "0.0 echo 0 616263\n0.1 echo 0 646566\n");
+	free(out);
+}
+
+static void
 test_ids_are_only_digits_dot_digits(void **state)
 {
 	static const char *const bad[] = { "", ".", "0.", ".1", " 0.1", "-1.0", "0.-1", "+0.1",
@@ -183,6 +207,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_a_length_past_the_payload_is_never_trusted, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_a_name_cannot_make_up_lines_of_the_export, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_an_entry_left_half_written_is_not_waited_for, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_ids_are_only_digits_dot_digits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_the_layout_is_nxds_own_not_the_headers, setup,

@@ -2,6 +2,7 @@
 #
 #   make            build everything into build/ (bin/, lib/, tests/)
 #   make test       install missing Debian packages, build, run every test
+#   make test-stress  the whole suite 10 times, then 3 times with every CPU busy
 #   make demo       install missing Debian packages, build, run the demo
 #   make bench      run nxbench (pinned, baselines in the same run)
 #   make asan       the whole test suite under ASan+UBSan (build-asan/)
@@ -88,7 +89,7 @@ TEST_HELPERS := $(patsubst tests/helpers/%.c,$(TST)/helpers/%,$(wildcard tests/h
 TEST_SO := $(patsubst tests/preload/%.c,$(TST)/preload/%.so,$(wildcard tests/preload/*.c)) \
 	$(patsubst tests/plugins/%.c,$(TST)/plugins/%.so,$(wildcard tests/plugins/*.c))
 
-.PHONY: all deps test demo bench asan tsan install clean headers-check clang
+.PHONY: all deps test test-stress demo bench asan tsan install clean headers-check clang
 all: $(LIBNX_SO) $(LIBNX_A) $(LIBCORE_A) $(TOOL_BINS) $(BENCH_BINS) $(LIB)/nx.pc $(EXAMPLE_PLUGINS)
 
 deps:
@@ -212,6 +213,11 @@ tests: all $(TEST_BINS)
 test: deps
 	$(Q)$(MAKE) --no-print-directory tests headers-check
 	$(Q)BUILD=$(BUILD) SAN=$(SAN) tests/run.sh
+
+# the whole suite NX_REPEAT times (10), then NX_REPEAT_LOADED times (3) under stress-ng
+test-stress: deps
+	$(Q)$(MAKE) --no-print-directory tests headers-check
+	$(Q)BUILD=$(BUILD) SAN=$(SAN) scripts/test-stress.sh
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all

@@ -52,6 +52,24 @@ for kind in unit stress integration hostile; do
 		fi
 	done
 done
+# every fuzz target over its seed corpus and every crash it ever found
+# (tests/fuzz): one line per target, counted as one test each
+fz_log="$logdir/fuzz-corpus.log"
+BUILD=$BUILD SAN=$SAN tests/fuzz/run-corpus.sh >"$fz_log" 2>&1
+fz_rc=$?
+grep -E '^(PASS|FAIL|      )' "$fz_log"
+fz_line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$fz_log" | tail -1)
+if [ -n "$fz_line" ]; then
+	passed=$((passed + ${fz_line%% passed*}))
+	fz_f=${fz_line#*, }
+	failed=$((failed + ${fz_f%% failed*}))
+	[ "${fz_f%% failed*}" -eq 0 ] || failed_names+=("fuzz")
+fi
+if [ -z "$fz_line" ] || { [ "$fz_rc" -ne 0 ] && [ "${fz_f%% failed*}" -eq 0 ]; }; then
+	failed=$((failed + 1))
+	failed_names+=("fuzz (log: $fz_log)")
+fi
+
 # shell tests: one test each, exit status says
 for t in tests/shell/test_*.sh; do
 	[ -x "$t" ] || continue

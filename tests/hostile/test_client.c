@@ -1039,7 +1039,7 @@ rewrite_one(struct hostile *h, struct rawview *v)
 	case RW_KINDS:
 		return;
 	}
-	h->sh->rw[kind]++;
+	__atomic_fetch_add(&h->sh->rw[kind], 1, __ATOMIC_RELAXED); /* read by the main thread */
 }
 
 static void *

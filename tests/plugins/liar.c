@@ -74,9 +74,19 @@ aliasup(void *st, struct nx_msg *m, struct nx_ctx *ctx)
 	return 0;
 }
 
+/* The faults below are real ones: UBSan builds (which stop at the first
+ * report) would otherwise stop nxd at its null or zero check before the
+ * instruction faults */
+#if defined(__clang__)
+#define NOT_UBSAN __attribute__((no_sanitize("undefined", "integer-divide-by-zero")))
+#else
+#define NOT_UBSAN __attribute__((no_sanitize_undefined))
+#endif
+
 static volatile uintptr_t nowhere; /* 0: a load through it faults */
 
-static int
+/* a real load through a null pointer */
+NOT_UBSAN static int
 segv(void *st, struct nx_msg *m, struct nx_ctx *ctx)
 {
 	(void)st;
@@ -84,13 +94,8 @@ segv(void *st, struct nx_msg *m, struct nx_ctx *ctx)
 	return *(volatile uint8_t *)(nowhere + m->in_len * 0);
 }
 
-/* a real division by zero, which UBSan builds would stop at first */
-#if defined(__clang__)
-__attribute__((no_sanitize("integer-divide-by-zero")))
-#else
-__attribute__((no_sanitize_undefined))
-#endif
-static int
+/* a real division by zero */
+NOT_UBSAN static int
 fpe(void *st, struct nx_msg *m, struct nx_ctx *ctx)
 {
 	volatile int zero = 0, x = (int)m->in_len;

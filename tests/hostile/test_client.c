@@ -325,7 +325,7 @@ status_idx(int st)
 	return st <= 0 && st > -(NSTATUS - 1) ? (unsigned)-st : NSTATUS - 1;
 }
 
-static int
+__attribute__((format(printf, 3, 4))) static int
 say(struct shared *sh, int code, const char *fmt, ...)
 {
 	va_list ap;
@@ -1666,7 +1666,7 @@ struct storm {
 	char why[512];
 };
 
-static int
+__attribute__((format(printf, 3, 4))) static int
 storm_say(struct storm *sh, int code, const char *fmt, ...)
 {
 	va_list ap;
@@ -1676,6 +1676,37 @@ storm_say(struct storm *sh, int code, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "%s\n", sh->why);
 	return code;
+}
+
+/*
+ * One echo call that gives up as soon as nxd is gone: the bug this storm
+ * hunts kills nxd, and a call waiting out its whole patience on a dead
+ * nxd only makes the failure slow. Waits in slices, looking between them.
+ */
+static int
+storm_call(struct nx_client *c, uint32_t v, uint32_t *out, uint32_t *len)
+{
+	struct nx_req r = { .in = &v, .in_len = 4, .out = out, .out_cap = 4, .user_data = v };
+	struct nx_completion comp;
+	const uint64_t t0 = nxt_now_ns();
+	int rc, echo = nx_pipeline_id(c, "echo");
+
+	if (echo < 0)
+		return echo;
+	r.pipeline = (uint16_t)echo;
+	if ((rc = nx_submit(c, &r)) != 0)
+		return rc;
+	for (;;) {
+		rc = nx_wait(c, &comp, 1, 100000000ull);
+		if (rc < 0)
+			return rc;
+		if (rc == 1) {
+			*len = comp.out_len;
+			return comp.user_data == v ? comp.status : NX_EPROTO;
+		}
+		if (nxt_pid_gone(nxd.pid) || nxt_now_ns() - t0 > nxt_patience_ns())
+			return NX_ETIMEDOUT;
+	}
 }
 
 static int
@@ -1688,7 +1719,7 @@ run_storm(const char *inst, struct storm *sh, int who, uint64_t budget_ns)
 		struct nx_open_opts o = { .wait = ((i + (unsigned)who) & 1) ? NX_WAIT_SLEEP : NX_WAIT_SPIN };
 		struct nx_client *c = NULL;
 		uint32_t out = 0, len = 0, v = (uint32_t)who << 24 | i;
-		int rc, echo;
+		int rc;
 
 		/* a channel released waits for a grace period: none free is no error */
 		NXT_WAIT_UNTIL((rc = nx_open(&c, inst, &o)) != NX_ENOSPC || !++sh->enospc[who],
@@ -1696,11 +1727,11 @@ run_storm(const char *inst, struct storm *sh, int who, uint64_t budget_ns)
 		if (rc < 0)
 			return storm_say(sh, 50, "storm %d, cycle %u: nx_open: %s", who, i, nx_errmsg());
 		sh->sleep_opens[who] += o.wait == NX_WAIT_SLEEP;
-		echo = nx_pipeline_id(c, "echo");
-		rc = nx_call(c, (uint16_t)echo, &v, 4, &out, 4, &len, nxt_patience_ns());
+		rc = storm_call(c, v, &out, &len);
 		if (rc != 0 || len != 4 || out != v)
-			return storm_say(sh, 51, "storm %d, cycle %u: call: %s, %u bytes", who, i,
-					 nx_strerror(rc), len);
+			return storm_say(sh, 51, "storm %d, cycle %u: call: %s, %u bytes%s", who, i,
+					 nx_strerror(rc), len,
+					 nxt_pid_gone(nxd.pid) ? " (nxd is gone)" : "");
 		nx_close(c);
 		__atomic_store_n(&sh->cycles[who], (uint64_t)i + 1, __ATOMIC_RELAXED);
 	}
@@ -1714,19 +1745,18 @@ run_keeper(const char *inst, struct storm *sh)
 	struct nx_open_opts o = { .wait = NX_WAIT_SLEEP };
 	struct nx_client *c;
 	uint32_t n = 0;
-	int echo;
 
 	if (nx_open(&c, inst, &o) < 0)
 		return storm_say(sh, 60, "keeper: nx_open: %s", nx_errmsg());
-	echo = nx_pipeline_id(c, "echo");
 	while (!__atomic_load_n(&sh->stop, __ATOMIC_ACQUIRE)) {
 		uint64_t at = __atomic_load_n(&sh->cycles[0], __ATOMIC_RELAXED) +
 			      __atomic_load_n(&sh->cycles[1], __ATOMIC_RELAXED);
 		uint32_t out = 0, len = 0;
-		int rc = nx_call(c, (uint16_t)echo, &n, 4, &out, 4, &len, nxt_patience_ns());
+		int rc = storm_call(c, n, &out, &len);
 
 		if (rc != 0 || len != 4 || out != n)
-			return storm_say(sh, 61, "keeper: call %u: %s", n, nx_strerror(rc));
+			return storm_say(sh, 61, "keeper: call %u: %s%s", n, nx_strerror(rc),
+					 nxt_pid_gone(nxd.pid) ? " (nxd is gone)" : "");
 		n++;
 		sh->keeper_calls = n;
 		NXT_WAIT_UNTIL(__atomic_load_n(&sh->stop, __ATOMIC_ACQUIRE) ||

@@ -146,19 +146,24 @@ nx__dlq_close(struct nx_dlq *d, const char *instance, bool remove)
 /* An entry's words after its sequence word, one atomic access each. */
 #define WORD0 (offsetof(struct nx_dlq_entry, n) / sizeof(uint64_t))
 #define WORDS (sizeof(struct nx_dlq_entry) / sizeof(uint64_t))
+#define PAYLOAD0 (offsetof(struct nx_dlq_entry, payload) / sizeof(uint64_t))
 _Static_assert(offsetof(struct nx_dlq_entry, n) == 8, "the words follow seq and status");
 _Static_assert(sizeof(struct nx_dlq_entry) % 8 == 0, "an entry is whole words");
 
+/* Words [from, to) of an entry, from src (to - from words), one store each. */
 static void
-words_store(struct nx_dlq_entry *e, const struct nx_dlq_entry *from)
+words_store(struct nx_dlq_entry *e, size_t from, size_t to, const void *src)
 {
 	uint64_t *d = (uint64_t *)(void *)e;
-	const uint64_t *s = (const uint64_t *)(const void *)from;
+	const uint8_t *s = src;
 	size_t i;
 
-	ck_pr_store_32((uint32_t *)&e->status, (uint32_t)from->status);
-	for (i = WORD0; i < WORDS; i++)
-		ck_pr_store_64(&d[i], s[i]);
+	for (i = from; i < to; i++) {
+		uint64_t w;
+
+		memcpy(&w, s + (i - from) * 8, 8);
+		ck_pr_store_64(&d[i], w);
+	}
 }
 
 static void
@@ -181,18 +186,25 @@ nx__dlq_put(struct nx_dlq_ring *r, uint32_t entries, int32_t status, uint64_t at
 	    uint64_t *dropped)
 {
 	const uint64_t n = r->head;
-	struct nx_dlq_entry *e = nx__dlq_entry(r, entries, n), tmp;
-	uint32_t keep = len < NX_DLQ_PAYLOAD ? len : NX_DLQ_PAYLOAD;
+	struct nx_dlq_entry *e = nx__dlq_entry(r, entries, n);
+	struct nx_dlq_entry tmp; /* its header only */
+	uint32_t keep = len < NX_DLQ_PAYLOAD ? len : NX_DLQ_PAYLOAD, prev;
+	uint64_t last = 0;
+	size_t full, i;
 
 	if (n - ck_pr_load_64(&r->tail) >= entries) {
 		/* full: the oldest undrained entry goes, and is counted */
 		nx__store64(&r->dropped, r->dropped + 1);
 		(*dropped)++;
 	}
-	/* Built aside (the client's bytes read once), then stored word by
-	 * word under the entry's sequence: a reader copies it the same way,
-	 * so the two never race on plain memory (the seqlock tells a torn
-	 * copy, the word accesses keep it defined; failures only: cold). */
+	/* The header built aside, then everything stored word by word under
+	 * the entry's sequence: a reader copies it the same way, so the two
+	 * never race on plain memory (the seqlock tells a torn copy, the word
+	 * accesses keep it defined). The client's bytes are read once, as
+	 * they are stored; past them, only what the slot's previous entry
+	 * held is cleared (its length is this worker's own word). */
+	prev = nx__load32(&e->len);
+	prev = prev < NX_DLQ_PAYLOAD ? prev : NX_DLQ_PAYLOAD;
 	memset(&tmp, 0, offsetof(struct nx_dlq_entry, payload));
 	tmp.status = status;
 	tmp.n = n;
@@ -204,10 +216,16 @@ nx__dlq_put(struct nx_dlq_ring *r, uint32_t entries, int32_t status, uint64_t at
 	tmp.flags = (uint16_t)(flags | (len > NX_DLQ_PAYLOAD ? NX_DLQ_F_TRUNCATED : 0));
 	tmp.slot = slot;
 	memcpy(tmp.pipeline, pipeline, sizeof tmp.pipeline);
-	memcpy(tmp.payload, payload, keep);
-	memset(tmp.payload + keep, 0, NX_DLQ_PAYLOAD - keep);
+	full = keep / 8;
+	memcpy(&last, (const uint8_t *)payload + full * 8, keep % 8);
 	nx__seq_write_begin(&e->seq);
-	words_store(e, &tmp);
+	ck_pr_store_32((uint32_t *)&e->status, (uint32_t)tmp.status);
+	words_store(e, WORD0, PAYLOAD0, (const uint8_t *)&tmp + WORD0 * 8);
+	words_store(e, PAYLOAD0, PAYLOAD0 + full, payload);
+	if (keep % 8 != 0)
+		words_store(e, PAYLOAD0 + full, PAYLOAD0 + full + 1, &last);
+	for (i = PAYLOAD0 + (keep + 7) / 8; i < PAYLOAD0 + (prev + 7) / 8; i++)
+		ck_pr_store_64(&((uint64_t *)(void *)e)[i], 0);
 	nx__seq_write_end(&e->seq);
 	ck_pr_fence_store();
 	nx__store64(&r->head, n + 1);

@@ -199,6 +199,32 @@ test_the_layout_is_nxds_own_not_the_headers(void **state)
 	free(out);
 }
 
+static void
+test_an_entry_keeps_nothing_of_the_one_before_it(void **state)
+{
+	static char big[NX_DLQ_PAYLOAD + 40];
+	static const uint32_t lens[] = { NX_DLQ_PAYLOAD + 40, 13, 0, 8, 200, 1 };
+	struct nx_dlq_entry e;
+	uint32_t k, i, n = 0;
+
+	(void)state;
+	memset(big, 'A', sizeof big);
+	/* each length into every slot of a ring of 8, after a longer one */
+	for (k = 0; k < sizeof lens / sizeof lens[0]; k++)
+		for (i = 0; i < 8; i++, n++) {
+			uint32_t keep = lens[k] < NX_DLQ_PAYLOAD ? lens[k] : NX_DLQ_PAYLOAD, j;
+
+			memset(big, 'a' + (int)k, keep);
+			put(0, "echo", big, lens[k]);
+			assert_int_equal(nx__dlq_read(nx__dlq_ring(&inst->dlq, 0), 8, n, &e), NX_DLQ_OK);
+			assert_int_equal(e.len, lens[k]);
+			for (j = 0; j < keep; j++)
+				assert_int_equal(e.payload[j], 'a' + (int)k);
+			for (; j < NX_DLQ_PAYLOAD; j++)
+				assert_int_equal(e.payload[j], 0);
+		}
+}
+
 int
 main(void)
 {
@@ -212,6 +238,8 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_ids_are_only_digits_dot_digits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_the_layout_is_nxds_own_not_the_headers, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_an_entry_keeps_nothing_of_the_one_before_it, setup,
 						teardown),
 	};
 

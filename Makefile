@@ -59,7 +59,7 @@ ALL_LIB_SRC := $(PLATFORM_SRC) $(SHM_SRC) $(CORE_SRC)
 # libnx: what a client needs, without liburcu or hwloc.
 LIBNX_SRC := core/errno.c shm/client.c shm/retry.c shm/backoff.c shm/channel.c shm/names.c shm/health_map.c shm/attach.c \
 	platform/linux/err.c platform/linux/log.c platform/linux/clock.c \
-	platform/linux/futex.c platform/linux/shm.c platform/linux/ctl.c \
+	platform/linux/futex.c platform/linux/shm.c platform/linux/ctl.c platform/linux/file.c \
 	platform/linux/thread.c
 LIBNX_OBJ := $(LIBNX_SRC:%.c=$(OBJ)/%.o)
 CORE_OBJ := $(ALL_LIB_SRC:%.c=$(OBJ)/%.o)

@@ -144,6 +144,31 @@ nx_instance_conf_set(struct nx_instance_conf *c, const char *key, const char *va
 			c->rt_prio = (int)v;
 		return rc;
 	}
+	if (key_is(key, "admin_gid")) {
+		rc = parse_u64(key, value, 0, UINT32_MAX - 1, &v);
+		if (rc == 0)
+			c->admin_gid = (int64_t)v;
+		return rc;
+	}
+	if (key_is(key, "uid_channels") || key_is(key, "pid_channels") ||
+	    key_is(key, "uid_pending")) {
+		rc = parse_u64(key, value, 1, 65536, &v);
+		if (rc == 0)
+			*(key_is(key, "uid_channels")   ? &c->uid_channels
+			  : key_is(key, "pid_channels") ? &c->pid_channels
+							: &c->uid_pending) = (uint32_t)v;
+		return rc;
+	}
+	if (key_is(key, "runtime_dir")) {
+		if (value == NULL || value[0] != '/' || strlen(value) >= sizeof c->runtime_dir - 50)
+			return nx__err(NX_EINVAL, "runtime_dir '%s': an absolute path of at most "
+				       "%zu bytes", value != NULL ? value : "",
+				       sizeof c->runtime_dir - 51);
+		snprintf(c->runtime_dir, sizeof c->runtime_dir, "%s", value);
+		return 0;
+	}
+	if (key_is(key, "dumpable"))
+		return parse_bool(key, value, &c->dumpable);
 	if (key_is(key, "allow_gid")) {
 		rc = parse_u64(key, value, 0, UINT32_MAX, &v);
 		if (rc == 0)

@@ -89,6 +89,7 @@ struct nx_wchan {
 	bool sleep_client;  /* the client sleeps on resp_bell: wake it */
 	int ctl_fd;         /* the client's control socket, -1 when none */
 	int32_t pid;
+	uint32_t uid;       /* the client's, for quotas */
 	/* after a restart: requests before replay_until were taken by the dead
 	 * nxd; only idempotent ones run again (see peer_reclaim) */
 	bool replay;

@@ -55,6 +55,10 @@ nx__dlq_open(struct nx_dlq *d, const char *instance, uint32_t nrings, uint32_t e
 		return nx__err(NX_EINVAL, "dlq_entries %u: a power of two", entries);
 	nx__dlq_name(name, sizeof name, instance);
 	fd = nx_shm_open(name, true);
+	if (fd >= 0 && (rc = nx_shm_own(fd, name, 0600)) < 0) {
+		nx_fd_close(fd); /* planted by another uid: refused, never adopted */
+		return rc;
+	}
 	if (fd >= 0) {
 		size = nx_shm_size(fd);
 		if (size == (int64_t)len && nx_shm_map((void **)&d->base, fd, len, true) == 0) {

@@ -8,9 +8,10 @@
  * a worker serves, except to reclaim a channel after a restart, before
  * any worker sees it.
  *
- * Holding the instance: binding @nx.<instance>.ctl is the lock. The
- * kernel releases it when nxd dies, however it dies, so a restarted nxd
- * takes over at once, and a second nxd on a live instance is refused.
+ * Holding the instance: a lock in the runtime directory, beside the
+ * control socket (platform/linux/ctl.c). The kernel releases it when nxd
+ * dies, however it dies, so a restarted nxd takes over at once, and a
+ * second nxd on a live instance is refused.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -38,6 +39,10 @@ nx_instance_conf_default(struct nx_instance_conf *c)
 	c->arena_bytes = 1u << 20;
 	c->max_payload = NX_PAYLOAD_MAX_DEFAULT;
 	c->allow_gid = -1;
+	c->admin_gid = -1;
+	c->uid_channels = 16;
+	c->pid_channels = 8;
+	c->uid_pending = 8;
 	c->max_slots = 256;
 	c->scratch_bytes = 1u << 20;
 	c->stage_state = 4096;
@@ -198,12 +203,64 @@ peer_drop(struct nx_instance *inst, struct nx_peer *p)
 	p->fd = -1;
 }
 
-static bool
-peer_allowed(const struct nx_instance *inst, const struct nx_peer_cred *c)
+/*
+ * Who may do what. Administer (control commands: swaps, plugins, dead
+ * letters, breakers, rate limits): nxd's own uid and members of
+ * admin_gid. Attach (and use only the channel it gets): those, and
+ * members of allow_gid. Nobody else, not even root: root can become
+ * nxd's uid if it must. Groups count as the peer had them when it
+ * connected, supplementary ones included (SO_PEERGROUPS).
+ */
+enum peer_role { ROLE_NONE, ROLE_CLIENT, ROLE_ADMIN };
+
+static enum peer_role
+peer_role(const struct nx_instance *inst, int fd, const struct nx_peer_cred *c)
 {
-	/* the owner, or the configured group: not even root is let in otherwise */
-	return c->uid == nx_process_uid() ||
-	       (inst->conf.allow_gid >= 0 && (int64_t)c->gid == inst->conf.allow_gid);
+	if (c->uid == nx_process_uid() ||
+	    (inst->conf.admin_gid >= 0 && nx_ctl_peer_in_group(fd, c, (uint32_t)inst->conf.admin_gid)))
+		return ROLE_ADMIN;
+	if (inst->conf.allow_gid >= 0 && nx_ctl_peer_in_group(fd, c, (uint32_t)inst->conf.allow_gid))
+		return ROLE_CLIENT;
+	return ROLE_NONE;
+}
+
+/*
+ * Quotas hold for every uid but nxd's own (which is as trusted as nxd:
+ * it could stop it): so many connections pending, so many channels per
+ * uid and per process. Other clients are unaffected by one at its quota.
+ */
+static unsigned
+pending_of(const struct nx_instance *inst, uint32_t uid)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < NX_MAX_PEERS; i++)
+		n += inst->peers[i].fd >= 0 && inst->peers[i].cred.uid == uid;
+	return n;
+}
+
+static int
+channel_quota(const struct nx_instance *inst, const struct nx_peer_cred *c)
+{
+	unsigned i, by_uid = 0, by_pid = 0;
+
+	if (c->uid == nx_process_uid())
+		return 0;
+	for (i = 0; i < inst->conf.max_channels; i++) {
+		const struct nx_wchan *ch = &inst->chans[i];
+
+		if (!ch->in_use || ch->uid != c->uid)
+			continue;
+		by_uid++;
+		by_pid += ch->pid == c->pid;
+	}
+	if (by_uid >= inst->conf.uid_channels)
+		return nx__err(NX_EQUOTA, "uid %u holds %u channels of instance '%s': its quota "
+			       "(uid_channels)", c->uid, by_uid, inst->conf.instance);
+	if (c->pid > 0 && by_pid >= inst->conf.pid_channels)
+		return nx__err(NX_EQUOTA, "pid %d holds %u channels of instance '%s': its quota "
+			       "(pid_channels)", c->pid, by_pid, inst->conf.instance);
+	return 0;
 }
 
 static void
@@ -211,6 +268,7 @@ on_listen(struct nx_instance *inst)
 {
 	for (;;) {
 		struct nx_peer_cred cred;
+		enum peer_role role;
 		unsigned i;
 		int fd;
 
@@ -226,12 +284,21 @@ on_listen(struct nx_instance *inst)
 			inst->listen_paused = true;
 			return;
 		}
-		if (!peer_allowed(inst, &cred)) {
+		role = peer_role(inst, fd, &cred);
+		if (role == ROLE_NONE) {
 			nx_log(NX_LOG_WARN, "refused pid %d: uid %u not allowed", cred.pid, cred.uid);
 			nx__ctl_reply_error(fd, NX_EPERM,
 					    "uid %u may not attach to instance '%s' (nxd runs as uid %u%s)",
 					    cred.uid, inst->conf.instance, nx_process_uid(),
-					    inst->conf.allow_gid >= 0 ? ", or its allowed group" : "");
+					    inst->conf.allow_gid >= 0 || inst->conf.admin_gid >= 0
+						    ? ", or its allowed or admin group" : "");
+			nx_fd_close(fd);
+			continue;
+		}
+		if (cred.uid != nx_process_uid() && pending_of(inst, cred.uid) >= inst->conf.uid_pending) {
+			nx__ctl_reply_error(fd, NX_EQUOTA, "uid %u has %u connections pending on "
+					    "instance '%s': its quota (uid_pending)", cred.uid,
+					    inst->conf.uid_pending, inst->conf.instance);
 			nx_fd_close(fd);
 			continue;
 		}
@@ -244,6 +311,7 @@ on_listen(struct nx_instance *inst)
 		}
 		inst->peers[i].fd = fd;
 		inst->peers[i].cred = cred;
+		inst->peers[i].admin = role == ROLE_ADMIN;
 		inst->peers[i].since_ns = nx_clock_ns();
 	}
 }
@@ -416,6 +484,11 @@ peer_attach(struct nx_instance *inst, struct nx_peer *p, const struct nx_ctl_msg
 				    "for a grace period: retry", inst->conf.instance, NX_MAX_RETIRED);
 		goto drop;
 	}
+	rc = channel_quota(inst, &p->cred);
+	if (rc < 0) {
+		nx__ctl_reply_error(p->fd, rc, "%s", nx__errmsg());
+		goto drop;
+	}
 	id = chan_free_slot(inst);
 	if (id < 0) {
 		nx__ctl_reply_error(p->fd, NX_ENOSPC,
@@ -436,6 +509,7 @@ peer_attach(struct nx_instance *inst, struct nx_peer *p, const struct nx_ctl_msg
 	ch->in_use = true;
 	ch->sleep_client = m->wait_mode == NX_WAIT_SLEEP;
 	ch->pid = p->cred.pid;
+	ch->uid = p->cred.uid;
 	ch->taken = ch->answered = ch->errors = 0;
 	ch->replay_until = 0;
 	ch->replay = false;
@@ -533,6 +607,7 @@ peer_reclaim(struct nx_instance *inst, struct nx_peer *p, const struct nx_ctl_ms
 	ch->v.hdr->worker = ch->worker;
 	ch->sleep_client = hc->wait_mode == NX_WAIT_SLEEP;
 	ch->pid = p->cred.pid;
+	ch->uid = p->cred.uid;
 	ch->taken = ch->answered = answered;
 	ch->errors = 0;
 	chan_limits(inst, ch);
@@ -618,6 +693,17 @@ peer_command(struct nx_instance *inst, struct nx_peer *p, struct nx_ctl_cmd *c, 
 	struct nx_buf out = { 0 };
 	int rc, argc;
 
+	if (!p->admin) {
+		/* refused before anything of it is read: no file opened, no plugin loaded */
+		nx_log(NX_LOG_WARN, "refused a command from pid %d: uid %u may attach, not administer",
+		       p->cred.pid, p->cred.uid);
+		nx__ctl_reply_error(p->fd, NX_EPERM, "control commands need the admin role (nxd's "
+				    "uid %u%s); uid %u may only attach", nx_process_uid(),
+				    inst->conf.admin_gid >= 0 ? " or the admin group" : "",
+				    p->cred.uid);
+		peer_drop(inst, p);
+		return;
+	}
 	argc = nx__ctl_parse_command(c, got, argv, 64);
 	if (argc < 0) {
 		nx__ctl_reply_error(p->fd, NX_EPROTO, "%s", nx__errmsg());
@@ -955,11 +1041,24 @@ nx_instance_create(struct nx_instance **out, const struct nx_instance_conf *conf
 		return nx__err(NX_EINVAL, "max_channels %u: must be 1 to 65536", conf->max_channels);
 	if (conf->idle > NX_WAIT_SLEEP)
 		return nx__err(NX_EINVAL, "idle mode %u unknown", conf->idle);
+	/* Channels are reachable by their client alone, nxd's own uid included:
+	 * a dumpable nxd would let any process of its uid open another
+	 * client's memfd through /proc/<nxd>/fd. */
+	if (!conf->dumpable) {
+		rc = nx_process_set_dumpable(false);
+		if (rc < 0)
+			return rc;
+	}
+	if (conf->runtime_dir[0] != '\0') {
+		rc = nx_runtime_dir_set(conf->runtime_dir);
+		if (rc < 0)
+			return rc;
+	}
 	inst = calloc(1, sizeof *inst);
 	if (inst == NULL)
 		return nx__err(NX_ENOMEM, "instance");
 	inst->conf = *conf;
-	inst->lfd = inst->notefd = -1;
+	inst->lfd = inst->notefd = inst->lock_fd = -1;
 	inst->hv.fd = -1;
 	for (i = 0; i < NX_MAX_PEERS; i++)
 		inst->peers[i].fd = -1;
@@ -968,7 +1067,7 @@ nx_instance_create(struct nx_instance **out, const struct nx_instance_conf *conf
 	if (rc < 0)
 		goto err;
 
-	inst->lfd = nx_ctl_listen(conf->instance);
+	inst->lfd = nx_ctl_listen(conf->instance, &inst->lock_fd);
 	if (inst->lfd == NX_EBUSY) {
 		say_busy(conf->instance);
 		rc = NX_EBUSY;
@@ -1350,6 +1449,7 @@ nx_instance_destroy(struct nx_instance *inst)
 		if (remove)
 			nx__health_remove(inst->conf.instance);
 	}
-	nx_fd_close(inst->lfd);
+	/* the instance is let go last: its socket and lock go with it */
+	nx_ctl_unlisten(inst->conf.instance, inst->lfd, inst->lock_fd);
 	free(inst);
 }

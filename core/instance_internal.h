@@ -36,6 +36,7 @@ struct nx_buf {
 struct nx_peer {
 	int fd;
 	struct nx_peer_cred cred;
+	bool admin;         /* may send control commands (nxd's uid or admin_gid) */
 	uint64_t since_ns;  /* connected, or last progress: the sweep's timer */
 	bool replying;      /* reply queued: watching for room to send */
 	int reply_status;
@@ -93,6 +94,7 @@ struct nx_instance {
 	struct nx_life *life;       /* nxwd's life locks (NX_LIFE_FD); NULL unsupervised */
 	bool life_held;             /* the control thread holds lock 0 */
 	int lfd;
+	int lock_fd; /* the instance's lock, held for nxd's life */
 	bool listen_paused;            /* accept failed (no fd left): retried at the sweep */
 	struct nx_signal_guard *guard; /* SIGTERM, SIGINT: stop, and a bound on stopping */
 	const char *doing;             /* what the control thread is in, for the guard's

@@ -30,6 +30,12 @@ struct nx_instance_conf {
 	bool mlock;                    /* mlockall and prefault */
 	int rt_prio;                   /* SCHED_FIFO priority for workers; 0 = none */
 	int64_t allow_gid;             /* group also allowed to attach; -1 = none */
+	int64_t admin_gid;             /* group also allowed to administer (nxctl); -1 = none */
+	uint32_t uid_channels;         /* channels one uid other than nxd's may hold */
+	uint32_t pid_channels;         /* channels one process of such a uid may hold */
+	uint32_t uid_pending;          /* connections such a uid may have pending */
+	char runtime_dir[108];         /* control socket and lock; "" the default */
+	bool dumpable;                 /* leave nxd dumpable (core dumps; /proc/pid/fd) */
 	char plugin_dirs[512];         /* plugins only from under these ("DIR:DIR"); "" any
 					* trusted place */
 	uint32_t stop_timeout_s;       /* SIGTERM: exit within this, whatever is stuck */
@@ -56,7 +62,8 @@ void nx_instance_conf_default(struct nx_instance_conf *c);
 /**
  * Set one setting by name, as given on the command line or in the
  * config file: instance, workers, cpus, idle, max_channels, ring_size,
- * arena, max_payload, keep, mlock, quiet, rt_prio, allow_gid, isolated,
+ * arena, max_payload, keep, mlock, quiet, rt_prio, allow_gid, admin_gid,
+ * uid_channels, pid_channels, uid_pending, runtime_dir, dumpable, isolated,
  * plugin_dirs, stop_timeout, reply_max
  * ('-' and '_' are the same). Sizes take k/m/g suffixes.
  * @return 0, or NX_EINVAL naming the key and what was wrong

@@ -191,6 +191,9 @@ int nx_shm_create(const char *name, size_t len, uint32_t mode);
 int nx_shm_open(const char *name, bool writable);
 /** Remove a named segment. @return 0, NX_ENOENT, NX_EIO */
 int nx_shm_unlink(const char *name);
+/** A segment found in place is ours: a regular file of this uid (else
+ * NX_EPERM, saying whose), made mode. */
+int nx_shm_own(int fd, const char *name, uint32_t mode);
 /** True when a named segment exists. */
 bool nx_shm_exists(const char *name);
 /**
@@ -245,6 +248,10 @@ int nx_fault_call(int (*fn)(void *), void *arg, int *sig);
 
 int32_t nx_process_id(void);
 uint32_t nx_process_uid(void);
+/** Dumpable or not (PR_SET_DUMPABLE): a process that is not cannot be
+ * ptraced, nor its /proc/pid/fd and mem read, by its own uid; it leaves
+ * no core dump. */
+int nx_process_set_dumpable(bool on);
 /** True when pid exists. */
 bool nx_process_alive(int32_t pid);
 /** Start time of pid in clock ticks since boot (detects pid reuse), 0 if gone. */
@@ -260,12 +267,42 @@ struct nx_peer_cred {
 	uint32_t gid;
 };
 
-/** Listen on the instance's control endpoint. @return fd, NX_EBUSY, NX_EIO */
-int nx_ctl_listen(const char *instance);
-/** Connect to the instance's control endpoint. @return fd, NX_ENOINST, NX_EIO */
+#define NX_CTL_NAME_MAX 48 /**< an instance's name and a suffix */
+
+/**
+ * The runtime directory, where control sockets and instance locks live
+ * (platform/linux/ctl.c says why): the one set, else NX_RUNTIME_DIR, else
+ * /run/nexus for root, $XDG_RUNTIME_DIR/nexus or /tmp/nexus-<uid> for
+ * others. @return 0, NX_EINVAL (not absolute, or too long for a socket)
+ */
+int nx_runtime_dir(char *buf, size_t len);
+/** A uid a client trusts to be nxd: root, its own, or NX_TRUST_UID. */
+bool nx_uid_trusted(uint32_t uid);
+/** Set this process's runtime directory (nxd --runtime-dir). */
+int nx_runtime_dir_set(const char *dir);
+/** The path of an instance's control socket. */
+int nx_ctl_path(char *buf, size_t len, const char *instance);
+/**
+ * Take the instance (its lock in the runtime directory, which must be
+ * trusted, and which is created if missing) and listen on its control
+ * socket. *lock_fd receives the lock, held until nx_ctl_unlisten.
+ * @return fd, NX_EBUSY (another nxd holds it), NX_EPERM (a file there
+ *   belongs to another uid, or the directory is not trusted), NX_EIO
+ */
+int nx_ctl_listen(const char *instance, int *lock_fd);
+/** Close the listener; with the lock held, remove socket and lock. */
+void nx_ctl_unlisten(const char *instance, int fd, int lock_fd);
+/**
+ * Connect to the instance's control socket, after checking that it can
+ * only be nxd's: the runtime directory trusted (root, this uid, or
+ * NX_TRUST_UID), the socket owned by a trusted uid, the listener running
+ * as that uid. @return fd, NX_ENOINST, NX_EPERM (not trusted: says why), NX_EIO
+ */
 int nx_ctl_connect(const char *instance);
 /** Accept a peer. @return fd, NX_EAGAIN (none), NX_EIO */
 int nx_ctl_accept(int lfd, struct nx_peer_cred *cred);
+/** The peer on fd is in group gid (its primary or a supplementary one). */
+bool nx_ctl_peer_in_group(int fd, const struct nx_peer_cred *cred, uint32_t gid);
 /** Credentials of the process at the other end of fd. */
 int nx_ctl_peer_cred(int fd, struct nx_peer_cred *cred);
 /**
@@ -356,6 +393,14 @@ struct nx_file_info {
  */
 int nx_file_open(const char *path, uint32_t trust, uint64_t max_bytes, const char *what,
 		 struct nx_file_info *info);
+/**
+ * Open a directory (O_PATH) after the same walk, trusted: it and every
+ * directory above it owned by root, this uid or also_uid (-1: none),
+ * writable by no one else (above it: or sticky), symbolic links on the
+ * way owned the same. *owner receives its owner.
+ * @return fd, NX_ENOENT, NX_EINVAL, NX_EPERM (who owns or may write what)
+ */
+int nx_dir_open(const char *path, int64_t also_uid, const char *what, uint32_t *owner);
 /**
  * Read a whole file, as nx_file_open opens it, into a NUL-terminated
  * buffer to free(). @return 0 or nx_file_open's errors, NX_ENOMEM

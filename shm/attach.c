@@ -2,7 +2,7 @@
  * The attach protocol: one fixed-size message per seqpacket datagram.
  *
  *   client                                nxd
- *   connect @nx.<instance>.ctl  -------->  accept, SO_PEERCRED: uid allowed?
+ *   connect <rundir>/<inst>.ctl -------->  accept, SO_PEERCRED: uid allowed?
  *   ATTACH {abi, wait_mode}     -------->  ABI equal? free channel? create it
  *                               <--------  OK {chan_id, generation} + memfd
  *                                          or ERROR {code, text}
@@ -141,14 +141,14 @@ nx__ctl_connect_verified(const char *instance, const struct nx_health_view *hv)
 				       (unsigned long long)nx__load64(&hv->hdr->generation));
 		return fd;
 	}
-	/* The listener must own the instance's health segment: a process
-	 * squatting on the name while nxd was down is not nxd. */
+	/* The listener (trusted by nx_ctl_connect) must own the instance's
+	 * health segment too: one another uid planted is not the instance's. */
 	rc = nx_ctl_peer_cred(fd, &cred);
 	owner = hv != NULL ? nx_shm_owner(hv->fd) : -1;
 	if (rc == 0 && (owner < 0 || cred.uid != (uint64_t)owner))
-		rc = nx__err(NX_EPERM, "the process on @nx.%s.ctl runs as uid %u but the instance "
-			     "belongs to uid %lld: refusing to talk to it", instance, cred.uid,
-			     (long long)owner);
+		rc = nx__err(NX_EPERM, "nxd of instance '%s' runs as uid %u but its health "
+			     "segment belongs to uid %lld: refusing to talk to it", instance,
+			     cred.uid, (long long)owner);
 	if (rc < 0) {
 		nx_fd_close(fd);
 		return rc;

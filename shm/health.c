@@ -75,10 +75,16 @@ nx__health_create(struct nx_health_view *hv, const char *instance,
 	if (fd != NX_EBUSY)
 		return nx__err_ctx(fd, "health segment %s", name);
 
-	/* Left by an nxd that is gone (we hold the instance's control socket). */
+	/* Left by an nxd that is gone (we hold the instance's lock), if it is
+	 * ours: one another uid planted is refused, never adopted. */
 	fd = nx_shm_open(name, true);
 	if (fd < 0)
 		return nx__err_ctx(fd, "re-attach %s", name);
+	rc = nx_shm_own(fd, name, 0644);
+	if (rc < 0) {
+		nx_fd_close(fd);
+		return rc;
+	}
 	size = nx_shm_size(fd);
 	if (size < (int64_t)sizeof(struct nx_health_hdr) || (uint64_t)size > (1ull << 32)) {
 		nx_fd_close(fd);

@@ -110,6 +110,16 @@ nx__health_map_ro(struct nx_health_view *hv, const char *instance)
 			       instance, name);
 	if (fd < 0)
 		return fd;
+	/* anyone may create a name in /dev/shm: a segment is the instance's
+	 * only if a uid this process trusts to be nxd made it */
+	if (nx_shm_owner(fd) < 0 || !nx_uid_trusted((uint32_t)nx_shm_owner(fd))) {
+		int64_t owner = nx_shm_owner(fd);
+
+		nx_fd_close(fd);
+		return nx__err(NX_EPERM, "health segment /dev/shm%s belongs to uid %lld, which this "
+			       "process does not trust to be nxd (root, its own uid, NX_TRUST_UID): "
+			       "refusing it", name, (long long)owner);
+	}
 	size = nx_shm_size(fd);
 	if (size < (int64_t)sizeof(struct nx_health_hdr)) {
 		nx_fd_close(fd);

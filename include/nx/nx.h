@@ -63,13 +63,14 @@ extern "C" {
 	XX(ENOENT, -23, "no such object")                                      \
 	XX(ESHUTDOWN, -24, "nxd is shutting down")                             \
 	XX(EQUARANTINE, -25, "stage quarantined after a fault")                \
-	XX(EOVERBUDGET, -26, "stage overran its time budget")
+	XX(EOVERBUDGET, -26, "stage overran its time budget")                  \
+	XX(EQUOTA, -27, "over a quota: too many channels or connections of this uid or process")
 
 enum nx_errno {
 #define NX__ERR_ENUM(name, val, msg) NX_##name = (val),
 	NX_ERRNO_MAP(NX__ERR_ENUM)
 #undef NX__ERR_ENUM
-	NX_ERRNO_MIN = -26
+	NX_ERRNO_MIN = -27
 };
 
 /**

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "../nx_platform.h"
@@ -90,6 +91,14 @@ int32_t
 nx_process_id(void)
 {
 	return (int32_t)getpid();
+}
+
+int
+nx_process_set_dumpable(bool on)
+{
+	if (prctl(PR_SET_DUMPABLE, on ? 1 : 0, 0, 0, 0) != 0)
+		return nx__err_sys(NX_EIO, errno, "prctl(PR_SET_DUMPABLE)");
+	return 0;
 }
 
 uint32_t

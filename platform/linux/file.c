@@ -31,10 +31,17 @@
 
 #include "../nx_platform.h"
 
+/* A uid trusted besides root and our own (nx_dir_open's caller may name
+ * one: a client told which uid its nxd runs as); -1 none. Per call. */
+static __thread int64_t trust_extra = -1;
+/* nx_dir_open walks to a directory: the one holding it may be sticky. */
+static __thread bool walk_to_dir;
+
 static bool
 owner_ok(const struct stat *st)
 {
-	return st->st_uid == 0 || st->st_uid == geteuid();
+	return st->st_uid == 0 || st->st_uid == geteuid() ||
+	       (trust_extra >= 0 && (int64_t)st->st_uid == trust_extra);
 }
 
 static const char *
@@ -159,7 +166,7 @@ walk(const char *path, uint32_t trust, const char *what, char *todo_buf, size_t 
 		if (strcmp(c, ".") == 0)
 			continue;
 		if (trust == NX_FILE_TRUSTED) {
-			rc = dir_check(rlen == 0 ? "/" : real, &dst, last, what);
+			rc = dir_check(rlen == 0 ? "/" : real, &dst, last && !walk_to_dir, what);
 			if (rc < 0) {
 				close(dfd);
 				return rc;
@@ -326,6 +333,51 @@ nx_file_open(const char *path, uint32_t trust, uint64_t max_bytes, const char *w
 		info->ino = (uint64_t)st2.st_ino;
 		snprintf(info->real, sizeof info->real, "%s", real);
 	}
+	return fd;
+}
+
+int
+nx_dir_open(const char *path, int64_t also_uid, const char *what, uint32_t *owner)
+{
+	char todo[2 * PATH_MAX], real[PATH_MAX];
+	const char *name = NULL;
+	struct stat st, st2;
+	int dfd = -1, fd, rc;
+
+	if (path == NULL || path[0] != '/')
+		return nx__err(NX_EINVAL, "%s %s: not an absolute path", what, path ? path : "");
+	if (strlen(path) >= PATH_MAX)
+		return nx__err(NX_EINVAL, "%s: path longer than %d bytes", what, PATH_MAX - 1);
+	trust_extra = also_uid;
+	walk_to_dir = true;
+	rc = walk(path, NX_FILE_TRUSTED, what, todo, sizeof todo, real, sizeof real, &dfd, &name,
+		  &st);
+	walk_to_dir = false;
+	if (rc < 0) {
+		trust_extra = -1;
+		return rc;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		close(dfd);
+		trust_extra = -1;
+		return nx__err(NX_EINVAL, "%s %s is %s, not a directory", what, path,
+			       kind_name(st.st_mode));
+	}
+	rc = dir_check(real, &st, true, what);
+	trust_extra = -1;
+	if (rc < 0) {
+		close(dfd);
+		return rc;
+	}
+	fd = openat(dfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	close(dfd);
+	if (fd < 0 || fstat(fd, &st2) != 0 || st2.st_dev != st.st_dev || st2.st_ino != st.st_ino) {
+		if (fd >= 0)
+			close(fd);
+		return nx__err(NX_EPERM, "%s %s changed while it was checked", what, path);
+	}
+	if (owner != NULL)
+		*owner = (uint32_t)st2.st_uid;
 	return fd;
 }
 

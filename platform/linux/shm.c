@@ -49,6 +49,23 @@ nx_shm_open(const char *name, bool writable)
 }
 
 int
+nx_shm_own(int fd, const char *name, uint32_t mode)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0)
+		return nx__err_sys(NX_EIO, errno, "segment %s", name);
+	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid())
+		return nx__err(NX_EPERM, "segment /dev/shm%s belongs to uid %u, not to uid %u: "
+			       "another user made it; refusing to use it (remove it, or pick "
+			       "another instance name)", name, (unsigned)st.st_uid,
+			       (unsigned)geteuid());
+	if ((st.st_mode & 07777) != mode && fchmod(fd, (mode_t)mode) != 0)
+		return nx__err_sys(NX_EIO, errno, "chmod segment %s", name);
+	return 0;
+}
+
+int
 nx_shm_unlink(const char *name)
 {
 	if (shm_unlink(name) != 0) {

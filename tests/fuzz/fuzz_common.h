@@ -117,12 +117,13 @@ fz_instance_name(char *buf, size_t len, const char *suffix)
 	snprintf(buf, len, FZ_PREFIX "%d-%08x%s", (int)getpid(), nonce, suffix);
 }
 
-/* Remove /dev/shm/nx.nxfz-<pid>-* segments whose pid is gone: a run that
- * crashed (libFuzzer exits with _Exit: no atexit) leaves its segments. */
+/* Remove what a run whose pid is gone left (libFuzzer exits with _Exit:
+ * no atexit): /dev/shm/nx.nxfz-<pid>-* segments, and <runtime
+ * directory>/nxfz-<pid>-* sockets and locks. */
 static inline void
-fz_sweep_stale(void)
+fz_sweep_dir(const char *dir, const char *prefix)
 {
-	DIR *d = opendir("/dev/shm");
+	DIR *d = opendir(dir);
 	struct dirent *e;
 
 	if (d == NULL)
@@ -132,18 +133,28 @@ fz_sweep_stale(void)
 		char *end, path[512];
 		long pid;
 
-		if (strncmp(p, "nx." FZ_PREFIX, 3 + sizeof FZ_PREFIX - 1) != 0)
+		if (strncmp(p, prefix, strlen(prefix)) != 0)
 			continue;
-		p += 3 + sizeof FZ_PREFIX - 1;
+		p += strlen(prefix);
 		pid = strtol(p, &end, 10);
 		if (end == p || *end != '-' || pid <= 0 || pid == (long)getpid())
 			continue;
 		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
 			continue;
-		snprintf(path, sizeof path, "/dev/shm/%s", e->d_name);
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
 		unlink(path);
 	}
 	closedir(d);
+}
+
+static inline void
+fz_sweep_stale(void)
+{
+	char rundir[128];
+
+	fz_sweep_dir("/dev/shm", "nx." FZ_PREFIX);
+	if (nx_runtime_dir(rundir, sizeof rundir) == 0)
+		fz_sweep_dir(rundir, FZ_PREFIX);
 }
 
 /* ---- logging ---- */

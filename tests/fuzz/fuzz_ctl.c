@@ -183,8 +183,9 @@ start_fake(void)
 {
 	struct nx_health_geom g;
 	bool re;
+	int lock_fd;
 
-	fake_lfd = nx_ctl_listen(fake_name);
+	fake_lfd = nx_ctl_listen(fake_name, &lock_fd);
 	must(fake_lfd, "listen");
 	nx__health_geom(&g, 1, 1, 1, 1);
 	must(nx__health_create(&fake_hv, fake_name, &g, &re), "fake health segment");

@@ -39,7 +39,16 @@ usage(FILE *f)
 		"      --keep               leave the segments at exit, for a restart\n"
 		"      --mlock              lock memory (mlockall) and prefault segments\n"
 		"      --rt-prio N          run workers SCHED_FIFO at priority N\n"
-		"      --allow-gid GID      also let this group attach (default: own uid)\n"
+		"      --allow-gid GID      also let this group attach, and only attach\n"
+		"                           (default: nxd's own uid alone)\n"
+		"      --admin-gid GID      also let this group administer (nxctl) and attach\n"
+		"      --uid-channels N     channels one uid other than nxd's may hold (16)\n"
+		"      --pid-channels N     channels one process of such a uid may hold (8)\n"
+		"      --uid-pending N      connections such a uid may have pending (8)\n"
+		"      --runtime-dir DIR    control socket and lock here (default\n"
+		"                           NX_RUNTIME_DIR, else /run/nexus for root)\n"
+		"      --dumpable           leave nxd dumpable: core dumps, but then its uid\n"
+		"                           can read every channel through /proc (default off)\n"
 		"      --max-slots N        stage slots, all pipelines together (default 256)\n"
 		"      --scratch BYTES      per worker, for a graph's intermediate outputs\n"
 		"                           (default 1m)\n"
@@ -136,7 +145,8 @@ standby(const char *fdstr, const struct nx_instance_conf *conf, struct nx_place_
 
 enum { OPT_IDLE = 256, OPT_MAXCH, OPT_RING, OPT_ARENA, OPT_MAXPAY, OPT_KEEP, OPT_MLOCK,
        OPT_RTPRIO, OPT_GID, OPT_ISOL, OPT_PLACE, OPT_SLOTS, OPT_SCRATCH, OPT_STATE, OPT_TIMING,
-       OPT_RATE, OPT_BURST, OPT_DLQ, OPT_PLUGDIRS, OPT_STOPTO, OPT_REPLYMAX };
+       OPT_RATE, OPT_BURST, OPT_DLQ, OPT_PLUGDIRS, OPT_STOPTO, OPT_REPLYMAX,
+       OPT_ADMINGID, OPT_UIDCH, OPT_PIDCH, OPT_UIDPEND, OPT_RUNDIR, OPT_DUMPABLE };
 
 static const struct option long_opts[] = {
 	{ "instance", required_argument, NULL, 'i' },
@@ -164,6 +174,12 @@ static const struct option long_opts[] = {
 	{ "plugin-dirs", required_argument, NULL, OPT_PLUGDIRS },
 	{ "stop-timeout", required_argument, NULL, OPT_STOPTO },
 	{ "reply-max", required_argument, NULL, OPT_REPLYMAX },
+	{ "admin-gid", required_argument, NULL, OPT_ADMINGID },
+	{ "uid-channels", required_argument, NULL, OPT_UIDCH },
+	{ "pid-channels", required_argument, NULL, OPT_PIDCH },
+	{ "uid-pending", required_argument, NULL, OPT_UIDPEND },
+	{ "runtime-dir", required_argument, NULL, OPT_RUNDIR },
+	{ "dumpable", no_argument, NULL, OPT_DUMPABLE },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -250,6 +266,12 @@ main(int argc, char **argv)
 		case OPT_PLUGDIRS: key = "plugin_dirs"; break;
 		case OPT_STOPTO: key = "stop_timeout"; break;
 		case OPT_REPLYMAX: key = "reply_max"; break;
+		case OPT_ADMINGID: key = "admin_gid"; break;
+		case OPT_UIDCH: key = "uid_channels"; break;
+		case OPT_PIDCH: key = "pid_channels"; break;
+		case OPT_UIDPEND: key = "uid_pending"; break;
+		case OPT_RUNDIR: key = "runtime_dir"; break;
+		case OPT_DUMPABLE: key = "dumpable"; optarg = NULL; break;
 		case 'q': key = "quiet"; optarg = NULL; break;
 		case 'f': break;
 		case OPT_PLACE: placement = true; break;

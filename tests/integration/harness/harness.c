@@ -589,6 +589,12 @@ nxt_cleanup(const char *instance)
 	unlink(path);
 	snprintf(path, sizeof path, "/dev/shm/nx.%s.dlq", instance);
 	unlink(path);
+	/* the control socket and lock an nxd killed with SIGKILL leaves */
+	if (nx_ctl_path(path, sizeof path, instance) == 0) {
+		unlink(path);
+		snprintf(path + strlen(path) - 4, 6, ".lock");
+		unlink(path);
+	}
 }
 
 int
@@ -614,7 +620,7 @@ int
 nxt_ctl_peers(pid_t pid, const char *instance)
 {
 	unsigned long inodes[256];
-	char path[320], link[64], line[512], want[96];
+	char path[320], link[64], line[512], want[128];
 	struct dirent *e;
 	unsigned i, n = 0;
 	int peers = 0;
@@ -642,7 +648,8 @@ nxt_ctl_peers(pid_t pid, const char *instance)
 	closedir(dir);
 	/* those bound to the control socket's name that do not listen:
 	 * accepted connections carry their listener's address */
-	snprintf(want, sizeof want, "@nx.%s.ctl", instance);
+	if (nx_ctl_path(want, sizeof want, instance) < 0)
+		return -1;
 	f = fopen("/proc/net/unix", "r");
 	if (f == NULL)
 		return -1;

@@ -516,6 +516,10 @@ peer_attach(struct nx_instance *inst, struct nx_peer *p, const struct nx_ctl_msg
 	chan_limits(inst, ch);
 	chan_record(inst, ch, &p->cred, m->wait_mode);
 	rc = nx__ctl_reply_ok(p->fd, (uint32_t)id, inst->generation, ch->v.fd);
+	/* handed over: nxd keeps the mapping, not the descriptor (no other
+	 * process can be given it, and a restart gets it back from the client) */
+	nx_fd_close(ch->v.fd);
+	ch->v.fd = -1;
 	if (rc == 0)
 		rc = chan_serve(inst, ch, p);
 	if (rc < 0) {
@@ -587,6 +591,8 @@ peer_reclaim(struct nx_instance *inst, struct nx_peer *p, const struct nx_ctl_ms
 				    m->chan_id);
 		goto drop;
 	}
+	nx_fd_close(ch->v.fd); /* the mapping is all nxd keeps */
+	ch->v.fd = -1;
 	taken = ch->v.req->c_head;
 	answered = ch->v.resp->p_tail;
 	submitted = ck_pr_load_uint(&ch->v.req->p_tail);

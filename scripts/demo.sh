@@ -21,7 +21,12 @@ log=$(mktemp /tmp/nxdemo-nxd.XXXXXX)
 nxd=$!
 cleanup() {
 	if kill -0 "$nxd" 2>/dev/null; then kill -TERM "$nxd"; wait "$nxd"; fi
-	rm -f "/dev/shm/nx.$inst.health" "/dev/shm/nx.$inst.dlq" "$log"
+	# nxd's control socket and lock (what a SIGKILL leaves), where nxd puts them
+	if [ -n "${NX_RUNTIME_DIR:-}" ]; then rundir=$NX_RUNTIME_DIR
+	elif [ "$(id -u)" = 0 ] || [ -w /run/nexus ]; then rundir=/run/nexus
+	elif [ -n "${XDG_RUNTIME_DIR:-}" ]; then rundir=$XDG_RUNTIME_DIR/nexus
+	else rundir=/tmp/nexus-$(id -u); fi
+	rm -f "$rundir/$inst.ctl" "$rundir/$inst.lock" "/dev/shm/nx.$inst.health" "/dev/shm/nx.$inst.dlq" "$log"
 }
 trap cleanup EXIT
 

@@ -12,13 +12,18 @@ BUILD=${BUILD:-build}
 stage=$(mktemp -d /tmp/nxt-install.XXXXXX)
 # unique to this run (pids are reused), and nothing left by a killed one
 inst="nxt-install-$$-$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')"
-rm -f "/dev/shm/nx.$inst.health" "/dev/shm/nx.$inst.dlq"
+# nxd's control socket and lock (what a SIGKILL leaves), where nxd puts them
+if [ -n "${NX_RUNTIME_DIR:-}" ]; then rundir=$NX_RUNTIME_DIR
+elif [ "$(id -u)" = 0 ] || [ -w /run/nexus ]; then rundir=/run/nexus
+elif [ -n "${XDG_RUNTIME_DIR:-}" ]; then rundir=$XDG_RUNTIME_DIR/nexus
+else rundir=/tmp/nexus-$(id -u); fi
+rm -f "$rundir/$inst.ctl" "$rundir/$inst.lock" "/dev/shm/nx.$inst.health" "/dev/shm/nx.$inst.dlq"
 nxd_pid=
 cleanup() {
 	[ -n "$nxd_pid" ] && kill -KILL "$nxd_pid" 2>/dev/null && wait "$nxd_pid" 2>/dev/null
 	nxd_pid=
 	rm -rf "$stage"
-	rm -f "/dev/shm/nx.$inst.health" "/dev/shm/nx.$inst.dlq"
+	rm -f "$rundir/$inst.ctl" "$rundir/$inst.lock" "/dev/shm/nx.$inst.health" "/dev/shm/nx.$inst.dlq"
 }
 # interrupted or timed out: exit, and the EXIT trap cleans up
 trap cleanup EXIT

@@ -12,7 +12,12 @@ command -v tmux >/dev/null || { echo "FAIL: tmux not installed (scripts/install-
 # unique to this run (pids are reused), and nothing left by a killed one
 nonce=$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
 inst="nxt-top-$$-$nonce"
-rm -f "/dev/shm/nx.$inst".*
+# nxd's control socket and lock (what a SIGKILL leaves), where nxd puts them
+if [ -n "${NX_RUNTIME_DIR:-}" ]; then rundir=$NX_RUNTIME_DIR
+elif [ "$(id -u)" = 0 ] || [ -w /run/nexus ]; then rundir=/run/nexus
+elif [ -n "${XDG_RUNTIME_DIR:-}" ]; then rundir=$XDG_RUNTIME_DIR/nexus
+else rundir=/tmp/nexus-$(id -u); fi
+rm -f "$rundir/$inst.ctl" "$rundir/$inst.lock" "/dev/shm/nx.$inst".*
 sess="top"
 tmp=$(mktemp -d /tmp/nxt-top.XXXXXX)
 # the tmux server's socket: a path of our own, removed with $tmp
@@ -27,7 +32,7 @@ cleanup() {
 	tm kill-server 2>/dev/null
 	# and by its pid, should it not answer on its socket
 	[ -n "$tmux_pid" ] && kill -KILL "$tmux_pid" 2>/dev/null
-	rm -f "/dev/shm/nx.$inst".*   # health, and whatever else nxd keeps (--keep, SIGKILL)
+	rm -f "$rundir/$inst.ctl" "$rundir/$inst.lock" "/dev/shm/nx.$inst".*   # health, and whatever else nxd keeps (--keep, SIGKILL)
 	rm -rf "$tmp"
 }
 # interrupted or timed out: exit, and the EXIT trap cleans up

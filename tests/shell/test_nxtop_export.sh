@@ -12,7 +12,12 @@ command -v jq >/dev/null || { echo "FAIL: jq not installed (scripts/install-deps
 [ -x "$CALLS" ] || { echo "FAIL: $CALLS not built (make tests)"; exit 1; }
 # unique to this run (pids are reused), and nothing left by a killed one
 inst="nxt-topx-$$-$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')"
-rm -f "/dev/shm/nx.$inst".*
+# nxd's control socket and lock (what a SIGKILL leaves), where nxd puts them
+if [ -n "${NX_RUNTIME_DIR:-}" ]; then rundir=$NX_RUNTIME_DIR
+elif [ "$(id -u)" = 0 ] || [ -w /run/nexus ]; then rundir=/run/nexus
+elif [ -n "${XDG_RUNTIME_DIR:-}" ]; then rundir=$XDG_RUNTIME_DIR/nexus
+else rundir=/tmp/nexus-$(id -u); fi
+rm -f "$rundir/$inst.ctl" "$rundir/$inst.lock" "/dev/shm/nx.$inst".*
 N=1500
 M=37
 tmp=$(mktemp -d /tmp/nxt-topx.XXXXXX)
@@ -27,7 +32,7 @@ cleanup() {
 	[ -n "$load_pid" ] && kill -KILL "$load_pid" 2>/dev/null
 	[ -n "$calls_pid" ] && kill -KILL "$calls_pid" 2>/dev/null
 	[ -n "$nxd_pid" ] && kill -KILL "$nxd_pid" 2>/dev/null
-	rm -f "/dev/shm/nx.$inst".*   # health, and whatever else nxd keeps (--keep, SIGKILL)
+	rm -f "$rundir/$inst.ctl" "$rundir/$inst.lock" "/dev/shm/nx.$inst".*   # health, and whatever else nxd keeps (--keep, SIGKILL)
 	rm -rf "$tmp"
 }
 # interrupted or timed out: exit, and the EXIT trap cleans up
@@ -196,7 +201,7 @@ jqcheck "$tmp/down.json" '.up == false and .segment == true and .state == "stopp
 [ "$(promval "$tmp/down.prom" "nx_generation$p")" = 1 ] || fail "nx_generation with nxd down"
 
 # ---- no segment at all: valid output, a note on stderr, exit 0 ----
-rm -f "/dev/shm/nx.$inst.health"
+rm -f "$rundir/$inst.ctl" "$rundir/$inst.lock" "/dev/shm/nx.$inst.health"
 "$BIN/nxtop" --instance "$inst" --json -d 0.1 >"$tmp/none.json" 2>"$tmp/none.err" ||
 	fail "nxtop --json without a segment exited $?"
 jqcheck "$tmp/none.json" '.up == false and .segment == false and .state == "absent" and .health == "down" and

@@ -9,7 +9,12 @@ if [ -n "${NX_SAN:-}" ]; then echo "skip: sanitizer build (valgrind cannot run i
 command -v valgrind >/dev/null || { echo "FAIL: valgrind not installed"; exit 1; }
 # unique to this run (pids are reused), and nothing left by a killed one
 inst="nxt-vg-$$-$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')"
-rm -f "/dev/shm/nx.$inst.health" "/dev/shm/nx.$inst.dlq"
+# nxd's control socket and lock (what a SIGKILL leaves), where nxd puts them
+if [ -n "${NX_RUNTIME_DIR:-}" ]; then rundir=$NX_RUNTIME_DIR
+elif [ "$(id -u)" = 0 ] || [ -w /run/nexus ]; then rundir=/run/nexus
+elif [ -n "${XDG_RUNTIME_DIR:-}" ]; then rundir=$XDG_RUNTIME_DIR/nexus
+else rundir=/tmp/nexus-$(id -u); fi
+rm -f "$rundir/$inst.ctl" "$rundir/$inst.lock" "/dev/shm/nx.$inst.health" "/dev/shm/nx.$inst.dlq"
 logdir=$(mktemp -d /tmp/nxt-vg.XXXXXX)
 vg="valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect"
 # how long to wait for what must come: valgrind runs everything many times
@@ -19,7 +24,7 @@ nxd_pid=
 cleanup() {
 	[ -n "$nxd_pid" ] && kill -KILL "$nxd_pid" 2>/dev/null && wait "$nxd_pid" 2>/dev/null
 	nxd_pid=
-	rm -f "/dev/shm/nx.$inst.health" "/dev/shm/nx.$inst.dlq"
+	rm -f "$rundir/$inst.ctl" "$rundir/$inst.lock" "/dev/shm/nx.$inst.health" "/dev/shm/nx.$inst.dlq"
 	rm -rf "$logdir"
 }
 # interrupted or timed out: exit, and the EXIT trap cleans up

@@ -1698,7 +1698,7 @@ storm_call(struct nx_client *c, uint32_t v, uint32_t *out, uint32_t *len)
 		return rc;
 	for (;;) {
 		rc = nx_wait(c, &comp, 1, 100000000ull);
-		if (rc < 0)
+		if (rc < 0 && rc != NX_ETIMEDOUT)
 			return rc;
 		if (rc == 1) {
 			*len = comp.out_len;

@@ -160,10 +160,9 @@ nx_instance_conf_set(struct nx_instance_conf *c, const char *key, const char *va
 		return rc;
 	}
 	if (key_is(key, "runtime_dir")) {
-		if (value == NULL || value[0] != '/' || strlen(value) >= sizeof c->runtime_dir - 50)
+		if (value == NULL || value[0] != '/' || strlen(value) > NX_RUNTIME_DIR_MAX)
 			return nx__err(NX_EINVAL, "runtime_dir '%s': an absolute path of at most "
-				       "%zu bytes", value != NULL ? value : "",
-				       sizeof c->runtime_dir - 51);
+				       "%d bytes", value != NULL ? value : "", NX_RUNTIME_DIR_MAX);
 		snprintf(c->runtime_dir, sizeof c->runtime_dir, "%s", value);
 		return 0;
 	}

@@ -229,14 +229,20 @@ peer_role(const struct nx_instance *inst, int fd, const struct nx_peer_cred *c)
  * it could stop it): so many connections pending, so many channels per
  * uid and per process. Other clients are unaffected by one at its quota.
  */
-static unsigned
-pending_of(const struct nx_instance *inst, uint32_t uid)
+static int
+pending_quota(const struct nx_instance *inst, const struct nx_peer_cred *c)
 {
 	unsigned i, n = 0;
 
+	if (c->uid == nx_process_uid())
+		return 0;
 	for (i = 0; i < NX_MAX_PEERS; i++)
-		n += inst->peers[i].fd >= 0 && inst->peers[i].cred.uid == uid;
-	return n;
+		n += inst->peers[i].fd >= 0 && inst->peers[i].cred.uid == c->uid;
+	if (n >= inst->conf.uid_pending)
+		return nx__err(NX_EQUOTA, "uid %u has %u connections pending on instance '%s': "
+			       "its quota (uid_pending)", c->uid, inst->conf.uid_pending,
+			       inst->conf.instance);
+	return 0;
 }
 
 static int
@@ -295,10 +301,8 @@ on_listen(struct nx_instance *inst)
 			nx_fd_close(fd);
 			continue;
 		}
-		if (cred.uid != nx_process_uid() && pending_of(inst, cred.uid) >= inst->conf.uid_pending) {
-			nx__ctl_reply_error(fd, NX_EQUOTA, "uid %u has %u connections pending on "
-					    "instance '%s': its quota (uid_pending)", cred.uid,
-					    inst->conf.uid_pending, inst->conf.instance);
+		if (pending_quota(inst, &cred) < 0) {
+			nx__ctl_reply_error(fd, NX_EQUOTA, "%s", nx__errmsg());
 			nx_fd_close(fd);
 			continue;
 		}

@@ -34,7 +34,7 @@ struct nx_instance_conf {
 	uint32_t uid_channels;         /* channels one uid other than nxd's may hold */
 	uint32_t pid_channels;         /* channels one process of such a uid may hold */
 	uint32_t uid_pending;          /* connections such a uid may have pending */
-	char runtime_dir[108];         /* control socket and lock; "" the default */
+	char runtime_dir[NX_RUNTIME_DIR_MAX + 1]; /* control socket and lock; "" the default */
 	bool dumpable;                 /* leave nxd dumpable (core dumps; /proc/pid/fd) */
 	char plugin_dirs[512];         /* plugins only from under these ("DIR:DIR"); "" any
 					* trusted place */

@@ -268,6 +268,8 @@ struct nx_peer_cred {
 };
 
 #define NX_CTL_NAME_MAX 48 /**< an instance's name and a suffix */
+/** The longest runtime directory: "<dir>/<name>" fits a socket's address (108 bytes). */
+#define NX_RUNTIME_DIR_MAX (108 - 1 - 1 - NX_CTL_NAME_MAX)
 
 /**
  * The runtime directory, where control sockets and instance locks live

@@ -95,7 +95,7 @@ int
 nx__health_map_ro(struct nx_health_view *hv, const char *instance)
 {
 	char name[NX_SHM_NAME_MAX];
-	int64_t size;
+	int64_t size, owner;
 	int fd, rc;
 
 	memset(hv, 0, sizeof *hv);
@@ -112,9 +112,8 @@ nx__health_map_ro(struct nx_health_view *hv, const char *instance)
 		return fd;
 	/* anyone may create a name in /dev/shm: a segment is the instance's
 	 * only if a uid this process trusts to be nxd made it */
-	if (nx_shm_owner(fd) < 0 || !nx_uid_trusted((uint32_t)nx_shm_owner(fd))) {
-		int64_t owner = nx_shm_owner(fd);
-
+	owner = nx_shm_owner(fd);
+	if (owner < 0 || !nx_uid_trusted((uint32_t)owner)) {
 		nx_fd_close(fd);
 		return nx__err(NX_EPERM, "health segment /dev/shm%s belongs to uid %lld, which this "
 			       "process does not trust to be nxd (root, its own uid, NX_TRUST_UID): "

@@ -40,18 +40,17 @@
 
 #include "../nx_platform.h"
 
-static char runtime_dir_set[108];
-static char listen_dir[108]; /* where nx_ctl_listen took the instance */
+static char runtime_dir_set[NX_RUNTIME_DIR_MAX + 1];
+static char listen_dir[NX_RUNTIME_DIR_MAX + 1]; /* where nx_ctl_listen took the instance */
 
 int
 nx_runtime_dir_set(const char *dir)
 {
 	size_t n = dir != NULL ? strlen(dir) : 0;
 
-	if (n == 0 || dir[0] != '/' || n + 1 + NX_CTL_NAME_MAX >= sizeof runtime_dir_set)
-		return nx__err(NX_EINVAL, "runtime directory '%s': an absolute path of at most %zu "
-			       "bytes", dir != NULL ? dir : "",
-			       sizeof runtime_dir_set - 2 - NX_CTL_NAME_MAX);
+	if (n == 0 || dir[0] != '/' || n > NX_RUNTIME_DIR_MAX)
+		return nx__err(NX_EINVAL, "runtime directory '%s': an absolute path of at most %d "
+			       "bytes", dir != NULL ? dir : "", NX_RUNTIME_DIR_MAX);
 	memcpy(runtime_dir_set, dir, n + 1);
 	return 0;
 }
@@ -82,8 +81,7 @@ runtime_dir(char *buf, size_t len, const char *instance)
 		n = snprintf(buf, len, "%s/nexus", x);
 	else
 		n = snprintf(buf, len, "/tmp/nexus-%u", (unsigned)geteuid());
-	if (n < 0 || (size_t)n >= len || buf[0] != '/' ||
-	    (size_t)n + 1 + NX_CTL_NAME_MAX >= sizeof(((struct sockaddr_un *)0)->sun_path))
+	if (n < 0 || (size_t)n >= len || buf[0] != '/' || n > NX_RUNTIME_DIR_MAX)
 		return nx__err(NX_EINVAL, "runtime directory '%s' (NX_RUNTIME_DIR): not an "
 			       "absolute path short enough for a socket's address", buf);
 	return 0;
@@ -98,7 +96,7 @@ nx_runtime_dir(char *buf, size_t len)
 int
 nx_ctl_path(char *buf, size_t len, const char *instance)
 {
-	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char dir[NX_RUNTIME_DIR_MAX + 1];
 	int rc = runtime_dir(dir, sizeof dir, instance);
 
 	if (rc < 0)
@@ -186,7 +184,7 @@ take_lock(int dfd, const char *dir, const char *instance)
 int
 nx_ctl_listen(const char *instance, int *lock_fd)
 {
-	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)], name[NX_CTL_NAME_MAX + 8];
+	char dir[NX_RUNTIME_DIR_MAX + 1], name[NX_CTL_NAME_MAX + 8];
 	struct sockaddr_un sa;
 	struct stat st;
 	socklen_t len;
@@ -253,7 +251,7 @@ fail:
 void
 nx_ctl_unlisten(const char *instance, int fd, int lock_fd)
 {
-	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)], path[PATH_MAX];
+	char dir[NX_RUNTIME_DIR_MAX + 1], path[PATH_MAX];
 
 	if (fd >= 0)
 		close(fd);
@@ -273,7 +271,7 @@ nx_ctl_unlisten(const char *instance, int fd, int lock_fd)
 int
 nx_ctl_connect(const char *instance)
 {
-	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)], name[NX_CTL_NAME_MAX + 8];
+	char dir[NX_RUNTIME_DIR_MAX + 1], name[NX_CTL_NAME_MAX + 8];
 	const int64_t also = trusted_uid();
 	struct nx_peer_cred cred;
 	struct sockaddr_un sa;

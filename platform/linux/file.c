@@ -31,17 +31,19 @@
 
 #include "../nx_platform.h"
 
-/* A uid trusted besides root and our own (nx_dir_open's caller may name
- * one: a client told which uid its nxd runs as); -1 none. Per call. */
-static __thread int64_t trust_extra = -1;
-/* nx_dir_open walks to a directory: the one holding it may be sticky. */
-static __thread bool walk_to_dir;
+/* What a walk holds the files on its way to. */
+struct walk_rules {
+	bool trusted;     /* NX_FILE_TRUSTED: owners and modes are checked */
+	int64_t also_uid; /* a uid trusted besides root and ours (a client told
+			   * which uid its nxd runs as); -1 none */
+	bool to_dir;      /* it ends at a directory: the one holding that may be sticky */
+};
 
 static bool
-owner_ok(const struct stat *st)
+owner_ok(const struct walk_rules *r, const struct stat *st)
 {
 	return st->st_uid == 0 || st->st_uid == geteuid() ||
-	       (trust_extra >= 0 && (int64_t)st->st_uid == trust_extra);
+	       (r->also_uid >= 0 && (int64_t)st->st_uid == r->also_uid);
 }
 
 static const char *
@@ -60,9 +62,10 @@ kind_name(mode_t m)
 
 /* A directory on the way to a trusted file. last: the one holding it. */
 static int
-dir_check(const char *path, const struct stat *st, bool last, const char *what)
+dir_check(const struct walk_rules *r, const char *path, const struct stat *st, bool last,
+	  const char *what)
 {
-	if (!owner_ok(st))
+	if (!owner_ok(r, st))
 		return nx__err(NX_EPERM, "%s: directory %s belongs to uid %u, not root or uid %u",
 			       what, path, (unsigned)st->st_uid, (unsigned)geteuid());
 	if ((st->st_mode & (S_IWGRP | S_IWOTH)) && (last || !(st->st_mode & S_ISVTX)))
@@ -124,7 +127,7 @@ fs_trusted(int fd)
  * (in todo_buf), st the file's stat and real the resolved path.
  */
 static int
-walk(const char *path, uint32_t trust, const char *what, char *todo_buf, size_t todo_cap,
+walk(const char *path, const struct walk_rules *r, const char *what, char *todo_buf, size_t todo_cap,
      char *real, size_t real_cap, int *dfd_out, const char **name, struct stat *st)
 {
 	char rest[2 * PATH_MAX], link[PATH_MAX];
@@ -165,8 +168,8 @@ walk(const char *path, uint32_t trust, const char *what, char *todo_buf, size_t 
 		last = only_slashes(todo);
 		if (strcmp(c, ".") == 0)
 			continue;
-		if (trust == NX_FILE_TRUSTED) {
-			rc = dir_check(rlen == 0 ? "/" : real, &dst, last && !walk_to_dir, what);
+		if (r->trusted) {
+			rc = dir_check(r, rlen == 0 ? "/" : real, &dst, last && !r->to_dir, what);
 			if (rc < 0) {
 				close(dfd);
 				return rc;
@@ -184,7 +187,7 @@ walk(const char *path, uint32_t trust, const char *what, char *todo_buf, size_t 
 					   : e == ENAMETOOLONG || e == ELOOP ? NX_EINVAL : NX_EIO, e,
 					   "%s %s", what, path);
 		}
-		if (trust == NX_FILE_TRUSTED && !fs_trusted(pfd)) {
+		if (r->trusted && !fs_trusted(pfd)) {
 			close(pfd);
 			close(dfd);
 			return nx__err(NX_EPERM, "%s %s: %s/%s is on a file system its owner controls "
@@ -194,7 +197,7 @@ walk(const char *path, uint32_t trust, const char *what, char *todo_buf, size_t 
 		if (S_ISLNK(st->st_mode)) {
 			ssize_t n;
 
-			if (++links > NX_MAX_LINKS || (trust == NX_FILE_TRUSTED && !owner_ok(st))) {
+			if (++links > NX_MAX_LINKS || (r->trusted && !owner_ok(r, st))) {
 				close(pfd);
 				close(dfd);
 				return links > NX_MAX_LINKS
@@ -281,6 +284,7 @@ int
 nx_file_open(const char *path, uint32_t trust, uint64_t max_bytes, const char *what,
 	     struct nx_file_info *info)
 {
+	const struct walk_rules rules = { .trusted = trust == NX_FILE_TRUSTED, .also_uid = -1 };
 	char todo[2 * PATH_MAX], real[PATH_MAX];
 	const char *name = NULL;
 	struct stat st, st2;
@@ -290,7 +294,7 @@ nx_file_open(const char *path, uint32_t trust, uint64_t max_bytes, const char *w
 		return nx__err(NX_EINVAL, "%s: no file named", what);
 	if (strlen(path) >= PATH_MAX)
 		return nx__err(NX_EINVAL, "%s: path longer than %d bytes", what, PATH_MAX - 1);
-	rc = walk(path, trust, what, todo, sizeof todo, real, sizeof real, &dfd, &name, &st);
+	rc = walk(path, &rules, what, todo, sizeof todo, real, sizeof real, &dfd, &name, &st);
 	if (rc < 0)
 		return rc;
 	if (!S_ISREG(st.st_mode)) {
@@ -303,9 +307,9 @@ nx_file_open(const char *path, uint32_t trust, uint64_t max_bytes, const char *w
 		return nx__err(NX_E2BIG, "%s %s is %lld bytes: more than %llu", what, path,
 			       (long long)st.st_size, (unsigned long long)max_bytes);
 	}
-	if (trust == NX_FILE_TRUSTED && (!owner_ok(&st) || (st.st_mode & (S_IWGRP | S_IWOTH)))) {
+	if (rules.trusted && (!owner_ok(&rules, &st) || (st.st_mode & (S_IWGRP | S_IWOTH)))) {
 		close(dfd);
-		if (!owner_ok(&st))
+		if (!owner_ok(&rules, &st))
 			return nx__err(NX_EPERM, "%s %s belongs to uid %u, not root or uid %u", what,
 				       path, (unsigned)st.st_uid, (unsigned)geteuid());
 		return nx__err(NX_EPERM, "%s %s is writable by %s (mode %04o)", what, path,
@@ -339,6 +343,7 @@ nx_file_open(const char *path, uint32_t trust, uint64_t max_bytes, const char *w
 int
 nx_dir_open(const char *path, int64_t also_uid, const char *what, uint32_t *owner)
 {
+	const struct walk_rules rules = { .trusted = true, .also_uid = also_uid, .to_dir = true };
 	char todo[2 * PATH_MAX], real[PATH_MAX];
 	const char *name = NULL;
 	struct stat st, st2;
@@ -348,23 +353,15 @@ nx_dir_open(const char *path, int64_t also_uid, const char *what, uint32_t *owne
 		return nx__err(NX_EINVAL, "%s %s: not an absolute path", what, path ? path : "");
 	if (strlen(path) >= PATH_MAX)
 		return nx__err(NX_EINVAL, "%s: path longer than %d bytes", what, PATH_MAX - 1);
-	trust_extra = also_uid;
-	walk_to_dir = true;
-	rc = walk(path, NX_FILE_TRUSTED, what, todo, sizeof todo, real, sizeof real, &dfd, &name,
-		  &st);
-	walk_to_dir = false;
-	if (rc < 0) {
-		trust_extra = -1;
+	rc = walk(path, &rules, what, todo, sizeof todo, real, sizeof real, &dfd, &name, &st);
+	if (rc < 0)
 		return rc;
-	}
 	if (!S_ISDIR(st.st_mode)) {
 		close(dfd);
-		trust_extra = -1;
 		return nx__err(NX_EINVAL, "%s %s is %s, not a directory", what, path,
 			       kind_name(st.st_mode));
 	}
-	rc = dir_check(real, &st, true, what);
-	trust_extra = -1;
+	rc = dir_check(&rules, real, &st, true, what);
 	if (rc < 0) {
 		close(dfd);
 		return rc;

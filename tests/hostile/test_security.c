@@ -412,33 +412,6 @@ test_nxd_cannot_be_read_through_proc(void **state)
 	rmdir(rt);
 }
 
-/* memfd descriptors a process holds (each would be a channel's) */
-static int
-memfd_fds(pid_t pid)
-{
-	char path[64], link[256], p[320];
-	struct dirent *e;
-	DIR *d;
-	int n = 0;
-
-	snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
-	d = opendir(path);
-	if (d == NULL)
-		return -1;
-	while ((e = readdir(d)) != NULL) {
-		ssize_t len;
-
-		snprintf(p, sizeof p, "%s/%s", path, e->d_name);
-		len = readlink(p, link, sizeof link - 1);
-		if (len > 0) {
-			link[len] = '\0';
-			n += strncmp(link, "/memfd:", 7) == 0;
-		}
-	}
-	closedir(d);
-	return n;
-}
-
 static void
 test_nxd_keeps_no_channel_descriptor(void **state)
 {
@@ -455,7 +428,7 @@ test_nxd_keeps_no_channel_descriptor(void **state)
 	}
 	/* mapped, served, and not one descriptor to hand to anyone */
 	assert_true(nxt_count_memfd_maps(nxd.pid) >= 3);
-	assert_int_equal(memfd_fds(nxd.pid), 0);
+	assert_int_equal(nxt_count_memfd_fds(nxd.pid), 0);
 	for (i = 0; i < 3; i++)
 		nx_close(c[i]);
 	assert_int_equal(nxt_nxd_stop(&nxd), 0);

@@ -669,6 +669,32 @@ nxt_ctl_peers(pid_t pid, const char *instance)
 }
 
 int
+nxt_count_memfd_fds(pid_t pid)
+{
+	char path[64], link[256], p[320];
+	struct dirent *e;
+	DIR *dir;
+	int n = 0;
+
+	snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+	dir = opendir(path);
+	if (dir == NULL)
+		return -1;
+	while ((e = readdir(dir)) != NULL) {
+		ssize_t len;
+
+		snprintf(p, sizeof p, "%s/%s", path, e->d_name);
+		len = readlink(p, link, sizeof link - 1);
+		if (len > 0) {
+			link[len] = '\0';
+			n += strncmp(link, "/memfd:", 7) == 0;
+		}
+	}
+	closedir(dir);
+	return n;
+}
+
+int
 nxt_count_memfd_maps(pid_t pid)
 {
 	char path[64], line[512];

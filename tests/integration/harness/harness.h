@@ -96,6 +96,8 @@ void nxt_cleanup(const char *instance);
 /** Number of open fds and of memfd mappings of a process. */
 int nxt_count_fds(pid_t pid);
 int nxt_count_memfd_maps(pid_t pid);
+/** Memfd descriptors a process holds (nxd: none once a channel is handed over). */
+int nxt_count_memfd_fds(pid_t pid);
 /**
  * Connections nxd (pid) has accepted on the instance's control socket and
  * not yet closed: a client's attach, an nxctl command. @return how many, or -1

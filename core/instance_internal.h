@@ -5,6 +5,8 @@
 #ifndef NX_INSTANCE_INTERNAL_H
 #define NX_INSTANCE_INTERNAL_H
 
+#include "platform/base/buf.h"
+
 #include "core_internal.h"
 #include "dlq.h"
 #include "graph.h"
@@ -16,16 +18,6 @@
 
 enum { KEY_LISTEN = 1, KEY_NOTIFY, KEY_PEER, KEY_CHAN };
 #define KEY(type, idx) (((uint64_t)(type) << 32) | (uint32_t)(idx))
-
-/** A growing text buffer for command replies (control path). */
-struct nx_buf {
-	char *p;
-	size_t len;
-	size_t cap;
-	size_t max;         /* 0: no bound; else more fails with too_big */
-	bool failed;        /* no memory, or past max: the text is incomplete */
-	bool too_big;
-};
 
 /*
  * A connection that has not attached: nxctl, or a client before ATTACH.
@@ -138,10 +130,6 @@ void nx__pipes_reclaim(struct nx_instance *inst, bool passed_only);
 /** The environment pipelines are built in. */
 void nx__pipes_env(struct nx_instance *inst, struct nx_build_env *env);
 
-void nx__buf_printf(struct nx_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/** Append s as a JSON string (quoted, escaped). */
-void nx__buf_json_str(struct nx_buf *b, const char *s);
-void nx__buf_free(struct nx_buf *b);
 
 /**
  * Run one nxctl command (argv[0] is its name) and write its answer.

@@ -34,6 +34,22 @@ int nx__err_sys(int err, int errno_val, const char *fmt, ...)
 const char *nx__errmsg(void);
 void nx__err_clear(void);
 
+/* ---- memory: every allocation of core/ and shm/ goes through these ---- */
+
+/*
+ * One wrapper, so that a port (bare metal: a static arena) replaces one
+ * file, and so that a check can prove the data path never calls it.
+ * Control path only. NULL on failure; nx__mem_free(NULL) does nothing.
+ */
+void *nx__mem_alloc(size_t n);
+/** Zeroed, n * size bytes; NULL when the product overflows. */
+void *nx__mem_zalloc(size_t n, size_t size);
+void *nx__mem_realloc(void *p, size_t n);
+/** align a power of two; n rounded up to a multiple of it. */
+void *nx__mem_aligned(size_t align, size_t n);
+char *nx__mem_strdup(const char *s);
+void nx__mem_free(void *p);
+
 /* ---- logging ---- */
 
 enum nx_log_level { NX_LOG_ERR = 0, NX_LOG_WARN = 1, NX_LOG_INFO = 2, NX_LOG_DEBUG = 3 };

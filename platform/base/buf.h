@@ -1,0 +1,35 @@
+/*
+ * buf.h - the one growing text buffer: command replies, placement reports,
+ * nxtop's exports. Control path only (it allocates through nx__mem_*).
+ *
+ * A failed append (no memory, or past max) marks the buffer failed and
+ * every later append is a no-op, so a writer appends freely and checks
+ * once at the end, the way redis's sds and the kernel's seq_file do.
+ */
+#ifndef NX_BASE_BUF_H
+#define NX_BASE_BUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct nx_buf {
+	char *p;            /* NUL-terminated when len > 0 */
+	size_t len;
+	size_t cap;
+	size_t max;         /* 0: no bound; else more fails with too_big */
+	bool failed;        /* no memory, or past max: the text is incomplete */
+	bool too_big;
+};
+
+/** Append formatted text. */
+void nx__buf_printf(struct nx_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/** Append n bytes. */
+void nx__buf_put(struct nx_buf *b, const char *s, size_t n);
+/** Append s as a JSON string (quoted; '"', '\\' and every control character escaped). */
+void nx__buf_json_str(struct nx_buf *b, const char *s);
+/** Forget the text, keep the memory. */
+void nx__buf_reset(struct nx_buf *b);
+/** Free the memory; the buffer is empty and usable again. */
+void nx__buf_free(struct nx_buf *b);
+
+#endif /* NX_BASE_BUF_H */

@@ -8,7 +8,7 @@
  */
 #include <string.h>
 
-#include "core_internal.h"
+#include "crc32c.h"
 
 static uint32_t crc_table[256];
 

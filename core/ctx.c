@@ -1,7 +1,7 @@
 /* Request context helpers for stages, and stage parameters. */
 #include <string.h>
 
-#include "core_internal.h"
+#include <nx/nx_stage.h>
 
 int
 nx_ctx_set(struct nx_ctx *ctx, const char *key, const void *val, uint32_t len)

@@ -12,8 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core_internal.h"
 #include "dlq.h"
+#include "platform/nx_platform.h"
 
 void
 nx__dlq_name(char *buf, size_t len, const char *instance)

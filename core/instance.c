@@ -22,9 +22,11 @@
 #include "shm/attach.h"
 #include "shm/life.h"
 
-#include "core_internal.h"
-#include "graph.h"
 #include "dlq.h"
+#include "pipe.h"
+#include "policy.h"
+#include "pool.h"
+#include "worker.h"
 #include "instance_internal.h"
 #include "nxd.h"
 
@@ -893,7 +895,7 @@ workers_init(struct nx_instance *inst)
 		w->timing_mask = inst->conf.stage_timing != 0 ? inst->conf.stage_timing - 1 : 0;
 		w->scratch = calloc(1, w->scratch_cap); /* zero: see graph.c scratch_clear */
 		w->chans = calloc(1, sizeof(struct nx_chanset));
-		w->rt = calloc(inst->hv.max_slots, sizeof *w->rt);
+		w->slot_pol = calloc(inst->hv.max_slots, sizeof *w->slot_pol);
 		w->generation = inst->generation;
 		w->life = inst->life;
 		if (inst->dlq.base != NULL) {
@@ -904,7 +906,7 @@ workers_init(struct nx_instance *inst)
 		w->slot_hist = &inst->hv.slot_hist[(size_t)i * inst->hv.max_slots];
 		w->hist = &inst->hv.worker_hist[i];
 		w->nstats = inst->hv.max_slots;
-		if (w->scratch == NULL || w->chans == NULL || w->rt == NULL)
+		if (w->scratch == NULL || w->chans == NULL || w->slot_pol == NULL)
 			return nx__err(NX_ENOMEM, "worker %u buffers", i);
 		memset(w->hw, 0, sizeof *w->hw);
 		w->hw->cpu = w->cpu;
@@ -1433,7 +1435,7 @@ nx_instance_destroy(struct nx_instance *inst)
 		for (i = 0; i < inst->nworkers; i++) {
 			free(inst->workers[i].scratch);
 			free(inst->workers[i].chans);
-			free(inst->workers[i].rt);
+			free(inst->workers[i].slot_pol);
 		}
 		free(inst->workers);
 	}

@@ -7,10 +7,11 @@
 
 #include "platform/base/buf.h"
 
-#include "core_internal.h"
 #include "dlq.h"
-#include "graph.h"
 #include "nxd.h"
+#include "pipe.h"
+#include "pool.h"
+#include "worker.h"
 
 #define NX_MAX_PEERS 64
 #define NX_PEER_TIMEOUT_NS 5000000000ull /* a connection must speak (or read) within 5 s */

@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core_internal.h"
+#include "platform/nx_platform.h"
+#include "pool.h"
 
 int
 nx__pool_init(struct nx_pool *p, size_t size, uint32_t count, const char *what)

@@ -21,9 +21,9 @@
 #include "platform/nx_rcu.h"
 #include "shm/life.h"
 
-#include "core_internal.h"
 #include "dlq.h"
-#include "graph.h"
+#include "pipe_run.h"
+#include "worker.h"
 
 static int
 fail(struct nx_worker *w, int kind, int status)
@@ -156,7 +156,7 @@ serve_one(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab *pip
 	{
 		struct nx_exec x = { .ctx = ctx, .scratch = w->scratch, .scratch_cap = w->scratch_cap,
 				     .max_payload = w->max_payload, .rr = w->rr, .stats = w->stats,
-				     .hists = w->slot_hist, .rt = w->rt, .nstats = w->nstats,
+				     .hists = w->slot_hist, .pol = w->slot_pol, .nstats = w->nstats,
 				     .worker = w->idx, .t_start = ticks,
 				     /* the loop's TSC read is this request's start if it is
 				      * the burst's first: the rest came after others ran */

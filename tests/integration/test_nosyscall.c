@@ -30,8 +30,8 @@
 
 #include <nx/nx.h>
 
-#include "core/core_internal.h"
 #include "harness/harness.h"
+#include "shm/shm_internal.h"
 
 #define N_REQUESTS 100000
 

@@ -24,7 +24,7 @@
 
 #include <nx/nx.h>
 
-#include "core/core_internal.h"
+#include "core/crc32c.h"
 #include "shm/health_read.h"
 #include "harness/harness.h"
 #include "harness/wd.h"

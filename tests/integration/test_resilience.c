@@ -20,7 +20,7 @@
 #include <nx/nx.h>
 
 #include "core/breaker.h"
-#include "core/core_internal.h"
+#include "core/crc32c.h"
 #include "harness/harness.h"
 #include "shm/attach.h"
 #include "shm/health_read.h"

@@ -20,8 +20,9 @@
 #include <unistd.h>
 
 #include <nx/nx.h>
+#include <nx/nx_stage.h>
 
-#include "core/core_internal.h"
+#include "core/crc32c.h"
 #include "harness/harness.h"
 #include "shm/attach.h"
 #include "tests/plugins/plugin_counts.h"

@@ -14,8 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/core_internal.h"
-#include "core/graph.h"
+#include "core/pipe_run.h"
+#include "core/stages.h"
+#include "core/worker.h"
 
 #define CAP 4096
 
@@ -594,7 +595,7 @@ static const struct nx_stage_ops stage_scribble = {
 static void
 test_the_cache_keeps_what_the_stage_saw_not_what_a_client_rewrote(void **state)
 {
-	struct nx_slot_rt rt[1];
+	struct nx_slot_pol pol[1];
 	struct nx_health_slot_stats stats[1];
 	uint8_t in[16], out[64];
 	struct nx_msg m;
@@ -608,7 +609,7 @@ test_the_cache_keeps_what_the_stage_saw_not_what_a_client_rewrote(void **state)
 	}
 	r = make("graph = c\nc.stage = t_scribble\nc.breaker = count\nc.degraded = cache\n");
 	r->p->slots[0].hidx = 0;
-	memset(rt, 0, sizeof rt);
+	memset(pol, 0, sizeof pol);
 	memset(stats, 0, sizeof stats);
 	/* channel 1 asks "good" and rewrites both buffers as soon as it can */
 	memcpy(in, "good", 4);
@@ -618,7 +619,7 @@ test_the_cache_keeps_what_the_stage_saw_not_what_a_client_rewrote(void **state)
 	memset(&r->ctx, 0, sizeof r->ctx);
 	r->ctx.channel = 1;
 	r->x = (struct nx_exec){ .ctx = &r->ctx, .scratch = r->scratch, .scratch_cap = 1 << 20,
-				 .max_payload = CAP, .rr = r->rr, .rt = rt, .stats = stats,
+				 .max_payload = CAP, .rr = r->rr, .pol = pol, .stats = stats,
 				 .nstats = 1 };
 	assert_int_equal(nx__pipeline_run(r->p, &m, &r->x), 0);
 	client_in = client_out = NULL;

@@ -11,8 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/core_internal.h"
-#include "core/graph.h"
+#include "core/crc32c.h"
+#include "core/pipe.h"
+#include "core/worker.h"
 
 uint32_t nx__crc32c_sw(uint32_t crc, const void *buf, size_t len);
 

@@ -1,6 +1,6 @@
 /*
- * A slot's policies from its pipeline section, and what building and
- * destroying a slot does with them.
+ * A slot's policies from its pipeline section: the SLOT.key names that
+ * are the slot's own (pipe_build.c builds them, policy_run.c runs them).
  *
  *   [pipeline.lookup]
  *   graph = seq(parse, db)
@@ -27,8 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core_internal.h"
-#include "graph.h"
+#include "pipe.h"
+#include "platform/nx_platform.h"
 
 static int
 num(const char *pipe, const char *slot, const char *key, const char *value, uint64_t lo,
@@ -191,81 +191,4 @@ nx__policy_check(const struct nx_policy_spec *ps, const char *pipe, const char *
 		return nx__err(NX_EINVAL, "pipeline %s: slot %s: fallback is set but degraded is not "
 			       "fallback", pipe, slot);
 	return 0;
-}
-
-/* Build a slot's policies from its spec, after its stage was created. */
-int
-nx__policy_build(struct nx_slot *s, const struct nx_policy_spec *ps, const char *pipe,
-		 const struct nx_build_env *env)
-{
-	struct nx_slot_policy *pol = &s->pol;
-	int rc;
-
-	memset(pol, 0, sizeof *pol);
-	if (!ps->set)
-		return 0;
-	rc = nx__policy_check(ps, pipe, s->name);
-	if (rc < 0)
-		return rc;
-	pol->breaker = ps->breaker;
-	pol->budget_fails = ps->budget_fails;
-	pol->contain = ps->contain;
-	pol->degraded = ps->degraded;
-	pol->budget = ps->budget_ns != 0 ? nx_ns_to_ticks(ps->budget_ns) : 0;
-	if (pol->budget == 0 && ps->budget_ns != 0)
-		pol->budget = 1;
-	if (ps->breaker) {
-		pol->brk = ps->brk;
-		pol->brk.slow_ns = nx_ns_to_ticks(ps->brk.slow_ns);
-		pol->brk.wait_open_ns = nx_ns_to_ticks(ps->brk.wait_open_ns);
-		pol->brk.second = nx_ns_to_ticks(1000000000ull);
-	}
-	pol->nworkers = env != NULL && env->nworkers != 0 ? env->nworkers : 1;
-	if (ps->degraded == NX_DEG_FALLBACK) {
-		struct nx_slot_spec fs;
-
-		memset(&fs, 0, sizeof fs);
-		strcpy(fs.name, s->name);
-		strcpy(fs.stage, ps->fallback);
-		strcpy(fs.plugin, ps->fallback_plugin);
-		rc = nx__stage_inst_create(&pol->fallback, &fs, 1, env);
-		if (rc < 0)
-			return nx__err_ctx(rc, "pipeline %s: slot %s: fallback", pipe, s->name);
-	}
-	if (ps->degraded == NX_DEG_CACHE) {
-		uint64_t bytes;
-
-		pol->cache_entries = ps->cache_entries != 0 ? ps->cache_entries : 256;
-		pol->cache_bytes = ps->cache_bytes != 0 ? ps->cache_bytes : 256;
-		pol->stage_out_cap = env != NULL && env->max_payload != 0 ? env->max_payload : 65536;
-		if (pol->cache_bytes > pol->stage_out_cap)
-			return nx__err(NX_EINVAL, "pipeline %s: slot %s: cache-bytes = %u is more than "
-				       "the largest payload (%u)", pipe, s->name, pol->cache_bytes,
-				       pol->stage_out_cap);
-		/* an entry: input length, answer length, hash, then both payloads */
-		pol->cache_entry_bytes = (uint32_t)((16 + 2 * pol->cache_bytes + 63) / 64 * 64);
-		pol->stage_bytes = (pol->cache_bytes + 63) / 64 * 64 +
-				   (pol->stage_out_cap + 63) / 64 * 64;
-		bytes = (uint64_t)pol->nworkers *
-			((uint64_t)pol->cache_entries * pol->cache_entry_bytes + pol->stage_bytes);
-		pol->cache = aligned_alloc(64, bytes);
-		if (pol->cache == NULL) {
-			nx__policy_destroy(s);
-			return nx__err(NX_ENOMEM, "pipeline %s: slot %s: a cache of %llu bytes", pipe,
-				       s->name, (unsigned long long)bytes);
-		}
-		memset(pol->cache, 0, bytes);
-	}
-	pol->on = true;
-	return 0;
-}
-
-void
-nx__policy_destroy(struct nx_slot *s)
-{
-	nx__stage_inst_destroy(s->pol.fallback);
-	free(s->pol.cache);
-	s->pol.fallback = NULL;
-	s->pol.cache = NULL;
-	s->pol.on = false;
 }

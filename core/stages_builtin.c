@@ -1,6 +1,5 @@
 /*
- * Built-in stages, and the built-in pipelines made of them (C tables,
- * read through the same spec parser as [pipeline.NAME] sections).
+ * Built-in stages (the built-in pipelines made of them are pipe_builtin.c).
  *
  *   echo      answers with the payload
  *   checksum  answers the CRC-32C of the payload (4 bytes, little-endian)
@@ -16,8 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core_internal.h"
-#include "graph.h"
+#include "crc32c.h"
+#include "platform/nx_platform.h"
+#include "stages.h"
 
 static int
 echo_process(void *state, struct nx_msg *m, struct nx_ctx *ctx)
@@ -298,40 +298,4 @@ const char *
 nx__stage_builtin_names(void)
 {
 	return "echo, checksum, noop, tag, pick, concat, fail";
-}
-
-/* The built-in pipelines. */
-static const struct nx_builtin_pipe {
-	const char *name;
-	const char *const keys[8]; /* "key=value", as in a [pipeline.NAME] section */
-} builtin_pipes[] = {
-	{ "echo", { "graph=echo" } },
-	{ "checksum", { "graph=checksum" } },
-	{ "noop3", { "graph=seq(n1, n2, n3)", "n1.stage=noop", "n2.stage=noop", "n3.stage=noop" } },
-};
-
-unsigned
-nx__builtin_pipes(void)
-{
-	return sizeof builtin_pipes / sizeof builtin_pipes[0];
-}
-
-int
-nx__builtin_pipe_spec(unsigned i, struct nx_pipe_spec *spec)
-{
-	const struct nx_builtin_pipe *b = &builtin_pipes[i];
-	unsigned k;
-	int rc;
-
-	rc = nx__spec_init(spec, b->name);
-	for (k = 0; rc == 0 && k < 8 && b->keys[k] != NULL; k++) {
-		char key[64];
-		const char *eq = strchr(b->keys[k], '=');
-		size_t n = (size_t)(eq - b->keys[k]);
-
-		memcpy(key, b->keys[k], n);
-		key[n] = '\0';
-		rc = nx__spec_set(spec, key, eq + 1);
-	}
-	return rc == 0 ? nx__spec_finish(spec) : rc;
 }

@@ -1,14 +1,15 @@
 /*
- * Pipelines on the control path: stages found (built in or in plugins),
- * initialised and checked; graphs built from specs; everything torn down
+ * Stage instances on the control path: a stage found (built in, or in a
+ * plugin loaded here), initialised, self-tested and probed; destroyed
  * after its grace period. Nothing here runs on a worker.
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "core_internal.h"
-#include "graph.h"
+#include "pipe.h"
+#include "platform/nx_platform.h"
+#include "pool.h"
+#include "stages.h"
 
 /* ---- plugins ---- */
 
@@ -134,7 +135,7 @@ plugin_get(struct nx_plugin_ref **out, const char *path, const char *dirs)
 			       "ABI %u: rebuild it against this <nx/nx_stage.h>", path, abi,
 			       NX_STAGE_ABI);
 	}
-	r = calloc(1, sizeof *r);
+	r = nx__mem_zalloc(1, sizeof *r);
 	if (r == NULL) {
 		nx_dl_close(h);
 		return nx__err(NX_ENOMEM, "plugin %s", path);
@@ -165,7 +166,7 @@ plugin_put(struct nx_plugin_ref *r)
 		}
 	}
 	nx_dl_close(r->handle);
-	free(r);
+	nx__mem_free(r);
 }
 
 /* ---- stages ---- */
@@ -226,7 +227,7 @@ probe(const struct nx_stage_inst *si, const struct nx_build_env *env)
 	struct nx_msg m;
 	int rc;
 
-	out = malloc(env->max_payload);
+	out = nx__mem_alloc(env->max_payload);
 	if (out == NULL)
 		return nx__err(NX_ENOMEM, "probe");
 	memset(&ctx, 0, sizeof ctx);
@@ -234,7 +235,7 @@ probe(const struct nx_stage_inst *si, const struct nx_build_env *env)
 	m = (struct nx_msg){ .in = env->probe, .in_len = env->probe_len, .out = out,
 			     .out_cap = env->max_payload };
 	rc = si->ops->process(si->state, &m, &ctx);
-	free(out);
+	nx__mem_free(out);
 	if (rc < 0)
 		return nx__err(rc, "the probe request failed: %s", nx_strerror(rc));
 	if (rc == 0 && m.out_len > m.out_cap)
@@ -263,7 +264,7 @@ nx__stage_inst_create(struct nx_stage_inst **out, const struct nx_slot_spec *ss,
 		return nx__err(NX_ENOSPC, "stage %s wants %u bytes of state; stage_state is %u",
 			       ss->stage, ops->state_bytes, env->state_bytes);
 	}
-	si = pool != NULL ? nx__pool_get(pool) : calloc(1, sizeof *si + ops->state_bytes);
+	si = pool != NULL ? nx__pool_get(pool) : nx__mem_zalloc(1, sizeof *si + ops->state_bytes);
 	if (si == NULL) {
 		plugin_put(plugin);
 		return pool != NULL ? NX_ENOSPC : nx__err(NX_ENOMEM, "stage %s", ss->stage);
@@ -313,7 +314,7 @@ err_plugin:
 	if (si->pool != NULL)
 		nx__pool_put(si->pool, si);
 	else
-		free(si);
+		nx__mem_free(si);
 	return rc;
 }
 
@@ -328,127 +329,5 @@ nx__stage_inst_destroy(struct nx_stage_inst *si)
 	if (si->pool != NULL)
 		nx__pool_put(si->pool, si);
 	else
-		free(si);
-}
-
-/* ---- pipelines ---- */
-
-int
-nx__pipeline_slot(const struct nx_pipeline *p, const char *name)
-{
-	uint32_t i;
-
-	for (i = 0; i < p->nslots; i++)
-		if (strcmp(p->slots[i].name, name) == 0)
-			return (int)i;
-	return -1;
-}
-
-static void
-give_slots(struct nx_pipeline *p, const struct nx_build_env *env)
-{
-	uint32_t i;
-
-	for (i = 0; i < p->nslots; i++) {
-		nx__policy_destroy(&p->slots[i]);
-		nx__stage_inst_destroy(p->slots[i].cur);
-		nx__stage_inst_destroy(p->slots[i].prev);
-		p->slots[i].cur = p->slots[i].prev = NULL;
-		if (env != NULL && env->slot_give != NULL && p->slots[i].hidx != UINT32_MAX)
-			env->slot_give(env->arg, p->slots[i].hidx);
-	}
-	if (p->nrr != 0 && env != NULL && env->rr_give != NULL)
-		env->rr_give(env->arg, p->rr_base, p->nrr);
-	p->nrr = 0;
-}
-
-int
-nx__pipeline_build(struct nx_pipeline **out, const struct nx_pipe_spec *spec,
-		   const struct nx_build_env *env)
-{
-	struct nx_pipeline *p;
-	uint64_t need;
-	uint32_t i, nrr = 0;
-	int rc;
-
-	need = nx__graph_scratch_need(spec->nodes, spec->children, env->max_payload);
-	if (need > env->scratch_bytes)
-		return nx__err(NX_ENOSPC, "pipeline %s needs %llu bytes of scratch per worker at "
-			       "most; workers have %u (raise scratch, or lower max_payload)",
-			       spec->name, (unsigned long long)need, env->scratch_bytes);
-	p = env->pipe_pool != NULL ? nx__pool_get(env->pipe_pool) : calloc(1, sizeof *p);
-	if (p == NULL)
-		return env->pipe_pool != NULL ? NX_ENOSPC : nx__err(NX_ENOMEM, "pipeline %s", spec->name);
-	p->pool = env->pipe_pool;
-	strcpy(p->name, spec->name);
-	strcpy(p->graph, spec->graph);
-	p->version = 1;
-	p->nnodes = spec->nnodes;
-	p->nslots = spec->nslots;
-	p->nchildren = spec->nchildren;
-	p->scratch_bytes = (uint32_t)need;
-	memcpy(p->nodes, spec->nodes, sizeof p->nodes);
-	memcpy(p->children, spec->children, sizeof p->children);
-	memcpy(p->weights, spec->weights, sizeof p->weights);
-	for (i = 0; i < p->nslots; i++) {
-		strcpy(p->slots[i].name, spec->slots[i].name);
-		p->slots[i].hidx = UINT32_MAX;
-	}
-	for (i = 0; i < p->nnodes; i++)
-		if (p->nodes[i].kind == NX_NODE_RR)
-			p->nodes[i].rr = nrr++;
-	if (nrr != 0) {
-		int base = env->rr_take != NULL ? env->rr_take(env->arg, nrr) : 0;
-
-		if (base < 0) {
-			rc = nx__err(NX_ENOSPC, "pipeline %s: no room for %u round-robin counters",
-				     spec->name, nrr);
-			goto err;
-		}
-		p->rr_base = (uint32_t)base;
-		p->nrr = nrr;
-		for (i = 0; i < p->nnodes; i++)
-			if (p->nodes[i].kind == NX_NODE_RR)
-				p->nodes[i].rr += p->rr_base;
-	}
-	for (i = 0; i < p->nslots; i++) {
-		struct nx_slot *s = &p->slots[i];
-
-		if (env->slot_take != NULL) {
-			int h = env->slot_take(env->arg, spec->name, s->name);
-
-			if (h < 0) {
-				rc = nx__err(NX_ENOSPC, "pipeline %s: the stage slot table is full "
-					     "(max_slots)", spec->name);
-				goto err;
-			}
-			s->hidx = (uint32_t)h;
-		}
-		s->last_version = 1;
-		rc = nx__stage_inst_create(&s->cur, &spec->slots[i], 1, env);
-		if (rc == 0)
-			rc = nx__policy_build(s, &spec->slots[i].pol, spec->name, env);
-		if (rc < 0) {
-			rc = nx__err_ctx(rc, "pipeline %s, slot %s", spec->name, s->name);
-			goto err;
-		}
-	}
-	*out = p;
-	return 0;
-
-err:
-	nx__pipeline_destroy(p, env);
-	return rc;
-}
-
-void
-nx__pipeline_destroy(struct nx_pipeline *p, const struct nx_build_env *env)
-{
-	if (p == NULL)
-		return;
-	give_slots(p, env);
-	if (p->pool != NULL)
-		nx__pool_put(p->pool, p);
-	else
-		free(p);
+		nx__mem_free(si);
 }

@@ -1,5 +1,7 @@
 /*
- * core_internal.h - workers, pipelines, stages and the instance (nxd).
+ * worker.h - the worker and the channel structures it reads: what the
+ * control thread sets up and publishes, and what the worker keeps for
+ * itself (worker.c). The worker runs pipelines through pipe_run.h.
  *
  * Who writes what:
  *
@@ -17,8 +19,8 @@
  * only after nx_rcu_synchronize(): every worker has finished the loop in
  * which it could have seen it.
  */
-#ifndef NX_CORE_INTERNAL_H
-#define NX_CORE_INTERNAL_H
+#ifndef NX_CORE_WORKER_H
+#define NX_CORE_WORKER_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -30,50 +32,8 @@
 #include "shm/shm_internal.h"
 
 #define NX_BURST 32              /* requests taken from one channel per visit */
-#define NX_MAX_PIPELINES 64
 #define NX_MAX_RR 1024           /* round-robin turn counters per worker */
 #define NX_HEARTBEAT_LOOPS 256   /* idle bookkeeping every this many empty loops */
-
-/* ---- pools: fixed-size objects reserved at start-up (control thread) ---- */
-
-struct nx_pool {
-	uint8_t *base;
-	uint32_t *next;   /* free list, index + 1, 0 ends it */
-	size_t size;
-	uint32_t count;
-	uint32_t head;
-	uint32_t used;
-	const char *what;
-};
-
-int nx__pool_init(struct nx_pool *p, size_t size, uint32_t count, const char *what);
-void nx__pool_fini(struct nx_pool *p);
-/** A zeroed object, or NULL with an NX_ENOSPC message naming the pool. */
-void *nx__pool_get(struct nx_pool *p);
-void nx__pool_put(struct nx_pool *p, void *obj);
-
-/* ---- stages and pipelines (graph.h has the graph itself) ---- */
-
-struct nx_pipeline;
-struct nx_pipe_spec;
-
-struct nx_pipetab {
-	uint32_t n;
-	struct nx_pipeline *p[NX_MAX_PIPELINES];
-};
-
-/** Built-in stages. */
-extern const struct nx_stage_ops nx_stage_echo;
-extern const struct nx_stage_ops nx_stage_checksum;
-const struct nx_stage_ops *nx__stage_builtin(const char *name);
-int nx_stage_register(const struct nx_stage_ops *ops); /* nxd.h documents it */
-const char *nx__stage_builtin_names(void);
-/** The built-in pipelines (C tables): how many, and each one's spec. */
-unsigned nx__builtin_pipes(void);
-int nx__builtin_pipe_spec(unsigned i, struct nx_pipe_spec *spec);
-
-/** CRC-32C (Castagnoli), hardware-assisted where the CPU has it. */
-uint32_t nx_crc32c(uint32_t crc, const void *buf, size_t len);
 
 /* ---- channels and workers ---- */
 
@@ -110,7 +70,8 @@ struct nx_wchan {
 };
 
 struct nx_dlq_ring;
-struct nx_slot_rt;
+struct nx_pipetab;
+struct nx_slot_pol;
 
 struct nx_chanset {
 	uint32_t n;
@@ -135,7 +96,7 @@ struct nx_worker {
 	struct nx_health_slot_stats *stats; /* this worker's row of the slot stats */
 	struct nx_lhist *slot_hist;         /* this worker's row of the slot histograms */
 	struct nx_lhist *hist;              /* sampled request service times */
-	struct nx_slot_rt *rt;              /* policy state, by health slot index */
+	struct nx_slot_pol *slot_pol;       /* this worker's row of slot policy state */
 	struct nx_dlq_ring *dlq;            /* this worker's dead-letter ring, or NULL */
 	uint32_t dlq_entries;
 	uint64_t generation;
@@ -184,4 +145,4 @@ int nx__worker_serve(struct nx_worker *w, struct nx_wchan *ch, const struct nx_p
 /** Publish a new channel set to a worker and wake it. Control thread. */
 void nx__worker_kick(struct nx_worker *w);
 
-#endif /* NX_CORE_INTERNAL_H */
+#endif /* NX_CORE_WORKER_H */

@@ -13,7 +13,7 @@
  *                           degraded: skip | fallback | cache | fail
  *
  * Everything here is the running worker's own: its breaker for the slot
- * (x->rt), its counters (x->stats), its row of the slot's cache. Two
+ * (x->pol), its counters (x->stats), its row of the slot's cache. Two
  * words are shared: the instance's quarantine flag (set here, cleared
  * by nxctl release) and the slot's forced breaker state (set by nxctl
  * breaker); both are single stores, read once per call.
@@ -27,8 +27,9 @@
  */
 #include <string.h>
 
-#include "core_internal.h"
-#include "graph.h"
+#include "crc32c.h"
+#include "platform/nx_platform.h"
+#include "policy.h"
 
 /* ---- the last good answers (degraded = cache) ---- */
 
@@ -114,11 +115,11 @@ call_process(void *arg)
 }
 
 static void
-rt_reset(struct nx_slot_rt *rt, uint64_t owner)
+own_reset(struct nx_slot_pol *own, uint64_t owner)
 {
-	rt->owner = owner;
-	rt->force_seen = NX_BRK_FORCE_AUTO;
-	nx_brk_init(&rt->brk);
+	own->owner = owner;
+	own->force_seen = NX_BRK_FORCE_AUTO;
+	nx_brk_init(&own->brk);
 }
 
 static inline void
@@ -259,7 +260,7 @@ run_slot_policy(const struct nx_slot *s, const struct nx_stage_inst *si, struct 
 	const struct nx_slot_policy *pol = &s->pol;
 	struct nx_ctx *ctx = x->ctx;
 	struct nx_health_slot_stats *st = NULL;
-	struct nx_slot_rt *rt = NULL;
+	struct nx_slot_pol *own = NULL; /* the worker's own state for the slot */
 	const uint32_t r = ctx->nroute - 1; /* nx__run_slot recorded this slot */
 	/* one TSC read a call where the worker or the slot before knows the time */
 	uint64_t start = x->t_route == r && r < NX_CTX_ROUTE_MAX - 1 ? x->t_start : nx_ticks();
@@ -269,15 +270,15 @@ run_slot_policy(const struct nx_slot *s, const struct nx_stage_inst *si, struct 
 
 	if (x->stats != NULL && s->hidx < x->nstats)
 		st = &x->stats[s->hidx];
-	if (x->rt != NULL && s->hidx < x->nstats) {
+	if (x->pol != NULL && s->hidx < x->nstats) {
 		uint32_t force = ck_pr_load_32(&pol->force);
 
-		rt = &x->rt[s->hidx];
-		if (rt->owner != si->serial)
-			rt_reset(rt, si->serial); /* a new stage in the slot starts a new breaker */
-		if (force != rt->force_seen) {
-			nx_brk_force(&rt->brk, force, start);
-			rt->force_seen = force;
+		own = &x->pol[s->hidx];
+		if (own->owner != si->serial)
+			own_reset(own, si->serial); /* a new stage in the slot starts a new breaker */
+		if (force != own->force_seen) {
+			nx_brk_force(&own->brk, force, start);
+			own->force_seen = force;
 		}
 	}
 	{
@@ -290,7 +291,7 @@ run_slot_policy(const struct nx_slot *s, const struct nx_stage_inst *si, struct 
 			goto refused;
 		}
 	}
-	if (pol->breaker && rt != NULL && !nx_brk_allow(&rt->brk, &pol->brk, start)) {
+	if (pol->breaker && own != NULL && !nx_brk_allow(&own->brk, &pol->brk, start)) {
 		rc = NX_EBREAKER;
 		goto refused;
 	}
@@ -327,8 +328,8 @@ run_slot_policy(const struct nx_slot *s, const struct nx_stage_inst *si, struct 
 			as_dur = pol->brk.slow_ns + 1; /* an overrun is a slow call */
 		}
 	}
-	if (pol->breaker && rt != NULL) {
-		nx_brk_record(&rt->brk, &pol->brk, end, failed, as_dur);
+	if (pol->breaker && own != NULL) {
+		nx_brk_record(&own->brk, &pol->brk, end, failed, as_dur);
 		if (st != NULL && as_dur > pol->brk.slow_ns)
 			bump(&st->slow);
 	}
@@ -340,8 +341,8 @@ run_slot_policy(const struct nx_slot *s, const struct nx_stage_inst *si, struct 
 		nx__slot_time(x, s->hidx, ns);
 	}
 	nx__slot_count(x, s->hidx, failed ? -1 : 0);
-	if (st != NULL && rt != NULL)
-		publish_breaker(st, &rt->brk);
+	if (st != NULL && own != NULL)
+		publish_breaker(st, &own->brk);
 	if (!failed) {
 		if (cached)
 			cache_put(pol, x->worker, m, rc);
@@ -350,7 +351,7 @@ run_slot_policy(const struct nx_slot *s, const struct nx_stage_inst *si, struct 
 	return degrade(pol, m, x, st, rc, cached);
 
 refused:
-	if (st != NULL && rt != NULL)
-		publish_breaker(st, &rt->brk);
+	if (st != NULL && own != NULL)
+		publish_breaker(st, &own->brk);
 	return degrade(pol, m, x, st, rc, cached);
 }

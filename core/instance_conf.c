@@ -8,9 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core_internal.h"
-#include "graph.h"
 #include "nxd.h"
+#include "pipe.h"
 
 static int
 parse_u64(const char *key, const char *v, uint64_t min, uint64_t max, uint64_t *out)
@@ -291,7 +290,7 @@ nx_instance_conf_pipeline(struct nx_instance_conf *c, const char *name, const ch
 	if (s == NULL) {
 		if (c->nspecs == NX_MAX_PIPELINES)
 			return nx__err(NX_EINVAL, "more than %d pipelines", NX_MAX_PIPELINES);
-		more = realloc(c->specs, (c->nspecs + 1) * sizeof *c->specs);
+		more = nx__mem_realloc(c->specs, (c->nspecs + 1) * sizeof *c->specs);
 		if (more == NULL)
 			return nx__err(NX_ENOMEM, "pipeline %s", name);
 		c->specs = more;
@@ -321,7 +320,7 @@ nx_instance_conf_finish(struct nx_instance_conf *c)
 void
 nx_instance_conf_release(struct nx_instance_conf *c)
 {
-	free(c->specs);
+	nx__mem_free(c->specs);
 	c->specs = NULL;
 	c->nspecs = 0;
 }

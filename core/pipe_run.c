@@ -1,16 +1,17 @@
 /*
- * Running a pipeline's graph on one message: the worker's data path.
+ * Running a pipeline's graph on one message: the worker's data path
+ * (pipe_run.h has the inline entry, nx__pipeline_run).
  *
  * No allocation: intermediate outputs live in the worker's scratch, taken
  * as a stack (a node takes what it needs, runs its children above it,
- * gives it back). nx__graph_scratch_need() computes the worst case when a
- * pipeline is built, and a pipeline that would need more than a worker
+ * gives it back). nx__graph_scratch_need() (pipe_build.c) computes the
+ * worst case when a pipeline is built, and a pipeline that would need more than a worker
  * has is refused then, so running never runs out.
  */
 #include <string.h>
 
-#include "core_internal.h"
-#include "graph.h"
+#include "crc32c.h"
+#include "pipe_run.h"
 
 static int run_node(const struct nx_pipeline *p, uint16_t n, struct nx_msg *m,
 		    struct nx_exec *x);
@@ -254,34 +255,4 @@ nx__pipeline_run_graph(const struct nx_pipeline *p, struct nx_msg *msg, struct n
 {
 	x->top = 0;
 	return run_node(p, 0, msg, x);
-}
-
-/* Scratch one node needs, its children's included (they run above it). */
-static uint64_t
-need(const struct nx_node *nodes, const uint16_t *children, uint16_t n, uint32_t cap,
-     unsigned depth)
-{
-	const struct nx_node *nd = &nodes[n];
-	uint64_t mine = 0, most = 0, c;
-	unsigned i;
-
-	if (depth > NX_MAX_DEPTH)
-		return UINT64_MAX / 2;
-	if (nd->kind == NX_NODE_SEQ)
-		mine = (uint64_t)(nd->nchild > 2 ? 2 : nd->nchild > 1 ? 1 : 0) * cap;
-	else if (nd->kind == NX_NODE_FANOUT)
-		mine = (uint64_t)nd->nchild * (cap + 4);
-	if (nd->kind != NX_NODE_STAGE)
-		for (i = 0; i < nd->nchild; i++) {
-			c = need(nodes, children, children[nd->child0 + i], cap, depth + 1);
-			if (c > most)
-				most = c;
-		}
-	return mine + most;
-}
-
-uint64_t
-nx__graph_scratch_need(const struct nx_node *nodes, const uint16_t *children, uint32_t max_payload)
-{
-	return need(nodes, children, 0, max_payload, 0);
 }

@@ -1,37 +1,33 @@
 /*
- * graph.h - pipelines as static graphs of stage slots.
+ * pipe.h - pipelines on the control path: what a pipeline should be (a
+ * spec), what a built one is, and the calls that parse, build and tear
+ * them down. The data path that runs a built pipeline is pipe_run.h.
  *
  *   spec      what a pipeline should be: nodes, slots, stage names and
- *             parameters (from a C table or a [pipeline.NAME] section)
+ *             parameters (from a C table or a [pipeline.NAME] section);
+ *             pipe_parse.c, policy_parse.c, pipe_builtin.c
  *   pipeline  a built spec: the same nodes, and slots holding live stage
- *             instances; immutable once published, except each slot's
- *             current instance, which a swap replaces through RCU
+ *             instances (stage.c, pipe_build.c); immutable once
+ *             published, except each slot's current instance, which a
+ *             swap replaces through RCU
  *
  * A worker reads the pipeline pointer once per request and each slot's
  * instance pointer once per visit; both stay valid until it marks its
  * next quiescent state, so a request runs every slot it visits on one
  * whole instance, old or new, never half of a swap.
  */
-#ifndef NX_GRAPH_H
-#define NX_GRAPH_H
+#ifndef NX_CORE_PIPE_H
+#define NX_CORE_PIPE_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
 #include <nx/nx_stage.h>
 
-#include <string.h>
-
 #include "breaker.h"
-#include "platform/nx_rcu.h"
 #include "shm/shm_internal.h"
 
-/* Built with -DNX_NO_COUNTERS=1 (build/bin/nxd-nocounters), the data
- * path keeps no counters: only to measure what they cost. */
-#ifndef NX_NO_COUNTERS
-#define NX_NO_COUNTERS 0
-#endif
-
+#define NX_MAX_PIPELINES 64   /* per instance */
 #define NX_MAX_NODES 32       /* per pipeline */
 #define NX_MAX_SLOTS 16       /* per pipeline */
 #define NX_MAX_CHILDREN 64    /* per pipeline, all nodes together */
@@ -79,7 +75,7 @@ enum nx_degraded {
 
 /*
  * A slot's policies, as configured (SLOT.breaker, SLOT.budget-us, ...;
- * see core/policy_conf.c). Durations in ns here; a built slot holds them
+ * see core/policy_parse.c). Durations in ns here; a built slot holds them
  * in TSC ticks.
  */
 struct nx_policy_spec {
@@ -137,6 +133,21 @@ int nx__spec_parse_text(struct nx_pipe_spec *s, const char *text);
  * check limits, kinds and options. @return 0 or NX_EINVAL saying what
  */
 int nx__spec_finish(struct nx_pipe_spec *s);
+
+/** The built-in pipelines (C tables, pipe_builtin.c): how many, and each
+ *  one's finished spec. */
+unsigned nx__builtin_pipes(void);
+int nx__builtin_pipe_spec(unsigned i, struct nx_pipe_spec *spec);
+
+/**
+ * One SLOT.key of a pipeline section, if it is a policy key
+ * (core/policy_parse.c). @return 0, 1 (not a policy key: a stage
+ * parameter), or NX_EINVAL saying what was wrong
+ */
+int nx__policy_set(struct nx_policy_spec *ps, const char *pipe, const char *slot, const char *key,
+		   const char *value);
+/** Checks of a slot's policies as a whole. @return 0 or NX_EINVAL */
+int nx__policy_check(const struct nx_policy_spec *ps, const char *pipe, const char *slot);
 
 /* ---- pipelines ---- */
 
@@ -209,6 +220,13 @@ struct nx_pipeline {
 	char graph[512];
 };
 
+/* The instance's pipelines, by id: RCU-published, read by workers once
+ * per loop. */
+struct nx_pipetab {
+	uint32_t n;
+	struct nx_pipeline *p[NX_MAX_PIPELINES];
+};
+
 /* Everything building a pipeline needs from the instance. */
 struct nx_build_env {
 	uint32_t max_payload;          /* largest intermediate output */
@@ -230,6 +248,8 @@ struct nx_build_env {
 	const char *plugin_dirs;       /* where plugins may come from ("DIR:DIR"); NULL any */
 };
 
+/* ---- stage instances (stage.c) ---- */
+
 /** The stage ops for a name: built-in, or from a plugin (under plugin_dirs,
  *  "DIR:DIR...", when not NULL or empty). */
 int nx__stage_resolve(const struct nx_slot_spec *ss, const char *plugin_dirs,
@@ -244,6 +264,8 @@ int nx__stage_inst_create(struct nx_stage_inst **out, const struct nx_slot_spec 
 /** fini and free: only after no worker can see it. */
 void nx__stage_inst_destroy(struct nx_stage_inst *si);
 
+/* ---- building (pipe_build.c) ---- */
+
 /**
  * Build a pipeline from a finished spec: every slot's stage created and
  * checked, scratch needs within the workers' scratch. Nothing is left on
@@ -253,15 +275,6 @@ int nx__pipeline_build(struct nx_pipeline **out, const struct nx_pipe_spec *spec
 		       const struct nx_build_env *env);
 /** fini every stage (current and previous) and free: after a grace period. */
 void nx__pipeline_destroy(struct nx_pipeline *p, const struct nx_build_env *env);
-/**
- * One SLOT.key of a pipeline section, if it is a policy key
- * (core/policy_conf.c). @return 0, 1 (not a policy key: a stage
- * parameter), or NX_EINVAL saying what was wrong
- */
-int nx__policy_set(struct nx_policy_spec *ps, const char *pipe, const char *slot, const char *key,
-		   const char *value);
-/** Checks of a slot's policies as a whole. @return 0 or NX_EINVAL */
-int nx__policy_check(const struct nx_policy_spec *ps, const char *pipe, const char *slot);
 /** Build a slot's policies (its fallback stage, its caches). @return 0 or an error */
 int nx__policy_build(struct nx_slot *s, const struct nx_policy_spec *ps, const char *pipe,
 		     const struct nx_build_env *env);
@@ -271,155 +284,8 @@ void nx__policy_destroy(struct nx_slot *s);
 /** Index of a slot by name, or -1. */
 int nx__pipeline_slot(const struct nx_pipeline *p, const char *name);
 
-/* ---- running (data path) ---- */
-
-
-
-/* What a worker brings to a run. */
-struct nx_exec {
-	struct nx_ctx *ctx;
-	uint8_t *scratch;              /* per worker */
-	uint32_t scratch_cap;
-	uint32_t top;                  /* scratch in use */
-	uint32_t max_payload;
-	uint32_t *rr;                  /* the worker's turn counters */
-	struct nx_health_slot_stats *stats; /* the worker's per-slot counters, by hidx; may be NULL */
-	struct nx_lhist *hists;        /* the worker's per-slot histograms, by hidx; may be NULL */
-	struct nx_slot_rt *rt;         /* the worker's per-slot policy state, by hidx; may be NULL */
-	uint32_t nstats;
-	uint32_t worker;               /* the worker's index (its row of slot caches) */
-	/* A TSC value a policy slot may take as its start instead of reading
-	 * the TSC again: valid while no slot ran since (ctx->nroute equals
-	 * t_route). The worker sets it from its loop's read for the first
-	 * request of a burst; each policy slot leaves its end for the next. */
-	uint64_t t_start;
-	uint32_t t_route;
-};
-
-/* One worker's policy state for one slot (core/policy.c). */
-struct nx_slot_rt {
-	uint64_t owner;                /* serial of the instance it was for: another resets it */
-	uint32_t force_seen;
-	uint32_t pad;
-	struct nx_breaker brk;
-};
-
-/* A slot with policies (core/policy.c): breaker, budget, containment,
- * degraded strategies. si is the instance nx__run_slot read. */
-int nx__run_slot_policy(const struct nx_slot *s, const struct nx_stage_inst *si, struct nx_msg *m,
-			struct nx_exec *x);
-
-/* The whole graph (graph.c); nx__pipeline_run below is the entry. */
-int nx__pipeline_run_graph(const struct nx_pipeline *p, struct nx_msg *msg, struct nx_exec *x);
-
-/* A sampled stage time, to the slot's counters and histogram. */
-static inline void
-nx__slot_time(struct nx_exec *x, uint32_t hidx, uint64_t ns)
-{
-	struct nx_health_slot_stats *s;
-
-	if (x->stats == NULL || hidx >= x->nstats)
-		return;
-	s = &x->stats[hidx];
-	nx__store64(&s->timed, s->timed + 1);
-	nx__store64(&s->time_ns, s->time_ns + ns);
-	if (x->hists != NULL)
-		nx_lhist_record(&x->hists[hidx], ns);
-}
-
-static inline void
-nx__slot_count(struct nx_exec *x, uint32_t hidx, int status)
-{
-	struct nx_health_slot_stats *s;
-
-	if (NX_NO_COUNTERS || x->stats == NULL || hidx >= x->nstats)
-		return;
-	s = &x->stats[hidx];
-	nx__store64(&s->calls, s->calls + 1);
-	if (status < 0) {
-		nx__store64(&s->failures, s->failures + 1);
-		nx__store64(&s->consec_failures, s->consec_failures + 1);
-	} else if (s->consec_failures != 0) {
-		nx__store64(&s->consec_failures, 0);
-	}
-}
-
-/*
- * Run a slot's stage: read its instance once (RCU), record the route.
- * Returns what process returned: 0, NX_STAGE_PASS, a child index for a
- * selector, or a negative error.
- */
-static inline int
-nx__run_slot(const struct nx_pipeline *p, uint16_t slot, struct nx_msg *m, struct nx_exec *x)
-{
-	const struct nx_slot *s = &p->slots[slot];
-	const struct nx_stage_inst *si = nx_rcu_deref(s->cur);
-	struct nx_ctx *ctx = x->ctx;
-	int rc;
-
-	const uint32_t r = ctx->nroute;
-
-	if (r < NX_CTX_ROUTE_MAX)
-		ctx->route[ctx->nroute++] = (uint16_t)s->hidx;
-	ctx->stage_version = si->version;
-	m->out_len = 0;
-	if (__builtin_expect(s->pol.on, 0))
-		return nx__run_slot_policy(s, si, m, x); /* counts for itself */
-	if (__builtin_expect(ctx->flags & NX_CTX_TIMED, 0)) {
-		/* a sampled request: each stage's own time, for the context and
-		 * the slot's latency histogram */
-		uint64_t t0 = nx_ticks(), ns;
-
-		rc = si->ops->process(si->state, m, ctx);
-		ns = nx_ticks_to_ns(nx_ticks() - t0);
-		if (r < NX_CTX_ROUTE_MAX)
-			ctx->route_ns[r] = ns > UINT32_MAX ? UINT32_MAX : (uint32_t)ns;
-		nx__slot_time(x, s->hidx, ns);
-	} else {
-		rc = si->ops->process(si->state, m, ctx);
-	}
-	nx__slot_count(x, s->hidx, rc);
-	return rc;
-}
-
-
-/* A stage as a node: its output lands in m->out, or is its input (PASS). */
-static inline int
-nx__node_stage(const struct nx_pipeline *p, const struct nx_node *nd, struct nx_msg *m,
-	   struct nx_exec *x)
-{
-	int rc = nx__run_slot(p, nd->slot, m, x);
-
-	if (rc == NX_STAGE_PASS) {
-		if (m->in_len > m->out_cap)
-			return NX_EOVERFLOW;
-		if (m->out != m->in)
-			memmove(m->out, m->in, m->in_len);
-		m->out_len = m->in_len;
-		return 0;
-	}
-	if (rc > 0)
-		return NX_ESTAGE; /* only selectors return a positive value */
-	if (rc == 0 && m->out_len > m->out_cap)
-		return NX_EOVERFLOW;
-	return rc;
-}
-
-/**
- * Run a pipeline on one message (worker). msg->out is where the answer
- * goes (msg->out_cap bytes). A one-stage pipeline runs inline, without a
- * call into the graph walker. @return 0 or a negative NX_E* code
- */
-static inline int
-nx__pipeline_run(const struct nx_pipeline *p, struct nx_msg *msg, struct nx_exec *x)
-{
-	if (p->nnodes == 1)
-		return nx__node_stage(p, &p->nodes[0], msg, x);
-	return nx__pipeline_run_graph(p, msg, x);
-}
-
 /** Scratch a spec's graph needs per request, for a given max payload. */
 uint64_t nx__graph_scratch_need(const struct nx_node *nodes, const uint16_t *children,
 				uint32_t max_payload);
 
-#endif /* NX_GRAPH_H */
+#endif /* NX_CORE_PIPE_H */

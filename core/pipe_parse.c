@@ -25,8 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core_internal.h"
-#include "graph.h"
+#include "pipe.h"
+#include "platform/nx_platform.h"
+#include "stages.h"
 
 static bool
 name_ok(const char *s, size_t n)

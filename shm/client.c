@@ -44,7 +44,8 @@ enum {
 	CLIENT_STOPPED = 3,  /* nxd stopped for good */
 };
 
-struct nx_slot {
+/* One request in flight, by its sequence number: where its answer goes. */
+struct nx_pending {
 	uint64_t user_data;
 	uint64_t arena_end; /* arena position after this request, if it used the arena */
 	void *out;
@@ -78,7 +79,7 @@ struct nx_client {
 	bool ext_used;                      /* requests use extensions: prefetch them */
 	uint64_t dup_dropped;
 	uint64_t rng;                       /* retries' jitter (xorshift) */
-	struct nx_slot *slots;
+	struct nx_pending *slots;
 };
 
 #define NX_CHECK_EVERY 256 /* empty polls between looks at the instance */
@@ -310,7 +311,7 @@ static int
 submit_one(struct nx_client *c, const struct nx_req *r)
 {
 	struct nx_req_desc *d;
-	struct nx_slot *s;
+	struct nx_pending *s;
 
 	if (c->state != CLIENT_ATTACHED)
 		return c->state == CLIENT_STOPPED ? NX_ESHUTDOWN :
@@ -413,7 +414,7 @@ static bool
 complete(struct nx_client *c, const struct nx_resp_desc *rd, uint32_t rslot, int status,
 	 struct nx_completion *comp)
 {
-	struct nx_slot *s = &c->slots[c->completed & c->mask];
+	struct nx_pending *s = &c->slots[c->completed & c->mask];
 	uint32_t out_len = 0;
 	bool report = !s->discard;
 
@@ -505,7 +506,7 @@ poll_some(struct nx_client *c, struct nx_completion *comps, unsigned max)
 		 * descriptor's rather than after it. */
 		rslot = c->v.resp->c_head & c->mask;
 		if (c->completed != c->submitted) {
-			const struct nx_slot *next = &c->slots[c->completed & c->mask];
+			const struct nx_pending *next = &c->slots[c->completed & c->mask];
 
 			if (next->place == NX_RESP_EXT)
 				__builtin_prefetch(c->v.resp_ext + (size_t)rslot * NX_EXT_BYTES, 0);

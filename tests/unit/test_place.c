@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "platform/nx_platform.h"
+#include "core/place.h"
 
 /*
  * Synthetic topologies spell their NUMA level: when hwloc 2.9 inserts the

@@ -89,7 +89,7 @@ TEST_HELPERS := $(patsubst tests/helpers/%.c,$(TST)/helpers/%,$(wildcard tests/h
 TEST_SO := $(patsubst tests/preload/%.c,$(TST)/preload/%.so,$(wildcard tests/preload/*.c)) \
 	$(patsubst tests/plugins/%.c,$(TST)/plugins/%.so,$(wildcard tests/plugins/*.c))
 
-.PHONY: all deps test test-stress demo bench asan tsan install clean headers-check clang
+.PHONY: all deps test test-stress demo bench asan tsan install clean headers-check clang layout-check
 all: $(LIBNX_SO) $(LIBNX_A) $(LIBCORE_A) $(TOOL_BINS) $(BENCH_BINS) $(LIB)/nx.pc $(EXAMPLE_PLUGINS)
 
 deps:
@@ -205,6 +205,11 @@ $(TST)/plugins/%.so: tests/plugins/%.c include/nx/nx_stage.h
 # every public header compiles alone (tests/headers/check.sh)
 headers-check:
 	$(Q)tests/headers/check.sh
+
+# the seams (tests/layout/check.py): core/ OS-free, no include or call
+# cycle between files, layers one way; over the sources and the objects
+layout-check: all
+	$(Q)python3 tests/layout/check.py --src . --obj $(OBJ)
 
 TEST_BINS := $(UNIT_BINS) $(STRESS_BINS) $(INTEG_BINS) $(HOSTILE_BINS) $(TEST_HELPERS) $(TEST_SO)
 

@@ -57,7 +57,7 @@ CORE_SRC := $(wildcard core/*.c)
 ALL_LIB_SRC := $(PLATFORM_SRC) $(SHM_SRC) $(CORE_SRC)
 
 # libnx: what a client needs, without liburcu or hwloc.
-LIBNX_SRC := core/errno.c shm/client.c shm/retry.c shm/backoff.c shm/channel.c shm/names.c shm/health_map.c shm/attach.c \
+LIBNX_SRC := platform/base/errno.c shm/client.c shm/retry.c shm/backoff.c shm/channel.c shm/names.c shm/health_map.c shm/attach.c \
 	platform/linux/err.c platform/linux/log.c platform/linux/clock.c \
 	platform/linux/futex.c platform/linux/shm.c platform/linux/ctl.c platform/linux/file.c \
 	platform/linux/thread.c platform/linux/mem.c
@@ -89,7 +89,7 @@ TEST_HELPERS := $(patsubst tests/helpers/%.c,$(TST)/helpers/%,$(wildcard tests/h
 TEST_SO := $(patsubst tests/preload/%.c,$(TST)/preload/%.so,$(wildcard tests/preload/*.c)) \
 	$(patsubst tests/plugins/%.c,$(TST)/plugins/%.so,$(wildcard tests/plugins/*.c))
 
-.PHONY: all deps test test-stress demo bench asan tsan install clean headers-check clang
+.PHONY: all deps test test-stress demo bench asan tsan install clean headers-check clang layout-check
 all: $(LIBNX_SO) $(LIBNX_A) $(LIBCORE_A) $(TOOL_BINS) $(BENCH_BINS) $(LIB)/nx.pc $(EXAMPLE_PLUGINS)
 
 deps:
@@ -205,6 +205,11 @@ $(TST)/plugins/%.so: tests/plugins/%.c include/nx/nx_stage.h
 # every public header compiles alone (tests/headers/check.sh)
 headers-check:
 	$(Q)tests/headers/check.sh
+
+# the seams (tests/layout/check.py): core/ OS-free, no include or call
+# cycle between files, layers one way; over the sources and the objects
+layout-check: all
+	$(Q)python3 tests/layout/check.py --src . --obj $(OBJ)
 
 TEST_BINS := $(UNIT_BINS) $(STRESS_BINS) $(INTEG_BINS) $(HOSTILE_BINS) $(TEST_HELPERS) $(TEST_SO)
 

@@ -11,6 +11,7 @@
 
 #include <nx/nx_stage.h>
 
+#include "place.h"
 #include "platform/nx_platform.h"
 #include "shm/shm_internal.h"
 

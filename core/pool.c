@@ -3,7 +3,6 @@
  * instances come from here, so their storage is sized by the
  * configuration, not by what a swap happens to need. Control thread only.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "platform/nx_platform.h"
@@ -18,8 +17,8 @@ nx__pool_init(struct nx_pool *p, size_t size, uint32_t count, const char *what)
 	p->size = (size + 63) & ~(size_t)63;
 	p->count = count;
 	p->what = what;
-	p->base = aligned_alloc(64, p->size * count);
-	p->next = calloc(count, sizeof *p->next);
+	p->base = nx__mem_aligned(64, p->size * count);
+	p->next = nx__mem_zalloc(count, sizeof *p->next);
 	if (p->base == NULL || p->next == NULL) {
 		nx__pool_fini(p);
 		return nx__err(NX_ENOMEM, "%s pool: %u of %zu bytes", what, count, size);
@@ -34,8 +33,8 @@ nx__pool_init(struct nx_pool *p, size_t size, uint32_t count, const char *what)
 void
 nx__pool_fini(struct nx_pool *p)
 {
-	free(p->base);
-	free(p->next);
+	nx__mem_free(p->base);
+	nx__mem_free(p->next);
 	p->base = NULL;
 	p->next = NULL;
 }

@@ -124,52 +124,60 @@ void nx_thread_yield(void);
 /** Try to make the calling thread SCHED_FIFO at prio. @return 0 or NX_EPERM/NX_EIO */
 int nx_thread_set_rt(int prio);
 
-/* ---- placement ---- */
+/* ---- topology: what the placement policy (core/place.c) decides over ---- */
 
-#define NX_PLACE_MAX_WORKERS 64
-#define NX_PLACE_REASON_LEN 160
+/* CPU numbers a topology or a cpulist may hold: [0, NX_CPU_LIMIT); Linux NR_CPUS <= 8192. */
+#define NX_CPU_LIMIT 65536
+/* NUMA nodes kept per PU (the nodes whose memory is local to it). */
+#define NX_TOPO_PU_NUMA_MAX 8
 
-struct nx_place_req {
-	int workers;               /**< how many workers; 0 = one per usable core */
-	const int *cpus;           /**< explicit worker CPUs (nworker_cpus), or NULL */
-	int ncpus;                 /**< length of cpus */
-	const char *isolated;      /**< cpulist of isolated CPUs; NULL = read /sys */
-	const char *synthetic;     /**< hwloc synthetic topology (tests); NULL = this machine */
-	const char *allowed;       /**< cpulist the process may use; NULL = its affinity mask */
-	int numa_node;             /**< NUMA node holding the segments; -1 = any */
+/** One processing unit (hardware thread). */
+struct nx__topo_pu {
+	int cpu;                       /**< OS index, < NX_CPU_LIMIT */
+	int core;                      /**< logical index of its core; -1 when the
+					*   topology puts it under no core */
+	int numa[NX_TOPO_PU_NUMA_MAX]; /**< OS indices of its local NUMA nodes, ascending */
+	int nnuma;                     /**< how many (0: unknown) */
+	bool allowed;                  /**< the OS lets this process's cgroup use it */
+	bool affine;                   /**< in this process's affinity mask */
+	bool isolated;                 /**< in the kernel's list of isolated CPUs */
 };
 
-struct nx_place_cpu {
-	int cpu;                          /**< OS index of the PU */
-	int core;                         /**< logical index of its core */
-	int numa;                         /**< NUMA node OS index, -1 when unknown */
-	bool isolated;                    /**< in the isolated list */
-	char reason[NX_PLACE_REASON_LEN]; /**< why this CPU was chosen */
+/** A machine as plain data: no policy, no OS type. */
+struct nx__topo {
+	struct nx__topo_pu *pu; /**< every PU in topology order: a core's PUs adjacent */
+	int npus;
+	int *numa;              /**< every NUMA node's OS index, ascending */
+	int nnuma;
+	/** "" or why the isolated CPUs are unknown ("cannot read <path> (<reason>)") */
+	char isolated_unread[192];
 };
 
-struct nx_place_plan {
-	int nworkers;
-	struct nx_place_cpu worker[NX_PLACE_MAX_WORKERS];
-	struct nx_place_cpu control;      /**< the control thread's CPU */
-	bool control_shares_worker_core;  /**< only when there was no other core */
-	int ncores, npus;                 /**< what the topology had */
-	char notes[512];                  /**< warnings: e.g. fewer cores than asked */
+/* What nx__topo_load reads besides the topology. */
+enum {
+	NX_TOPO_AFFINITY = 1, /**< this process's affinity mask (else: affine = allowed) */
+	NX_TOPO_ISOLATED = 2, /**< the kernel's isolated CPUs (else: none) */
 };
 
 /**
- * Plan where workers and the control thread run: one worker per
- * physical core, never two on SMT siblings, isolated CPUs first, the NUMA
- * node of the segments preferred, the control thread on another CPU.
- * @return 0, NX_EINVAL (an explicit CPU is unknown, duplicate, an SMT
- *   sibling of another worker, or too many workers), NX_EIO (hwloc failed)
+ * Load the machine's topology, or a synthetic one (tests; a description
+ * in the port's own syntax), and with it what `what` asks for. A
+ * synthetic topology reads nothing of the machine: every PU allowed and
+ * affine, none isolated. An unreadable isolated list is not an error: it
+ * is said in isolated_unread. Release with nx__topo_free.
+ * @return 0, NX_EINVAL (bad synthetic description, bad isolated list),
+ *   NX_ENOMEM, NX_EIO
  */
-int nx_place_plan(struct nx_place_plan *plan, const struct nx_place_req *req);
-/** Write the plan as readable text. @return bytes written (snprintf rules) */
-int nx_place_format(const struct nx_place_plan *plan, char *buf, size_t len);
-/** Write the plan as one JSON object. */
-int nx_place_format_json(const struct nx_place_plan *plan, char *buf, size_t len);
+int nx__topo_load(struct nx__topo *topo, const char *synthetic, unsigned what);
+void nx__topo_free(struct nx__topo *topo);
+
 /** Parse "0-3,6,8-9" into cpus[]. @return count, or NX_EINVAL */
 int nx_cpulist_parse(const char *s, int *cpus, int max);
+/**
+ * Parse a cpulist into bits (NX_CPU_LIMIT bits, CPU c at bits[c / 64]
+ * bit c % 64), adding to what is there. @return the bits now set, or NX_EINVAL
+ */
+int nx__cpulist_bits(const char *s, uint64_t *bits);
 
 /* ---- futex: wait and wake, usable across processes ---- */
 

@@ -2,7 +2,8 @@
  * Placement: cpulist parsing, the planner on synthetic hwloc topologies
  * (isolation first, NUMA next, never two workers on SMT siblings, a core
  * kept for the control thread), the refusals, and the text and JSON
- * renderings. One test runs on this machine.
+ * renderings; the planner over hand-built topologies (struct nx__topo),
+ * and the topology hwloc fills. One test runs on this machine.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,7 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "platform/nx_platform.h"
+#include "core/place.h"
 
 /*
  * Synthetic topologies spell their NUMA level: when hwloc 2.9 inserts the
@@ -925,6 +926,165 @@ test_plan_cuts_notes_that_overflow_with_an_ellipsis(void **state)
 	assert_int_equal(strncmp(p.notes, "control thread shares core", 26), 0);
 }
 
+/* ---- the policy over hand-built topologies, and the topology from hwloc ---- */
+
+/*
+ * ncores cores of smt PUs; core k holds cpus k, k + ncores, ... (the
+ * numbering of most x86 servers), NUMA node = core * nnuma / ncores.
+ */
+static struct nx__topo
+topo_hand(struct nx__topo_pu *pu, int *numa, int ncores, int smt, int nnuma)
+{
+	struct nx__topo t;
+	int n = 0;
+
+	memset(&t, 0, sizeof t);
+	for (int k = 0; k < ncores; k++)
+		for (int s = 0; s < smt; s++, n++) {
+			memset(&pu[n], 0, sizeof pu[n]);
+			pu[n].cpu = k + s * ncores;
+			pu[n].core = k;
+			pu[n].numa[0] = k * nnuma / ncores;
+			pu[n].nnuma = 1;
+			pu[n].allowed = true;
+			pu[n].affine = true;
+		}
+	for (int i = 0; i < nnuma; i++)
+		numa[i] = i;
+	t.pu = pu;
+	t.npus = n;
+	t.numa = numa;
+	t.nnuma = nnuma;
+	return t;
+}
+
+static void
+test_plan_over_a_hand_built_topology_matches_the_synthetic_one(void **state)
+{
+	struct nx__topo_pu pu[16];
+	int numa[2];
+	struct nx__topo t = topo_hand(pu, numa, 8, 2, 2);
+	struct nx_place_req r = req_syn(TOPO_NUMA, "4-15", 5);
+	struct nx_place_plan a, b;
+	char want[4096], got[4096];
+
+	(void)state;
+	/* TOPO_NUMA numbers core k's PUs 2k, 2k+1 */
+	for (int i = 0; i < 16; i++) {
+		pu[i].cpu = i;
+		pu[i].core = i / 2;
+		pu[i].numa[0] = i / 8;
+	}
+	r.numa_node = 1;
+	plan_ok(&a, &r);
+	assert_int_equal(nx__place_plan_topo(&b, &r, &t), 0);
+	nx_place_format(&a, want, sizeof want);
+	nx_place_format(&b, got, sizeof got);
+	assert_string_equal(got, want);
+	nx_place_format_json(&a, want, sizeof want);
+	nx_place_format_json(&b, got, sizeof got);
+	assert_string_equal(got, want);
+}
+
+static void
+test_plan_takes_isolation_and_affinity_from_the_topology(void **state)
+{
+	struct nx__topo_pu pu[8];
+	int numa[1];
+	struct nx__topo t = topo_hand(pu, numa, 4, 2, 1);
+	struct nx_place_req r = req_syn(NULL, NULL, 0);
+	struct nx_place_plan p;
+
+	(void)state;
+	/* cores 2 {2,6} and 3 {3,7} isolated; cpu 7 outside the affinity mask */
+	for (int i = 0; i < 8; i++) {
+		pu[i].isolated = pu[i].cpu % 4 >= 2;
+		pu[i].affine = pu[i].cpu != 7;
+	}
+	assert_int_equal(nx__place_plan_topo(&p, &r, &t), 0);
+	assert_int_equal(p.nworkers, 2);
+	assert_int_equal(p.worker[0].cpu, 2);
+	assert_int_equal(p.worker[1].cpu, 3);
+	assert_true(p.worker[0].isolated && p.worker[1].isolated);
+	assert_int_equal(p.control.cpu, 0);
+	assert_false(p.control.isolated);
+	/* an explicit list replaces what the topology says */
+	r.isolated = "";
+	r.allowed = "0-7";
+	assert_int_equal(nx__place_plan_topo(&p, &r, &t), 0);
+	assert_int_equal(p.nworkers, 3);
+	assert_false(p.worker[0].isolated);
+}
+
+static void
+test_plan_says_when_the_isolated_cpus_could_not_be_read(void **state)
+{
+	struct nx__topo_pu pu[4];
+	int numa[1];
+	struct nx__topo t = topo_hand(pu, numa, 4, 1, 1);
+	struct nx_place_req r = req_syn(NULL, NULL, 0);
+	struct nx_place_plan p;
+
+	(void)state;
+	snprintf(t.isolated_unread, sizeof t.isolated_unread,
+		 "cannot read /sys/devices/system/cpu/isolated (Permission denied)");
+	assert_int_equal(nx__place_plan_topo(&p, &r, &t), 0);
+	assert_contains(p.notes, "cannot read /sys/devices/system/cpu/isolated (Permission "
+				 "denied): planned as if no CPU were isolated");
+}
+
+static void
+test_plan_over_a_pu_with_two_numa_nodes_counts_it_local_to_both(void **state)
+{
+	struct nx__topo_pu pu[2];
+	int numa[2] = { 0, 1 };
+	struct nx__topo t = topo_hand(pu, numa, 2, 1, 2);
+	struct nx_place_req r = req_syn(NULL, NULL, 1);
+	struct nx_place_plan p;
+	char buf[2048];
+
+	(void)state;
+	/* cpu 0 on node 0 (DRAM) and node 1 (high-bandwidth memory) */
+	pu[0].numa[1] = 1;
+	pu[0].nnuma = 2;
+	pu[1].numa[0] = 0;
+	r.numa_node = 1;
+	assert_int_equal(nx__place_plan_topo(&p, &r, &t), 0);
+	assert_int_equal(p.worker[0].cpu, 0);
+	assert_int_equal(p.worker[0].numa, 0);
+	nx_place_format(&p, buf, sizeof buf);
+	assert_contains(buf, "NUMA node 0 (holds the segments)");
+}
+
+static void
+test_topo_load_fills_cores_and_numa_nodes_from_hwloc(void **state)
+{
+	struct nx__topo t;
+
+	(void)state;
+	assert_int_equal(nx__topo_load(&t, TOPO_NUMA, NX_TOPO_AFFINITY | NX_TOPO_ISOLATED), 0);
+	assert_int_equal(t.npus, 16);
+	assert_int_equal(t.nnuma, 2);
+	assert_int_equal(t.numa[0], 0);
+	assert_int_equal(t.numa[1], 1);
+	for (int i = 0; i < 16; i++) {
+		assert_int_equal(t.pu[i].cpu, i);
+		assert_int_equal(t.pu[i].core, i / 2);
+		assert_int_equal(t.pu[i].nnuma, 1);
+		assert_int_equal(t.pu[i].numa[0], i / 8);
+		assert_true(t.pu[i].allowed && t.pu[i].affine);
+		assert_false(t.pu[i].isolated);
+	}
+	assert_string_equal(t.isolated_unread, "");
+	nx__topo_free(&t);
+	assert_int_equal(nx__topo_load(&t, "numa:1 pu:2", 0), 0);
+	assert_int_equal(t.npus, 2);
+	assert_int_equal(t.pu[1].core, -1);
+	nx__topo_free(&t);
+	assert_int_equal(nx__topo_load(&t, "bogus:3", 0), NX_EINVAL);
+	assert_null(t.pu);
+}
+
 /* ---- this machine, and threads ---- */
 
 static void
@@ -1050,6 +1210,11 @@ main(void)
 		cmocka_unit_test(test_format_json_is_one_valid_object_on_one_line),
 		cmocka_unit_test(test_format_json_escapes_strings),
 		cmocka_unit_test(test_plan_cuts_notes_that_overflow_with_an_ellipsis),
+		cmocka_unit_test(test_plan_over_a_hand_built_topology_matches_the_synthetic_one),
+		cmocka_unit_test(test_plan_takes_isolation_and_affinity_from_the_topology),
+		cmocka_unit_test(test_plan_says_when_the_isolated_cpus_could_not_be_read),
+		cmocka_unit_test(test_plan_over_a_pu_with_two_numa_nodes_counts_it_local_to_both),
+		cmocka_unit_test(test_topo_load_fills_cores_and_numa_nodes_from_hwloc),
 		cmocka_unit_test(test_plan_on_this_machine_has_a_worker),
 		cmocka_unit_test(test_plan_runs_concurrently_without_shared_state),
 	};

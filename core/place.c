@@ -1,8 +1,8 @@
 /*
- * Placement with hwloc: which CPU each worker and the control thread runs
- * on. Control path only: it loads the topology, decides, and lets go of
- * it. No global state: every call has its own topology and bitmaps, and
- * the only thing shared is the thread-local error message.
+ * The placement policy: which CPU each worker and the control thread runs
+ * on, over the plain topology the platform fills (struct nx__topo). Control
+ * path only. No global state: every call has its own topology and CPU sets,
+ * and the only thing shared is the thread-local error message.
  *
  * What a worker gets, best first:
  *
@@ -44,142 +44,151 @@
  *
  * Explicit CPUs (req->cpus) are taken as given, in order, and override
  * req->workers; they are refused when unknown, not allowed, repeated, or
- * SMT siblings of each other. A PU that hwloc puts under no Core object
+ * SMT siblings of each other. A PU that the topology puts under no core
  * counts as a core of its own (plan->ncores counts it, its core is -1).
  */
-#include <ctype.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <sched.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include <hwloc.h>
+#include "place.h"
 
-#include "../nx_platform.h"
+/* ---- CPU sets: bitmaps over [0, NX_CPU_LIMIT) ---- */
 
-/* CPU numbers a cpulist may name: [0, NX__CPU_LIMIT); Linux NR_CPUS <= 8192. */
-#define NX__CPU_LIMIT 65536
-#define NX__ISOLATED_PATH "/sys/devices/system/cpu/isolated"
+#define SET_WORDS (NX_CPU_LIMIT / 64)
 
-/* ---- cpulist ---- */
+struct cpuset {
+	uint64_t w[SET_WORDS];
+};
 
-/* Length for "%.*s" of at most max characters. */
-static int
-clip(size_t len, int max)
+static void
+set_zero(struct cpuset *s)
 {
-	return len > (size_t)max ? max : (int)len;
+	memset(s, 0, sizeof *s);
+}
+
+static void
+set_set(struct cpuset *s, int c)
+{
+	s->w[c / 64] |= UINT64_C(1) << (c % 64);
+}
+
+static void
+set_clr(struct cpuset *s, int c)
+{
+	s->w[c / 64] &= ~(UINT64_C(1) << (c % 64));
+}
+
+static bool
+set_isset(const struct cpuset *s, int c)
+{
+	return c >= 0 && c < NX_CPU_LIMIT && ((s->w[c / 64] >> (c % 64)) & 1);
+}
+
+static void
+set_and(struct cpuset *d, const struct cpuset *a, const struct cpuset *b)
+{
+	for (int i = 0; i < SET_WORDS; i++)
+		d->w[i] = a->w[i] & b->w[i];
+}
+
+static void
+set_andnot(struct cpuset *d, const struct cpuset *a, const struct cpuset *b)
+{
+	for (int i = 0; i < SET_WORDS; i++)
+		d->w[i] = a->w[i] & ~b->w[i];
+}
+
+static void
+set_or(struct cpuset *d, const struct cpuset *a, const struct cpuset *b)
+{
+	for (int i = 0; i < SET_WORDS; i++)
+		d->w[i] = a->w[i] | b->w[i];
+}
+
+static bool
+set_iszero(const struct cpuset *s)
+{
+	for (int i = 0; i < SET_WORDS; i++)
+		if (s->w[i] != 0)
+			return false;
+	return true;
+}
+
+/* Every CPU of a is in b. */
+static bool
+set_isincluded(const struct cpuset *a, const struct cpuset *b)
+{
+	for (int i = 0; i < SET_WORDS; i++)
+		if ((a->w[i] & ~b->w[i]) != 0)
+			return false;
+	return true;
 }
 
 static int
-cpulist_bad(const char *s, size_t slen, const char *tok, size_t toklen, const char *why)
+set_weight(const struct cpuset *s)
 {
-	return nx__err(NX_EINVAL, "cpulist \"%.*s\": %s \"%.*s\"", clip(slen, 128), s, why,
-		       clip(toklen, 64), tok);
-}
-
-/* Parse a decimal CPU number at *p (before end); 1 on success, 0 when absent. */
-static int
-cpulist_num(const char **p, const char *end, long *out, bool *too_big)
-{
-	const char *q = *p;
-	long v = 0;
-
-	if (q == end || !isdigit((unsigned char)*q))
-		return 0;
-	for (; q < end && isdigit((unsigned char)*q); q++) {
-		if (v < NX__CPU_LIMIT)
-			v = v * 10 + (*q - '0');
-		if (v >= NX__CPU_LIMIT)
-			*too_big = true;
-	}
-	*p = q;
-	*out = v;
-	return 1;
-}
-
-/*
- * Parse a Linux cpulist into cpus[] (at most max, in the given order,
- * duplicates kept) or, when set is given, into set. Blanks around the
- * list and around each entry are ignored; an empty list is 0 CPUs.
- */
-static int
-cpulist_scan(const char *s, int *cpus, int max, hwloc_bitmap_t set)
-{
-	const char *p, *end, *list, *comma;
-	size_t listlen;
 	int n = 0;
 
-	list = s;
-	while (isspace((unsigned char)*list))
-		list++;
-	end = list + strlen(list);
-	while (end > list && isspace((unsigned char)end[-1]))
-		end--;
-	listlen = (size_t)(end - list);
-	if (listlen == 0)
-		return 0;
-	for (p = list;; p = comma + 1) {
-		const char *tok, *tend, *q;
-		bool too_big = false;
-		long lo, hi;
-
-		comma = memchr(p, ',', (size_t)(end - p));
-		tend = comma != NULL ? comma : end;
-		tok = p;
-		while (tok < tend && (*tok == ' ' || *tok == '\t'))
-			tok++;
-		while (tend > tok && (tend[-1] == ' ' || tend[-1] == '\t'))
-			tend--;
-		if (tok == tend)
-			return nx__err(NX_EINVAL, "cpulist \"%.*s\": empty entry at offset %d",
-				       clip(listlen, 128), list, (int)(p - list));
-		q = tok;
-		if (!cpulist_num(&q, tend, &lo, &too_big))
-			return cpulist_bad(list, listlen, tok, (size_t)(tend - tok), "bad entry");
-		hi = lo;
-		if (q < tend && *q == '-') {
-			q++;
-			if (!cpulist_num(&q, tend, &hi, &too_big))
-				return cpulist_bad(list, listlen, tok, (size_t)(tend - tok),
-						   "bad range");
-		}
-		if (q != tend)
-			return cpulist_bad(list, listlen, tok, (size_t)(tend - tok), "bad entry");
-		if (too_big)
-			return cpulist_bad(list, listlen, tok, (size_t)(tend - tok),
-					   "cpu number above 65535 in");
-		if (hi < lo)
-			return cpulist_bad(list, listlen, tok, (size_t)(tend - tok),
-					   "range goes backwards:");
-		if (set == NULL) {
-			if (hi - lo + 1 > (long)max - n)
-				return nx__err(NX_EINVAL,
-					       "cpulist \"%.*s\": more than %d CPUs (at \"%.*s\")",
-					       clip(listlen, 128), list, max,
-					       clip((size_t)(tend - tok), 64), tok);
-			for (long c = lo; c <= hi; c++)
-				cpus[n++] = (int)c;
-		} else if (hwloc_bitmap_set_range(set, (unsigned)lo, (int)hi) < 0) {
-			return nx__err(NX_ENOMEM, "cpulist: out of memory");
-		}
-		if (comma == NULL)
-			break;
-	}
-	return set == NULL ? n : hwloc_bitmap_weight(set);
+	for (int i = 0; i < SET_WORDS; i++)
+		n += __builtin_popcountll(s->w[i]);
+	return n;
 }
 
-int
-nx_cpulist_parse(const char *s, int *cpus, int max)
+/* The lowest CPU above prev (-1: the lowest), or -1. */
+static int
+set_next(const struct cpuset *s, int prev)
 {
-	if (s == NULL)
-		return nx__err(NX_EINVAL, "cpulist: NULL");
-	if (max < 0 || (cpus == NULL && max > 0))
-		return nx__err(NX_EINVAL, "cpulist: no room for the CPUs");
-	return cpulist_scan(s, cpus, max, NULL);
+	int c = prev + 1;
+
+	while (c < NX_CPU_LIMIT) {
+		uint64_t w = s->w[c / 64] >> (c % 64);
+
+		if (w != 0)
+			return c + __builtin_ctzll(w);
+		c = (c / 64 + 1) * 64;
+	}
+	return -1;
+}
+
+static int
+set_first(const struct cpuset *s)
+{
+	return set_next(s, -1);
+}
+
+/* The set as a cpulist ("0-3,6"), "none" when empty; truncated as snprintf. */
+static const char *
+set_list(const struct cpuset *s, char *buf, size_t len)
+{
+	size_t pos = 0;
+	int c = set_first(s);
+
+	if (c < 0) {
+		snprintf(buf, len, "none");
+		return buf;
+	}
+	if (len > 0)
+		buf[0] = '\0';
+	while (c >= 0) {
+		int end = c, n;
+
+		while (set_isset(s, end + 1))
+			end++;
+		if (end > c)
+			n = snprintf(pos < len ? buf + pos : NULL, pos < len ? len - pos : 0,
+				     "%s%d-%d", pos > 0 ? "," : "", c, end);
+		else
+			n = snprintf(pos < len ? buf + pos : NULL, pos < len ? len - pos : 0,
+				     "%s%d", pos > 0 ? "," : "", c);
+		if (n > 0)
+			pos += (size_t)n;
+		c = set_next(s, end);
+	}
+	return buf;
 }
 
 /* ---- text output with snprintf rules ---- */
@@ -231,9 +240,9 @@ plural(int n)
 enum { ISO_NONE = 0, ISO_PART = 1, ISO_FULL = 2 };
 enum { CTL_FREE = 0, CTL_SIBLING = 1, CTL_SAME = 2 };
 
-/* A physical core, or a PU for which hwloc knows no core (its own core). */
+/* A physical core, or a PU for which the topology knows no core (its own core). */
 struct unit {
-	hwloc_obj_t obj; /* the Core, or the bare PU */
+	int pu0, npu;    /* its PUs: topo->pu[pu0 .. pu0 + npu) */
 	int core;        /* logical index of the core; -1 for a bare PU */
 	int order;       /* position in topology order */
 	int pu;          /* OS index of the PU a worker takes here */
@@ -246,16 +255,17 @@ struct unit {
 struct planner {
 	const struct nx_place_req *req;
 	struct nx_place_plan *plan;
-	hwloc_topology_t topo;
-	hwloc_bitmap_t allowed;  /* usable PUs */
-	hwloc_bitmap_t isolated; /* isolated PUs */
-	hwloc_bitmap_t tmp, tmp2;
+	const struct nx__topo *topo;
+	struct cpuset all;       /* the topology's PUs */
+	struct cpuset avail;     /* the PUs the OS allows */
+	struct cpuset allowed;   /* usable PUs */
+	struct cpuset isolated;  /* isolated PUs */
+	struct cpuset tmp, tmp2, ucpus;
 	struct unit *units;      /* usable units, best for a worker first */
 	int nunits;
 	int nusable_pus;
 	int niso_units;          /* usable units that offer an isolated PU */
 	bool iso_anywhere;       /* some PU of the topology is isolated */
-	int iso_read_errno;      /* could not read the isolated list (0 = fine) */
 	bool auto_iso;           /* the auto count followed the isolated cores */
 	int auto_capped;         /* usable cores when the auto count hit the maximum */
 	struct unit *wunit[NX_PLACE_MAX_WORKERS];
@@ -285,27 +295,62 @@ note(struct planner *pl, const char *fmt, ...)
 		memcpy(o->buf + o->len - 4, "...", 4);
 }
 
-static int
-pu_numa(hwloc_obj_t pu)
+static const struct nx__topo_pu *
+topo_pu(const struct planner *pl, int cpu)
 {
-	if (pu == NULL || pu->nodeset == NULL)
+	for (int i = 0; i < pl->topo->npus; i++)
+		if (pl->topo->pu[i].cpu == cpu)
+			return &pl->topo->pu[i];
+	return NULL;
+}
+
+static int
+pu_numa(const struct nx__topo_pu *pu)
+{
+	if (pu == NULL || pu->nnuma == 0)
 		return -1;
-	return hwloc_bitmap_first(pu->nodeset);
+	return pu->numa[0];
 }
 
 static bool
 pu_local(const struct planner *pl, int cpu)
 {
-	hwloc_obj_t pu = hwloc_get_pu_obj_by_os_index(pl->topo, (unsigned)cpu);
+	const struct nx__topo_pu *pu;
 
-	return pl->req->numa_node >= 0 && pu != NULL && pu->nodeset != NULL &&
-	       hwloc_bitmap_isset(pu->nodeset, (unsigned)pl->req->numa_node);
+	if (pl->req->numa_node < 0)
+		return false;
+	pu = topo_pu(pl, cpu);
+	if (pu == NULL)
+		return false;
+	for (int i = 0; i < pu->nnuma; i++)
+		if (pu->numa[i] == pl->req->numa_node)
+			return true;
+	return false;
 }
 
 static bool
 cpu_isolated(const struct planner *pl, int cpu)
 {
-	return hwloc_bitmap_isset(pl->isolated, (unsigned)cpu);
+	return set_isset(&pl->isolated, cpu);
+}
+
+/* The PUs of u into s. */
+static struct cpuset *
+unit_cpus(const struct planner *pl, const struct unit *u, struct cpuset *s)
+{
+	set_zero(s);
+	for (int i = 0; i < u->npu; i++)
+		set_set(s, pl->topo->pu[u->pu0 + i].cpu);
+	return s;
+}
+
+static bool
+unit_has_cpu(const struct planner *pl, const struct unit *u, int cpu)
+{
+	for (int i = 0; i < u->npu; i++)
+		if (pl->topo->pu[u->pu0 + i].cpu == cpu)
+			return true;
+	return false;
 }
 
 /* Put the worker PU of u at cpu and rate it. */
@@ -316,7 +361,7 @@ unit_set_pu(struct planner *pl, struct unit *u, int cpu)
 	u->local = pu_local(pl, cpu);
 	if (!cpu_isolated(pl, cpu))
 		u->iso = ISO_NONE;
-	else if (hwloc_bitmap_isincluded(u->obj->cpuset, pl->isolated))
+	else if (set_isincluded(unit_cpus(pl, u, &pl->ucpus), &pl->isolated))
 		u->iso = ISO_FULL;
 	else
 		u->iso = ISO_PART;
@@ -340,7 +385,7 @@ static struct unit *
 unit_of_cpu(struct planner *pl, int cpu)
 {
 	for (int i = 0; i < pl->nunits; i++)
-		if (hwloc_bitmap_isset(pl->units[i].obj->cpuset, (unsigned)cpu))
+		if (unit_has_cpu(pl, &pl->units[i], cpu))
 			return &pl->units[i];
 	return NULL;
 }
@@ -356,146 +401,98 @@ unit_name(const struct unit *u, char *buf, size_t len)
 	return buf;
 }
 
-static const char *
-bitmap_list(hwloc_const_bitmap_t set, char *buf, size_t len)
+/* The topology's PUs, those the OS allows, those this process is affine to. */
+static void
+topo_sets(struct planner *pl)
 {
-	if (hwloc_bitmap_iszero(set))
-		snprintf(buf, len, "none");
-	else
-		hwloc_bitmap_list_snprintf(buf, len, set);
-	return buf;
+	for (int i = 0; i < pl->topo->npus; i++) {
+		const struct nx__topo_pu *pu = &pl->topo->pu[i];
+
+		if (pu->cpu < 0 || pu->cpu >= NX_CPU_LIMIT)
+			continue;
+		set_set(&pl->all, pu->cpu);
+		if (pu->allowed)
+			set_set(&pl->avail, pu->cpu);
+	}
 }
 
-static int
-load_topology(struct planner *pl)
+static bool
+topo_has_numa(const struct nx__topo *topo, int node)
 {
-	const char *syn = pl->req->synthetic;
-
-	if (hwloc_topology_init(&pl->topo) < 0) {
-		pl->topo = NULL;
-		return nx__err_sys(NX_EIO, errno, "hwloc: init");
-	}
-	/* Placement needs cores, PUs and NUMA nodes: skip caches and I/O. */
-	hwloc_topology_set_cache_types_filter(pl->topo, HWLOC_TYPE_FILTER_KEEP_NONE);
-	hwloc_topology_set_icache_types_filter(pl->topo, HWLOC_TYPE_FILTER_KEEP_NONE);
-	if (syn != NULL && hwloc_topology_set_synthetic(pl->topo, syn) < 0)
-		return nx__err(NX_EINVAL, "hwloc: bad synthetic topology \"%.128s\"", syn);
-	if (hwloc_topology_load(pl->topo) < 0)
-		return nx__err_sys(NX_EIO, errno, "hwloc: load topology");
-	return 0;
-}
-
-static int
-affinity_get(hwloc_bitmap_t set)
-{
-	for (int ncpu = 1024; ncpu <= NX__CPU_LIMIT; ncpu *= 2) {
-		size_t sz = CPU_ALLOC_SIZE(ncpu);
-		cpu_set_t *cs = CPU_ALLOC(ncpu);
-		int err;
-
-		if (cs == NULL)
-			return nx__err(NX_ENOMEM, "affinity mask");
-		CPU_ZERO_S(sz, cs);
-		if (sched_getaffinity(0, sz, cs) == 0) {
-			for (int c = 0; c < ncpu; c++)
-				if (CPU_ISSET_S(c, sz, cs))
-					hwloc_bitmap_set(set, (unsigned)c);
-			CPU_FREE(cs);
-			return 0;
-		}
-		err = errno;
-		CPU_FREE(cs);
-		if (err != EINVAL)
-			return nx__err_sys(NX_EIO, err, "sched_getaffinity");
-	}
-	return nx__err(NX_EIO, "sched_getaffinity: mask wider than %d CPUs", NX__CPU_LIMIT);
+	for (int i = 0; i < topo->nnuma; i++)
+		if (topo->numa[i] == node)
+			return true;
+	return false;
 }
 
 static int
 usable_cpus(struct planner *pl)
 {
-	hwloc_const_cpuset_t avail = hwloc_topology_get_allowed_cpuset(pl->topo);
 	char a[128], b[128];
 	int rc;
 
 	if (pl->req->allowed != NULL) {
-		rc = cpulist_scan(pl->req->allowed, NULL, 0, pl->tmp);
+		rc = nx__cpulist_bits(pl->req->allowed, pl->tmp.w);
 		if (rc < 0)
 			return nx__err_ctx(rc, "allowed CPUs");
-	} else if (pl->req->synthetic == NULL) {
-		rc = affinity_get(pl->tmp);
-		if (rc < 0)
-			return rc;
 	} else {
-		hwloc_bitmap_copy(pl->tmp, avail);
+		for (int i = 0; i < pl->topo->npus; i++)
+			if (pl->topo->pu[i].affine)
+				set_set(&pl->tmp, pl->topo->pu[i].cpu);
 	}
-	hwloc_bitmap_and(pl->allowed, pl->tmp, avail);
-	if (hwloc_bitmap_iszero(pl->allowed))
+	set_and(&pl->allowed, &pl->tmp, &pl->avail);
+	if (set_iszero(&pl->allowed))
 		return nx__err(NX_EINVAL, "no usable CPU: allowed %s, the topology has PUs %s",
-			       bitmap_list(pl->tmp, a, sizeof a), bitmap_list(avail, b, sizeof b));
-	pl->nusable_pus = hwloc_bitmap_weight(pl->allowed);
+			       set_list(&pl->tmp, a, sizeof a), set_list(&pl->avail, b, sizeof b));
+	pl->nusable_pus = set_weight(&pl->allowed);
 	return 0;
 }
 
 static int
 isolated_cpus(struct planner *pl)
 {
-	char buf[4096];
-	ssize_t n;
-	int fd, rc;
+	int rc;
 
 	if (pl->req->isolated != NULL) {
-		rc = cpulist_scan(pl->req->isolated, NULL, 0, pl->isolated);
+		rc = nx__cpulist_bits(pl->req->isolated, pl->isolated.w);
 		return rc < 0 ? nx__err_ctx(rc, "isolated CPUs") : 0;
 	}
-	if (pl->req->synthetic != NULL)
-		return 0;
-	/* Missing: a kernel without isolation, none isolated. Unreadable:
-	 * plan without isolation and say so rather than refuse to start. */
-	fd = open(NX__ISOLATED_PATH, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno != ENOENT)
-			pl->iso_read_errno = errno;
-		return 0;
-	}
-	n = read(fd, buf, sizeof buf - 1);
-	if (n < 0)
-		pl->iso_read_errno = errno;
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	rc = cpulist_scan(buf, NULL, 0, pl->isolated);
-	return rc < 0 ? nx__err_ctx(rc, "%s", NX__ISOLATED_PATH) : 0;
+	for (int i = 0; i < pl->topo->npus; i++)
+		if (pl->topo->pu[i].isolated)
+			set_set(&pl->isolated, pl->topo->pu[i].cpu);
+	return 0;
 }
 
 /* Group the PUs into units (cores) and keep the usable ones, best first. */
 static int
 build_units(struct planner *pl)
 {
-	hwloc_topology_t topo = pl->topo;
-	int npus = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PU);
-	hwloc_obj_t pu = NULL;
+	const struct nx__topo *topo = pl->topo;
+	int npus = topo->npus;
 	int n = 0, nusable = 0;
 
 	pl->plan->npus = npus;
-	pl->units = calloc(npus > 0 ? (size_t)npus : 1, sizeof *pl->units);
+	pl->units = nx__mem_zalloc(npus > 0 ? (size_t)npus : 1, sizeof *pl->units);
 	if (pl->units == NULL)
 		return nx__err(NX_ENOMEM, "placement: %d PUs", npus);
-	while ((pu = hwloc_get_next_obj_by_type(topo, HWLOC_OBJ_PU, pu)) != NULL) {
-		hwloc_obj_t core = hwloc_get_ancestor_obj_by_type(topo, HWLOC_OBJ_CORE, pu);
-		hwloc_obj_t obj = core != NULL ? core : pu;
+	for (int i = 0; i < npus; i++) {
+		const struct nx__topo_pu *pu = &topo->pu[i];
 		struct unit *u;
 
-		/* Logical order follows the tree: the PUs of a core are adjacent. */
-		if (n > 0 && pl->units[n - 1].obj == obj)
+		/* Topology order: the PUs of a core are adjacent. */
+		if (n > 0 && pu->core >= 0 && pl->units[n - 1].core == pu->core) {
+			pl->units[n - 1].npu++;
+			if (pu->cpu == 0)
+				pl->units[n - 1].cpu0 = true;
 			continue;
+		}
 		u = &pl->units[n];
-		u->obj = obj;
-		u->core = core != NULL ? (int)core->logical_index : -1;
+		u->pu0 = i;
+		u->npu = 1;
+		u->core = pu->core;
 		u->order = n;
 		u->worker = -1;
-		u->cpu0 = hwloc_bitmap_isset(obj->cpuset, 0);
+		u->cpu0 = pu->cpu == 0;
 		n++;
 	}
 	pl->plan->ncores = n;
@@ -503,12 +500,12 @@ build_units(struct planner *pl)
 		struct unit *u = &pl->units[i];
 		int cpu;
 
-		hwloc_bitmap_and(pl->tmp, u->obj->cpuset, pl->allowed);
-		if (hwloc_bitmap_iszero(pl->tmp))
+		set_and(&pl->tmp, unit_cpus(pl, u, &pl->ucpus), &pl->allowed);
+		if (set_iszero(&pl->tmp))
 			continue;
 		/* The lowest usable PU, isolated if the core has one. */
-		hwloc_bitmap_and(pl->tmp2, pl->tmp, pl->isolated);
-		cpu = hwloc_bitmap_first(hwloc_bitmap_iszero(pl->tmp2) ? pl->tmp : pl->tmp2);
+		set_and(&pl->tmp2, &pl->tmp, &pl->isolated);
+		cpu = set_first(set_iszero(&pl->tmp2) ? &pl->tmp : &pl->tmp2);
 		unit_set_pu(pl, u, cpu);
 		if (u->iso != ISO_NONE)
 			pl->niso_units++;
@@ -516,8 +513,8 @@ build_units(struct planner *pl)
 	}
 	pl->nunits = nusable;
 	qsort(pl->units, (size_t)nusable, sizeof *pl->units, unit_cmp);
-	hwloc_bitmap_and(pl->tmp, pl->isolated, hwloc_topology_get_topology_cpuset(topo));
-	pl->iso_anywhere = !hwloc_bitmap_iszero(pl->tmp);
+	set_and(&pl->tmp, &pl->isolated, &pl->all);
+	pl->iso_anywhere = !set_iszero(&pl->tmp);
 	return 0;
 }
 
@@ -540,15 +537,15 @@ pick_workers_explicit(struct planner *pl)
 		int cpu = req->cpus[i];
 		struct unit *u;
 
-		if (cpu < 0 || hwloc_get_pu_obj_by_os_index(pl->topo, (unsigned)cpu) == NULL) {
-			bitmap_list(hwloc_topology_get_topology_cpuset(pl->topo), a, sizeof a);
+		if (cpu < 0 || topo_pu(pl, cpu) == NULL) {
+			set_list(&pl->all, a, sizeof a);
 			return nx__err(NX_EINVAL, "worker cpu %d does not exist (PUs: %s)", cpu,
 				       a);
 		}
-		if (!hwloc_bitmap_isset(pl->allowed, (unsigned)cpu))
+		if (!set_isset(&pl->allowed, cpu))
 			return nx__err(NX_EINVAL,
 				       "worker cpu %d is not usable: allowed CPUs are %s", cpu,
-				       bitmap_list(pl->allowed, a, sizeof a));
+				       set_list(&pl->allowed, a, sizeof a));
 		for (int j = 0; j < i; j++)
 			if (req->cpus[j] == cpu)
 				return nx__err(NX_EINVAL,
@@ -612,15 +609,15 @@ pick_control(struct planner *pl)
 	struct nx_place_plan *plan = pl->plan;
 	int best = -1, best_score = -1;
 	struct unit *bu = NULL;
-	hwloc_bitmap_t set = pl->tmp;
+	struct cpuset *set = &pl->tmp;
 
 	for (int i = 0; i < pl->nunits; i++) {
 		struct unit *u = &pl->units[i];
 
 		if (u->worker >= 0)
 			continue;
-		hwloc_bitmap_and(set, u->obj->cpuset, pl->allowed);
-		for (int c = hwloc_bitmap_first(set); c >= 0; c = hwloc_bitmap_next(set, c)) {
+		set_and(set, unit_cpus(pl, u, &pl->ucpus), &pl->allowed);
+		for (int c = set_first(set); c >= 0; c = set_next(set, c)) {
 			int score = (cpu_isolated(pl, c) ? 0 : 2) + (pu_local(pl, c) ? 1 : 0);
 
 			if (score > best_score || (score == best_score && c < best)) {
@@ -638,10 +635,9 @@ pick_control(struct planner *pl)
 		for (int w = plan->nworkers - 1; w >= 0 && bu == NULL; w--) {
 			struct unit *u = pl->wunit[w];
 
-			hwloc_bitmap_and(set, u->obj->cpuset, pl->allowed);
-			hwloc_bitmap_clr(set, (unsigned)u->pu);
-			for (int c = hwloc_bitmap_first(set); c >= 0 && bu == NULL;
-			     c = hwloc_bitmap_next(set, c)) {
+			set_and(set, unit_cpus(pl, u, &pl->ucpus), &pl->allowed);
+			set_clr(set, u->pu);
+			for (int c = set_first(set); c >= 0 && bu == NULL; c = set_next(set, c)) {
 				if (pass == 1 || !cpu_isolated(pl, c)) {
 					best = c;
 					bu = u;
@@ -669,7 +665,7 @@ fill_cpu(struct planner *pl, struct nx_place_cpu *pc, const struct unit *u, int 
 {
 	pc->cpu = cpu;
 	pc->core = u->core;
-	pc->numa = pu_numa(hwloc_get_pu_obj_by_os_index(pl->topo, (unsigned)cpu));
+	pc->numa = pu_numa(topo_pu(pl, cpu));
 	pc->isolated = cpu_isolated(pl, cpu);
 }
 
@@ -701,9 +697,9 @@ reason_worker(struct planner *pl, int w)
 	if (u->iso == ISO_FULL) {
 		out_printf(&o, "isolated");
 	} else if (u->iso == ISO_PART) {
-		hwloc_bitmap_andnot(pl->tmp, u->obj->cpuset, pl->isolated);
+		set_andnot(&pl->tmp, unit_cpus(pl, u, &pl->ucpus), &pl->isolated);
 		out_printf(&o, "isolated, but SMT sibling %s is not (OS work shares the core)",
-			   bitmap_list(pl->tmp, l, sizeof l));
+			   set_list(&pl->tmp, l, sizeof l));
 	} else if (!pl->iso_anywhere) {
 		out_printf(&o, "not isolated (no isolated CPUs on this machine)");
 	} else if (pl->niso_units == 0) {
@@ -719,18 +715,17 @@ reason_worker(struct planner *pl, int w)
 		out_printf(&o, ", no core in the topology: the PU counts as one");
 		return;
 	}
-	hwloc_bitmap_copy(pl->tmp, u->obj->cpuset);
-	hwloc_bitmap_clr(pl->tmp, (unsigned)u->pu);
+	unit_cpus(pl, u, &pl->tmp);
+	set_clr(&pl->tmp, u->pu);
 	if (u->iso == ISO_PART) /* already named */
-		hwloc_bitmap_and(pl->tmp, pl->tmp, pl->isolated);
+		set_and(&pl->tmp, &pl->tmp, &pl->isolated);
 	if (pl->ctl_unit == u && pl->ctl_mode == CTL_SIBLING) {
 		out_printf(&o, ", SMT sibling %d runs the control thread", pl->plan->control.cpu);
-		hwloc_bitmap_clr(pl->tmp, (unsigned)pl->plan->control.cpu);
+		set_clr(&pl->tmp, pl->plan->control.cpu);
 	}
-	if (!hwloc_bitmap_iszero(pl->tmp))
-		out_printf(&o, ", SMT sibling%s %s left idle",
-			   hwloc_bitmap_weight(pl->tmp) > 1 ? "s" : "",
-			   bitmap_list(pl->tmp, l, sizeof l));
+	if (!set_iszero(&pl->tmp))
+		out_printf(&o, ", SMT sibling%s %s left idle", set_weight(&pl->tmp) > 1 ? "s" : "",
+			   set_list(&pl->tmp, l, sizeof l));
 }
 
 static void
@@ -771,7 +766,7 @@ write_notes(struct planner *pl)
 	struct nx_place_plan *plan = pl->plan;
 	int n = plan->nworkers, noiso = 0, part = 0, remote = 0, remote_iso = 0;
 	char l[128], m[128];
-	hwloc_bitmap_t cores = pl->tmp2;
+	struct cpuset *cores = &pl->tmp2;
 
 	if (pl->ctl_mode == CTL_SIBLING)
 		note(pl, "control thread shares core %d with worker %d (on SMT sibling cpu %d): "
@@ -787,14 +782,14 @@ write_notes(struct planner *pl)
 			 "a worker",
 		     plan->control.cpu);
 
-	hwloc_bitmap_zero(pl->tmp);
-	hwloc_bitmap_zero(cores);
+	set_zero(&pl->tmp);
+	set_zero(cores);
 	for (int w = 0; w < n; w++) {
 		const struct unit *u = pl->wunit[w];
 
 		if (u->iso == ISO_NONE) {
 			noiso++;
-			hwloc_bitmap_set(pl->tmp, (unsigned)u->pu);
+			set_set(&pl->tmp, u->pu);
 		}
 		if (u->iso == ISO_PART)
 			part++;
@@ -802,52 +797,51 @@ write_notes(struct planner *pl)
 			remote++;
 			remote_iso += u->iso != ISO_NONE;
 		}
-		hwloc_bitmap_or(cores, cores, u->obj->cpuset);
+		set_or(cores, cores, unit_cpus(pl, u, &pl->ucpus));
 	}
-	if (pl->iso_read_errno != 0)
-		note(pl, "cannot read %s (%s): planned as if no CPU were isolated",
-		     NX__ISOLATED_PATH, strerror(pl->iso_read_errno));
+	if (pl->req->isolated == NULL && pl->topo->isolated_unread[0] != '\0')
+		note(pl, "%.*s: planned as if no CPU were isolated",
+		     (int)strnlen(pl->topo->isolated_unread, sizeof pl->topo->isolated_unread),
+		     pl->topo->isolated_unread);
 	if (noiso == n && pl->niso_units == 0 && pl->iso_anywhere) {
-		hwloc_const_cpuset_t all = hwloc_topology_get_topology_cpuset(pl->topo);
-
-		hwloc_bitmap_and(pl->tmp, pl->isolated, all);
+		set_and(&pl->tmp, &pl->isolated, &pl->all);
 		note(pl, "isolated cpus %s are outside the allowed CPUs: workers will see OS noise",
-		     bitmap_list(pl->tmp, l, sizeof l));
+		     set_list(&pl->tmp, l, sizeof l));
 	} else if (noiso == n && pl->niso_units == 0 && pl->ctl_mode != CTL_FREE) {
 		note(pl, "no isolated CPUs: workers will see OS noise, and there is no core to "
 			 "spare for isolation");
 	} else if (noiso == n && pl->niso_units == 0) {
-		bitmap_list(cores, l, sizeof l);
+		set_list(cores, l, sizeof l);
 		note(pl, "no isolated CPUs: workers will see OS noise; boot with isolcpus=%s "
 			 "nohz_full=%s rcu_nocbs=%s for real-time use",
 		     l, l, l);
 	} else if (noiso > 0) {
 		note(pl, "%d of %d workers on non-isolated CPUs (%s): isolate more cores or ask "
 			 "for fewer workers",
-		     noiso, n, bitmap_list(pl->tmp, l, sizeof l));
+		     noiso, n, set_list(&pl->tmp, l, sizeof l));
 	}
 	if (part > 0) {
-		hwloc_bitmap_zero(pl->tmp);
-		hwloc_bitmap_zero(cores);
+		set_zero(&pl->tmp);
+		set_zero(cores);
 		for (int w = 0; w < n; w++) {
 			if (pl->wunit[w]->iso != ISO_PART)
 				continue;
-			hwloc_bitmap_set(pl->tmp, (unsigned)pl->wunit[w]->pu);
-			hwloc_bitmap_or(cores, cores, pl->wunit[w]->obj->cpuset);
+			set_set(&pl->tmp, pl->wunit[w]->pu);
+			set_or(cores, cores, unit_cpus(pl, pl->wunit[w], &pl->ucpus));
 		}
-		hwloc_bitmap_andnot(cores, cores, pl->isolated);
+		set_andnot(cores, cores, &pl->isolated);
 		note(pl, "SMT siblings %s of workers (cpus %s) are not isolated: isolate whole "
 			 "cores",
-		     bitmap_list(cores, m, sizeof m), bitmap_list(pl->tmp, l, sizeof l));
+		     set_list(cores, m, sizeof m), set_list(&pl->tmp, l, sizeof l));
 	}
 	if (remote > 0) {
-		hwloc_bitmap_zero(pl->tmp);
+		set_zero(&pl->tmp);
 		for (int w = 0; w < n; w++)
 			if (!pl->wunit[w]->local)
-				hwloc_bitmap_set(pl->tmp, (unsigned)pl->wunit[w]->pu);
+				set_set(&pl->tmp, pl->wunit[w]->pu);
 		note(pl, "workers on cpus %s are not on NUMA node %d with the segments: every ring "
 			 "access crosses nodes%s",
-		     bitmap_list(pl->tmp, l, sizeof l), req->numa_node,
+		     set_list(&pl->tmp, l, sizeof l), req->numa_node,
 		     remote_iso > 0 ? " (isolated CPUs come first)" : "");
 	}
 	if (req->ncpus > 0 && req->workers != 0 && req->workers != req->ncpus)
@@ -856,10 +850,10 @@ write_notes(struct planner *pl)
 		note(pl, "auto: %d usable cores, but at most %d workers", pl->auto_capped,
 		     NX_PLACE_MAX_WORKERS);
 	if (pl->auto_iso) {
-		hwloc_bitmap_andnot(pl->tmp, pl->allowed, pl->isolated);
+		set_andnot(&pl->tmp, &pl->allowed, &pl->isolated);
 		note(pl, "auto: one worker per isolated core; non-isolated cpus %s are left to the "
 			 "OS and the control thread",
-		     bitmap_list(pl->tmp, m, sizeof m));
+		     set_list(&pl->tmp, m, sizeof m));
 	}
 }
 
@@ -878,10 +872,80 @@ check_req(const struct nx_place_req *req)
 }
 
 int
+nx__place_plan_topo(struct nx_place_plan *plan, const struct nx_place_req *req,
+		    const struct nx__topo *topo)
+{
+	struct planner *pl;
+	char l[64];
+	int rc;
+
+	if (plan == NULL || req == NULL || topo == NULL)
+		return nx__err(NX_EINVAL, "placement: NULL %s",
+			       plan == NULL ? "plan" : req == NULL ? "request" : "topology");
+	rc = check_req(req);
+	if (rc < 0)
+		return rc;
+	memset(plan, 0, sizeof *plan);
+	plan->control.cpu = -1;
+	/* 7 CPU sets of 8 KiB: on the heap, not the control thread's stack */
+	pl = nx__mem_zalloc(1, sizeof *pl);
+	if (pl == NULL) {
+		rc = nx__err(NX_ENOMEM, "placement: CPU sets");
+		goto err;
+	}
+	pl->req = req;
+	pl->plan = plan;
+	pl->topo = topo;
+	pl->notes.buf = plan->notes;
+	pl->notes.len = sizeof plan->notes;
+	topo_sets(pl);
+	if (req->numa_node >= 0 && !topo_has_numa(topo, req->numa_node)) {
+		set_zero(&pl->tmp);
+		for (int i = 0; i < topo->nnuma; i++)
+			if (topo->numa[i] >= 0 && topo->numa[i] < NX_CPU_LIMIT)
+				set_set(&pl->tmp, topo->numa[i]);
+		set_list(&pl->tmp, l, sizeof l);
+		rc = nx__err(NX_EINVAL, "NUMA node %d does not exist (the topology has nodes %s)",
+			     req->numa_node, l);
+		goto err;
+	}
+	rc = usable_cpus(pl);
+	if (rc < 0)
+		goto err;
+	rc = isolated_cpus(pl);
+	if (rc < 0)
+		goto err;
+	rc = build_units(pl);
+	if (rc < 0)
+		goto err;
+	rc = pick_workers(pl);
+	if (rc < 0)
+		goto err;
+	pick_control(pl);
+	for (int w = 0; w < plan->nworkers; w++)
+		fill_cpu(pl, &plan->worker[w], pl->wunit[w], pl->wunit[w]->pu);
+	fill_cpu(pl, &plan->control, pl->ctl_unit, plan->control.cpu);
+	for (int w = 0; w < plan->nworkers; w++)
+		reason_worker(pl, w);
+	reason_control(pl);
+	write_notes(pl);
+	rc = 0;
+err:
+	if (pl != NULL)
+		nx__mem_free(pl->units);
+	nx__mem_free(pl);
+	if (rc < 0) {
+		memset(plan, 0, sizeof *plan);
+		plan->control.cpu = -1;
+	}
+	return rc;
+}
+
+int
 nx_place_plan(struct nx_place_plan *plan, const struct nx_place_req *req)
 {
-	struct planner pl;
-	char l[64];
+	struct nx__topo topo;
+	unsigned what = 0;
 	int rc;
 
 	if (plan == NULL || req == NULL)
@@ -889,66 +953,19 @@ nx_place_plan(struct nx_place_plan *plan, const struct nx_place_req *req)
 	rc = check_req(req);
 	if (rc < 0)
 		return rc;
+	if (req->allowed == NULL)
+		what |= NX_TOPO_AFFINITY;
+	if (req->isolated == NULL)
+		what |= NX_TOPO_ISOLATED;
+	rc = nx__topo_load(&topo, req->synthetic, what);
+	if (rc < 0)
+		goto err;
+	rc = nx__place_plan_topo(plan, req, &topo);
+	nx__topo_free(&topo);
+	return rc;
+err:
 	memset(plan, 0, sizeof *plan);
 	plan->control.cpu = -1;
-	memset(&pl, 0, sizeof pl);
-	pl.req = req;
-	pl.plan = plan;
-	pl.notes.buf = plan->notes;
-	pl.notes.len = sizeof plan->notes;
-	pl.allowed = hwloc_bitmap_alloc();
-	pl.isolated = hwloc_bitmap_alloc();
-	pl.tmp = hwloc_bitmap_alloc();
-	pl.tmp2 = hwloc_bitmap_alloc();
-	if (pl.allowed == NULL || pl.isolated == NULL || pl.tmp == NULL || pl.tmp2 == NULL) {
-		rc = nx__err(NX_ENOMEM, "placement: bitmaps");
-		goto err_free;
-	}
-	rc = load_topology(&pl);
-	if (rc < 0)
-		goto err_topo;
-	if (req->numa_node >= 0 &&
-	    hwloc_get_numanode_obj_by_os_index(pl.topo, (unsigned)req->numa_node) == NULL) {
-		bitmap_list(hwloc_topology_get_topology_nodeset(pl.topo), l, sizeof l);
-		rc = nx__err(NX_EINVAL, "NUMA node %d does not exist (the topology has nodes %s)",
-			     req->numa_node, l);
-		goto err_topo;
-	}
-	rc = usable_cpus(&pl);
-	if (rc < 0)
-		goto err_topo;
-	rc = isolated_cpus(&pl);
-	if (rc < 0)
-		goto err_topo;
-	rc = build_units(&pl);
-	if (rc < 0)
-		goto err_topo;
-	rc = pick_workers(&pl);
-	if (rc < 0)
-		goto err_units;
-	pick_control(&pl);
-	for (int w = 0; w < plan->nworkers; w++)
-		fill_cpu(&pl, &plan->worker[w], pl.wunit[w], pl.wunit[w]->pu);
-	fill_cpu(&pl, &plan->control, pl.ctl_unit, plan->control.cpu);
-	for (int w = 0; w < plan->nworkers; w++)
-		reason_worker(&pl, w);
-	reason_control(&pl);
-	write_notes(&pl);
-	rc = 0;
-err_units:
-	free(pl.units);
-err_topo:
-	if (pl.topo != NULL)
-		hwloc_topology_destroy(pl.topo);
-err_free:
-	hwloc_bitmap_free(pl.allowed);
-	hwloc_bitmap_free(pl.isolated);
-	hwloc_bitmap_free(pl.tmp);
-	hwloc_bitmap_free(pl.tmp2);
-	if (rc < 0) {
-		memset(plan, 0, sizeof *plan);
-		plan->control.cpu = -1;
-	}
 	return rc;
 }
 

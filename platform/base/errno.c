@@ -1,4 +1,8 @@
-/* nx_strerror and nx_err_name, generated from NX_ERRNO_MAP. */
+/*
+ * nx_strerror and nx_err_name, generated from NX_ERRNO_MAP. Portable, and
+ * below the platform's error messages (err.c), which name a code when
+ * there is no message yet.
+ */
 #include <nx/nx.h>
 
 const char *

@@ -66,8 +66,9 @@ peer_role(const struct nx_instance *inst, int fd, const struct nx_peer_cred *c)
 
 /*
  * Quotas hold for every uid but nxd's own (which is as trusted as nxd:
- * it could stop it): so many connections pending, so many channels per
- * uid and per process. Other clients are unaffected by one at its quota.
+ * it could stop it): so many connections pending (here), so many channels
+ * per uid and per process (chantab.c). Other clients are unaffected by one
+ * at its quota.
  */
 static int
 pending_quota(const struct nx_instance *inst, const struct nx_peer_cred *c)

@@ -12,8 +12,9 @@
  * once nx__grace_passed(ticket): two counters, no queue between threads.
  */
 #include "platform/nx_rcu.h"
+#include "shm/shm_internal.h"
 
-#include "instance_internal.h"
+#include "grace.h"
 
 #define NX_GRACE_IDLE_NS 100000000ull /* how long the thread sleeps between checks for stop */
 

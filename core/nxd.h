@@ -17,6 +17,22 @@
 
 struct nx_pipe_spec;
 
+/*
+ * What nxwd tells the nxd it starts (the protocol: shm/abi/wd.h). tools/nxd
+ * fills it from its environment, or from the go a standby waits for; an
+ * nxd nobody supervises leaves it as nx_instance_conf_default() sets it.
+ */
+struct nx_instance_wd {
+	int life_fd;                   /* nxwd's life locks; -1: none (unsupervised) */
+	bool restart;                  /* nxwd says this start is a restart (a reason was
+					* given): logged even after a clean stop */
+	char reason[NX_RESTART_REASON_MAX]; /* why the last nxd went; "": not said */
+	bool has_status, has_wall_ns, has_old_pid; /* said, each */
+	int32_t status;                /* the last nxd's exit code, or -signal */
+	uint64_t wall_ns;              /* when nxwd noticed (wall clock) */
+	int32_t old_pid;               /* the last nxd's pid */
+};
+
 struct nx_instance_conf {
 	char instance[NX_INSTANCE_MAX + 1];
 	int workers;                   /* 0 = one per usable core, keeping one for control */
@@ -52,6 +68,7 @@ struct nx_instance_conf {
 	uint32_t rate_burst;           /* its bucket; 0 = a tenth of the rate (>= 1) */
 	uint32_t dlq_entries;          /* dead-letter entries per worker; 0 = none */
 	const struct nx_place_plan *plan; /* planned already (a standby nxd); NULL: plan */
+	struct nx_instance_wd wd;      /* what nxwd said; not a setting of nx_instance_conf_set */
 	/* [pipeline.NAME] sections (nx_instance_conf_pipeline) */
 	struct nx_pipe_spec *specs;
 	unsigned nspecs;

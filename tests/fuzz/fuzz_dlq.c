@@ -1,7 +1,7 @@
 /*
  * fuzz_dlq - the readers of the dead-letter segment: nxd re-attaching one
  * a previous nxd left (nx__dlq_open), and nxctl's dlq commands formatting
- * what it holds (nx__policy_command in core/ctl_policy.c: list, show,
+ * what it holds (nx__cmd_run, core/cmd_dlq.c: list, show,
  * export, drain; text and JSON), which read entries with nx__dlq_first
  * and nx__dlq_read. The segment outlives nxd and anything of nxd's uid
  * can write it: none of its bytes is trusted.
@@ -35,7 +35,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "core/instance_internal.h"
+#include "core/cmd.h"
+#include "core/instance.h"
 #include "fuzz_common.h"
 
 static char inst_name[NX_INSTANCE_MAX + 1];
@@ -80,7 +81,7 @@ command(bool json, int argc, const char *const *args)
 		argv[i] = (char *)(uintptr_t)args[i];
 	out.max = NX_CTL_REPLY_MAX;
 	nx__err_clear();
-	rc = nx__policy_command(&inst, argc, argv, json, &out);
+	rc = nx__cmd_run(&inst, argc, argv, json, &out);
 	FZ_CHECK(rc <= 0, "%s %s: positive %d", args[0], args[1], rc);
 	FZ_CHECK(out.len <= out.cap, "%s %s: length %zu over capacity %zu", args[0], args[1],
 		 out.len, out.cap);

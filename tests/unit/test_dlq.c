@@ -15,7 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/instance_internal.h"
+#include "core/cmd.h"
+#include "core/instance.h"
 
 static char name[64];
 static struct nx_instance *inst;
@@ -64,7 +65,7 @@ command(char **out, ...)
 	while (argc < 8 && (argv[argc] = va_arg(ap, char *)) != NULL)
 		argc++;
 	va_end(ap);
-	rc = nx__policy_command(inst, argc, argv, false, &b);
+	rc = nx__cmd_run(inst, argc, argv, false, &b);
 	nx__buf_printf(&b, "%s", ""); /* NUL-terminated even when empty */
 	*out = b.p;
 	return rc;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/nxd.h"
+#include "shm/abi/wd.h"
 
 static void
 usage(FILE *f)
@@ -79,8 +80,63 @@ usage(FILE *f)
 		"(a stage that never returns), or a second signal: say what was stuck,\n"
 		"leave the segments as a stop would, exit 1.\n"
 		"\n"
-		"Under nxwd, NX_STANDBY_FD makes this nxd a standby: it plans placement\n"
+		"Under nxwd, " NX_WD_ENV_STANDBY_FD " makes this nxd a standby: it plans placement\n"
 		"and waits on that descriptor for nxwd's word to take the instance over.\n");
+}
+
+/*
+ * What nxwd says (shm/abi/wd.h) goes into conf->wd: core reads no
+ * environment. One NX_RESTART_* variable. @return false: not one
+ */
+static bool
+wd_restart_set(struct nx_instance_wd *wd, const char *key, const char *value)
+{
+	if (strcmp(key, NX_WD_ENV_RESTART_REASON) == 0) {
+		wd->restart = true;
+		snprintf(wd->reason, sizeof wd->reason, "%s", value);
+	} else if (strcmp(key, NX_WD_ENV_RESTART_STATUS) == 0) {
+		wd->has_status = true;
+		wd->status = (int32_t)strtol(value, NULL, 10);
+	} else if (strcmp(key, NX_WD_ENV_RESTART_WALL_NS) == 0) {
+		wd->has_wall_ns = true;
+		wd->wall_ns = strtoull(value, NULL, 10);
+	} else if (strcmp(key, NX_WD_ENV_RESTART_OLD_PID) == 0) {
+		wd->has_old_pid = true;
+		wd->old_pid = (int32_t)strtol(value, NULL, 10);
+	} else {
+		return false;
+	}
+	return true;
+}
+
+/* What nxwd put in the environment of this nxd: its life locks and, on a
+ * restart, why the last nxd went. */
+static void
+wd_from_env(struct nx_instance_wd *wd)
+{
+	static const char *const restart_keys[] = {
+		NX_WD_ENV_RESTART_REASON, NX_WD_ENV_RESTART_STATUS, NX_WD_ENV_RESTART_WALL_NS,
+		NX_WD_ENV_RESTART_OLD_PID,
+	};
+	const char *fd = getenv(NX_WD_ENV_LIFE_FD);
+	unsigned i;
+
+	for (i = 0; i < sizeof restart_keys / sizeof restart_keys[0]; i++) {
+		const char *v = getenv(restart_keys[i]);
+
+		if (v != NULL)
+			wd_restart_set(wd, restart_keys[i], v);
+	}
+	if (fd != NULL) {
+		char *end;
+		long v = strtol(fd, &end, 10);
+
+		if (*fd == '\0' || *end != '\0' || v < 0 || v > NX_WD_FD_MAX)
+			nx_log(NX_LOG_WARN, "%s '%s': not nxwd's life locks: nxwd will notice a "
+			       "death by its pidfd alone", NX_WD_ENV_LIFE_FD, fd);
+		else
+			wd->life_fd = (int)v;
+	}
 }
 
 /*
@@ -88,31 +144,32 @@ usage(FILE *f)
  * configuration (read already), the topology and placement plan, this
  * thread's pinning, the program's loading - then say so with one byte on
  * fd and wait. nxwd's go is the restart's NX_RESTART_* variables
- * ("KEY=VALUE", each ended by a NUL, an empty one last); they go into the
- * environment, where nx_instance_create reads them for the restart log.
+ * ("KEY=VALUE", each ended by a NUL, an empty one last); they go into
+ * conf->wd, which nx_instance_create writes to the restart log.
  * A restart then starts here, not at exec: 7 to 10 ms less on a machine
  * whose fork, exec and topology load take that long.
  * @return 0 to go on, 1 (failed), or -1: nxwd closed fd (stand down)
  */
 static int
-standby(const char *fdstr, const struct nx_instance_conf *conf, struct nx_place_plan *plan)
+standby(const char *fdstr, struct nx_instance_conf *conf, struct nx_place_plan *plan)
 {
-	char *end, buf[4096];
+	char *end, buf[NX_WD_GO_MAX];
 	size_t have = 0;
 	const char *p;
 	long fd = strtol(fdstr, &end, 10);
+	const char ready = NX_WD_STANDBY_READY;
 
-	unsetenv("NX_STANDBY_FD"); /* not for what nxd may start */
-	if (*fdstr == '\0' || *end != '\0' || fd < 0 || fd > 65535 ||
+	if (*fdstr == '\0' || *end != '\0' || fd < 0 || fd > NX_WD_FD_MAX ||
 	    fcntl((int)fd, F_SETFD, FD_CLOEXEC) < 0) {
-		fprintf(stderr, "nxd: NX_STANDBY_FD '%s' is not an open descriptor\n", fdstr);
+		fprintf(stderr, "nxd: %s '%s' is not an open descriptor\n", NX_WD_ENV_STANDBY_FD,
+			fdstr);
 		return 1;
 	}
 	if (nx_instance_conf_plan(conf, plan) < 0) {
 		fprintf(stderr, "nxd: placement: %s\n", nx__errmsg());
 		return 1;
 	}
-	if (write((int)fd, "R", 1) != 1)
+	if (write((int)fd, &ready, 1) != 1)
 		return -1;
 	for (;;) {
 		ssize_t got = read((int)fd, buf + have, sizeof buf - 1 - have);
@@ -134,11 +191,12 @@ standby(const char *fdstr, const struct nx_instance_conf *conf, struct nx_place_
 		char key[64];
 		const char *eq = strchr(p, '=');
 
-		if (eq == NULL || eq - p >= (ptrdiff_t)sizeof key || strncmp(p, "NX_RESTART_", 11) != 0)
+		if (eq == NULL || eq - p >= (ptrdiff_t)sizeof key ||
+		    strncmp(p, NX_WD_ENV_RESTART_PREFIX, strlen(NX_WD_ENV_RESTART_PREFIX)) != 0)
 			continue; /* only what the restart log takes */
 		memcpy(key, p, (size_t)(eq - p));
 		key[eq - p] = '\0';
-		setenv(key, eq + 1, 1);
+		wd_restart_set(&conf->wd, key, eq + 1);
 	}
 	return 0;
 }
@@ -217,7 +275,7 @@ main(int argc, char **argv)
 {
 	struct nx_instance_conf conf;
 	struct nx_instance *inst;
-	const char *config = NULL;
+	const char *config = NULL, *standby_fd;
 	struct nx_place_plan plan;
 	bool placement = false;
 	char buf[8192];
@@ -292,8 +350,13 @@ main(int argc, char **argv)
 		return print_placement(&conf);
 	if (conf.quiet)
 		nx_log_set_level(NX_LOG_WARN);
-	if (getenv("NX_STANDBY_FD") != NULL) {
-		rc = standby(getenv("NX_STANDBY_FD"), &conf, &plan);
+	wd_from_env(&conf.wd);
+	standby_fd = getenv(NX_WD_ENV_STANDBY_FD);
+	if (standby_fd != NULL) {
+		/* a copy: the variable goes, not for what nxd may start */
+		snprintf(buf, sizeof buf, "%s", standby_fd);
+		unsetenv(NX_WD_ENV_STANDBY_FD);
+		rc = standby(buf, &conf, &plan);
 		if (rc != 0) {
 			nx_instance_conf_release(&conf);
 			return rc < 0 ? 0 : 1;

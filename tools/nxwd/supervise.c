@@ -11,8 +11,8 @@
  *               ▼                                                         ▼ SIGABRT
  *             exit 2 (nxd's usage error), exit 3 (crash loop), exit 0 (SIGTERM to us)
  *
- * What we noticed and when goes to the next nxd in NX_RESTART_* variables:
- * it writes them to the restart log in the health segment.
+ * What we noticed and when goes to the next nxd in NX_RESTART_* variables
+ * (shm/abi/wd.h): it writes them to the restart log in the health segment.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +33,7 @@
 #include "platform/nx_platform.h"
 #include "shm/backoff.h"
 #include "shm/health_read.h"
+#include "shm/abi/wd.h"
 #include "shm/life.h"
 
 #include "nxwd.h"
@@ -134,7 +135,7 @@ segment_generation(struct wd *w)
  * leaves the segments, so that a new nxwd's nxd recovers the clients),
  * and does not inherit systemd's notification socket. An exec failure
  * comes back through a close-on-exec pipe. A standby (sb != NULL) gets
- * one end of a socket pair in NX_STANDBY_FD; *sb is the other.
+ * one end of a socket pair in NX_STANDBY_FD (shm/abi/wd.h); *sb is the other.
  * @return 0, NXWD_EXIT_USAGE (nxd cannot be run), NXWD_EXIT_ERROR
  */
 static int
@@ -178,29 +179,29 @@ launch(struct wd *w, const struct restart_env *env, pid_t *pidp, int *pidfdp, in
 		unsetenv("NOTIFY_SOCKET");
 		unsetenv("WATCHDOG_USEC");
 		unsetenv("WATCHDOG_PID");
-		unsetenv("NX_STANDBY_FD");
-		unsetenv("NX_LIFE_FD");
+		unsetenv(NX_WD_ENV_STANDBY_FD);
+		unsetenv(NX_WD_ENV_LIFE_FD);
 		if (w->life_fd >= 0 && fcntl(w->life_fd, F_SETFD, 0) == 0) {
 			snprintf(num, sizeof num, "%d", w->life_fd);
-			setenv("NX_LIFE_FD", num, 1);
+			setenv(NX_WD_ENV_LIFE_FD, num, 1);
 		}
 		if (sb != NULL && fcntl(sp[1], F_SETFD, 0) == 0) {
 			snprintf(num, sizeof num, "%d", sp[1]);
-			setenv("NX_STANDBY_FD", num, 1);
+			setenv(NX_WD_ENV_STANDBY_FD, num, 1);
 		}
 		if (env != NULL) {
-			setenv("NX_RESTART_REASON", env->reason, 1);
+			setenv(NX_WD_ENV_RESTART_REASON, env->reason, 1);
 			snprintf(num, sizeof num, "%d", env->status);
-			setenv("NX_RESTART_STATUS", num, 1);
+			setenv(NX_WD_ENV_RESTART_STATUS, num, 1);
 			snprintf(num, sizeof num, "%llu", (unsigned long long)env->wall_ns);
-			setenv("NX_RESTART_WALL_NS", num, 1);
+			setenv(NX_WD_ENV_RESTART_WALL_NS, num, 1);
 			snprintf(num, sizeof num, "%d", (int)env->old_pid);
-			setenv("NX_RESTART_OLD_PID", num, 1);
+			setenv(NX_WD_ENV_RESTART_OLD_PID, num, 1);
 		} else {
-			unsetenv("NX_RESTART_REASON");
-			unsetenv("NX_RESTART_STATUS");
-			unsetenv("NX_RESTART_WALL_NS");
-			unsetenv("NX_RESTART_OLD_PID");
+			unsetenv(NX_WD_ENV_RESTART_REASON);
+			unsetenv(NX_WD_ENV_RESTART_STATUS);
+			unsetenv(NX_WD_ENV_RESTART_WALL_NS);
+			unsetenv(NX_WD_ENV_RESTART_OLD_PID);
 		}
 		execvp(w->o->argv[0], w->o->argv);
 		err = errno;
@@ -321,14 +322,14 @@ standby_start(struct wd *w)
 	}
 }
 
-/* The standby said it is ready ('R'), or closed its end. */
+/* The standby said it is ready (NX_WD_STANDBY_READY), or closed its end. */
 static void
 on_standby_word(struct wd *w)
 {
 	char c;
 	ssize_t got = recv(w->sb_fd, &c, 1, MSG_DONTWAIT);
 
-	if (got == 1 && c == 'R') {
+	if (got == 1 && c == NX_WD_STANDBY_READY) {
 		w->sb_ready = true;
 		fprintf(stderr, "nxwd: standby nxd (pid %d) ready\n", (int)w->sb_pid);
 	} else if (got == 0) {
@@ -366,10 +367,11 @@ promote(struct wd *w, const struct restart_env *env)
 	char msg[512];
 	size_t n = 0;
 
-	n = put_var(msg, n, sizeof msg, "NX_RESTART_REASON=%s", env->reason);
-	n = put_var(msg, n, sizeof msg, "NX_RESTART_STATUS=%d", env->status);
-	n = put_var(msg, n, sizeof msg, "NX_RESTART_WALL_NS=%llu", (unsigned long long)env->wall_ns);
-	n = put_var(msg, n, sizeof msg, "NX_RESTART_OLD_PID=%d", (int)env->old_pid);
+	n = put_var(msg, n, sizeof msg, NX_WD_ENV_RESTART_REASON "=%s", env->reason);
+	n = put_var(msg, n, sizeof msg, NX_WD_ENV_RESTART_STATUS "=%d", env->status);
+	n = put_var(msg, n, sizeof msg, NX_WD_ENV_RESTART_WALL_NS "=%llu",
+		    (unsigned long long)env->wall_ns);
+	n = put_var(msg, n, sizeof msg, NX_WD_ENV_RESTART_OLD_PID "=%d", (int)env->old_pid);
 	if (n >= sizeof msg)
 		return -1;
 	msg[n++] = '\0';

@@ -1,9 +1,6 @@
 /*
- * nxctl's resilience commands, on nxd's control thread:
+ * nxctl's dead-letter commands, on nxd's control thread:
  *
- *   breaker PIPELINE SLOT open|close|auto   force a slot's breakers, or let go
- *   release PIPELINE SLOT                   put a quarantined stage back in service
- *   ratelimit CHANNEL|all RATE [BURST]      change channels' token buckets (0: none)
  *   dlq list                                the dead letters held, oldest first
  *   dlq show ID                             one, with its payload
  *   dlq drain [ID]                          forget them all, or each ring up to ID
@@ -18,119 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "instance_internal.h"
-
-static int
-cmd_breaker(struct nx_instance *inst, const char *pipe, const char *slot, const char *what,
-	    bool json, struct nx_buf *out)
-{
-	static const char *const names[] = { "auto", "open", "close" };
-	struct nx_pipeline *p;
-	struct nx_slot *s;
-	uint32_t force;
-	int rc = nx__find_slot(inst, pipe, slot, &p, &s);
-
-	if (rc < 0)
-		return rc;
-	for (force = 0; force < 3 && strcmp(what, names[force]) != 0; force++)
-		;
-	if (force == 3)
-		return nx__err(NX_EINVAL, "breaker %s %s %s: expected open, close or auto", pipe, slot,
-			       what);
-	if (!s->pol.breaker)
-		return nx__err(NX_EINVAL, "%s/%s has no breaker (set %s.breaker = count or time in "
-			       "[pipeline.%s])", pipe, slot, slot, pipe);
-	/* each worker applies it at its next call through the slot */
-	ck_pr_store_32(&s->pol.force, force);
-	if (json)
-		nx__buf_printf(out, "{\"pipeline\":\"%s\",\"slot\":\"%s\",\"breaker\":\"%s\"}\n", pipe,
-			       slot, names[force]);
-	else
-		nx__buf_printf(out, "%s/%s: breaker %s\n", pipe, slot,
-			       force == NX_BRK_FORCE_AUTO ? "back to automatic (closed, fresh window)"
-			       : force == NX_BRK_FORCE_OPEN ? "forced open" : "forced closed");
-	return 0;
-}
-
-static int
-cmd_release(struct nx_instance *inst, const char *pipe, const char *slot, bool json,
-	    struct nx_buf *out)
-{
-	struct nx_pipeline *p;
-	struct nx_slot *s;
-	uint32_t was;
-	int rc = nx__find_slot(inst, pipe, slot, &p, &s);
-
-	if (rc < 0)
-		return rc;
-	was = ck_pr_load_32(&s->cur->quarantined);
-	ck_pr_store_32(&s->cur->quarantined, 0);
-	if (json)
-		nx__buf_printf(out, "{\"pipeline\":\"%s\",\"slot\":\"%s\",\"was_quarantined\":%s}\n",
-			       pipe, slot, was ? "true" : "false");
-	else
-		nx__buf_printf(out, "%s/%s: %s\n", pipe, slot,
-			       was ? "released from quarantine" : "was not quarantined");
-	return 0;
-}
-
-static int
-parse_u32(const char *what, const char *s, uint32_t *out)
-{
-	char *end;
-	unsigned long v;
-
-	if (s[0] == '\0' || s[0] == '-')
-		return nx__err(NX_EINVAL, "%s '%s': expected a number", what, s);
-	v = strtoul(s, &end, 10);
-	if (*end != '\0' || v > 1000000000ul)
-		return nx__err(NX_EINVAL, "%s '%s': expected 0 to 1000000000", what, s);
-	*out = (uint32_t)v;
-	return 0;
-}
-
-static int
-cmd_ratelimit(struct nx_instance *inst, int argc, char **argv, bool json, struct nx_buf *out)
-{
-	uint32_t chan = UINT32_MAX, rate, burst, i, n = 0;
-	int rc;
-
-	if (argc < 3 || argc > 4)
-		return nx__err(NX_EINVAL, "ratelimit CHANNEL|all RATE [BURST]");
-	if (strcmp(argv[1], "all") != 0) {
-		rc = parse_u32("channel", argv[1], &chan);
-		if (rc < 0)
-			return rc;
-		if (chan >= inst->conf.max_channels || !inst->chans[chan].in_use)
-			return nx__err(NX_ENOENT, "no channel %s is attached", argv[1]);
-	}
-	rc = parse_u32("rate", argv[2], &rate);
-	if (rc == 0 && argc == 4)
-		rc = parse_u32("burst", argv[3], &burst);
-	else
-		burst = rate / 10 != 0 ? rate / 10 : 1;
-	if (rc < 0)
-		return rc;
-	if (rate != 0 && burst == 0)
-		return nx__err(NX_EINVAL, "burst 0: a bucket holds at least one token");
-	for (i = 0; i < inst->conf.max_channels; i++) {
-		struct nx_wchan *ch = &inst->chans[i];
-
-		if (!ch->in_use || (chan != UINT32_MAX && i != chan))
-			continue;
-		nx__chan_set_limit(ch, rate, burst);
-		n++;
-	}
-	if (json)
-		nx__buf_printf(out, "{\"channels\":%u,\"rate\":%u,\"burst\":%u}\n", n, rate, burst);
-	else if (rate == 0)
-		nx__buf_printf(out, "%u channel(s): no rate limit\n", n);
-	else
-		nx__buf_printf(out, "%u channel(s): %u requests/s, burst %u\n", n, rate, burst);
-	return 0;
-}
-
-/* ---- dead letters ---- */
+#include "cmd.h"
+#include "instance.h"
 
 static int
 parse_id(const struct nx_instance *inst, const char *s, uint32_t *ring, uint64_t *n)
@@ -198,12 +84,14 @@ entry_line(struct nx_instance *inst, uint32_t ring, const struct nx_dlq_entry *e
 }
 
 static int
-dlq_list(struct nx_instance *inst, bool json, struct nx_buf *out)
+dlq_list(struct nx_instance *inst, int argc, char **argv, bool json, struct nx_buf *out)
 {
 	uint64_t now = nx_clock_ns(), held = 0, written = 0, dropped = 0, corrupt = 0;
 	uint32_t r;
 	bool first = true;
 
+	(void)argc;
+	(void)argv;
 	if (json)
 		nx__buf_printf(out, "{\"entries\":[");
 	else
@@ -261,8 +149,9 @@ hex(struct nx_buf *out, const uint8_t *p, uint32_t n)
 }
 
 static int
-dlq_show(struct nx_instance *inst, const char *id, bool json, struct nx_buf *out)
+dlq_show(struct nx_instance *inst, int argc, char **argv, bool json, struct nx_buf *out)
 {
+	const char *id = argv[1];
 	struct nx_dlq_entry e;
 	uint32_t r;
 	uint64_t n;
@@ -271,6 +160,7 @@ dlq_show(struct nx_instance *inst, const char *id, bool json, struct nx_buf *out
 	enum nx_dlq_got got = NX_DLQ_GONE;
 	uint32_t keep;
 
+	(void)argc;
 	if (rc < 0)
 		return rc;
 	ring = nx__dlq_ring(&inst->dlq, r);
@@ -308,6 +198,8 @@ dlq_drain(struct nx_instance *inst, int argc, char **argv, bool json, struct nx_
 	uint32_t r;
 	int i, rc;
 
+	argc--; /* the IDs */
+	argv++;
 	if (argc == 0) {
 		for (r = 0; r < inst->dlq.nrings; r++) {
 			struct nx_dlq_ring *ring = nx__dlq_ring(&inst->dlq, r);
@@ -350,13 +242,16 @@ dlq_drain(struct nx_instance *inst, int argc, char **argv, bool json, struct nx_
 
 /* One line per entry that can be replayed: "ID PIPELINE IDEMPOTENT HEX". */
 static int
-dlq_export(struct nx_instance *inst, int argc, char **argv, struct nx_buf *out)
+dlq_export(struct nx_instance *inst, int argc, char **argv, bool json, struct nx_buf *out)
 {
 	uint32_t want_r[64];
 	uint64_t want_n[64];
 	uint32_t r;
 	int i, rc;
 
+	(void)json; /* one line per entry, for nxctl to replay */
+	argc--; /* the IDs */
+	argv++;
 	if (argc > 64)
 		return nx__err(NX_EINVAL, "dlq export takes at most 64 IDs");
 	for (i = 0; i < argc; i++) {
@@ -386,30 +281,30 @@ dlq_export(struct nx_instance *inst, int argc, char **argv, struct nx_buf *out)
 	return 0;
 }
 
-int
-nx__policy_command(struct nx_instance *inst, int argc, char **argv, bool json, struct nx_buf *out)
-{
-	const char *cmd = argv[0];
+static const struct nx_cmd subs[] = {
+	{ "list", "", 0, 0, dlq_list },
+	{ "show", "ID", 1, 1, dlq_show },
+	{ "drain", "[ID...]", 0, NX_CMD_ARGS_ANY, dlq_drain },
+	{ "export", "[ID...]", 0, NX_CMD_ARGS_ANY, dlq_export },
+	{ NULL, NULL, 0, 0, NULL },
+};
 
-	if (strcmp(cmd, "breaker") == 0 && argc == 4)
-		return cmd_breaker(inst, argv[1], argv[2], argv[3], json, out);
-	if (strcmp(cmd, "release") == 0 && argc == 3)
-		return cmd_release(inst, argv[1], argv[2], json, out);
-	if (strcmp(cmd, "ratelimit") == 0)
-		return cmd_ratelimit(inst, argc, argv, json, out);
-	if (strcmp(cmd, "dlq") == 0 && argc >= 2) {
-		if (inst->dlq.base == NULL)
-			return nx__err(NX_ENOENT, "this nxd keeps no dead letters (dlq_entries = 0)");
-		if (strcmp(argv[1], "list") == 0 && argc == 2)
-			return dlq_list(inst, json, out);
-		if (strcmp(argv[1], "show") == 0 && argc == 3)
-			return dlq_show(inst, argv[2], json, out);
-		if (strcmp(argv[1], "drain") == 0)
-			return dlq_drain(inst, argc - 2, argv + 2, json, out);
-		if (strcmp(argv[1], "export") == 0)
-			return dlq_export(inst, argc - 2, argv + 2, out);
-	}
-	return nx__err(NX_EINVAL, "%s: wrong arguments (breaker PIPELINE SLOT open|close|auto, "
-		       "release PIPELINE SLOT, ratelimit CHANNEL|all RATE [BURST], dlq list|show "
-		       "ID|drain [ID...]|export [ID...])", cmd);
+/* dlq SUB [ARG...]: the sub-command's row, run with argv[0] its name. */
+static int
+cmd_dlq(struct nx_instance *inst, int argc, char **argv, bool json, struct nx_buf *out)
+{
+	const struct nx_cmd *c;
+
+	if (inst->dlq.base == NULL)
+		return nx__err(NX_ENOENT, "this nxd keeps no dead letters (dlq_entries = 0)");
+	for (c = subs; c->name != NULL; c++)
+		if (strcmp(c->name, argv[1]) == 0 && argc - 2 >= c->min_args &&
+		    (c->max_args == NX_CMD_ARGS_ANY || argc - 2 <= c->max_args))
+			return c->run(inst, argc - 1, argv + 1, json, out);
+	return nx__err(NX_EINVAL, "%s: wrong arguments (dlq %s)", argv[0], nx__cmd_dlq[0].usage);
 }
+
+const struct nx_cmd nx__cmd_dlq[] = {
+	{ "dlq", "list|show ID|drain [ID...]|export [ID...]", 1, NX_CMD_ARGS_ANY, cmd_dlq },
+	{ NULL, NULL, 0, 0, NULL },
+};

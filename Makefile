@@ -52,12 +52,12 @@ TST := $(BUILD)/tests
 
 # ---- sources ----
 PLATFORM_SRC := $(wildcard platform/linux/*.c) $(wildcard platform/base/*.c)
-SHM_SRC := $(wildcard shm/*.c)
+SHM_SRC := $(wildcard shm/*.c) $(wildcard shm/monitor/*.c)
 CORE_SRC := $(wildcard core/*.c)
 ALL_LIB_SRC := $(PLATFORM_SRC) $(SHM_SRC) $(CORE_SRC)
 
 # libnx: what a client needs, without liburcu or hwloc.
-LIBNX_SRC := core/errno.c shm/client.c shm/retry.c shm/backoff.c shm/channel.c shm/names.c shm/health_map.c shm/attach.c \
+LIBNX_SRC := core/errno.c shm/client.c shm/retry.c shm/channel.c shm/names.c shm/health_map.c shm/attach.c \
 	platform/linux/err.c platform/linux/log.c platform/linux/clock.c \
 	platform/linux/futex.c platform/linux/shm.c platform/linux/ctl.c platform/linux/file.c \
 	platform/linux/thread.c platform/linux/mem.c

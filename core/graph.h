@@ -24,6 +24,7 @@
 
 #include "breaker.h"
 #include "platform/nx_rcu.h"
+#include "core/hist.h"
 #include "shm/shm_internal.h"
 
 /* Built with -DNX_NO_COUNTERS=1 (build/bin/nxd-nocounters), the data

@@ -20,7 +20,8 @@
 
 #include "platform/nx_rcu.h"
 #include "shm/attach.h"
-#include "shm/life.h"
+#include "core/life.h"
+#include "core/segment.h"
 
 #include "core_internal.h"
 #include "graph.h"

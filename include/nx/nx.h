@@ -27,7 +27,15 @@
 extern "C" {
 #endif
 
-/** ABI version of the shared-memory layout and the attach protocol. */
+/**
+ * Version of libnx's binary interface: this header's functions and types
+ * as a program built against it sees them. It is the major number of the
+ * library's soname (libnx.so.1), bumped when a change here breaks
+ * programs built against an older header. What libnx and nxd agree on
+ * between themselves (the shared-memory layouts, the control protocol)
+ * has versions of its own, checked at attach: a new nxd may keep
+ * libnx.so.1 working.
+ */
 #define NX_ABI_VERSION 1
 
 /** Largest payload carried inside a 64-byte descriptor. */
@@ -100,7 +108,8 @@ enum nx_wait {
 
 /** Options for nx_open; zero-initialise and set what you need. */
 struct nx_open_opts {
-	uint32_t abi_version; /**< 0 = NX_ABI_VERSION */
+	uint32_t abi_version; /**< the NX_ABI_VERSION the caller was built for (0 = this
+				   header's); another is refused with NX_EABI */
 	uint32_t wait;        /**< enum nx_wait */
 	uint32_t spin_ns;     /**< NX_WAIT_SLEEP: spin this long first (0 = 20 us) */
 	uint32_t timeout_ms;  /**< how long nx_open waits for nxd's reply (0 = 5000) */

@@ -13,6 +13,7 @@
 
 #include "core/core_internal.h"
 #include "core/graph.h"
+#include "core/segment.h"
 
 uint32_t nx__crc32c_sw(uint32_t crc, const void *buf, size_t len);
 

@@ -52,19 +52,27 @@ TST := $(BUILD)/tests
 
 # ---- sources ----
 PLATFORM_SRC := $(wildcard platform/linux/*.c) $(wildcard platform/base/*.c)
-SHM_SRC := $(wildcard shm/*.c)
+SHM_SRC := $(wildcard shm/*.c) $(wildcard shm/monitor/*.c)
 CORE_SRC := $(wildcard core/*.c)
 ALL_LIB_SRC := $(PLATFORM_SRC) $(SHM_SRC) $(CORE_SRC)
 
 # libnx: what a client needs, without liburcu or hwloc.
-LIBNX_SRC := platform/base/errno.c shm/client.c shm/retry.c shm/backoff.c shm/channel.c shm/names.c shm/health_map.c shm/attach.c \
+LIBNX_SRC := platform/base/errno.c shm/client.c shm/retry.c shm/channel.c shm/names.c shm/health_map.c shm/attach.c \
 	platform/linux/err.c platform/linux/log.c platform/linux/clock.c \
 	platform/linux/futex.c platform/linux/shm.c platform/linux/ctl.c platform/linux/file.c \
 	platform/linux/thread.c platform/linux/mem.c
-LIBNX_OBJ := $(LIBNX_SRC:%.c=$(OBJ)/%.o)
+# libnx's objects are its own build of those files: hidden by default, so
+# that the library exports what include/nx/nx.h marks NX_API and no more
+# (shm/libnx.map says the same to the linker). The static libraries keep
+# the ordinary objects: nxd exports its stage API to plugins (-rdynamic).
+LIBNX_OBJDIR := $(BUILD)/obj-nx
+LIBNX_OBJ := $(LIBNX_SRC:%.c=$(LIBNX_OBJDIR)/%.o)
+LIBNX_MAP := shm/libnx.map
 CORE_OBJ := $(ALL_LIB_SRC:%.c=$(OBJ)/%.o)
 
 LIBNX_SO := $(LIB)/libnx.so
+# the soname is the public header's interface version (not the shared
+# memory's or the control protocol's: shm/abi/version.h)
 LIBNX_SONAME := libnx.so.$(shell sed -n 's/^\#define NX_ABI_VERSION \([0-9]*\)/\1/p' include/nx/nx.h)
 LIBNX_A := $(LIB)/libnx.a
 LIBCORE_A := $(LIB)/libnxcore.a
@@ -100,13 +108,19 @@ $(OBJ)/%.o: %.c
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
 
-$(LIBNX_SO): $(LIBNX_OBJ)
+$(LIBNX_OBJDIR)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $< (libnx)")
+	$(Q)$(CC) $(CFLAGS_ALL) -fvisibility=hidden -MMD -MP -c $< -o $@
+
+$(LIBNX_SO): $(LIBNX_OBJ) $(LIBNX_MAP)
 	@mkdir -p $(LIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -shared -Wl,-soname,$(LIBNX_SONAME) -o $@.$(patsubst libnx.so.%,%,$(LIBNX_SONAME)) $^ $(LDFLAGS_ALL) -lpthread
+	$(Q)$(CC) -shared -Wl,-soname,$(LIBNX_SONAME) -Wl,--version-script=$(LIBNX_MAP) \
+		-o $@.$(patsubst libnx.so.%,%,$(LIBNX_SONAME)) $(LIBNX_OBJ) $(LDFLAGS_ALL) -lpthread
 	$(Q)ln -sf $(notdir $@).$(patsubst libnx.so.%,%,$(LIBNX_SONAME)) $@
 
-$(LIBNX_A): $(LIBNX_OBJ)
+$(LIBNX_A): $(LIBNX_SRC:%.c=$(OBJ)/%.o)
 	@mkdir -p $(LIB)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
@@ -257,4 +271,4 @@ clean:
 	rm -rf build build-asan build-tsan build-clang
 
 -include tests/fuzz/fuzz.mk
--include $(shell find $(BUILD)/obj $(NC_OBJ) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(NC_OBJ) $(LIBNX_OBJDIR) -name '*.d' 2>/dev/null)

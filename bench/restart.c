@@ -26,7 +26,7 @@
 #include <nx/nx.h>
 
 #include "bench/bench.h"
-#include "shm/health_read.h"
+#include "shm/monitor/health_read.h"
 
 struct restart_figures {
 	uint64_t *notice, *answer, *serve;

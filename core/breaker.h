@@ -30,13 +30,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "shm/abi/health.h"
+
 #define NX_BRK_WINDOW_MAX 256 /* calls (count window) or seconds (time window) */
 
-enum nx_brk_state {
-	NX_BRK_CLOSED = 0,
-	NX_BRK_OPEN = 1,
-	NX_BRK_HALF_OPEN = 2,
-};
+/* enum nx_brk_state (CLOSED, OPEN, HALF_OPEN): shm/abi/health.h, where the
+ * health segment shows each worker's breaker for each slot. */
 
 /* What an operator may force (nxctl breaker PIPELINE SLOT open|close|auto). */
 enum nx_brk_force {

@@ -19,6 +19,7 @@
 #include "cmd.h"
 #include "ctl_server.h"
 #include "pipetab.h"
+#include "segment.h"
 
 enum { KEY_LISTEN = 1, KEY_NOTIFY, KEY_PEER, KEY_CHAN };
 #define KEY(type, idx) (((uint64_t)(type) << 32) | (uint32_t)(idx))
@@ -163,11 +164,11 @@ peer_attach(struct nx_instance *inst, struct nx_peer *p, const struct nx_ctl_msg
 	struct nx_wchan *ch;
 	int id, rc;
 
-	if (m->abi_version != NX_ABI_VERSION) {
+	if (m->abi_version != NX_CTL_VERSION) {
 		nx__ctl_reply_error(p->fd, NX_EABI,
 				    "client speaks ABI %u but nxd of instance '%s' speaks ABI %u: "
 				    "rebuild the client against the installed libnx",
-				    m->abi_version, inst->conf.instance, NX_ABI_VERSION);
+				    m->abi_version, inst->conf.instance, NX_CTL_VERSION);
 		goto drop;
 	}
 	if (m->wait_mode > NX_WAIT_SLEEP) {
@@ -253,9 +254,9 @@ peer_reclaim(struct nx_instance *inst, struct nx_peer *p, const struct nx_ctl_ms
 	uint32_t taken, answered, submitted;
 	int rc;
 
-	if (m->abi_version != NX_ABI_VERSION) {
+	if (m->abi_version != NX_CTL_VERSION) {
 		nx__ctl_reply_error(p->fd, NX_EABI, "client speaks ABI %u, nxd speaks ABI %u",
-				    m->abi_version, NX_ABI_VERSION);
+				    m->abi_version, NX_CTL_VERSION);
 		goto drop;
 	}
 	if (fd < 0 || m->chan_id >= inst->conf.max_channels) {
@@ -356,7 +357,7 @@ reply_flush(struct nx_instance *inst, struct nx_peer *p, uint32_t idx)
 
 		memset(&r->hdr, 0, sizeof r->hdr);
 		r->hdr.type = NX_CTL_REPLY;
-		r->hdr.abi_version = NX_ABI_VERSION;
+		r->hdr.abi_version = NX_CTL_VERSION;
 		r->hdr.status = p->reply_status;
 		r->len = (uint32_t)n;
 		r->more = !last;

@@ -1,5 +1,5 @@
 /*
- * The dead-letter rings (layout in shm/shm_abi.h): requests that failed
+ * The dead-letter rings (layout in shm/abi/dlq.h): requests that failed
  * after their policies, kept with their reason for an operator to look
  * at, drain, or replay (nxctl dlq).
  *
@@ -34,7 +34,7 @@ header_matches(const struct nx_dlq *d, uint32_t nrings, uint32_t entries, uint64
 	const struct nx_dlq_hdr *h = (const struct nx_dlq_hdr *)(const void *)d->base;
 	uint32_t rb;
 
-	return h->magic == NX_DLQ_MAGIC && h->abi_version == NX_ABI_VERSION &&
+	return h->magic == NX_DLQ_MAGIC && h->abi_version == NX_SHM_VERSION &&
 	       h->layout_bytes == len && h->nrings == nrings && h->entries == entries &&
 	       layout(nrings, entries, &rb) == len && h->ring_bytes == rb &&
 	       h->rings_off == sizeof(struct nx_dlq_hdr);
@@ -110,7 +110,7 @@ nx__dlq_open(struct nx_dlq *d, const char *instance, uint32_t nrings, uint32_t e
 	{
 		struct nx_dlq_hdr *h = (struct nx_dlq_hdr *)(void *)d->base;
 
-		h->abi_version = NX_ABI_VERSION;
+		h->abi_version = NX_SHM_VERSION;
 		h->layout_bytes = len;
 		h->nrings = nrings;
 		h->entries = entries;

@@ -1,6 +1,6 @@
 /*
  * dlq.h - the dead-letter rings, nxd's side (core/dlq.c; layout in
- * shm/shm_abi.h).
+ * shm/abi/dlq.h).
  */
 #ifndef NX_CORE_DLQ_H
 #define NX_CORE_DLQ_H

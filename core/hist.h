@@ -65,6 +65,8 @@
 #include <ck_cc.h>
 #include <ck_pr.h>
 
+#include "shm/abi/health.h" /* struct nx_lhist: the health segment's histograms */
+
 #define NX_HIST_SUB_BITS 7   /* relative error < 2^-NX_HIST_SUB_BITS */
 #define NX_HIST_VALUE_BITS 41 /* values below 2^41 ns are tracked */
 #define NX_HIST_SUB_COUNT (1u << NX_HIST_SUB_BITS)
@@ -104,24 +106,9 @@ struct nx_hist_shape {
 
 #define NX_HIST_SHAPE ((struct nx_hist_shape){ NX_HIST_SUB_BITS, NX_HIST_VALUE_BITS, NX_HIST_BUCKETS })
 
-#define NX_LHIST_SUB_BITS 5
-#define NX_LHIST_VALUE_BITS 36
-#define NX_LHIST_BUCKETS ((NX_LHIST_VALUE_BITS - NX_LHIST_SUB_BITS + 1) << NX_LHIST_SUB_BITS)
+/* The health segment's histogram: fewer, wider buckets (its layout,
+ * struct nx_lhist, is shm/abi/health.h's). */
 #define NX_LHIST_SHAPE ((struct nx_hist_shape){ NX_LHIST_SUB_BITS, NX_LHIST_VALUE_BITS, NX_LHIST_BUCKETS })
-
-/* A histogram for the health segment: fewer, wider buckets. */
-struct nx_lhist {
-	uint64_t count;
-	uint64_t sum;
-	uint64_t min;
-	uint64_t max;
-	uint64_t overflow;
-	uint64_t reserved[3];
-	uint64_t buckets[NX_LHIST_BUCKETS];
-};
-_Static_assert(NX_LHIST_BUCKETS == 1024, "NX_LHIST_BUCKETS follows from its bit parameters");
-_Static_assert(sizeof(struct nx_lhist) == 64 + 8 * NX_LHIST_BUCKETS, "struct nx_lhist layout is fixed");
-_Static_assert(__builtin_offsetof(struct nx_lhist, buckets) == 64, "header is one cache line");
 
 /* The words of a histogram, whichever its size (all fields are uint64_t). */
 #define NX__HW(h) ((uint64_t *)(void *)(h))

@@ -13,9 +13,10 @@
 #include "ctl_server.h"
 #include "instance.h"
 #include "pipetab.h"
-#include "restart.h"
 #include "policy.h"
 #include "pool.h"
+#include "restart.h"
+#include "segment.h"
 #include "worker.h"
 
 void

@@ -25,6 +25,7 @@
 #include <nx/nx_stage.h>
 
 #include "breaker.h"
+#include "core/hist.h"
 #include "shm/shm_internal.h"
 
 #define NX_MAX_PIPELINES 64   /* per instance */

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "shm/life.h"
+#include "core/life.h"
 
 #include "restart.h"
 

@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "platform/nx_rcu.h"
-#include "shm/life.h"
+#include "core/life.h"
 
 #include "dlq.h"
 #include "pipe_run.h"

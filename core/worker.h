@@ -29,6 +29,7 @@
 
 #include "bucket.h"
 #include "platform/nx_platform.h"
+#include "core/hist.h"
 #include "shm/shm_internal.h"
 
 #define NX_BURST 32              /* requests taken from one channel per visit */

@@ -204,6 +204,28 @@ struct nx_futex_waiter {
  */
 int nx_futex_waitv(const struct nx_futex_waiter *w, unsigned n, uint64_t timeout_ns);
 
+/* ---- life locks: a lock the kernel lets go when its holder dies ---- */
+
+/*
+ * A lock in memory shared between processes that the system releases,
+ * with a mark, when the thread holding it dies (on Linux a robust,
+ * process-shared mutex). Its room is a struct nx_life_lock of
+ * shm/abi/life.h (NX_LIFE_LOCK_BYTES, 8-aligned); each port checks at
+ * build time that its lock fits. Who holds which lock is core/life.c's.
+ */
+struct nx_life_lock;
+
+/** Make the room a lock, not held (by its segment's creator, before sharing it). */
+void nx__life_lock_init(struct nx_life_lock *l);
+/**
+ * Take the lock, waiting at most timeout_ns (0 = as long as it takes).
+ * @return 0 (held), 1 (held; its last holder died holding it: it is made
+ *   consistent again), NX_ETIMEDOUT, or NX_EIO
+ */
+int nx__life_lock_take(struct nx_life_lock *l, uint64_t timeout_ns);
+/** Let the lock go (by the thread that holds it). */
+void nx__life_lock_give(struct nx_life_lock *l);
+
 /* ---- shared memory ---- */
 
 /**

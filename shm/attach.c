@@ -41,7 +41,7 @@ nx__ctl_reply_ok(int fd, uint32_t chan_id, uint64_t generation, int chan_fd)
 
 	memset(&m, 0, sizeof m);
 	m.type = NX_CTL_OK;
-	m.abi_version = NX_ABI_VERSION;
+	m.abi_version = NX_CTL_VERSION;
 	m.chan_id = chan_id;
 	m.generation = generation;
 	return nx_ctl_send(fd, &m, sizeof m, chan_fd);
@@ -55,7 +55,7 @@ nx__ctl_reply_error(int fd, int code, const char *fmt, ...)
 
 	memset(&m, 0, sizeof m);
 	m.type = NX_CTL_ERROR;
-	m.abi_version = NX_ABI_VERSION;
+	m.abi_version = NX_CTL_VERSION;
 	m.status = code;
 	va_start(ap, fmt);
 	vsnprintf(m.text, sizeof m.text, fmt, ap);
@@ -212,7 +212,7 @@ nx__ctl_session_command(struct nx_ctl_session *s, int argc, char *const *argv, b
 	*status = 0;
 	memset(&c->hdr, 0, sizeof c->hdr);
 	c->hdr.type = NX_CTL_COMMAND;
-	c->hdr.abi_version = NX_ABI_VERSION;
+	c->hdr.abi_version = NX_CTL_VERSION;
 	c->hdr.wait_mode = json ? NX_CTL_CMD_JSON : 0;
 	a = c->args;
 	for (i = 0; i < argc; i++) {

@@ -1,7 +1,7 @@
 /*
- * Channel segments: layout, creation (nxd), mapping and validation (both
- * sides). See shm_abi.h for the picture and for why the two ring geometry
- * pages are private to each process.
+ * Channel segments: layout, and mapping and validation (the client; nxd
+ * creates them in core/chan_seg.c). See shm/abi/channel.h for the picture
+ * and for why the two ring geometry pages are private to each process.
  */
 #include <string.h>
 
@@ -61,8 +61,8 @@ nx__chan_geom(struct nx_chan_geom *g, uint32_t page_bytes, uint32_t ring_size,
 
 /* Point the view into the mapping and give this process its own ring
  * geometry: size and mask live alone on a page we replace privately. */
-static int
-view_setup(struct nx_chan_view *v)
+int
+nx__chan_view_setup(struct nx_chan_view *v)
 {
 	const struct nx_chan_geom *g = &v->g;
 	int rc;
@@ -84,53 +84,6 @@ view_setup(struct nx_chan_view *v)
 	v->req->mask = g->ring_size - 1;
 	v->resp->size = g->ring_size;
 	v->resp->mask = g->ring_size - 1;
-	return 0;
-}
-
-int
-nx__chan_create(struct nx_chan_view *v, const struct nx_chan_geom *g, uint32_t chan_id,
-		uint32_t worker, uint32_t wait_mode, uint64_t generation)
-{
-	struct nx_chan_hdr *h;
-	int fd, rc;
-
-	memset(v, 0, sizeof *v);
-	v->fd = -1;
-	fd = nx_shm_create_anon("nx-channel", g->layout_bytes);
-	if (fd < 0)
-		return fd;
-	rc = nx_shm_map((void **)&v->base, fd, g->layout_bytes, true);
-	if (rc < 0) {
-		nx_fd_close(fd);
-		return rc;
-	}
-	v->fd = fd;
-	v->g = *g;
-	rc = view_setup(v);
-	if (rc < 0) {
-		nx__chan_unmap(v);
-		return rc;
-	}
-	h = v->hdr;
-	h->magic = NX_CHAN_MAGIC;
-	h->abi_version = NX_ABI_VERSION;
-	h->layout_bytes = g->layout_bytes;
-	h->generation = generation;
-	h->page_bytes = g->page_bytes;
-	h->ring_size = g->ring_size;
-	h->arena_bytes = g->arena_bytes;
-	h->max_payload = g->max_payload;
-	h->chan_id = chan_id;
-	h->worker = worker;
-	h->wait_mode = wait_mode;
-	h->req_ctl_off = g->req_ctl_off;
-	h->resp_ctl_off = g->resp_ctl_off;
-	h->req_slots_off = g->req_slots_off;
-	h->resp_slots_off = g->resp_slots_off;
-	h->arena_off = g->arena_off;
-	h->req_ext_off = g->req_ext_off;
-	h->resp_ext_off = g->resp_ext_off;
-	/* the memfd is zeroed: indices and wake words start at 0 */
 	return 0;
 }
 
@@ -161,9 +114,9 @@ nx__chan_map(struct nx_chan_view *v, int fd)
 		rc = nx__err(NX_EPROTO, "not a channel segment (magic %#x)", h.magic);
 		goto err_unmap;
 	}
-	if (h.abi_version != NX_ABI_VERSION) {
+	if (h.abi_version != NX_SHM_VERSION) {
 		rc = nx__err(NX_EABI, "channel ABI %u, this library speaks ABI %u", h.abi_version,
-			     NX_ABI_VERSION);
+			     NX_SHM_VERSION);
 		goto err_unmap;
 	}
 	if (h.layout_bytes != (uint64_t)size) {
@@ -190,7 +143,7 @@ nx__chan_map(struct nx_chan_view *v, int fd)
 	}
 	v->base = base;
 	v->g = g;
-	rc = view_setup(v);
+	rc = nx__chan_view_setup(v);
 	if (rc < 0)
 		goto err_unmap;
 	v->fd = fd;

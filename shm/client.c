@@ -172,7 +172,11 @@ nx_open(struct nx_client **out, const char *instance, const struct nx_open_opts 
 		return rc;
 	if (opts->wait > NX_WAIT_SLEEP)
 		return nx__err(NX_EINVAL, "nx_open: unknown wait mode %u", opts->wait);
-	abi = opts->abi_version != 0 ? opts->abi_version : NX_ABI_VERSION;
+	/* opts->abi_version is the libnx interface the caller was built for;
+	 * this library's speaks NX_CTL_VERSION to nxd. Another is passed on
+	 * as is, for nxd to refuse with its reason. */
+	abi = opts->abi_version == 0 || opts->abi_version == NX_ABI_VERSION ? NX_CTL_VERSION
+									  : opts->abi_version;
 	c = calloc(1, sizeof *c);
 	if (c == NULL)
 		return nx__err(NX_ENOMEM, "nx_open");
@@ -727,7 +731,7 @@ reclaim(struct nx_client *c)
 	fd = ctl_connect(c);
 	if (fd < 0)
 		return fd; /* not listening yet: try again at the next check */
-	rc = nx__ctl_send_request(fd, NX_CTL_RECLAIM, NX_ABI_VERSION, c->wait_mode, c->chan_id,
+	rc = nx__ctl_send_request(fd, NX_CTL_RECLAIM, NX_CTL_VERSION, c->wait_mode, c->chan_id,
 				  c->v.fd);
 	if (rc == 0)
 		rc = nx__ctl_read_reply(fd, &m, NULL, 2000000000ull);
@@ -753,7 +757,7 @@ reattach(struct nx_client *c)
 	nx_fd_close(c->ctl_fd);
 	c->ctl_fd = -1;
 	nx__chan_unmap(&c->v);
-	if (attach_channel(c, NX_ABI_VERSION) < 0 || c->v.g.ring_size != ring) {
+	if (attach_channel(c, NX_CTL_VERSION) < 0 || c->v.g.ring_size != ring) {
 		nx__chan_unmap(&c->v);
 		c->state = CLIENT_CLOSED;
 		return;

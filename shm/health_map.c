@@ -51,9 +51,9 @@ nx__health_check(struct nx_health_view *hv)
 	if (h->magic != NX_HEALTH_MAGIC)
 		return nx__err(NX_EPROTO, "not a health segment (magic %#x)", h->magic);
 	ck_pr_fence_load(); /* pairs with the fence before nxd stores the magic */
-	if (h->abi_version != NX_ABI_VERSION)
+	if (h->abi_version != NX_SHM_VERSION)
 		return nx__err(NX_EABI, "instance runs ABI %u, this library speaks ABI %u",
-			       h->abi_version, NX_ABI_VERSION);
+			       h->abi_version, NX_SHM_VERSION);
 	if (h->layout_bytes != hv->len)
 		return nx__err(NX_EPROTO, "health header says %llu bytes, segment has %zu",
 			       (unsigned long long)h->layout_bytes, hv->len);

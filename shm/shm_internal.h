@@ -1,6 +1,7 @@
 /*
- * shm_internal.h - segments and channels as each process sees them.
- * Shared between nxd (core/) and libnx; not installed.
+ * shm_internal.h - segments and channels as each process sees them: the
+ * layouts of shm/abi/ with this process's pointers and ck's code over
+ * them. Shared between nxd (core/), libnx and the monitors; not installed.
  */
 #ifndef NX_SHM_INTERNAL_H
 #define NX_SHM_INTERNAL_H
@@ -10,10 +11,42 @@
 #include <stdint.h>
 
 #include <ck_pr.h>
+#include <ck_ring.h>
 #include <ck_sequence.h>
 
+#include <nx/nx.h>
+
 #include "platform/nx_platform.h"
-#include "shm_abi.h"
+#include "shm/abi/channel.h"
+#include "shm/abi/ctl.h"
+#include "shm/abi/dlq.h"
+#include "shm/abi/health.h"
+#include "shm/abi/version.h"
+
+/* ---- the ABI against ck and the public header ---- */
+
+/* ck typed rings over the descriptors (nxd and client use the same ones). */
+CK_RING_PROTOTYPE(nx_req, nx_req_desc)
+CK_RING_PROTOTYPE(nx_resp, nx_resp_desc)
+
+/* The ring header in the segment is struct nx_ring_hdr; ck's code works on
+ * struct ck_ring. The geometry trick (shm/abi/channel.h) depends on the
+ * two being one layout: fail the build if ck ever changes its own. */
+_Static_assert(sizeof(unsigned int) == sizeof(uint32_t), "ck_ring's indices are 32-bit");
+_Static_assert(offsetof(struct ck_ring, c_head) == offsetof(struct nx_ring_hdr, c_head),
+	       "ck_ring: c_head");
+_Static_assert(offsetof(struct ck_ring, p_tail) == offsetof(struct nx_ring_hdr, p_tail),
+	       "ck_ring: p_tail");
+_Static_assert(offsetof(struct ck_ring, p_head) == offsetof(struct nx_ring_hdr, p_head),
+	       "ck_ring: p_head");
+_Static_assert(offsetof(struct ck_ring, size) == offsetof(struct nx_ring_hdr, size),
+	       "ck_ring: size");
+_Static_assert(offsetof(struct ck_ring, mask) == offsetof(struct nx_ring_hdr, mask),
+	       "ck_ring: mask");
+_Static_assert(sizeof(struct ck_ring) == sizeof(struct nx_ring_hdr), "ck_ring: size of the whole");
+
+/* The inline payload the public header promises is the descriptor's. */
+_Static_assert(NX_INLINE_MAX == NX_DESC_INLINE, "nx.h's NX_INLINE_MAX is the descriptor's");
 
 /* ---- names ---- */
 
@@ -66,12 +99,11 @@ struct nx_chan_view {
 };
 
 /**
- * Create a channel segment (nxd): a sealed memfd laid out per g, header
- * and rings initialised, mapped with private geometry pages.
- * @return 0, NX_EIO, NX_ENOMEM
+ * Point the view into its mapping (v->base, v->g set) and give this
+ * process its own ring geometry pages. Both sides: nxd at create
+ * (core/segment.h), the client at map. @return 0, NX_EIO
  */
-int nx__chan_create(struct nx_chan_view *v, const struct nx_chan_geom *g, uint32_t chan_id,
-		    uint32_t worker, uint32_t wait_mode, uint64_t generation);
+int nx__chan_view_setup(struct nx_chan_view *v);
 
 /**
  * Map a channel segment received over the control socket and check it:
@@ -132,16 +164,6 @@ int nx__health_map_ro(struct nx_health_view *hv, const char *instance);
 /** Check a mapped header and fill the table pointers. */
 int nx__health_check(struct nx_health_view *hv);
 void nx__health_unmap(struct nx_health_view *hv);
-/**
- * nxd: create the instance's health segment, or re-attach the one a
- * previous nxd left when its layout matches g (*reattached = true).
- * The caller must hold the instance (its control socket).
- * @return 0, NX_EBUSY (a different layout still holding channels), NX_EIO
- */
-int nx__health_create(struct nx_health_view *hv, const char *instance,
-		      const struct nx_health_geom *g, bool *reattached);
-/** nxd: remove the instance's health segment. */
-void nx__health_remove(const char *instance);
 
 /* A typed pointer at byte offset off of a mapping. Offsets are checked
  * (and aligned) by the layout functions before anyone forms one. */

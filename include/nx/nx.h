@@ -27,8 +27,24 @@
 extern "C" {
 #endif
 
-/** ABI version of the shared-memory layout and the attach protocol. */
+/**
+ * Version of libnx's binary interface: this header's functions and types
+ * as a program built against it sees them. It is the major number of the
+ * library's soname (libnx.so.1), bumped when a change here breaks
+ * programs built against an older header. What libnx and nxd agree on
+ * between themselves (the shared-memory layouts, the control protocol)
+ * has versions of its own, checked at attach: a new nxd may keep
+ * libnx.so.1 working.
+ */
 #define NX_ABI_VERSION 1
+
+/* What libnx.so exports: the functions below, nothing else (it is built
+ * with hidden visibility and a version script). */
+#if defined(__GNUC__)
+#define NX_API __attribute__((visibility("default")))
+#else
+#define NX_API
+#endif
 
 /** Largest payload carried inside a 64-byte descriptor. */
 #define NX_INLINE_MAX 56
@@ -78,19 +94,19 @@ enum nx_errno {
  * @param err  a negative NX_E* code (or 0)
  * @return a static string; "unknown error" for codes nx does not define
  */
-const char *nx_strerror(int err);
+NX_API const char *nx_strerror(int err);
 
 /**
  * The name of an error code ("EAGAIN"), or "UNKNOWN".
  */
-const char *nx_err_name(int err);
+NX_API const char *nx_err_name(int err);
 
 /**
  * The detailed message of the last failed slow-path call on this thread
  * (nx_open, nx_close, nx_pipeline_id): what failed and why, with context.
  * Hot-path calls (nx_submit, nx_poll) never set it.
  */
-const char *nx_errmsg(void);
+NX_API const char *nx_errmsg(void);
 
 /** How a client waits for answers. */
 enum nx_wait {
@@ -100,7 +116,8 @@ enum nx_wait {
 
 /** Options for nx_open; zero-initialise and set what you need. */
 struct nx_open_opts {
-	uint32_t abi_version; /**< 0 = NX_ABI_VERSION */
+	uint32_t abi_version; /**< the NX_ABI_VERSION the caller was built for (0 = this
+				   header's); another is refused with NX_EABI */
 	uint32_t wait;        /**< enum nx_wait */
 	uint32_t spin_ns;     /**< NX_WAIT_SLEEP: spin this long first (0 = 20 us) */
 	uint32_t timeout_ms;  /**< how long nx_open waits for nxd's reply (0 = 5000) */
@@ -119,21 +136,21 @@ struct nx_client;
  *   NX_EPERM (nxd refused our uid), NX_ENOSPC (nxd has no free channel),
  *   NX_EPROTO (unexpected reply), NX_ENOMEM, NX_EIO. nx_errmsg() says more.
  */
-int nx_open(struct nx_client **out, const char *instance, const struct nx_open_opts *opts);
+NX_API int nx_open(struct nx_client **out, const char *instance, const struct nx_open_opts *opts);
 
 /**
  * Detach and free the client. Requests still outstanding are abandoned:
  * nxd answers them into a channel nobody reads, then reclaims it.
  * @return 0, or NX_EINVAL for NULL
  */
-int nx_close(struct nx_client *c);
+NX_API int nx_close(struct nx_client *c);
 
 /**
  * Look up a pipeline id by name, in the instance's published directory
  * (shared memory, no system call).
  * @return the id (>= 0), NX_ENOPIPE, or NX_EINVAL
  */
-int nx_pipeline_id(struct nx_client *c, const char *name);
+NX_API int nx_pipeline_id(struct nx_client *c, const char *name);
 
 /** Request flags. */
 #define NX_REQ_IDEMPOTENT 0x1u /**< may run again after a restart of nxd */
@@ -171,21 +188,21 @@ struct nx_completion {
  *   is exhausted: poll first), NX_E2BIG (in_len or out_cap exceeds the
  *   channel's arena limit), NX_EINVAL, NX_ECLOSED
  */
-int nx_submit(struct nx_client *c, const struct nx_req *req);
+NX_API int nx_submit(struct nx_client *c, const struct nx_req *req);
 
 /**
  * Submit up to n requests in order; stops at the first that cannot go.
  * @param submitted  receives how many were submitted
  * @return 0 when all went, else the error that stopped the batch
  */
-int nx_submit_batch(struct nx_client *c, const struct nx_req *reqs, unsigned n,
-		    unsigned *submitted);
+NX_API int nx_submit_batch(struct nx_client *c, const struct nx_req *reqs, unsigned n,
+			   unsigned *submitted);
 
 /**
  * Take up to max completions that are ready, in submission order.
  * Never blocks. @return the number taken (>= 0), or NX_EINVAL
  */
-int nx_poll(struct nx_client *c, struct nx_completion *comps, unsigned max);
+NX_API int nx_poll(struct nx_client *c, struct nx_completion *comps, unsigned max);
 
 /**
  * Wait until at least one completion is ready (spinning or sleeping per
@@ -193,8 +210,8 @@ int nx_poll(struct nx_client *c, struct nx_completion *comps, unsigned max);
  * @param timeout_ns  relative; 0 = do not wait
  * @return the number taken (> 0), NX_ETIMEDOUT, or NX_EINVAL
  */
-int nx_wait(struct nx_client *c, struct nx_completion *comps, unsigned max,
-	    uint64_t timeout_ns);
+NX_API int nx_wait(struct nx_client *c, struct nx_completion *comps, unsigned max,
+		   uint64_t timeout_ns);
 
 /**
  * Submit one request and wait for its answer. Completions of earlier
@@ -206,8 +223,8 @@ int nx_wait(struct nx_client *c, struct nx_completion *comps, unsigned max,
  * @return 0, a negative error from the answer (NX_ENOPIPE, NX_EBADDESC,
  *   NX_ERESTARTED, NX_EOVERFLOW, ...), NX_ETIMEDOUT, or a submit error
  */
-int nx_call(struct nx_client *c, uint16_t pipeline, const void *in, uint32_t in_len,
-	    void *out, uint32_t out_cap, uint32_t *out_len, uint64_t timeout_ns);
+NX_API int nx_call(struct nx_client *c, uint16_t pipeline, const void *in, uint32_t in_len,
+		   void *out, uint32_t out_cap, uint32_t *out_len, uint64_t timeout_ns);
 
 /** Retries for nx_call_retry: opt-in, per call. */
 struct nx_retry {
@@ -230,7 +247,7 @@ struct nx_retry {
  * NX_ETIMEDOUT). Only the first kind is safe to retry for a request that
  * is not idempotent: with idempotent false, this says true for it alone.
  */
-int nx_err_retryable(int err, int idempotent);
+NX_API int nx_err_retryable(int err, int idempotent);
 
 /**
  * nx_call with retries: an error nx_err_retryable() accepts is tried
@@ -241,23 +258,23 @@ int nx_err_retryable(int err, int idempotent);
  * (a system call): retries are for the unhappy path.
  * @return 0, or the last attempt's error
  */
-int nx_call_retry(struct nx_client *c, uint16_t pipeline, const void *in, uint32_t in_len,
-		  void *out, uint32_t out_cap, uint32_t *out_len, struct nx_retry *retry);
+NX_API int nx_call_retry(struct nx_client *c, uint16_t pipeline, const void *in, uint32_t in_len,
+			 void *out, uint32_t out_cap, uint32_t *out_len, struct nx_retry *retry);
 
 /** Requests submitted and not yet polled. */
-unsigned nx_outstanding(const struct nx_client *c);
+NX_API unsigned nx_outstanding(const struct nx_client *c);
 
 /** How many requests may be outstanding at once on this channel. */
-unsigned nx_capacity(const struct nx_client *c);
+NX_API unsigned nx_capacity(const struct nx_client *c);
 
 /** Largest payload (in or out) this channel accepts. */
-uint32_t nx_max_payload(const struct nx_client *c);
+NX_API uint32_t nx_max_payload(const struct nx_client *c);
 
 /** The clock deadlines are measured on (CLOCK_MONOTONIC), in ns. */
-uint64_t nx_now_ns(void);
+NX_API uint64_t nx_now_ns(void);
 
 /** The generation of nxd this client is attached to (bumps on restart). */
-uint64_t nx_generation(const struct nx_client *c);
+NX_API uint64_t nx_generation(const struct nx_client *c);
 
 #ifdef __cplusplus
 }

@@ -53,6 +53,7 @@
 #include <nx/nx.h>
 
 #include "core/nxd.h"
+#include "core/segment.h"
 #include "shm/attach.h"
 #include "fuzz_common.h"
 
@@ -300,7 +301,7 @@ nxd_answer(int fd, int *chan_fd, bool *attached)
 				nx_err_name(m->status), rfd >= 0 ? ", a descriptor" : "", n,
 				m->type == NX_CTL_REPLY ? (int)rbuf->len : (int)sizeof m->text,
 				m->type == NX_CTL_REPLY ? rbuf->text : m->text);
-		FZ_CHECK(m->abi_version == NX_ABI_VERSION, "nxd sent ABI %u", m->abi_version);
+		FZ_CHECK(m->abi_version == NX_CTL_VERSION, "nxd sent ABI %u", m->abi_version);
 		if (m->type == NX_CTL_OK) {
 			FZ_CHECK((size_t)n == sizeof *m, "OK of %d bytes", n);
 			/* an attach's OK brings the channel; a reclaim's, nothing */

@@ -125,7 +125,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct nx_dlq_hdr *h = (struct nx_dlq_hdr *)(void *)seg;
 
 		h->magic = NX_DLQ_MAGIC;
-		h->abi_version = NX_ABI_VERSION;
+		h->abi_version = NX_SHM_VERSION;
 		h->layout_bytes = len;
 		h->nrings = nrings;
 		h->entries = entries;

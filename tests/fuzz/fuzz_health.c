@@ -1,8 +1,9 @@
 /*
  * fuzz_health - the readers of the health segment, which anyone of nxd's
- * uid can write and every reader maps: the reader library (shm/health_read.h:
- * nx_hr_open by instance name, nx_hr_snapshot twice, nx_hr_heartbeats),
- * nx__health_map_ro and nx__health_check (shm/health_map.c), and nxtop's
+ * uid can write and every reader maps: the reader library
+ * (shm/monitor/health_read.h: nx_hr_open by instance name, nx_hr_snapshot
+ * twice, nx_hr_heartbeats), nx__health_map_ro and nx__health_check
+ * (shm/health_map.c), and nxtop's
  * batch writers on each snapshot (tools/nxtop/export.c: JSON, Prometheus).
  *
  * Input:
@@ -42,7 +43,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "shm/health_read.h"
+#include "core/segment.h"
+#include "shm/monitor/health_read.h"
 #include "tools/nxtop/nxtop.h"
 #include "fuzz_common.h"
 
@@ -80,7 +82,7 @@ geom_of(struct nx_health_geom *g, uint8_t b, uint8_t pipes)
 	nx__health_geom(g, 1 + (b & 3u), b >> 5, pipes & 7u, (b >> 2) & 7u);
 }
 
-/* The header's geometry as nxd writes it (shm/health.c: init_header). */
+/* The header's geometry as nxd writes it (core/health_seg.c: init_header). */
 static void
 fix_header(struct seg *s, bool keep_tables)
 {
@@ -88,7 +90,7 @@ fix_header(struct seg *s, bool keep_tables)
 	const struct nx_health_geom *g = &s->g;
 
 	h->magic = NX_HEALTH_MAGIC;
-	h->abi_version = NX_ABI_VERSION;
+	h->abi_version = NX_SHM_VERSION;
 	h->layout_bytes = g->layout_bytes;
 	if (keep_tables)
 		return;

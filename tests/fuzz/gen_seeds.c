@@ -17,7 +17,6 @@
 #include <nx/nx_stage.h>
 
 #include "core/dlq.h"
-#include "shm/shm_abi.h"
 #include "shm/shm_internal.h"
 #include "fuzz_common.h"
 
@@ -305,7 +304,7 @@ dlq_seed(const char *name, uint8_t geom, uint8_t flags, uint8_t id_ring, uint64_
 		struct nx_dlq_hdr *h = (struct nx_dlq_hdr *)(void *)seg;
 
 		h->magic = NX_DLQ_MAGIC;
-		h->abi_version = NX_ABI_VERSION;
+		h->abi_version = NX_SHM_VERSION;
 		h->layout_bytes = len;
 		h->nrings = nrings;
 		h->entries = entries;
@@ -523,7 +522,7 @@ health_seeds(void)
 
 		memset(&h, 0, sizeof h);
 		h.magic = NX_HEALTH_MAGIC;
-		h.abi_version = NX_ABI_VERSION;
+		h.abi_version = NX_SHM_VERSION;
 		h.layout_bytes = sizeof h;
 		put8(&o, 0x00);
 		put(&o, &h, sizeof h);
@@ -570,7 +569,7 @@ rec_cmd(struct out *o, bool json, const char *const *argv)
 
 	memset(&c.hdr, 0, sizeof c.hdr);
 	c.hdr.type = NX_CTL_COMMAND;
-	c.hdr.abi_version = NX_ABI_VERSION;
+	c.hdr.abi_version = NX_CTL_VERSION;
 	c.hdr.wait_mode = json ? NX_CTL_CMD_JSON : 0;
 	for (; argv[argc] != NULL; argc++) {
 		size_t n = strlen(argv[argc]) + 1;
@@ -602,7 +601,7 @@ rec_reply(struct out *o, uint8_t flags, int32_t status, const char *text, bool m
 
 	memset(&r.hdr, 0, sizeof r.hdr);
 	r.hdr.type = NX_CTL_REPLY;
-	r.hdr.abi_version = NX_ABI_VERSION;
+	r.hdr.abi_version = NX_CTL_VERSION;
 	r.hdr.status = status;
 	r.len = (uint32_t)n;
 	r.more = more;
@@ -644,38 +643,38 @@ ctl_seeds(void)
 
 	/* attach and reclaim */
 	put8(&o, 0);
-	rec_msg(&o, 0, NX_CTL_ATTACH, NX_ABI_VERSION, 0, NX_WAIT_SLEEP, 0, NULL);
+	rec_msg(&o, 0, NX_CTL_ATTACH, NX_CTL_VERSION, 0, NX_WAIT_SLEEP, 0, NULL);
 	save_out("ctl", "attach", &o);
 	put8(&o, 0);
-	rec_msg(&o, 0x01, NX_CTL_ATTACH, NX_ABI_VERSION, 0, NX_WAIT_SPIN, 0, NULL);
-	rec_msg(&o, 0, NX_CTL_ATTACH, NX_ABI_VERSION, 0, NX_WAIT_SPIN, 0, NULL);
+	rec_msg(&o, 0x01, NX_CTL_ATTACH, NX_CTL_VERSION, 0, NX_WAIT_SPIN, 0, NULL);
+	rec_msg(&o, 0, NX_CTL_ATTACH, NX_CTL_VERSION, 0, NX_WAIT_SPIN, 0, NULL);
 	save_out("ctl", "attach-twice", &o);
 	put8(&o, 0);
-	rec_msg(&o, 0, NX_CTL_ATTACH, NX_ABI_VERSION + 1, 0, 0, 0, NULL);
-	rec_msg(&o, 0, NX_CTL_ATTACH, NX_ABI_VERSION, 0, 7, 0, NULL);
+	rec_msg(&o, 0, NX_CTL_ATTACH, NX_CTL_VERSION + 1, 0, 0, 0, NULL);
+	rec_msg(&o, 0, NX_CTL_ATTACH, NX_CTL_VERSION, 0, 7, 0, NULL);
 	save_out("ctl", "attach-bad", &o);
 	put8(&o, 0);
-	rec_msg(&o, 0, NX_CTL_ATTACH, NX_ABI_VERSION, 0, NX_WAIT_SLEEP, 0, NULL);
+	rec_msg(&o, 0, NX_CTL_ATTACH, NX_CTL_VERSION, 0, NX_WAIT_SLEEP, 0, NULL);
 	/* nxd closed the attached connection: the next goes on a new one */
-	rec_msg(&o, 0, NX_CTL_ATTACH, NX_ABI_VERSION, 0, 0, 0, NULL);
-	rec_msg(&o, 0x03, NX_CTL_RECLAIM, NX_ABI_VERSION, 0, 0, 0, NULL);
+	rec_msg(&o, 0, NX_CTL_ATTACH, NX_CTL_VERSION, 0, 0, 0, NULL);
+	rec_msg(&o, 0x03, NX_CTL_RECLAIM, NX_CTL_VERSION, 0, 0, 0, NULL);
 	save_out("ctl", "attach-reclaim", &o);
 	/* commands while channels are attached, then one detached by a message */
 	put8(&o, 0);
-	rec_msg(&o, 0, NX_CTL_ATTACH, NX_ABI_VERSION, 0, NX_WAIT_SLEEP, 0, NULL);
-	rec_msg(&o, 0, NX_CTL_ATTACH, NX_ABI_VERSION, 0, NX_WAIT_SPIN, 0, NULL);
+	rec_msg(&o, 0, NX_CTL_ATTACH, NX_CTL_VERSION, 0, NX_WAIT_SLEEP, 0, NULL);
+	rec_msg(&o, 0, NX_CTL_ATTACH, NX_CTL_VERSION, 0, NX_WAIT_SPIN, 0, NULL);
 	rec_cmd(&o, false, ARGV("ratelimit", "0", "100", "5"));
 	rec_cmd(&o, true, ARGV("ratelimit", "1", "0"));
 	rec_cmd(&o, false, ARGV("ratelimit", "all", "7"));
-	rec_msg(&o, 0x08, NX_CTL_ATTACH, NX_ABI_VERSION, 0, 0, 0, NULL);
+	rec_msg(&o, 0x08, NX_CTL_ATTACH, NX_CTL_VERSION, 0, 0, 0, NULL);
 	rec_cmd(&o, true, ARGV("ratelimit", "all", "0"));
 	save_out("ctl", "attached-ratelimit", &o);
 	put8(&o, 0);
-	rec_msg(&o, 0x01, NX_CTL_RECLAIM, NX_ABI_VERSION, 0, 0, 1, NULL);
-	rec_msg(&o, 0, NX_CTL_RECLAIM, NX_ABI_VERSION, 0, 0, 99, NULL);
+	rec_msg(&o, 0x01, NX_CTL_RECLAIM, NX_CTL_VERSION, 0, 0, 1, NULL);
+	rec_msg(&o, 0, NX_CTL_RECLAIM, NX_CTL_VERSION, 0, 0, 99, NULL);
 	save_out("ctl", "reclaim", &o);
 	put8(&o, 0);
-	rec_msg(&o, 0, NX_CTL_OK, NX_ABI_VERSION, 0, 0, 0, NULL);
+	rec_msg(&o, 0, NX_CTL_OK, NX_CTL_VERSION, 0, 0, 0, NULL);
 	rec(&o, 0, "", 0);
 	rec(&o, 0, "\x05\0\0\0", 4);
 	save_out("ctl", "junk", &o);
@@ -690,11 +689,11 @@ ctl_seeds(void)
 
 	/* mode 1: what a client reads after ATTACH or RECLAIM */
 	put8(&o, 1);
-	rec_msg(&o, 0x01, NX_CTL_OK, NX_ABI_VERSION, 0, 0, 3, NULL);
-	rec_msg(&o, 0x01, NX_CTL_ERROR, NX_ABI_VERSION, NX_ENOSPC, 0, 0, "all channels in use");
-	rec_msg(&o, 0x05, NX_CTL_OK, NX_ABI_VERSION, 0, 0, 1, NULL);
-	rec_msg(&o, 0x01, NX_CTL_ATTACH, NX_ABI_VERSION, 0, 0, 0, NULL);
-	rec_msg(&o, 0, NX_CTL_ERROR, NX_ABI_VERSION, 5, 0, 0, "positive status");
+	rec_msg(&o, 0x01, NX_CTL_OK, NX_CTL_VERSION, 0, 0, 3, NULL);
+	rec_msg(&o, 0x01, NX_CTL_ERROR, NX_CTL_VERSION, NX_ENOSPC, 0, 0, "all channels in use");
+	rec_msg(&o, 0x05, NX_CTL_OK, NX_CTL_VERSION, 0, 0, 1, NULL);
+	rec_msg(&o, 0x01, NX_CTL_ATTACH, NX_CTL_VERSION, 0, 0, 0, NULL);
+	rec_msg(&o, 0, NX_CTL_ERROR, NX_CTL_VERSION, 5, 0, 0, "positive status");
 	rec(&o, 0x01, "short", 5);
 	save_out("ctl", "read-reply", &o);
 
@@ -708,7 +707,7 @@ ctl_seeds(void)
 	rec_reply(&o, 0, NX_ENOENT, "{\"error\":\"no pipeline\"}", false);
 	save_out("ctl", "session-error-status", &o);
 	put8(&o, 2);
-	rec_msg(&o, 0, NX_CTL_ERROR, NX_ABI_VERSION, NX_EPERM, 0, 0, "refused");
+	rec_msg(&o, 0, NX_CTL_ERROR, NX_CTL_VERSION, NX_EPERM, 0, 0, "refused");
 	save_out("ctl", "session-refused", &o);
 	put8(&o, 2);
 	rec_reply(&o, 0, 0, "part", true);

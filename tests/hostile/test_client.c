@@ -1262,7 +1262,7 @@ hostile_reclaim(struct hostile *h, const struct rawview *v)
 
 	if (fd >= 0) {
 		rc = nx__ctl_send_request(fd, NX_CTL_RECLAIM,
-					  below(s, 8) ? NX_ABI_VERSION : NX_ABI_VERSION + 1,
+					  below(s, 8) ? NX_CTL_VERSION : NX_CTL_VERSION + 1,
 					  below(s, 2) ? NX_WAIT_SLEEP : NX_WAIT_SPIN, id, channel_fd());
 		if (rc == 0)
 			rc = nx__ctl_read_reply(fd, &m, NULL, nxt_patience_ns());

@@ -183,7 +183,7 @@ test_a_reader_that_takes_nothing_holds_no_one_up(void **state)
 	assert_non_null(c);
 	/* four connections ask for the export and never read a byte */
 	c->hdr.type = NX_CTL_COMMAND;
-	c->hdr.abi_version = NX_ABI_VERSION;
+	c->hdr.abi_version = NX_CTL_VERSION;
 	memcpy(c->args, "dlq\0export", 11);
 	c->argc = 2;
 	c->len = 11;

@@ -20,7 +20,7 @@
 
 #include "core/crc32c.h"
 #include "harness/harness.h"
-#include "shm/health_read.h"
+#include "shm/monitor/health_read.h"
 
 static char inst[64];
 static char conf_path[128];

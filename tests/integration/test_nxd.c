@@ -268,7 +268,7 @@ raw_attach(const char *inst, struct nx_chan_view *v)
 	fd = nx_ctl_connect(inst);
 	if (fd < 0)
 		return -1;
-	if (nx__ctl_send_request(fd, NX_CTL_ATTACH, NX_ABI_VERSION, NX_WAIT_SPIN, 0, -1) < 0 ||
+	if (nx__ctl_send_request(fd, NX_CTL_ATTACH, NX_CTL_VERSION, NX_WAIT_SPIN, 0, -1) < 0 ||
 	    nx__ctl_read_reply(fd, &m, &cfd, nxt_patience_ns()) < 0 || nx__chan_map(v, cfd) < 0)
 		return -1;
 	return fd;

@@ -25,7 +25,7 @@
 #include <nx/nx.h>
 
 #include "core/crc32c.h"
-#include "shm/health_read.h"
+#include "shm/monitor/health_read.h"
 #include "harness/harness.h"
 #include "harness/wd.h"
 

@@ -23,7 +23,7 @@
 #include "core/crc32c.h"
 #include "harness/harness.h"
 #include "shm/attach.h"
-#include "shm/health_read.h"
+#include "shm/monitor/health_read.h"
 
 /* The breaker stays open this long: longer than any run of calls that
  * must all be refused takes, even on a loaded machine. */

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/segment.h"
 #include "shm/shm_internal.h"
 
 static struct nx_chan_geom

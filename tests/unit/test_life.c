@@ -18,7 +18,7 @@
 #include <cmocka.h>
 
 #include "platform/nx_platform.h"
-#include "shm/life.h"
+#include "core/life.h"
 
 #define MS 1000000ull
 

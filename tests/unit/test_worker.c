@@ -13,6 +13,7 @@
 
 #include "core/crc32c.h"
 #include "core/pipe.h"
+#include "core/segment.h"
 #include "core/worker.h"
 
 uint32_t nx__crc32c_sw(uint32_t crc, const void *buf, size_t len);

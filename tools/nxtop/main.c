@@ -2,7 +2,7 @@
  * nxtop - top for a nexus instance: its health, workers, stage slots and
  * channels, live on a terminal (ncurses), or one snapshot as JSON or in
  * Prometheus's text format. A thin main over the health reader library
- * (shm/health_read.h), which also follows nxd across restarts.
+ * (shm/monitor/health_read.h), which also follows nxd across restarts.
  */
 #include <errno.h>
 #include <getopt.h>

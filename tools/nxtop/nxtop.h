@@ -1,7 +1,7 @@
 /*
  * nxtop.h - what nxtop's parts share: the batch writers (export.c), the
  * screen (screen.c) and the figures' formatting (format.c). Every figure
- * comes from the health reader library (shm/health_read.h).
+ * comes from the health reader library (shm/monitor/health_read.h).
  */
 #ifndef NX_TOOLS_NXTOP_H
 #define NX_TOOLS_NXTOP_H
@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "shm/health_read.h"
+#include "shm/monitor/health_read.h"
 
 /* "running", "stopped", ... of a header's enum nx_inst_state. */
 const char *nxtop_inst_state_name(uint32_t state);

@@ -32,9 +32,9 @@
 
 #include "platform/nx_platform.h"
 #include "shm/backoff.h"
-#include "shm/health_read.h"
+#include "core/life.h"
 #include "shm/abi/wd.h"
-#include "shm/life.h"
+#include "shm/monitor/health_read.h"
 
 #include "nxwd.h"
 
@@ -74,7 +74,7 @@ struct wd {
 	bool sb_ready;          /* it said so */
 	bool sb_off;            /* --no-standby, or its configuration is refused */
 	uint64_t sb_next_ns;    /* CLOCK_MONOTONIC: no new standby before */
-	/* the life locks (shm/life.h) and the thread that watches them */
+	/* the life locks (core/life.h) and the thread that watches them */
 	struct nx_life *life;
 	int life_fd;
 	pthread_t watcher;

@@ -6,7 +6,7 @@
 
 #include <nx/nx.h>
 
-#include "shm/health_read.h"
+#include "shm/monitor/health_read.h"
 
 #include "harness.h"
 #include "wd.h"

@@ -2,7 +2,7 @@
  * nxd of the same instance left. */
 #include <string.h>
 
-#include "shm_internal.h"
+#include "core/segment.h"
 
 static int
 map_rw(struct nx_health_view *hv, int fd, size_t len)
@@ -22,7 +22,7 @@ init_header(struct nx_health_view *hv, const struct nx_health_geom *g)
 {
 	struct nx_health_hdr *h = NX_AT(struct nx_health_hdr, hv->base, 0);
 
-	h->abi_version = NX_ABI_VERSION;
+	h->abi_version = NX_SHM_VERSION;
 	h->layout_bytes = g->layout_bytes;
 	h->max_workers = g->max_workers;
 	h->max_channels = g->max_channels;

@@ -1,5 +1,5 @@
 /*
- * health_read.h - the health segment, seen from outside nxd.
+ * shm/monitor/health_read.h - the health segment, seen from outside nxd.
  *
  * One small library for every reader (nxtop, nxwd, tests): it maps an
  * instance's health segment read-only, takes snapshots that never slow a
@@ -28,13 +28,13 @@
  * maps the new one; while there is none, snapshots say down and keep the
  * last generation seen.
  */
-#ifndef NX_SHM_HEALTH_READ_H
-#define NX_SHM_HEALTH_READ_H
+#ifndef NX_SHM_MONITOR_HEALTH_READ_H
+#define NX_SHM_MONITOR_HEALTH_READ_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "shm_internal.h"
+#include "shm/shm_internal.h"
 
 enum nx_hstate {
 	NX_H_HEALTHY = 0,
@@ -150,4 +150,4 @@ int nx_hr_heartbeats(struct nx_hr *r, uint64_t *ages, unsigned max, unsigned *n,
 /** The mapping itself (read-only), or NULL: for tests. */
 const struct nx_health_view *nx_hr_view(const struct nx_hr *r);
 
-#endif /* NX_SHM_HEALTH_READ_H */
+#endif /* NX_SHM_MONITOR_HEALTH_READ_H */

@@ -3,32 +3,23 @@
  * kernel has torn its address space down (a millisecond here for a few
  * MiB, and the pidfd waits for it).
  *
- * nxwd creates a small anonymous segment of robust, process-shared
- * mutexes and hands it to each nxd it starts (NX_LIFE_FD). nxd's control
- * thread holds lock 0 and worker i holds lock 1 + i while they run; once
- * all hold theirs, nxd arms the segment (how many, its pid). nxwd's
- * watcher thread then waits for each lock in turn. A thread that dies
- * with its lock held has it released by the kernel at the start of its
- * exit (the robust list), with the owner-died mark: when the watcher has
- * them all, no thread of that nxd can run again. A clean stop unlocks
- * them instead, without the mark.
+ * nxwd creates a small anonymous segment of life locks (shm/abi/life.h;
+ * each a platform lock the system lets go when its holder dies) and
+ * hands it to each nxd it starts (NX_LIFE_FD). nxd's control thread
+ * holds lock 0 and worker i holds lock 1 + i while they run; once all
+ * hold theirs, nxd arms the segment (how many, its pid). nxwd's watcher
+ * thread then waits for each lock in turn. A thread that dies with its
+ * lock held has it released at the start of its exit, with the
+ * owner-died mark: when the watcher has them all, no thread of that nxd
+ * can run again. A clean stop lets them go instead, without the mark.
  */
-#ifndef NX_SHM_LIFE_H
-#define NX_SHM_LIFE_H
+#ifndef NX_CORE_LIFE_H
+#define NX_CORE_LIFE_H
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
-#define NX_LIFE_LOCKS 257 /* the control thread and up to 256 workers */
-
-struct nx_life {
-	uint32_t armed;  /* futex word: bumped by nxd once its threads hold their locks */
-	uint32_t nlocks; /* locks held by the armed nxd */
-	int32_t pid;     /* the armed nxd */
-	uint32_t pad;
-	pthread_mutex_t lock[NX_LIFE_LOCKS];
-};
+#include "shm/abi/life.h"
 
 /** nxwd: create the segment, its locks initialised. @return fd (close-on-exec), or < 0 */
 int nx_life_create(struct nx_life **out);
@@ -53,4 +44,4 @@ void nx_life_arm(struct nx_life *l, uint32_t n, int32_t pid);
 int nx_life_watch(struct nx_life *l, uint32_t *seen, uint64_t timeout_ns, int32_t *pid,
 		  uint64_t *died_wall_ns);
 
-#endif
+#endif /* NX_CORE_LIFE_H */

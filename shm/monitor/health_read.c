@@ -4,7 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "health_read.h"
+#include "core/hist.h"
+#include "shm/monitor/health_read.h"
 
 /* Window history: one sample every window / NX_HR_STEPS, NX_HR_KEEP kept. */
 #define NX_HR_STEPS 16

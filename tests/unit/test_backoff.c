@@ -13,6 +13,7 @@
 #include <nx/nx.h>
 
 #include "platform/base/backoff.h"
+#include "platform/base/rand.h"
 
 struct fake {
 	uint64_t now;
@@ -253,6 +254,50 @@ test_zero_max_fails_never_gives_up_and_caps_apply(void **state)
 	assert_int_equal(nx__backoff_failed(&b), NX_BACKOFF_GIVE_UP);
 }
 
+/* The one jitter computation, which libnx's retries share. */
+static void
+test_jitter_is_uniform_below_a_doubling_capped_ceiling(void **state)
+{
+	uint32_t n;
+
+	(void)state;
+	for (n = 0; n < 6; n++) {
+		const uint64_t ceiling = 100ull << n < 1000 ? 100ull << n : 1000;
+
+		assert_int_equal(nx__backoff_jitter(100, 1000, n, ceiling), ceiling);
+		assert_int_equal(nx__backoff_jitter(100, 1000, n, ceiling + 1), 0);
+		assert_int_equal(nx__backoff_jitter(100, 1000, n, 2 * ceiling + 1), ceiling);
+	}
+	/* a base above max: max */
+	assert_int_equal(nx__backoff_jitter(5000, 1000, 0, 1000), 1000);
+	/* no overflow however many doublings */
+	assert_int_equal(nx__backoff_jitter(3, UINT64_MAX, UINT32_MAX, 12345), 12345);
+	assert_int_equal(nx__backoff_jitter(UINT64_MAX / 2 + 1, UINT64_MAX, 1, 7), 7);
+	assert_int_equal(nx__backoff_jitter(0, 1000, 10, 999), 0);
+}
+
+/* The generator: a seed gives one sequence, never stuck at 0, spread. */
+static void
+test_random_is_repeatable_from_a_seed_and_spread(void **state)
+{
+	struct nx_rand r1, r2, z;
+	unsigned i, low[4] = { 0 };
+
+	(void)state;
+	nx__rand_seed(&r1, 42);
+	nx__rand_seed(&r2, 42);
+	nx__rand_seed(&z, 0);
+	for (i = 0; i < 4000; i++) {
+		uint64_t v = nx__rand_next(&r1);
+
+		assert_int_equal(v, nx__rand_next(&r2));
+		assert_int_not_equal(nx__rand_next(&z), 0);
+		low[v & 3]++;
+	}
+	for (i = 0; i < 4; i++) /* the low bits too: what a modulo keeps */
+		assert_true(low[i] > 800 && low[i] < 1200);
+}
+
 int
 main(void)
 {
@@ -268,6 +313,8 @@ main(void)
 		cmocka_unit_test(test_more_than_max_fails_in_window_gives_up),
 		cmocka_unit_test(test_failures_older_than_window_do_not_count),
 		cmocka_unit_test(test_zero_max_fails_never_gives_up_and_caps_apply),
+		cmocka_unit_test(test_jitter_is_uniform_below_a_doubling_capped_ceiling),
+		cmocka_unit_test(test_random_is_repeatable_from_a_seed_and_spread),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

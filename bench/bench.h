@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "core/hist.h"
+#include "platform/base/json.h"
 #include "platform/nx_platform.h"
 
 #define NXB_PAYLOAD_MAX 32768u /* bytes; ck carries it in 512 64-byte slots */
@@ -190,6 +191,8 @@ int nxb_restart_run(const struct nxb_opts *o, unsigned kills, const char *nxwd);
 void nxb_print_header(const struct nxb_opts *o, bool json);
 /** One result: a table row, or one JSON object on one line. */
 void nxb_print(const struct nxb_result *r, bool json);
+/** b's text (one or more JSON lines) to stdout, then b freed. */
+void nxb_print_json(struct nx_buf *b);
 /** After the table: each transport against ck, computed from the results. */
 void nxb_print_footer(const struct nxb_result *rs, unsigned n, bool json);
 

@@ -255,21 +255,15 @@ nxb_print_header(const struct nxb_opts *o, bool json)
 	fflush(stdout);
 }
 
-static void
-json_str(const char *key, const char *s)
+void
+nxb_print_json(struct nx_buf *b)
 {
-	printf("\"%s\":\"", key);
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
+	if (b->failed)
+		fprintf(stderr, "nxbench: out of memory for a JSON line\n");
+	else
+		fwrite(b->p, 1, b->len, stdout);
+	fflush(stdout);
+	nx__buf_free(b);
 }
 
 void
@@ -284,23 +278,34 @@ nxb_print(const struct nxb_result *r, bool json)
 	for (i = 0; i < 5; i++)
 		p[i] = nx_hist_percentile(&r->hist, pcts[i]);
 	if (json) {
-		putchar('{');
-		json_str("transport", r->transport);
-		putchar(',');
-		json_str("mode", r->mode);
-		printf(",\"payload\":%u,\"ops\":%llu,\"min_ns\":%llu,\"p50_ns\":%llu,"
-		       "\"p90_ns\":%llu,\"p99_ns\":%llu,\"p999_ns\":%llu,\"p9999_ns\":%llu,"
-		       "\"max_ns\":%llu,\"mean_ns\":%.1f,\"ops_per_s\":%.1f,\"elapsed_ns\":%llu,"
-		       "\"client_cpu\":%d,\"server_cpu\":%d,\"overflow\":%llu,\"stopped_by\":\"%s\",",
-		       r->payload, (unsigned long long)r->ops, (unsigned long long)min,
-		       (unsigned long long)p[0], (unsigned long long)p[1], (unsigned long long)p[2],
-		       (unsigned long long)p[3], (unsigned long long)p[4], (unsigned long long)max,
-		       nx_hist_mean(&r->hist), r->ops_per_s, (unsigned long long)r->elapsed_ns,
-		       r->client_cpu, r->server_cpu, (unsigned long long)r->hist.overflow,
-		       r->by_duration ? "duration" : "ops");
-		json_str("note", r->note);
-		puts("}");
-		fflush(stdout);
+		static const char *const pkeys[] = { "p50_ns", "p90_ns", "p99_ns", "p999_ns",
+						     "p9999_ns" };
+		struct nx_buf b = { 0 };
+		struct nx_json j;
+
+		nx__json_init(&j, &b);
+		nx__json_obj_open(&j);
+		nx__json_kstr(&j, "transport", r->transport);
+		nx__json_kstr(&j, "mode", r->mode);
+		nx__json_kuint(&j, "payload", r->payload);
+		nx__json_kuint(&j, "ops", r->ops);
+		nx__json_kuint(&j, "min_ns", min);
+		for (i = 0; i < 5; i++)
+			nx__json_kuint(&j, pkeys[i], p[i]);
+		nx__json_kuint(&j, "max_ns", max);
+		nx__json_kdouble(&j, "mean_ns", nx_hist_mean(&r->hist), 1);
+		nx__json_kdouble(&j, "ops_per_s", r->ops_per_s, 1);
+		nx__json_kuint(&j, "elapsed_ns", r->elapsed_ns);
+		nx__json_kint(&j, "client_cpu", r->client_cpu);
+		nx__json_kint(&j, "server_cpu", r->server_cpu);
+		nx__json_kuint(&j, "overflow", r->hist.overflow);
+		nx__json_kstr(&j, "stopped_by", r->by_duration ? "duration" : "ops");
+		nx__json_kstr(&j, "note", r->note);
+		nx__json_obj_close(&j);
+		nx__buf_put(&b, "\n", 1);
+		if (!nx__json_done(&j))
+			b.failed = true;
+		nxb_print_json(&b);
 		return;
 	}
 	printf("%-9s %-9s %9llu ", r->transport, r->mode, (unsigned long long)r->ops);

@@ -207,16 +207,28 @@ out_stop:
 		const uint64_t s50 = pct(f.serve, done, 0.5), s99 = pct(f.serve, done, 0.99);
 
 		if (o->json) {
-			printf("{\"transport\":\"restart\",\"kills\":%u,\"client_cpu\":%d,"
-			       "\"server_cpu\":%d,\"kill_to_notice_p50_ns\":%llu,"
-			       "\"kill_to_notice_p99_ns\":%llu,\"kill_to_notice_max_ns\":%llu,"
-			       "\"kill_to_answer_p50_ns\":%llu,\"kill_to_answer_p99_ns\":%llu,"
-			       "\"kill_to_answer_max_ns\":%llu,\"notice_to_serve_p50_ns\":%llu,"
-			       "\"notice_to_serve_p99_ns\":%llu}\n", done, o->client_cpu,
-			       o->server_cpu, (unsigned long long)n50, (unsigned long long)n99,
-			       (unsigned long long)nmax, (unsigned long long)a50,
-			       (unsigned long long)a99, (unsigned long long)amax,
-			       (unsigned long long)s50, (unsigned long long)s99);
+			struct nx_buf b = { 0 };
+			struct nx_json j;
+
+			nx__json_init(&j, &b);
+			nx__json_obj_open(&j);
+			nx__json_kstr(&j, "transport", "restart");
+			nx__json_kuint(&j, "kills", done);
+			nx__json_kint(&j, "client_cpu", o->client_cpu);
+			nx__json_kint(&j, "server_cpu", o->server_cpu);
+			nx__json_kuint(&j, "kill_to_notice_p50_ns", n50);
+			nx__json_kuint(&j, "kill_to_notice_p99_ns", n99);
+			nx__json_kuint(&j, "kill_to_notice_max_ns", nmax);
+			nx__json_kuint(&j, "kill_to_answer_p50_ns", a50);
+			nx__json_kuint(&j, "kill_to_answer_p99_ns", a99);
+			nx__json_kuint(&j, "kill_to_answer_max_ns", amax);
+			nx__json_kuint(&j, "notice_to_serve_p50_ns", s50);
+			nx__json_kuint(&j, "notice_to_serve_p99_ns", s99);
+			nx__json_obj_close(&j);
+			nx__buf_put(&b, "\n", 1);
+			if (!nx__json_done(&j))
+				b.failed = true;
+			nxb_print_json(&b);
 		} else {
 			printf("  kill to nxwd noticing:   p50 %8.3f ms  p99 %8.3f ms  max %8.3f ms"
 			       "  (target p99 < 1 ms)\n", n50 / 1e6, n99 / 1e6, nmax / 1e6);

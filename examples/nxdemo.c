@@ -15,6 +15,7 @@
 #include <nx/nx.h>
 
 #include "core/hist.h"
+#include "platform/base/rand.h"
 
 uint32_t nx_crc32c(uint32_t crc, const void *buf, size_t len);
 
@@ -61,7 +62,7 @@ main(int argc, char **argv)
 	struct inflight *fl;
 	struct nx_hist *h;
 	struct nx_client *c;
-	uint32_t seed = 2463534242u;
+	struct nx_rand rng;
 	bool wait_ready = false;
 	int echo, sum, rc, opt;
 
@@ -114,6 +115,7 @@ main(int argc, char **argv)
 	if (fl == NULL || h == NULL)
 		return 1;
 	nx_hist_init(h);
+	nx__rand_seed(&rng, 2463534242u); /* the same mix of requests every run */
 	printf("nxdemo: attached to '%s' (generation %llu), %u requests in flight, %u s\n",
 	       instance, (unsigned long long)nx_generation(c), window, seconds);
 	t0 = nx_now_ns();
@@ -122,7 +124,7 @@ main(int argc, char **argv)
 		now = nx_now_ns();
 		while (now - t0 < seconds * 1000000000ull && sent - done < window) {
 			struct inflight *f = &fl[sent % window];
-			uint32_t r = (seed ^= seed << 13, seed ^= seed >> 17, seed ^= seed << 5);
+			uint32_t r = (uint32_t)(nx__rand_next(&rng) >> 32);
 			struct nx_req req = { .in = f->in, .out = f->out, .user_data = sent };
 
 			f->kind = r % 100 < 70 ? 0 : r % 100 < 90 ? 1 : r % 1000 < 999 ? 2 : 3;

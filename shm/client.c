@@ -36,6 +36,7 @@
 #include "attach.h"
 #include "retry.h"
 #include "shm_internal.h"
+#include "platform/base/rand.h"
 
 enum {
 	CLIENT_CLOSED = 0,   /* could not re-attach: every call says NX_ECLOSED */
@@ -78,7 +79,7 @@ struct nx_client {
 	uint32_t idle_polls;
 	bool ext_used;                      /* requests use extensions: prefetch them */
 	uint64_t dup_dropped;
-	uint64_t rng;                       /* retries' jitter (xorshift) */
+	struct nx_rand rng;                 /* retries' jitter */
 	struct nx_pending *slots;
 };
 
@@ -679,8 +680,8 @@ nx_call_retry(struct nx_client *c, uint16_t pipeline, const void *in, uint32_t i
 	timeout = rp->timeout_ns != 0 ? rp->timeout_ns : 1000000000ull;
 	rp->tried = 0;
 	rp->first_error = 0;
-	if (c->rng == 0)
-		c->rng = nx_random_seed() | 1;
+	if (c->rng.s == 0)
+		nx__rand_seed(&c->rng, nx_random_seed());
 	for (;;) {
 		rc = submit_one(c, &r);
 		if (rc == 0) {
@@ -702,10 +703,7 @@ nx_call_retry(struct nx_client *c, uint16_t pipeline, const void *in, uint32_t i
 				*out_len = comp.out_len;
 			return 0;
 		}
-		c->rng ^= c->rng << 13;
-		c->rng ^= c->rng >> 7;
-		c->rng ^= c->rng << 17;
-		delay = nx__retry_next(rp, rc, rp->tried, nx_clock_ns(), c->rng);
+		delay = nx__retry_next(rp, rc, rp->tried, nx_clock_ns(), nx__rand_next(&c->rng));
 		if (delay == NX_RETRY_STOP)
 			return rc;
 		if (delay != 0)

@@ -1,4 +1,5 @@
 /* The retry rule of nx_call_retry (retry.h). */
+#include "platform/base/backoff.h"
 #include "retry.h"
 
 int
@@ -25,19 +26,13 @@ nx__retry_next(const struct nx_retry *r, int status, uint32_t tried, uint64_t no
 	const uint32_t attempts = r->attempts != 0 ? r->attempts : 3;
 	const uint64_t base = r->base_ns != 0 ? r->base_ns : 50000;
 	const uint64_t max = r->max_ns != 0 ? r->max_ns : 50000000;
-	uint64_t ceiling = base, delay;
-	uint32_t k;
+	uint64_t delay;
 
 	if (status == 0 || tried >= attempts ||
 	    !nx_err_retryable(status, (r->flags & NX_REQ_IDEMPOTENT) != 0))
 		return NX_RETRY_STOP;
-	/* exponential: base * 2^(tried - 1), capped at max (no overflow) */
-	for (k = 1; k < tried && ceiling < max; k++)
-		ceiling = ceiling > max / 2 ? max : ceiling * 2;
-	if (ceiling > max)
-		ceiling = max;
-	/* full jitter: uniform in [0, ceiling] */
-	delay = ceiling == UINT64_MAX ? rnd : rnd % (ceiling + 1);
+	/* uniform in [0, base * 2^(tried - 1)], capped at max */
+	delay = nx__backoff_jitter(base, max, tried > 0 ? tried - 1 : 0, rnd);
 	if (r->deadline_ns != 0 && (now >= r->deadline_ns || delay >= r->deadline_ns - now))
 		return NX_RETRY_STOP; /* it would start past the deadline */
 	return delay;

@@ -1,5 +1,6 @@
 /* The one growing text buffer (buf.h). */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -69,11 +70,17 @@ nx__buf_put(struct nx_buf *b, const char *s, size_t n)
 void
 nx__buf_json_str(struct nx_buf *b, const char *s)
 {
+	nx__buf_json_strn(b, s, SIZE_MAX);
+}
+
+void
+nx__buf_json_strn(struct nx_buf *b, const char *s, size_t n)
+{
 	static const char hex[] = "0123456789abcdef";
 	const char *run = s;
 
 	nx__buf_put(b, "\"", 1);
-	for (; *s != '\0'; s++) {
+	for (; n != 0 && *s != '\0'; s++, n--) {
 		unsigned char c = (unsigned char)*s;
 		char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
 

@@ -27,6 +27,8 @@ void nx__buf_printf(struct nx_buf *b, const char *fmt, ...) __attribute__((forma
 void nx__buf_put(struct nx_buf *b, const char *s, size_t n);
 /** Append s as a JSON string (quoted; '"', '\\' and every control character escaped). */
 void nx__buf_json_str(struct nx_buf *b, const char *s);
+/** The same of at most n bytes of s (it stops at a NUL before). */
+void nx__buf_json_strn(struct nx_buf *b, const char *s, size_t n);
 /** Forget the text, keep the memory. */
 void nx__buf_reset(struct nx_buf *b);
 /** Free the memory; the buffer is empty and usable again. */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "nxctl.h"
+#include "platform/base/json.h"
 #include "shm/attach.h"
 
 _Static_assert(NX_DLQ_PAYLOAD_MAX == NX_DLQ_PAYLOAD, "nxctl reads what nxd keeps");
@@ -141,13 +142,20 @@ main(int argc, char **argv)
 	}
 	if (status < 0) {
 		if (json) {
-			printf("{\"error\":\"%s\",\"message\":\"", nx_err_name(status));
-			for (end = text; *end != '\0'; end++)
-				if (*end == '"' || *end == '\\')
-					printf("\\%c", *end);
-				else if ((unsigned char)*end >= 0x20)
-					putchar(*end);
-			printf("\"}\n");
+			struct nx_buf b = { 0 };
+			struct nx_json j;
+
+			nx__json_init(&j, &b);
+			nx__json_obj_open(&j);
+			nx__json_kstr(&j, "error", nx_err_name(status));
+			nx__json_kstr(&j, "message", text);
+			nx__json_obj_close(&j);
+			nx__buf_put(&b, "\n", 1);
+			if (nx__json_done(&j))
+				fwrite(b.p, 1, b.len, stdout);
+			else
+				fprintf(stderr, "nxctl: out of memory\n");
+			nx__buf_free(&b);
 		} else {
 			fprintf(stderr, "nxctl: %s\n", text);
 		}

@@ -12,6 +12,7 @@
 #include <nx/nx.h>
 
 #include "nxctl.h"
+#include "platform/base/json.h"
 #include "shm/attach.h"
 
 static int
@@ -44,6 +45,8 @@ nxctl_dlq_replay(const char *instance, int argc, char **argv, bool json, uint64_
 	char *args[64 + 2], *text, *line, *save = NULL;
 	struct upto upto[64];
 	unsigned nupto = 0, ok = 0, failed = 0, skipped = 0;
+	struct nx_buf out_json = { 0 };
+	struct nx_json j;
 	struct nx_client *c;
 	size_t len;
 	int i, rc, status;
@@ -75,8 +78,12 @@ nxctl_dlq_replay(const char *instance, int argc, char **argv, bool json, uint64_
 		free(text);
 		return 1;
 	}
-	if (json)
-		printf("{\"replayed\":[");
+	nx__json_init(&j, &out_json);
+	if (json) {
+		nx__json_obj_open(&j);
+		nx__json_key(&j, "replayed");
+		nx__json_arr_open(&j);
+	}
 	for (line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
 		char id[32], pipe[64], payload_hex[2 * NX_DLQ_PAYLOAD_MAX + 1];
 		struct nx_completion comp;
@@ -109,13 +116,17 @@ nxctl_dlq_replay(const char *instance, int argc, char **argv, bool json, uint64_
 			ok++;
 		else
 			failed++;
-		if (json)
-			printf("%s{\"id\":\"%s\",\"pipeline\":\"%s\",\"status\":\"%s\"}",
-			       ok + failed > 1 ? "," : "", id, pipe, st == 0 ? "ok" : nx_err_name(st));
-		else
+		if (json) {
+			nx__json_obj_open(&j);
+			nx__json_kstr(&j, "id", id);
+			nx__json_kstr(&j, "pipeline", pipe);
+			nx__json_kstr(&j, "status", st == 0 ? "ok" : nx_err_name(st));
+			nx__json_obj_close(&j);
+		} else {
 			printf("%-10s %-16s %s\n", id, pipe,
 			       st == 0 ? "answered" : st == NX_ENOPIPE ? "pipeline gone: not resubmitted"
 			       : nx_strerror(st));
+		}
 		if (st == NX_ENOPIPE || st == NX_ETIMEDOUT)
 			continue; /* kept: it never ran, or its answer is still to come */
 		for (i = 0; i < (int)nupto && upto[i].ring != ring; i++)
@@ -142,12 +153,23 @@ nxctl_dlq_replay(const char *instance, int argc, char **argv, bool json, uint64_
 		if (rc == 0)
 			free(text);
 	}
-	if (json)
-		printf("],\"answered\":%u,\"failed\":%u,\"unreadable\":%u,\"drained\":%s}\n", ok, failed,
-		       skipped, argc == 0 ? "true" : "false");
-	else
+	if (json) {
+		nx__json_arr_close(&j);
+		nx__json_kuint(&j, "answered", ok);
+		nx__json_kuint(&j, "failed", failed);
+		nx__json_kuint(&j, "unreadable", skipped);
+		nx__json_kbool(&j, "drained", argc == 0);
+		nx__json_obj_close(&j);
+		nx__buf_put(&out_json, "\n", 1);
+		if (nx__json_done(&j))
+			fwrite(out_json.p, 1, out_json.len, stdout);
+		else
+			fprintf(stderr, "nxctl: dlq replay: out of memory\n");
+		nx__buf_free(&out_json);
+	} else {
 		printf("%u answered, %u failed again (new dead letters), %u unreadable%s\n", ok, failed,
 		       skipped, argc == 0 ? "; replayed entries drained"
 					  : "; named entries are kept: drain them with dlq drain");
+	}
 	return failed != 0 || skipped != 0 ? 1 : 0;
 }

@@ -2,10 +2,12 @@
  * nxtop's batch output: one snapshot as JSON (--once --json) or in the
  * Prometheus text exposition format (--prometheus).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "core/breaker.h"
+#include "platform/base/json.h"
 #include "nxtop.h"
 
 /* The worker error counters' names, by NX_WERR_* index. */
@@ -19,248 +21,271 @@ static const char *const werr_names[] = {
 /* ---- JSON ---- */
 
 static void
-json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
-}
-
-/* "key":"value" */
-static void
-json_kstr(FILE *f, const char *key, const char *val)
-{
-	fprintf(f, "\"%s\":", key);
-	json_str(f, val);
-}
-
-static void
-json_header(FILE *f, const char *instance, const struct nx_hr_snap *s, double interval_s)
+json_header(struct nx_json *j, const char *instance, const struct nx_hr_snap *s,
+	    double interval_s)
 {
 	char when[32];
 
-	fputc('{', f);
-	json_kstr(f, "instance", instance);
-	fprintf(f, ",\"generation\":%llu,\"pid\":%d,", (unsigned long long)s->hdr.generation,
-		s->hdr.pid);
-	json_kstr(f, "state", nxtop_snap_state(s));
-	fprintf(f, ",\"up\":%s,\"segment\":%s,", s->up ? "true" : "false",
-		s->mapped ? "true" : "false");
-	json_kstr(f, "health", nx_hstate_name(s->health));
-	fputc(',', f);
-	json_kstr(f, "why", s->why);
-	fprintf(f, ",\"uptime_s\":%.3f,\"start_wall_ns\":%llu,\"interval_s\":%.3f",
-		(double)s->uptime_ns / 1e9, (unsigned long long)s->hdr.start_wall_ns, interval_s);
+	nx__json_kstr(j, "instance", instance);
+	nx__json_kuint(j, "generation", s->hdr.generation);
+	nx__json_kint(j, "pid", s->hdr.pid);
+	nx__json_kstr(j, "state", nxtop_snap_state(s));
+	nx__json_kbool(j, "up", s->up);
+	nx__json_kbool(j, "segment", s->mapped);
+	nx__json_kstr(j, "health", nx_hstate_name(s->health));
+	nx__json_kstr(j, "why", s->why);
+	nx__json_kdouble(j, "uptime_s", (double)s->uptime_ns / 1e9, 3);
+	nx__json_kuint(j, "start_wall_ns", s->hdr.start_wall_ns);
+	nx__json_kdouble(j, "interval_s", interval_s, 3);
 	if (s->up || s->down_since_wall_ns == 0) {
-		fprintf(f, ",\"down_since_wall_ns\":null,\"down_since\":null");
+		nx__json_knull(j, "down_since_wall_ns");
+		nx__json_knull(j, "down_since");
 	} else {
 		nxtop_fmt_wall(when, sizeof when, s->down_since_wall_ns);
-		fprintf(f, ",\"down_since_wall_ns\":%llu,", (unsigned long long)s->down_since_wall_ns);
-		json_kstr(f, "down_since", when);
+		nx__json_kuint(j, "down_since_wall_ns", s->down_since_wall_ns);
+		nx__json_kstr(j, "down_since", when);
 	}
 }
 
 static void
-json_restarts(FILE *f, const struct nx_hr_snap *s)
+json_restarts(struct nx_json *j, const struct nx_hr_snap *s)
 {
 	char when[32];
 	unsigned i;
 
-	fprintf(f, ",\"restarts\":%llu,\"restart_log\":[", (unsigned long long)s->hdr.restarts);
+	nx__json_kuint(j, "restarts", s->hdr.restarts);
+	nx__json_key(j, "restart_log");
+	nx__json_arr_open(j);
 	for (i = 0; i < s->nrestarts; i++) {
 		const struct nx_health_restart *r = &s->restarts[i];
 
 		nxtop_fmt_wall(when, sizeof when, r->wall_ns);
-		fprintf(f, "%s{\"wall_ns\":%llu,", i ? "," : "", (unsigned long long)r->wall_ns);
-		json_kstr(f, "time", when);
-		fprintf(f, ",\"down_ns\":%llu,\"generation\":%llu,\"old_pid\":%d,\"status\":%d,",
-			(unsigned long long)r->down_ns, (unsigned long long)r->generation, r->old_pid,
-			r->status);
-		json_kstr(f, "reason", r->reason);
-		fputc('}', f);
+		nx__json_obj_open(j);
+		nx__json_kuint(j, "wall_ns", r->wall_ns);
+		nx__json_kstr(j, "time", when);
+		nx__json_kuint(j, "down_ns", r->down_ns);
+		nx__json_kuint(j, "generation", r->generation);
+		nx__json_kint(j, "old_pid", r->old_pid);
+		nx__json_kint(j, "status", r->status);
+		nx__json_kstr(j, "reason", r->reason);
+		nx__json_obj_close(j);
 	}
-	fputc(']', f);
+	nx__json_arr_close(j);
 }
 
 static void
-json_workers(FILE *f, const struct nx_hr_snap *s)
+json_workers(struct nx_json *j, const struct nx_hr_snap *s)
 {
 	unsigned i, k;
 
-	fprintf(f, ",\"workers\":[");
+	nx__json_key(j, "workers");
+	nx__json_arr_open(j);
 	for (i = 0; i < s->nworkers; i++) {
 		const struct nx_hr_worker *w = &s->workers[i];
 		const struct nx_health_worker *raw = &w->raw;
 
-		fprintf(f, "%s{\"worker\":%u,\"cpu\":%d,\"tid\":%d,", i ? "," : "", i, raw->cpu,
-			raw->tid);
-		json_kstr(f, "state", nxtop_worker_state_name(raw->state));
-		fprintf(f, ",\"channels\":%u,\"loops\":%llu,\"taken\":%llu,\"answered\":%llu,"
-			   "\"busy_ns\":%llu,\"sleeps\":%llu,\"errors\":{",
-			raw->nchannels, (unsigned long long)raw->loops,
-			(unsigned long long)raw->taken, (unsigned long long)raw->answered,
-			(unsigned long long)raw->busy_ns, (unsigned long long)raw->sleeps);
+		nx__json_obj_open(j);
+		nx__json_kuint(j, "worker", i);
+		nx__json_kint(j, "cpu", raw->cpu);
+		nx__json_kint(j, "tid", raw->tid);
+		nx__json_kstr(j, "state", nxtop_worker_state_name(raw->state));
+		nx__json_kuint(j, "channels", raw->nchannels);
+		nx__json_kuint(j, "loops", raw->loops);
+		nx__json_kuint(j, "taken", raw->taken);
+		nx__json_kuint(j, "answered", raw->answered);
+		nx__json_kuint(j, "busy_ns", raw->busy_ns);
+		nx__json_kuint(j, "sleeps", raw->sleeps);
+		nx__json_key(j, "errors");
+		nx__json_obj_open(j);
 		for (k = 0; k < NWERR_NAMED; k++)
-			fprintf(f, "%s\"%s\":%llu", k ? "," : "", werr_names[k],
-				(unsigned long long)raw->errors[k]);
-		fprintf(f, "},\"req_per_s\":%.1f,\"busy_pct\":%.2f,\"p50_ns\":%llu,\"p99_ns\":%llu,"
-			   "\"samples\":%llu,\"heartbeat_age_ns\":%llu,\"dlq_written\":%llu,"
-			   "\"dlq_dropped\":%llu,",
-			w->req_per_s, w->busy_pct, (unsigned long long)w->p50_ns,
-			(unsigned long long)w->p99_ns, (unsigned long long)w->samples,
-			(unsigned long long)w->hb_age_ns, (unsigned long long)raw->dlq_written,
-			(unsigned long long)raw->dlq_dropped);
-		json_kstr(f, "health", nx_hstate_name(w->health));
-		fputc(',', f);
-		json_kstr(f, "why", w->why);
-		fputc('}', f);
+			nx__json_kuint(j, werr_names[k], raw->errors[k]);
+		nx__json_obj_close(j);
+		nx__json_kdouble(j, "req_per_s", w->req_per_s, 1);
+		nx__json_kdouble(j, "busy_pct", w->busy_pct, 2);
+		nx__json_kuint(j, "p50_ns", w->p50_ns);
+		nx__json_kuint(j, "p99_ns", w->p99_ns);
+		nx__json_kuint(j, "samples", w->samples);
+		nx__json_kuint(j, "heartbeat_age_ns", w->hb_age_ns);
+		nx__json_kuint(j, "dlq_written", raw->dlq_written);
+		nx__json_kuint(j, "dlq_dropped", raw->dlq_dropped);
+		nx__json_kstr(j, "health", nx_hstate_name(w->health));
+		nx__json_kstr(j, "why", w->why);
+		nx__json_obj_close(j);
 	}
-	fputc(']', f);
+	nx__json_arr_close(j);
 }
 
 static void
-json_stages(FILE *f, const struct nx_hr_snap *s)
+json_stages(struct nx_json *j, const struct nx_hr_snap *s)
 {
 	unsigned i;
 
-	fprintf(f, ",\"stages\":[");
+	nx__json_key(j, "stages");
+	nx__json_arr_open(j);
 	for (i = 0; i < s->nslots; i++) {
 		const struct nx_hr_slot *sl = &s->slots[i];
 
-		fprintf(f, "%s{", i ? "," : "");
-		json_kstr(f, "pipeline", sl->meta.pipe);
-		fputc(',', f);
-		json_kstr(f, "slot", sl->meta.name);
-		fputc(',', f);
-		json_kstr(f, "stage", sl->meta.stage);
-		fputc(',', f);
-		json_kstr(f, "plugin", sl->meta.plugin);
-		fprintf(f, ",\"index\":%u,\"pipeline_id\":%u,\"version\":%llu,\"swaps\":%llu,"
-			   "\"calls\":%llu,\"failures\":%llu,\"consec_failures\":%llu,\"timed\":%llu,"
-			   "\"calls_per_s\":%.1f,\"fail_pct\":%.2f,\"window_calls\":%llu,"
-			   "\"p50_ns\":%llu,\"p99_ns\":%llu,",
-			sl->index, sl->meta.pipeline, (unsigned long long)sl->meta.version,
-			(unsigned long long)sl->meta.swaps, (unsigned long long)sl->calls,
-			(unsigned long long)sl->failures, (unsigned long long)sl->consec_failures,
-			(unsigned long long)sl->timed, sl->calls_per_s, sl->fail_pct,
-			(unsigned long long)sl->win_calls, (unsigned long long)sl->p50_ns,
-			(unsigned long long)sl->p99_ns);
-		json_kstr(f, "breaker", nx_brk_state_name(sl->breaker));
-		fprintf(f, ",\"breaker_opened\":%llu,\"breaker_half_opened\":%llu,"
-			   "\"breaker_closed\":%llu,\"breaker_rejected\":%llu,\"slow\":%llu,"
-			   "\"overruns\":%llu,\"faults\":%llu,\"quarantined\":%s,\"degraded\":%llu,",
-			(unsigned long long)sl->opened, (unsigned long long)sl->half_opened,
-			(unsigned long long)sl->closed, (unsigned long long)sl->rejected,
-			(unsigned long long)sl->slow, (unsigned long long)sl->overruns,
-			(unsigned long long)sl->faults, sl->quarantined ? "true" : "false",
-			(unsigned long long)sl->degraded);
-		json_kstr(f, "health", nx_hstate_name(sl->health));
-		fputc(',', f);
-		json_kstr(f, "why", sl->why);
-		fputc('}', f);
+		nx__json_obj_open(j);
+		nx__json_kstr(j, "pipeline", sl->meta.pipe);
+		nx__json_kstr(j, "slot", sl->meta.name);
+		nx__json_kstr(j, "stage", sl->meta.stage);
+		nx__json_kstr(j, "plugin", sl->meta.plugin);
+		nx__json_kuint(j, "index", sl->index);
+		nx__json_kuint(j, "pipeline_id", sl->meta.pipeline);
+		nx__json_kuint(j, "version", sl->meta.version);
+		nx__json_kuint(j, "swaps", sl->meta.swaps);
+		nx__json_kuint(j, "calls", sl->calls);
+		nx__json_kuint(j, "failures", sl->failures);
+		nx__json_kuint(j, "consec_failures", sl->consec_failures);
+		nx__json_kuint(j, "timed", sl->timed);
+		nx__json_kdouble(j, "calls_per_s", sl->calls_per_s, 1);
+		nx__json_kdouble(j, "fail_pct", sl->fail_pct, 2);
+		nx__json_kuint(j, "window_calls", sl->win_calls);
+		nx__json_kuint(j, "p50_ns", sl->p50_ns);
+		nx__json_kuint(j, "p99_ns", sl->p99_ns);
+		nx__json_kstr(j, "breaker", nx_brk_state_name(sl->breaker));
+		nx__json_kuint(j, "breaker_opened", sl->opened);
+		nx__json_kuint(j, "breaker_half_opened", sl->half_opened);
+		nx__json_kuint(j, "breaker_closed", sl->closed);
+		nx__json_kuint(j, "breaker_rejected", sl->rejected);
+		nx__json_kuint(j, "slow", sl->slow);
+		nx__json_kuint(j, "overruns", sl->overruns);
+		nx__json_kuint(j, "faults", sl->faults);
+		nx__json_kbool(j, "quarantined", sl->quarantined != 0);
+		nx__json_kuint(j, "degraded", sl->degraded);
+		nx__json_kstr(j, "health", nx_hstate_name(sl->health));
+		nx__json_kstr(j, "why", sl->why);
+		nx__json_obj_close(j);
 	}
-	fputc(']', f);
+	nx__json_arr_close(j);
 }
 
 static void
-json_channels(FILE *f, const struct nx_hr_snap *s)
+json_channels(struct nx_json *j, const struct nx_hr_snap *s)
 {
 	unsigned i;
 
-	fprintf(f, ",\"channels\":[");
+	nx__json_key(j, "channels");
+	nx__json_arr_open(j);
 	for (i = 0; i < s->nchans; i++) {
 		const struct nx_hr_chan *c = &s->chans[i];
 		const struct nx_health_chan *raw = &c->raw;
 
-		fprintf(f, "%s{\"channel\":%u,\"pid\":%d,\"uid\":%u,", i ? "," : "", c->index,
-			raw->pid, raw->uid);
-		json_kstr(f, "state", nxtop_chan_state_name(raw->state));
-		fprintf(f, ",\"worker\":%u,\"ring_size\":%u,\"attach_count\":%u,\"taken\":%llu,"
-			   "\"answered\":%llu,\"errors\":%llu,\"depth\":%u,\"outstanding\":%u,"
-			   "\"req_per_s\":%.1f,\"idle_ns\":%llu,\"rate_limit\":%u,\"rate_burst\":%u,"
-			   "\"rate_limited\":%llu,\"expired\":%llu}",
-			raw->worker, raw->ring_size, raw->attach_count,
-			(unsigned long long)raw->taken, (unsigned long long)raw->answered,
-			(unsigned long long)raw->errors, raw->depth, raw->outstanding, c->req_per_s,
-			(unsigned long long)c->idle_ns, raw->rate, raw->burst,
-			(unsigned long long)raw->rate_limited, (unsigned long long)raw->expired);
+		nx__json_obj_open(j);
+		nx__json_kuint(j, "channel", c->index);
+		nx__json_kint(j, "pid", raw->pid);
+		nx__json_kuint(j, "uid", raw->uid);
+		nx__json_kstr(j, "state", nxtop_chan_state_name(raw->state));
+		nx__json_kuint(j, "worker", raw->worker);
+		nx__json_kuint(j, "ring_size", raw->ring_size);
+		nx__json_kuint(j, "attach_count", raw->attach_count);
+		nx__json_kuint(j, "taken", raw->taken);
+		nx__json_kuint(j, "answered", raw->answered);
+		nx__json_kuint(j, "errors", raw->errors);
+		nx__json_kuint(j, "depth", raw->depth);
+		nx__json_kuint(j, "outstanding", raw->outstanding);
+		nx__json_kdouble(j, "req_per_s", c->req_per_s, 1);
+		nx__json_kuint(j, "idle_ns", c->idle_ns);
+		nx__json_kuint(j, "rate_limit", raw->rate);
+		nx__json_kuint(j, "rate_burst", raw->burst);
+		nx__json_kuint(j, "rate_limited", raw->rate_limited);
+		nx__json_kuint(j, "expired", raw->expired);
+		nx__json_obj_close(j);
 	}
-	fputc(']', f);
+	nx__json_arr_close(j);
 }
 
 static void
-json_pipelines(FILE *f, const struct nx_hr_snap *s)
+json_pipelines(struct nx_json *j, const struct nx_hr_snap *s)
 {
 	unsigned i;
 
-	fprintf(f, ",\"pipelines\":[");
+	nx__json_key(j, "pipelines");
+	nx__json_arr_open(j);
 	for (i = 0; i < s->npipes; i++) {
 		const struct nx_health_pipe *p = &s->pipes[i];
 
-		fprintf(f, "%s{", i ? "," : "");
-		json_kstr(f, "name", p->name);
-		fprintf(f, ",\"version\":%llu,\"stages\":%u}", (unsigned long long)p->version,
-			p->nstages);
+		nx__json_obj_open(j);
+		nx__json_kstr(j, "name", p->name);
+		nx__json_kuint(j, "version", p->version);
+		nx__json_kuint(j, "stages", p->nstages);
+		nx__json_obj_close(j);
 	}
-	fputc(']', f);
+	nx__json_arr_close(j);
+}
+
+/* The text out, and the buffer freed. @return 0, or -1 */
+static int
+write_out(FILE *f, struct nx_buf *b)
+{
+	int rc = -1;
+
+	if (b->failed)
+		errno = ENOMEM;
+	else if (fwrite(b->p, 1, b->len, f) == b->len && fflush(f) == 0 && !ferror(f))
+		rc = 0;
+	nx__buf_free(b);
+	return rc;
 }
 
 int
 nxtop_write_json(FILE *f, const char *instance, const struct nx_hr_snap *s, double interval_s)
 {
-	json_header(f, instance, s, interval_s);
-	json_restarts(f, s);
-	json_workers(f, s);
-	json_stages(f, s);
-	json_channels(f, s);
-	json_pipelines(f, s);
-	fprintf(f, "}\n");
-	return fflush(f) == 0 && !ferror(f) ? 0 : -1;
+	struct nx_buf b = { 0 };
+	struct nx_json j;
+
+	nx__json_init(&j, &b);
+	nx__json_obj_open(&j);
+	json_header(&j, instance, s, interval_s);
+	json_restarts(&j, s);
+	json_workers(&j, s);
+	json_stages(&j, s);
+	json_channels(&j, s);
+	json_pipelines(&j, s);
+	nx__json_obj_close(&j);
+	nx__buf_put(&b, "\n", 1);
+	if (!nx__json_done(&j))
+		b.failed = true;
+	return write_out(f, &b);
 }
 
 /* ---- Prometheus text exposition ---- */
 
-/* A label value: backslash, double quote and newline escaped. */
+/* A label value: backslash, double quote and newline escaped (the
+ * format's own rule, not JSON's). */
 static void
-prom_label(FILE *f, const char *s)
+prom_label(struct nx_buf *b, const char *s)
 {
-	fputc('"', f);
+	const char *run = s;
+
+	nx__buf_put(b, "\"", 1);
 	for (; *s != '\0'; s++) {
-		if (*s == '\\' || *s == '"')
-			fprintf(f, "\\%c", *s);
-		else if (*s == '\n')
-			fputs("\\n", f);
-		else
-			fputc(*s, f);
+		if (*s != '\\' && *s != '"' && *s != '\n')
+			continue;
+		nx__buf_put(b, run, (size_t)(s - run));
+		nx__buf_put(b, *s == '\n' ? "\\n" : *s == '"' ? "\\\"" : "\\\\", 2);
+		run = s + 1;
 	}
-	fputc('"', f);
+	nx__buf_put(b, run, (size_t)(s - run));
+	nx__buf_put(b, "\"", 1);
 }
 
 static void
-prom_family(FILE *f, const char *name, const char *type, const char *help)
+prom_family(struct nx_buf *b, const char *name, const char *type, const char *help)
 {
-	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	nx__buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 /* name{instance="..." (then the caller's labels and value) */
 static void
-prom_start(FILE *f, const char *name, const char *instance)
+prom_start(struct nx_buf *b, const char *name, const char *instance)
 {
-	fprintf(f, "%s{instance=", name);
-	prom_label(f, instance);
+	nx__buf_printf(b, "%s{instance=", name);
+	prom_label(b, instance);
 }
 
 static void
-prom_instance(FILE *f, const char *instance, const struct nx_hr_snap *s)
+prom_instance(struct nx_buf *b, const char *instance, const struct nx_hr_snap *s)
 {
 	static const struct {
 		const char *name, *type, *help;
@@ -280,23 +305,23 @@ prom_instance(FILE *f, const char *instance, const struct nx_hr_snap *s)
 	unsigned i;
 
 	for (i = 0; i < sizeof fam / sizeof fam[0]; i++) {
-		prom_family(f, fam[i].name, fam[i].type, fam[i].help);
-		prom_start(f, fam[i].name, instance);
-		fprintf(f, "} %.15g\n", val[i]);
+		prom_family(b, fam[i].name, fam[i].type, fam[i].help);
+		prom_start(b, fam[i].name, instance);
+		nx__buf_printf(b, "} %.15g\n", val[i]);
 	}
 }
 
 /* One family over the workers: value(w) for each. */
 static void
-prom_worker_family(FILE *f, const char *instance, const struct nx_hr_snap *s, const char *name,
+prom_worker_family(struct nx_buf *b, const char *instance, const struct nx_hr_snap *s, const char *name,
 		   const char *type, const char *help, double (*value)(const struct nx_hr_worker *))
 {
 	unsigned i;
 
-	prom_family(f, name, type, help);
+	prom_family(b, name, type, help);
 	for (i = 0; i < s->nworkers; i++) {
-		prom_start(f, name, instance);
-		fprintf(f, ",worker=\"%u\"} %.15g\n", i, value(&s->workers[i]));
+		prom_start(b, name, instance);
+		nx__buf_printf(b, ",worker=\"%u\"} %.15g\n", i, value(&s->workers[i]));
 	}
 }
 
@@ -310,60 +335,60 @@ static double w_dlq(const struct nx_hr_worker *w) { return (double)w->raw.dlq_wr
 static double w_dlq_dropped(const struct nx_hr_worker *w) { return (double)w->raw.dlq_dropped; }
 
 static void
-prom_workers(FILE *f, const char *instance, const struct nx_hr_snap *s)
+prom_workers(struct nx_buf *b, const char *instance, const struct nx_hr_snap *s)
 {
 	unsigned i, k;
 
-	prom_worker_family(f, instance, s, "nx_worker_requests_total", "counter",
+	prom_worker_family(b, instance, s, "nx_worker_requests_total", "counter",
 			   "requests a worker answered", w_answered);
-	prom_worker_family(f, instance, s, "nx_worker_taken_total", "counter",
+	prom_worker_family(b, instance, s, "nx_worker_taken_total", "counter",
 			   "requests a worker took from its rings", w_taken);
-	prom_worker_family(f, instance, s, "nx_worker_busy_seconds_total", "counter",
+	prom_worker_family(b, instance, s, "nx_worker_busy_seconds_total", "counter",
 			   "time a worker spent running requests", w_busy);
-	prom_worker_family(f, instance, s, "nx_worker_heartbeat_age_seconds", "gauge",
+	prom_worker_family(b, instance, s, "nx_worker_heartbeat_age_seconds", "gauge",
 			   "age of a worker's heartbeat when read", w_hb);
-	prom_worker_family(f, instance, s, "nx_worker_channels", "gauge",
+	prom_worker_family(b, instance, s, "nx_worker_channels", "gauge",
 			   "channels a worker serves", w_chans);
-	prom_worker_family(f, instance, s, "nx_worker_health", "gauge",
+	prom_worker_family(b, instance, s, "nx_worker_health", "gauge",
 			   "0 healthy, 1 degraded, 2 unhealthy, 3 down", w_health);
-	prom_worker_family(f, instance, s, "nx_worker_dead_letters_total", "counter",
+	prom_worker_family(b, instance, s, "nx_worker_dead_letters_total", "counter",
 			   "failed requests a worker copied to its dead-letter ring", w_dlq);
-	prom_worker_family(f, instance, s, "nx_worker_dead_letters_dropped_total", "counter",
+	prom_worker_family(b, instance, s, "nx_worker_dead_letters_dropped_total", "counter",
 			   "dead letters overwritten undrained because the ring was full", w_dlq_dropped);
-	prom_family(f, "nx_worker_errors_total", "counter", "error answers a worker gave, by kind");
+	prom_family(b, "nx_worker_errors_total", "counter", "error answers a worker gave, by kind");
 	for (i = 0; i < s->nworkers; i++)
 		for (k = 0; k < NWERR_NAMED; k++) {
-			prom_start(f, "nx_worker_errors_total", instance);
-			fprintf(f, ",worker=\"%u\",kind=\"%s\"} %llu\n", i, werr_names[k],
+			prom_start(b, "nx_worker_errors_total", instance);
+			nx__buf_printf(b, ",worker=\"%u\",kind=\"%s\"} %llu\n", i, werr_names[k],
 				(unsigned long long)s->workers[i].raw.errors[k]);
 		}
-	prom_family(f, "nx_worker_service_seconds", "gauge",
+	prom_family(b, "nx_worker_service_seconds", "gauge",
 		    "sampled service time of a request, by quantile");
 	for (i = 0; i < s->nworkers; i++) {
-		prom_start(f, "nx_worker_service_seconds", instance);
-		fprintf(f, ",worker=\"%u\",quantile=\"0.5\"} %.9f\n", i,
+		prom_start(b, "nx_worker_service_seconds", instance);
+		nx__buf_printf(b, ",worker=\"%u\",quantile=\"0.5\"} %.9f\n", i,
 			(double)s->workers[i].p50_ns / 1e9);
-		prom_start(f, "nx_worker_service_seconds", instance);
-		fprintf(f, ",worker=\"%u\",quantile=\"0.99\"} %.9f\n", i,
+		prom_start(b, "nx_worker_service_seconds", instance);
+		nx__buf_printf(b, ",worker=\"%u\",quantile=\"0.99\"} %.9f\n", i,
 			(double)s->workers[i].p99_ns / 1e9);
 	}
 }
 
 /* name{instance,pipeline,slot,stage (the caller adds the rest) */
 static void
-prom_slot_start(FILE *f, const char *name, const char *instance, const struct nx_hr_slot *sl)
+prom_slot_start(struct nx_buf *b, const char *name, const char *instance, const struct nx_hr_slot *sl)
 {
-	prom_start(f, name, instance);
-	fputs(",pipeline=", f);
-	prom_label(f, sl->meta.pipe);
-	fputs(",slot=", f);
-	prom_label(f, sl->meta.name);
-	fputs(",stage=", f);
-	prom_label(f, sl->meta.stage);
+	prom_start(b, name, instance);
+	nx__buf_put(b, ",pipeline=", 10);
+	prom_label(b, sl->meta.pipe);
+	nx__buf_put(b, ",slot=", 6);
+	prom_label(b, sl->meta.name);
+	nx__buf_put(b, ",stage=", 7);
+	prom_label(b, sl->meta.stage);
 }
 
 static void
-prom_stages(FILE *f, const char *instance, const struct nx_hr_snap *s)
+prom_stages(struct nx_buf *b, const char *instance, const struct nx_hr_snap *s)
 {
 	static const struct {
 		const char *name, *type, *help;
@@ -387,7 +412,7 @@ prom_stages(FILE *f, const char *instance, const struct nx_hr_snap *s)
 	unsigned i, k;
 
 	for (k = 0; k < sizeof fam / sizeof fam[0]; k++) {
-		prom_family(f, fam[k].name, fam[k].type, fam[k].help);
+		prom_family(b, fam[k].name, fam[k].type, fam[k].help);
 		for (i = 0; i < s->nslots; i++) {
 			const struct nx_hr_slot *sl = &s->slots[i];
 			const uint64_t v[] = { sl->calls, sl->failures, sl->consec_failures,
@@ -396,21 +421,21 @@ prom_stages(FILE *f, const char *instance, const struct nx_hr_snap *s)
 					       sl->rejected, sl->slow, sl->overruns, sl->faults,
 					       sl->quarantined, sl->degraded };
 
-			prom_slot_start(f, fam[k].name, instance, sl);
-			fprintf(f, "} %llu\n", (unsigned long long)v[k]);
+			prom_slot_start(b, fam[k].name, instance, sl);
+			nx__buf_printf(b, "} %llu\n", (unsigned long long)v[k]);
 		}
 	}
-	prom_family(f, "nx_stage_seconds", "gauge", "sampled time of a stage slot, by quantile");
+	prom_family(b, "nx_stage_seconds", "gauge", "sampled time of a stage slot, by quantile");
 	for (i = 0; i < s->nslots; i++) {
-		prom_slot_start(f, "nx_stage_seconds", instance, &s->slots[i]);
-		fprintf(f, ",quantile=\"0.5\"} %.9f\n", (double)s->slots[i].p50_ns / 1e9);
-		prom_slot_start(f, "nx_stage_seconds", instance, &s->slots[i]);
-		fprintf(f, ",quantile=\"0.99\"} %.9f\n", (double)s->slots[i].p99_ns / 1e9);
+		prom_slot_start(b, "nx_stage_seconds", instance, &s->slots[i]);
+		nx__buf_printf(b, ",quantile=\"0.5\"} %.9f\n", (double)s->slots[i].p50_ns / 1e9);
+		prom_slot_start(b, "nx_stage_seconds", instance, &s->slots[i]);
+		nx__buf_printf(b, ",quantile=\"0.99\"} %.9f\n", (double)s->slots[i].p99_ns / 1e9);
 	}
 }
 
 static void
-prom_channels(FILE *f, const char *instance, const struct nx_hr_snap *s)
+prom_channels(struct nx_buf *b, const char *instance, const struct nx_hr_snap *s)
 {
 	static const struct {
 		const char *name, *type, *help;
@@ -428,40 +453,42 @@ prom_channels(FILE *f, const char *instance, const struct nx_hr_snap *s)
 	unsigned i, k;
 
 	for (k = 0; k < sizeof fam / sizeof fam[0]; k++) {
-		prom_family(f, fam[k].name, fam[k].type, fam[k].help);
+		prom_family(b, fam[k].name, fam[k].type, fam[k].help);
 		for (i = 0; i < s->nchans; i++) {
 			const struct nx_health_chan *c = &s->chans[i].raw;
 			const uint64_t v[] = { c->answered, c->taken, c->errors, c->depth,
 					       c->outstanding, c->rate_limited, c->expired };
 
-			prom_start(f, fam[k].name, instance);
-			fprintf(f, ",channel=\"%u\",pid=\"%d\",state=\"%s\"} %llu\n", s->chans[i].index,
+			prom_start(b, fam[k].name, instance);
+			nx__buf_printf(b, ",channel=\"%u\",pid=\"%d\",state=\"%s\"} %llu\n", s->chans[i].index,
 				c->pid, nxtop_chan_state_name(c->state), (unsigned long long)v[k]);
 		}
 	}
 }
 
 static void
-prom_pipelines(FILE *f, const char *instance, const struct nx_hr_snap *s)
+prom_pipelines(struct nx_buf *b, const char *instance, const struct nx_hr_snap *s)
 {
 	unsigned i;
 
-	prom_family(f, "nx_pipeline_version", "gauge", "version of an active pipeline");
+	prom_family(b, "nx_pipeline_version", "gauge", "version of an active pipeline");
 	for (i = 0; i < s->npipes; i++) {
-		prom_start(f, "nx_pipeline_version", instance);
-		fputs(",pipeline=", f);
-		prom_label(f, s->pipes[i].name);
-		fprintf(f, "} %llu\n", (unsigned long long)s->pipes[i].version);
+		prom_start(b, "nx_pipeline_version", instance);
+		nx__buf_put(b, ",pipeline=", 10);
+		prom_label(b, s->pipes[i].name);
+		nx__buf_printf(b, "} %llu\n", (unsigned long long)s->pipes[i].version);
 	}
 }
 
 int
 nxtop_write_prometheus(FILE *f, const char *instance, const struct nx_hr_snap *s)
 {
-	prom_instance(f, instance, s);
-	prom_workers(f, instance, s);
-	prom_stages(f, instance, s);
-	prom_channels(f, instance, s);
-	prom_pipelines(f, instance, s);
-	return fflush(f) == 0 && !ferror(f) ? 0 : -1;
+	struct nx_buf b = { 0 };
+
+	prom_instance(&b, instance, s);
+	prom_workers(&b, instance, s);
+	prom_stages(&b, instance, s);
+	prom_channels(&b, instance, s);
+	prom_pipelines(&b, instance, s);
+	return write_out(f, &b);
 }

@@ -31,8 +31,9 @@
 #include <unistd.h>
 
 #include "platform/nx_platform.h"
-#include "shm/backoff.h"
 #include "core/life.h"
+#include "platform/base/backoff.h"
+#include "platform/base/rand.h"
 #include "shm/abi/wd.h"
 #include "shm/monitor/health_read.h"
 
@@ -46,7 +47,7 @@ struct wd {
 	const struct nxwd_opts *o;
 	struct nx_hr *hr;
 	struct nx_backoff bo;
-	uint64_t rng;
+	struct nx_rand rng;
 	int sigfd;
 	pid_t pid;              /* the nxd we run, -1 between two */
 	int pidfd;
@@ -106,10 +107,7 @@ wd_random(void *arg)
 {
 	struct wd *w = arg;
 
-	w->rng ^= w->rng << 13; /* xorshift64 */
-	w->rng ^= w->rng >> 7;
-	w->rng ^= w->rng << 17;
-	return w->rng;
+	return nx__rand_next(&w->rng);
 }
 
 static pid_t
@@ -497,7 +495,7 @@ on_death(struct wd *w, int st)
 	w->pidfd = -1;
 	w->pid = -1;
 	w->serving = false;
-	nx_backoff_unhealthy(&w->bo);
+	nx__backoff_unhealthy(&w->bo);
 	if (WIFSIGNALED(st)) {
 		env.status = -WTERMSIG(st);
 		snprintf(env.reason, sizeof env.reason, "killed by signal %d", WTERMSIG(st));
@@ -525,13 +523,13 @@ on_death(struct wd *w, int st)
 		snprintf(env.reason, sizeof env.reason, "%s", w->stall_reason);
 		env.wall_ns = w->notice_wall_ns;
 	}
-	delay = nx_backoff_failed(&w->bo);
+	delay = nx__backoff_failed(&w->bo);
 	if (delay == NX_BACKOFF_GIVE_UP) {
 		fprintf(stderr, "nxwd: crash loop: nxd failed %u times within %llu ms (last: pid "
-			"%d %s); not restarting it\n", nx_backoff_recent(&w->bo),
+			"%d %s); not restarting it\n", nx__backoff_recent(&w->bo),
 			(unsigned long long)(w->o->window_ns / MS), (int)env.old_pid, env.reason);
 		nxwd_notify_status("crash loop: nxd failed %u times within %llu ms; gave up",
-				   nx_backoff_recent(&w->bo),
+				   nx__backoff_recent(&w->bo),
 				   (unsigned long long)(w->o->window_ns / MS));
 		return NXWD_EXIT_CRASH_LOOP;
 	}
@@ -630,9 +628,9 @@ on_tick(struct wd *w)
 	    !w->stopping && now >= w->sb_next_ns)
 		standby_start(w);
 	if (w->serving && !w->stalled)
-		nx_backoff_healthy(&w->bo);
+		nx__backoff_healthy(&w->bo);
 	else
-		nx_backoff_unhealthy(&w->bo);
+		nx__backoff_unhealthy(&w->bo);
 	if (nxwd_notify_watchdog_ns() != 0 && now - w->last_watchdog_ns >= nxwd_notify_watchdog_ns()) {
 		const struct nx_hr_snap *s;
 
@@ -712,8 +710,8 @@ nxwd_supervise(const struct nxwd_opts *o)
 	w->sb_pidfd = -1;
 	w->sb_fd = -1;
 	w->life_fd = -1;
-	w->rng = nx_random_seed() | 1;
-	nx_backoff_init(&w->bo, &bc, wd_clock, wd_random, w);
+	nx__rand_seed(&w->rng, nx_random_seed());
+	nx__backoff_init(&w->bo, &bc, wd_clock, wd_random, w);
 	if (o->stall_ns != 0)
 		hc.stale_ns = o->stall_ns;
 	rc = nx_hr_open(&w->hr, o->instance, &hc);

@@ -3,11 +3,25 @@
 
 #include <nx/nx.h>
 
-#include "backoff.h"
+#include "platform/base/backoff.h"
+
+uint64_t
+nx__backoff_jitter(uint64_t base_ns, uint64_t max_ns, uint32_t n, uint64_t rnd)
+{
+	uint64_t ceiling = base_ns;
+	uint32_t k;
+
+	for (k = 0; k < n && ceiling < max_ns; k++)
+		ceiling = ceiling > max_ns / 2 ? max_ns : ceiling * 2;
+	if (ceiling > max_ns)
+		ceiling = max_ns;
+	/* full jitter: uniform in [0, ceiling] */
+	return ceiling == UINT64_MAX ? rnd : rnd % (ceiling + 1);
+}
 
 int
-nx_backoff_init(struct nx_backoff *b, const struct nx_backoff_conf *conf,
-		nx_backoff_clock_fn clock, nx_backoff_random_fn random, void *arg)
+nx__backoff_init(struct nx_backoff *b, const struct nx_backoff_conf *conf,
+		 nx_backoff_clock_fn clock, nx_backoff_random_fn random, void *arg)
 {
 	if (b == NULL || conf == NULL || clock == NULL || random == NULL)
 		return NX_EINVAL;
@@ -24,7 +38,7 @@ nx_backoff_init(struct nx_backoff *b, const struct nx_backoff_conf *conf,
 }
 
 void
-nx_backoff_healthy(struct nx_backoff *b)
+nx__backoff_healthy(struct nx_backoff *b)
 {
 	if (!b->healthy) {
 		b->healthy = true;
@@ -33,13 +47,13 @@ nx_backoff_healthy(struct nx_backoff *b)
 }
 
 void
-nx_backoff_unhealthy(struct nx_backoff *b)
+nx__backoff_unhealthy(struct nx_backoff *b)
 {
 	b->healthy = false;
 }
 
 bool
-nx_backoff_is_stable(struct nx_backoff *b)
+nx__backoff_is_stable(struct nx_backoff *b)
 {
 	if (!b->healthy || b->clock(b->arg) - b->healthy_since < b->conf.stable_ns)
 		return false;
@@ -63,12 +77,11 @@ window_trim(struct nx_backoff *b, uint64_t now)
 }
 
 uint64_t
-nx_backoff_failed(struct nx_backoff *b)
+nx__backoff_failed(struct nx_backoff *b)
 {
-	uint64_t now, ceiling;
-	uint32_t k;
+	uint64_t now;
 
-	(void)nx_backoff_is_stable(b); /* a stable run resets the count */
+	(void)nx__backoff_is_stable(b); /* a stable run resets the count */
 	now = b->clock(b->arg);
 	b->healthy = false;
 	if (b->failures != UINT32_MAX)
@@ -85,20 +98,15 @@ nx_backoff_failed(struct nx_backoff *b)
 
 	if (b->failures == 1)
 		return 0; /* the first failure after a stable run: at once */
-	/* ceiling = min_ns * 2^(failures - 2), capped at max_ns, without overflow */
-	ceiling = b->conf.min_ns;
-	for (k = 2; k < b->failures && ceiling < b->conf.max_ns; k++)
-		ceiling = ceiling > b->conf.max_ns / 2 ? b->conf.max_ns : ceiling * 2;
-	if (ceiling > b->conf.max_ns)
-		ceiling = b->conf.max_ns;
-	if (ceiling == 0)
-		return 0;
-	/* full jitter: uniform in [0, ceiling] */
-	return ceiling == UINT64_MAX ? b->random(b->arg) : b->random(b->arg) % (ceiling + 1);
+	if (b->conf.min_ns == 0)
+		return 0; /* no backoff: and no draw from the dice */
+	/* ceiling = min_ns * 2^(failures - 2), capped at max_ns */
+	return nx__backoff_jitter(b->conf.min_ns, b->conf.max_ns, b->failures - 2,
+				  b->random(b->arg));
 }
 
 uint32_t
-nx_backoff_recent(const struct nx_backoff *b)
+nx__backoff_recent(const struct nx_backoff *b)
 {
 	return b->nrecent;
 }

@@ -4,7 +4,7 @@
  *
  * A pure rule over an injected clock and random source, so that a test
  * drives it deterministically. nxwd uses it between restarts of nxd;
- * libnx can use it between retries.
+ * libnx's retries (shm/retry.c) use its jitter, nx__backoff_jitter.
  *
  *   failures   consecutive failures since the last stable period
  *   delay      0 for the first failure after a stable period (or at the
@@ -15,8 +15,8 @@
  *
  * Not thread-safe: one owner.
  */
-#ifndef NX_SHM_BACKOFF_H
-#define NX_SHM_BACKOFF_H
+#ifndef NX_BASE_BACKOFF_H
+#define NX_BASE_BACKOFF_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -49,30 +49,37 @@ struct nx_backoff {
 };
 
 /**
+ * Exponential backoff with full jitter, the one computation of it: a
+ * delay uniform in [0, min(max_ns, base_ns * 2^n)] (no overflow), drawn
+ * from the uniform 64-bit value rnd as rnd % (ceiling + 1).
+ */
+uint64_t nx__backoff_jitter(uint64_t base_ns, uint64_t max_ns, uint32_t n, uint64_t rnd);
+
+/**
  * Initialise b (caller memory). A max_ns below min_ns is raised to it;
  * max_fails is capped at NX_BACKOFF_WINDOW_MAX.
  * @return 0, or NX_EINVAL when b, conf, clock or random is NULL
  */
-int nx_backoff_init(struct nx_backoff *b, const struct nx_backoff_conf *conf,
-		    nx_backoff_clock_fn clock, nx_backoff_random_fn random, void *arg);
+int nx__backoff_init(struct nx_backoff *b, const struct nx_backoff_conf *conf,
+		     nx_backoff_clock_fn clock, nx_backoff_random_fn random, void *arg);
 
 /** The supervised thing is up and healthy now (call as often as it is seen so). */
-void nx_backoff_healthy(struct nx_backoff *b);
+void nx__backoff_healthy(struct nx_backoff *b);
 
 /** It is not healthy (or not up): the stable period starts over. */
-void nx_backoff_unhealthy(struct nx_backoff *b);
+void nx__backoff_unhealthy(struct nx_backoff *b);
 
 /** True when it has been healthy for stable_ns (and failures were reset). */
-bool nx_backoff_is_stable(struct nx_backoff *b);
+bool nx__backoff_is_stable(struct nx_backoff *b);
 
 /**
  * It failed now: how long to wait before trying again, in ns, or
  * NX_BACKOFF_GIVE_UP when this failure makes more than max_fails within
  * window_ns (a crash loop).
  */
-uint64_t nx_backoff_failed(struct nx_backoff *b);
+uint64_t nx__backoff_failed(struct nx_backoff *b);
 
-/** Failures counted within the window, this one included (after nx_backoff_failed). */
-uint32_t nx_backoff_recent(const struct nx_backoff *b);
+/** Failures counted within the window, this one included (after nx__backoff_failed). */
+uint32_t nx__backoff_recent(const struct nx_backoff *b);
 
-#endif /* NX_SHM_BACKOFF_H */
+#endif /* NX_BASE_BACKOFF_H */

@@ -13,9 +13,14 @@
      include graph over core/ shm/ platform/ tools/ and the file-level
      reference graph of their objects (a symbol one object needs, defined
      by another) have no strongly connected component of two files or more.
-  3. Layers run one way, tools -> core/shm -> platform: platform/ includes
-     and calls nothing of core/, shm/ or tools/; core/ and shm/ nothing of
-     tools/.
+  3. Layers run one way. From the bottom: shm/abi/ (declarations of the
+     shared layouts, usable by all), platform/ (the port and base/), the
+     rest of shm/ (libnx: links without core), core/ (nxd), shm/monitor/
+     (the operators' side), tools/ (each tool uses no other tool's files).
+     A file includes and calls only its own layer and those below.
+  4. Names: a non-static symbol of core/, shm/ or platform/ is either
+     declared by an installed header (include/nx/) or named nx__; a tool's
+     is main, nx__ or the tool's own prefix (nxtop_ in tools/nxtop/).
 
 Usage: check.py [--obj build/obj] [--src .]   (objects from `make all`)
 Exit status 1 when a seam is crossed; each line names file and symbol.
@@ -128,6 +133,33 @@ def includes(src, path):
 
 def top(path):
     return path.split("/", 1)[0]
+
+
+# Layers, lowest first; a file uses its own layer's files and lower ones.
+# shm/abi/ holds declarations only (layouts every process shares, like the
+# kernel's uapi headers), so it sits below the port, which may use them.
+# libnx (the rest of shm/) is below core/: it links without it; the
+# operators' side (shm/monitor/) may use core/'s readers (hist).
+LAYERS = ("abi", "platform", "libnx", "core", "monitor", "tools")
+
+
+def layer(path):
+    if path.startswith("shm/abi/"):
+        return "abi"
+    if path.startswith("shm/monitor/"):
+        return "monitor"
+    if path.startswith("shm/"):
+        return "libnx"
+    return top(path)
+
+
+def layer_ok(user, used):
+    lu, lv = layer(user), layer(used)
+    if lu not in LAYERS or lv not in LAYERS:
+        return True
+    if lu == "tools" and lv == "tools":
+        return user.split("/")[1] == used.split("/")[1]  # one tool uses no other's files
+    return LAYERS.index(lv) <= LAYERS.index(lu)
 
 
 def core_header_ok(kind, name, resolved):
@@ -256,11 +288,8 @@ def main():
             if resolved is None or top(resolved) not in DIRS or resolved == f:
                 continue
             edges.setdefault(f, set()).add(resolved)
-            lf, lt = top(f), top(resolved)
-            if lf == "platform" and lt in ("core", "shm", "tools"):
-                fail("layer", f"{f}:{ln}: platform includes {resolved}")
-            if lf in ("core", "shm") and lt == "tools":
-                fail("layer", f"{f}:{ln}: {lf} includes {resolved}")
+            if not layer_ok(f, resolved):
+                fail("layer", f"{f}:{ln}: {layer(f)} includes {resolved} ({layer(resolved)})")
     for comp in tarjan(files, edges):
         links = [f"{a} -> {b}" for a in comp for b in sorted(edges.get(a, ())) if b in comp]
         fail("include-cycle", f"include cycle among {' '.join(comp)}: " + "; ".join(links))
@@ -300,11 +329,8 @@ def main():
             if o == f:
                 continue
             calls.setdefault(f, {}).setdefault(o, []).append(sym)
-            lf, lt = top(f), top(o)
-            if lf == "platform" and lt in ("core", "shm", "tools"):
-                fail("layer", f"{f}: platform calls {sym} of {o}")
-            if lf in ("core", "shm") and lt == "tools":
-                fail("layer", f"{f}: {lf} calls {sym} of {o}")
+            if not layer_ok(f, o):
+                fail("layer", f"{f}: {layer(f)} calls {sym} of {o} ({layer(o)})")
         if top(f) != "core":
             continue
         suspects = [s for s in external if not core_allows(s)]
@@ -316,6 +342,24 @@ def main():
             own = sorted(w for w in where if w is None or not port_inline(w, src))
             if own:
                 fail("core-call", f"{f}: core calls {sym}: {why(sym)}")
+    # ---- names: nx_ is the installed headers' alone ----
+    public = public_names(src)
+    for f, o in sorted(objs.items()):
+        for line in nm(o, "--defined-only", "-g"):
+            parts = line.split()
+            if len(parts) < 3:
+                continue
+            sym = parts[2]
+            if top(f) == "tools":
+                tool = f.split("/")[1]
+                ok = sym == "main" or sym.startswith(("nx__", tool + "_"))
+                want = f"nx__ or {tool}_"
+            else:
+                ok = sym in public or sym.startswith("nx__")
+                want = "nx__ (nx_ is for what include/nx/ declares)"
+            if not ok:
+                fail("name", f"{f}: {sym} is not static and not public: name it {want}")
+
     for comp in tarjan(list(objs), {a: set(b) for a, b in calls.items()}):
         links = [f"{a} -> {b} ({', '.join(sorted(set(calls[a][b])))})"
                  for a in comp for b in sorted(calls.get(a, {})) if b in comp]
@@ -328,6 +372,17 @@ def main():
         kinds[kind] = kinds.get(kind, 0) + 1
     print("layout: " + (", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "no seam crossed"))
     return 1 if bad else 0
+
+
+def public_names(src):
+    """Functions and variables the installed headers declare."""
+    names = set()
+    inc = os.path.join(src, "include", "nx")
+    for h in sorted(os.listdir(inc)):
+        if h.endswith(".h"):
+            with open(os.path.join(inc, h)) as f:
+                names.update(re.findall(r"\b(nx_\w+)\s*\(", f.read()))
+    return names
 
 
 def port_inline(path, src):

@@ -57,7 +57,9 @@ CORE_SRC := $(wildcard core/*.c)
 ALL_LIB_SRC := $(PLATFORM_SRC) $(SHM_SRC) $(CORE_SRC)
 
 # libnx: what a client needs, without liburcu or hwloc.
-LIBNX_SRC := platform/base/errno.c platform/base/backoff.c shm/client.c shm/retry.c shm/channel.c shm/names.c shm/health_map.c shm/attach.c \
+LIBNX_SRC := platform/base/errno.c platform/base/backoff.c \
+	shm/client.c shm/retry.c shm/channel.c shm/names.c shm/health_map.c shm/attach.c \
+	shm/ctl_frame.c \
 	platform/linux/err.c platform/linux/log.c platform/linux/clock.c \
 	platform/linux/futex.c platform/linux/shm.c platform/linux/ctl.c platform/linux/file.c \
 	platform/linux/thread.c platform/linux/mem.c

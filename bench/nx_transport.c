@@ -16,7 +16,7 @@
 #include <nx/nx.h>
 
 #include "bench.h"
-#include "shm/attach.h"
+#include "shm/monitor/ctl_session.h"
 
 static int
 nxd_wait_ready(const struct nxb_opts *o, pid_t pid)
@@ -321,7 +321,7 @@ nxb_nxswap_pingpong(const struct nxb_opts *o, struct nxb_result *r)
 
 			rc = nx__ctl_session_command(cs, 4, argv, false, 5000000000ull, &text, &tlen,
 						     &status);
-			free(text);
+			nx__mem_free(text);
 			if (rc < 0 || status < 0) {
 				rc = nx__err(rc < 0 ? rc : status, "nxswap: swap %llu: %s",
 					     (unsigned long long)swaps, nx__errmsg());
@@ -464,7 +464,7 @@ nxb_nxshed_window(const struct nxb_opts *o, struct nxb_result *r)
 
 	nxb_result_init(r, o, "nxshed", "window");
 	rc = nx__ctl_command(o->nx_instance, 4, argv, false, 10000000000ull, &text, &len, &status);
-	free(text);
+	nx__mem_free(text);
 	if (rc < 0 || status < 0)
 		return nx__err(rc < 0 ? rc : status, "nxshed: cannot force the breaker open");
 	rc = window(o, r, "shed", NX_EBREAKER);

@@ -13,10 +13,11 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "shm/attach.h"
+#include "shm/ctl_frame.h"
 
 #include "chantab.h"
 #include "cmd.h"
+#include "ctl_msg.h"
 #include "ctl_server.h"
 #include "pipetab.h"
 #include "segment.h"

@@ -30,7 +30,6 @@
  * follows submission order and release follows completion order, which
  * are the same.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "attach.h"
@@ -178,7 +177,7 @@ nx_open(struct nx_client **out, const char *instance, const struct nx_open_opts 
 	 * as is, for nxd to refuse with its reason. */
 	abi = opts->abi_version == 0 || opts->abi_version == NX_ABI_VERSION ? NX_CTL_VERSION
 									  : opts->abi_version;
-	c = calloc(1, sizeof *c);
+	c = nx__mem_zalloc(1, sizeof *c);
 	if (c == NULL)
 		return nx__err(NX_ENOMEM, "nx_open");
 	strcpy(c->instance, instance);
@@ -198,7 +197,7 @@ nx_open(struct nx_client **out, const char *instance, const struct nx_open_opts 
 	rc = attach_channel(c, abi);
 	if (rc < 0)
 		goto err;
-	c->slots = calloc(c->v.g.ring_size, sizeof *c->slots);
+	c->slots = nx__mem_zalloc(c->v.g.ring_size, sizeof *c->slots);
 	if (c->slots == NULL) {
 		rc = nx__err(NX_ENOMEM, "nx_open: request table");
 		goto err;
@@ -221,8 +220,8 @@ nx_close(struct nx_client *c)
 	nx_fd_close(c->ctl_fd);
 	nx__chan_unmap(&c->v);
 	nx__health_unmap(&c->hv);
-	free(c->slots);
-	free(c);
+	nx__mem_free(c->slots);
+	nx__mem_free(c);
 	return 0;
 }
 

@@ -1,7 +1,6 @@
 /* The health segment's reader library (health_read.h). */
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "core/hist.h"
@@ -57,24 +56,24 @@ free_tables(struct nx_hr *r)
 {
 	unsigned i;
 
-	free(r->snap.workers);
-	free(r->snap.slots);
-	free(r->snap.chans);
-	free(r->snap.pipes);
-	free(r->prev_workers);
-	free(r->prev_whist);
-	free(r->cur_whist);
-	free(r->tmp_hist);
-	free(r->prev_slot_calls);
-	free(r->prev_chan_answered);
-	free(r->prev_chan_attach);
-	free(r->prev_shist);
-	free(r->cur_shist);
-	free(r->sum_stats);
-	free(r->max_consec);
+	nx__mem_free(r->snap.workers);
+	nx__mem_free(r->snap.slots);
+	nx__mem_free(r->snap.chans);
+	nx__mem_free(r->snap.pipes);
+	nx__mem_free(r->prev_workers);
+	nx__mem_free(r->prev_whist);
+	nx__mem_free(r->cur_whist);
+	nx__mem_free(r->tmp_hist);
+	nx__mem_free(r->prev_slot_calls);
+	nx__mem_free(r->prev_chan_answered);
+	nx__mem_free(r->prev_chan_attach);
+	nx__mem_free(r->prev_shist);
+	nx__mem_free(r->cur_shist);
+	nx__mem_free(r->sum_stats);
+	nx__mem_free(r->max_consec);
 	for (i = 0; i < NX_HR_KEEP; i++) {
-		free(r->hist[i].calls);
-		free(r->hist[i].failures);
+		nx__mem_free(r->hist[i].calls);
+		nx__mem_free(r->hist[i].failures);
 	}
 	r->snap.workers = NULL;
 	r->snap.slots = NULL;
@@ -107,21 +106,21 @@ size_tables(struct nx_hr *r)
 	r->max_slots = hv->max_slots;
 	r->max_channels = hv->max_channels;
 	r->max_pipelines = hv->max_pipelines;
-	r->snap.workers = calloc(r->max_workers + 1, sizeof *r->snap.workers);
-	r->snap.slots = calloc(r->max_slots + 1, sizeof *r->snap.slots);
-	r->snap.chans = calloc(r->max_channels + 1, sizeof *r->snap.chans);
-	r->snap.pipes = calloc(r->max_pipelines + 1, sizeof *r->snap.pipes);
-	r->prev_workers = calloc(r->max_workers + 1, sizeof *r->prev_workers);
-	r->prev_whist = calloc(r->max_workers + 1, sizeof *r->prev_whist);
-	r->cur_whist = calloc(r->max_workers + 1, sizeof *r->cur_whist);
-	r->tmp_hist = calloc(1, sizeof *r->tmp_hist);
-	r->prev_slot_calls = calloc(r->max_slots + 1, sizeof *r->prev_slot_calls);
-	r->prev_chan_answered = calloc(r->max_channels + 1, sizeof *r->prev_chan_answered);
-	r->prev_chan_attach = calloc(r->max_channels + 1, sizeof *r->prev_chan_attach);
-	r->prev_shist = calloc(r->max_slots + 1, sizeof *r->prev_shist);
-	r->cur_shist = calloc(r->max_slots + 1, sizeof *r->cur_shist);
-	r->sum_stats = calloc(r->max_slots + 1, sizeof *r->sum_stats);
-	r->max_consec = calloc(r->max_slots + 1, sizeof *r->max_consec);
+	r->snap.workers = nx__mem_zalloc(r->max_workers + 1, sizeof *r->snap.workers);
+	r->snap.slots = nx__mem_zalloc(r->max_slots + 1, sizeof *r->snap.slots);
+	r->snap.chans = nx__mem_zalloc(r->max_channels + 1, sizeof *r->snap.chans);
+	r->snap.pipes = nx__mem_zalloc(r->max_pipelines + 1, sizeof *r->snap.pipes);
+	r->prev_workers = nx__mem_zalloc(r->max_workers + 1, sizeof *r->prev_workers);
+	r->prev_whist = nx__mem_zalloc(r->max_workers + 1, sizeof *r->prev_whist);
+	r->cur_whist = nx__mem_zalloc(r->max_workers + 1, sizeof *r->cur_whist);
+	r->tmp_hist = nx__mem_zalloc(1, sizeof *r->tmp_hist);
+	r->prev_slot_calls = nx__mem_zalloc(r->max_slots + 1, sizeof *r->prev_slot_calls);
+	r->prev_chan_answered = nx__mem_zalloc(r->max_channels + 1, sizeof *r->prev_chan_answered);
+	r->prev_chan_attach = nx__mem_zalloc(r->max_channels + 1, sizeof *r->prev_chan_attach);
+	r->prev_shist = nx__mem_zalloc(r->max_slots + 1, sizeof *r->prev_shist);
+	r->cur_shist = nx__mem_zalloc(r->max_slots + 1, sizeof *r->cur_shist);
+	r->sum_stats = nx__mem_zalloc(r->max_slots + 1, sizeof *r->sum_stats);
+	r->max_consec = nx__mem_zalloc(r->max_slots + 1, sizeof *r->max_consec);
 	if (r->snap.workers == NULL || r->snap.slots == NULL || r->snap.chans == NULL ||
 	    r->snap.pipes == NULL || r->prev_workers == NULL || r->prev_whist == NULL ||
 	    r->cur_whist == NULL || r->tmp_hist == NULL || r->prev_slot_calls == NULL ||
@@ -130,8 +129,8 @@ size_tables(struct nx_hr *r)
 	    r->max_consec == NULL)
 		goto nomem;
 	for (i = 0; i < NX_HR_KEEP; i++) {
-		r->hist[i].calls = calloc(r->max_slots + 1, sizeof(uint64_t));
-		r->hist[i].failures = calloc(r->max_slots + 1, sizeof(uint64_t));
+		r->hist[i].calls = nx__mem_zalloc(r->max_slots + 1, sizeof(uint64_t));
+		r->hist[i].failures = nx__mem_zalloc(r->max_slots + 1, sizeof(uint64_t));
 		if (r->hist[i].calls == NULL || r->hist[i].failures == NULL)
 			goto nomem;
 	}
@@ -154,7 +153,7 @@ nx_hr_open(struct nx_hr **out, const char *instance, const struct nx_hr_conf *co
 
 	if (rc < 0)
 		return rc;
-	r = calloc(1, sizeof *r);
+	r = nx__mem_zalloc(1, sizeof *r);
 	if (r == NULL)
 		return nx__err(NX_ENOMEM, "health reader");
 	snprintf(r->instance, sizeof r->instance, "%s", instance);
@@ -172,7 +171,7 @@ nx_hr_close(struct nx_hr *r)
 	if (r->hv.base != NULL)
 		nx__health_unmap(&r->hv);
 	free_tables(r);
-	free(r);
+	nx__mem_free(r);
 }
 
 const struct nx_health_view *

@@ -14,7 +14,7 @@
  *
  * At most 64 records. Every datagram also goes through (a).
  *
- *   (a) nx__ctl_parse_command (shm/attach.h) on the datagram, as nxd's
+ *   (a) nx__ctl_parse_command (core/ctl_msg.h) on the datagram, as nxd's
  *       peer_command calls it, in a heap buffer of exactly its size.
  *   mode 0 (b): an nxd in this process (nx_instance_create, 1 worker,
  *       idle sleep, small limits, a pipeline with a breaker, dead letters
@@ -52,9 +52,11 @@
 
 #include <nx/nx.h>
 
+#include "core/ctl_msg.h"
 #include "core/nxd.h"
 #include "core/segment.h"
 #include "shm/attach.h"
+#include "shm/monitor/ctl_session.h"
 #include "fuzz_common.h"
 
 #define FZ_MAX_RECORDS 64
@@ -460,7 +462,7 @@ run_session(const struct rec *r, unsigned n, bool json)
 	} else {
 		FZ_CHECK(rc < 0 && text == NULL, "rc %d with text", rc);
 	}
-	free(text);
+	nx__mem_free(text);
 	nx__ctl_session_close(s);
 	FZ_CHECK(fz_count_fds(FZ_MARKER) == 1, "%d marker descriptors open (1 is ours)",
 		 fz_count_fds(FZ_MARKER));

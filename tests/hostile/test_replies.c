@@ -19,7 +19,6 @@
 
 #include <nx/nx.h>
 
-#include "shm/attach.h"
 #include "shm/shm_internal.h"
 #include "tests/integration/harness/harness.h"
 

@@ -22,7 +22,6 @@
 #include "core/breaker.h"
 #include "core/crc32c.h"
 #include "harness/harness.h"
-#include "shm/attach.h"
 #include "shm/monitor/health_read.h"
 
 /* The breaker stays open this long: longer than any run of calls that

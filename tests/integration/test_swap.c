@@ -24,7 +24,8 @@
 
 #include "core/crc32c.h"
 #include "harness/harness.h"
-#include "shm/attach.h"
+#include "shm/monitor/ctl_session.h"
+#include "shm/shm_internal.h"
 #include "tests/plugins/plugin_counts.h"
 
 static char inst[64], counts_name[64], conf_path[128], plugin[512];

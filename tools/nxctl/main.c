@@ -1,7 +1,7 @@
 /*
  * nxctl - the operator's control of a running nxd: list its pipelines,
  * swap a stage or a whole pipeline, roll a slot back, show the placement.
- * A thin main over the control protocol (shm/attach.h).
+ * A thin main over the control protocol (shm/monitor/ctl_session.h).
  */
 #include <getopt.h>
 #include <limits.h>
@@ -12,7 +12,8 @@
 
 #include "nxctl.h"
 #include "platform/base/json.h"
-#include "shm/attach.h"
+#include "shm/monitor/ctl_session.h"
+#include "shm/shm_internal.h"
 
 _Static_assert(NX_DLQ_PAYLOAD_MAX == NX_DLQ_PAYLOAD, "nxctl reads what nxd keeps");
 
@@ -159,10 +160,10 @@ main(int argc, char **argv)
 		} else {
 			fprintf(stderr, "nxctl: %s\n", text);
 		}
-		free(text);
+		nx__mem_free(text);
 		return 1;
 	}
 	fwrite(text, 1, len, stdout);
-	free(text);
+	nx__mem_free(text);
 	return 0;
 }

@@ -13,7 +13,8 @@
 
 #include "nxctl.h"
 #include "platform/base/json.h"
-#include "shm/attach.h"
+#include "shm/monitor/ctl_session.h"
+#include "shm/shm_internal.h"
 
 static int
 unhex(const char *h, uint8_t *out, uint32_t cap, uint32_t *len)
@@ -63,19 +64,19 @@ nxctl_dlq_replay(const char *instance, int argc, char **argv, bool json, uint64_
 	rc = nx__ctl_command(instance, argc + 2, args, false, timeout_ns, &text, &len, &status);
 	if (rc < 0 || status < 0) {
 		fprintf(stderr, "nxctl: %s\n", rc < 0 ? nx__errmsg() : text);
-		free(rc < 0 ? NULL : text);
+		nx__mem_free(rc < 0 ? NULL : text);
 		return rc == NX_ENOINST ? 3 : 1;
 	}
 	rc = nx_open(&c, instance, NULL);
 	if (rc < 0) {
 		fprintf(stderr, "nxctl: dlq replay: %s\n", nx_errmsg());
-		free(text);
+		nx__mem_free(text);
 		return 3;
 	}
 	out = malloc(nx_max_payload(c));
 	if (out == NULL) {
 		nx_close(c);
-		free(text);
+		nx__mem_free(text);
 		return 1;
 	}
 	nx__json_init(&j, &out_json);
@@ -140,7 +141,7 @@ nxctl_dlq_replay(const char *instance, int argc, char **argv, bool json, uint64_
 	}
 	nx_close(c);
 	free(out);
-	free(text);
+	nx__mem_free(text);
 	/* drain what was resubmitted: all held up to it, when replaying all */
 	if (argc == 0 && nupto != 0) {
 		args[1] = (char *)"drain";
@@ -151,7 +152,7 @@ nxctl_dlq_replay(const char *instance, int argc, char **argv, bool json, uint64_
 		if (rc < 0 || status < 0)
 			fprintf(stderr, "nxctl: dlq replay: drain: %s\n", rc < 0 ? nx__errmsg() : text);
 		if (rc == 0)
-			free(text);
+			nx__mem_free(text);
 	}
 	if (json) {
 		nx__json_arr_close(&j);

@@ -19,7 +19,8 @@
 #include <nx/nx.h>
 
 #include "harness.h"
-#include "shm/attach.h"
+#include "shm/monitor/ctl_session.h"
+#include "shm/shm_internal.h"
 
 static uint64_t
 now_ns(void)

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "platform/base/json.h"
+
 #include "cmd.h"
 #include "pipetab.h"
 
@@ -92,15 +94,17 @@ cmd_list(struct nx_instance *inst, int argc, char **argv, bool json, struct nx_b
 static int
 cmd_placement(struct nx_instance *inst, int argc, char **argv, bool json, struct nx_buf *out)
 {
-	char buf[8192];
-
 	(void)argc;
 	(void)argv;
-	if (json)
-		nx_place_format_json(&inst->plan, buf, sizeof buf);
-	else
-		nx_place_format(&inst->plan, buf, sizeof buf);
-	nx__buf_printf(out, "%s%s", buf, json ? "\n" : "");
+	if (json) {
+		struct nx_json j;
+
+		nx__json_init(&j, out);
+		nx__place_report_json(&inst->plan, &j);
+		nx__buf_put(out, "\n", 1);
+	} else {
+		nx__place_report(&inst->plan, out);
+	}
 	return 0;
 }
 

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "platform/base/json.h"
+
 #include "cmd.h"
 #include "instance.h"
 
@@ -55,32 +57,54 @@ slot_name(const struct nx_instance *inst, uint16_t slot, char *buf, size_t len)
 	return buf;
 }
 
-static void
-entry_line(struct nx_instance *inst, uint32_t ring, const struct nx_dlq_entry *e, uint64_t now,
-	   bool json, struct nx_buf *out)
+static double
+entry_age(const struct nx_dlq_entry *e, uint64_t now)
 {
-	double age = now > e->at_ns ? (double)(now - e->at_ns) / 1e9 : 0;
-	char pipe[NX_PIPE_NAME_MAX + 1], sname[40];
+	return now > e->at_ns ? (double)(now - e->at_ns) / 1e9 : 0;
+}
 
+/* The entry's pipeline name, NUL-terminated (its field need not be). */
+static const char *
+entry_pipe(const struct nx_dlq_entry *e, char pipe[NX_PIPE_NAME_MAX + 1])
+{
 	memcpy(pipe, e->pipeline, NX_PIPE_NAME_MAX);
 	pipe[NX_PIPE_NAME_MAX] = '\0';
-	if (json) {
-		nx__buf_printf(out, "{\"id\":\"%u.%" PRIu64 "\",\"age_s\":%.3f,\"status\":\"%s\","
-			       "\"reason\":", ring, e->n, age, nx_err_name(e->status));
-		nx__buf_json_str(out, nx_strerror(e->status));
-		nx__buf_printf(out, ",\"pipeline\":");
-		nx__buf_json_str(out, pipe);
-		nx__buf_printf(out, ",\"slot\":");
-		nx__buf_json_str(out, slot_name(inst, e->slot, sname, sizeof sname));
-		nx__buf_printf(out, ",\"pid\":%d,\"channel\":%u,\"generation\":%" PRIu64 ",\"len\":%u,"
-			       "\"truncated\":%s,\"idempotent\":%s}", e->pid, e->channel,
-			       e->generation, e->len, (e->flags & NX_DLQ_F_TRUNCATED) ? "true" : "false",
-			       (e->flags & NX_DLQ_F_IDEMPOTENT) ? "true" : "false");
-	} else {
-		nx__buf_printf(out, "%-10s %8.1fs  %-12s %-16s %-12s pid %-7d ch %-4u %6u B%s\n",
-			       "", age, nx_err_name(e->status), pipe, slot_name(inst, e->slot, sname, sizeof sname), e->pid,
-			       e->channel, e->len, (e->flags & NX_DLQ_F_TRUNCATED) ? " (truncated)" : "");
-	}
+	return pipe;
+}
+
+/* One row of dlq list after its ID column. */
+static void
+entry_text(struct nx_instance *inst, const struct nx_dlq_entry *e, uint64_t now,
+	   struct nx_buf *out)
+{
+	char pipe[NX_PIPE_NAME_MAX + 1], sname[40];
+
+	nx__buf_printf(out, "%-10s %8.1fs  %-12s %-16s %-12s pid %-7d ch %-4u %6u B%s\n",
+		       "", entry_age(e, now), nx_err_name(e->status), entry_pipe(e, pipe),
+		       slot_name(inst, e->slot, sname, sizeof sname), e->pid, e->channel, e->len,
+		       (e->flags & NX_DLQ_F_TRUNCATED) ? " (truncated)" : "");
+}
+
+/* The entry's members, into the object j has open. */
+static void
+entry_json(struct nx_instance *inst, uint32_t ring, const struct nx_dlq_entry *e, uint64_t now,
+	   struct nx_json *j)
+{
+	char pipe[NX_PIPE_NAME_MAX + 1], sname[40], id[32];
+
+	snprintf(id, sizeof id, "%u.%" PRIu64, ring, e->n);
+	nx__json_kstr(j, "id", id);
+	nx__json_kdouble(j, "age_s", entry_age(e, now), 3);
+	nx__json_kstr(j, "status", nx_err_name(e->status));
+	nx__json_kstr(j, "reason", nx_strerror(e->status));
+	nx__json_kstr(j, "pipeline", entry_pipe(e, pipe));
+	nx__json_kstr(j, "slot", slot_name(inst, e->slot, sname, sizeof sname));
+	nx__json_kint(j, "pid", e->pid);
+	nx__json_kuint(j, "channel", e->channel);
+	nx__json_kuint(j, "generation", e->generation);
+	nx__json_kuint(j, "len", e->len);
+	nx__json_kbool(j, "truncated", (e->flags & NX_DLQ_F_TRUNCATED) != 0);
+	nx__json_kbool(j, "idempotent", (e->flags & NX_DLQ_F_IDEMPOTENT) != 0);
 }
 
 static int
@@ -88,15 +112,19 @@ dlq_list(struct nx_instance *inst, int argc, char **argv, bool json, struct nx_b
 {
 	uint64_t now = nx_clock_ns(), held = 0, written = 0, dropped = 0, corrupt = 0;
 	uint32_t r;
-	bool first = true;
+	struct nx_json j;
 
 	(void)argc;
 	(void)argv;
-	if (json)
-		nx__buf_printf(out, "{\"entries\":[");
-	else
+	nx__json_init(&j, out);
+	if (json) {
+		nx__json_obj_open(&j);
+		nx__json_key(&j, "entries");
+		nx__json_arr_open(&j);
+	} else {
 		nx__buf_printf(out, "%-10s %9s  %-12s %-16s %-12s\n", "ID", "AGE", "STATUS", "PIPELINE",
 			       "SLOT");
+	}
 	for (r = 0; r < inst->dlq.nrings; r++) {
 		const struct nx_dlq_ring *ring = nx__dlq_ring(&inst->dlq, r);
 		uint64_t n, head = ck_pr_load_64(&ring->head);
@@ -113,26 +141,32 @@ dlq_list(struct nx_instance *inst, int argc, char **argv, bool json, struct nx_b
 				continue;
 			held++;
 			if (json) {
-				nx__buf_printf(out, "%s", first ? "" : ",");
-				entry_line(inst, r, &e, now, true, out);
+				nx__json_obj_open(&j);
+				entry_json(inst, r, &e, now, &j);
+				nx__json_obj_close(&j);
 			} else {
 				char id[32];
 
 				snprintf(id, sizeof id, "%u.%" PRIu64, r, n);
 				nx__buf_printf(out, "%-10s", id);
-				entry_line(inst, r, &e, now, false, out);
+				entry_text(inst, &e, now, out);
 			}
-			first = false;
 		}
 	}
-	if (json)
-		nx__buf_printf(out, "],\"held\":%" PRIu64 ",\"written\":%" PRIu64 ",\"dropped\":%" PRIu64
-			       ",\"corrupt\":%" PRIu64 ",\"capacity\":%u}\n", held, written, dropped,
-			       corrupt, inst->dlq.entries * inst->dlq.nrings);
-	else
+	if (json) {
+		nx__json_arr_close(&j);
+		nx__json_kuint(&j, "held", held);
+		nx__json_kuint(&j, "written", written);
+		nx__json_kuint(&j, "dropped", dropped);
+		nx__json_kuint(&j, "corrupt", corrupt);
+		nx__json_kuint(&j, "capacity", inst->dlq.entries * inst->dlq.nrings);
+		nx__json_obj_close(&j);
+		nx__buf_put(out, "\n", 1);
+	} else {
 		nx__buf_printf(out, "%" PRIu64 " held, %" PRIu64 " written, %" PRIu64
 			       " dropped (ring full), %u per worker\n", held, written, dropped,
 			       inst->dlq.entries);
+	}
 	if (!json && corrupt != 0)
 		nx__buf_printf(out, "%" PRIu64 " entries are damaged (not written by a worker of "
 			       "this nxd): not shown\n", corrupt);
@@ -146,6 +180,21 @@ hex(struct nx_buf *out, const uint8_t *p, uint32_t n)
 
 	for (i = 0; i < n; i++)
 		nx__buf_printf(out, "%02x", p[i]);
+}
+
+/* The kept payload in hex, as a string for the JSON writer. */
+static const char *
+hex_str(char *s, const uint8_t *p, uint32_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		s[2 * i] = digits[p[i] >> 4];
+		s[2 * i + 1] = digits[p[i] & 15];
+	}
+	s[2 * n] = '\0';
+	return s;
 }
 
 static int
@@ -174,15 +223,18 @@ dlq_show(struct nx_instance *inst, int argc, char **argv, bool json, struct nx_b
 			       "written)", id);
 	keep = nx__dlq_kept(&e);
 	if (json) {
-		entry_line(inst, r, &e, nx_clock_ns(), true, out);
-		if (!out->failed && out->len != 0 && out->p[out->len - 1] == '}')
-			out->len--; /* reopen the object: add the payload */
-		nx__buf_printf(out, ",\"payload_hex\":\"");
-		hex(out, e.payload, keep);
-		nx__buf_printf(out, "\"}\n");
+		char payload[2 * NX_DLQ_PAYLOAD + 1];
+		struct nx_json j;
+
+		nx__json_init(&j, out);
+		nx__json_obj_open(&j);
+		entry_json(inst, r, &e, nx_clock_ns(), &j);
+		nx__json_kstr(&j, "payload_hex", hex_str(payload, e.payload, keep));
+		nx__json_obj_close(&j);
+		nx__buf_put(out, "\n", 1);
 	} else {
 		nx__buf_printf(out, "%-10s", id);
-		entry_line(inst, r, &e, nx_clock_ns(), false, out);
+		entry_text(inst, &e, nx_clock_ns(), out);
 		nx__buf_printf(out, "reason: %s\npayload (%u bytes%s): ", nx_strerror(e.status), e.len,
 			       keep < e.len ? ", first 512 shown" : "");
 		hex(out, e.payload, keep);
@@ -233,10 +285,17 @@ dlq_drain(struct nx_instance *inst, int argc, char **argv, bool json, struct nx_
 			ck_pr_store_64(&ring->tail, n + 1);
 		}
 	}
-	if (json)
-		nx__buf_printf(out, "{\"drained\":%" PRIu64 "}\n", drained);
-	else
+	if (json) {
+		struct nx_json j;
+
+		nx__json_init(&j, out);
+		nx__json_obj_open(&j);
+		nx__json_kuint(&j, "drained", drained);
+		nx__json_obj_close(&j);
+		nx__buf_put(out, "\n", 1);
+	} else {
 		nx__buf_printf(out, "%" PRIu64 " dead letter(s) drained\n", drained);
+	}
 	return 0;
 }
 

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "platform/base/json.h"
+
 #include "cmd.h"
 #include "pipetab.h"
 
@@ -32,6 +34,50 @@ kind_name(uint8_t k)
 	return "?";
 }
 
+static void
+list_json(const struct nx_pipetab *tab, struct nx_buf *out)
+{
+	struct nx_json j;
+	uint32_t i, k;
+
+	nx__json_init(&j, out);
+	nx__json_obj_open(&j);
+	nx__json_key(&j, "pipelines");
+	nx__json_arr_open(&j);
+	for (i = 0; i < tab->n; i++) {
+		const struct nx_pipeline *p = tab->p[i];
+
+		nx__json_obj_open(&j);
+		nx__json_kuint(&j, "id", p->id);
+		nx__json_kstr(&j, "name", p->name);
+		nx__json_kuint(&j, "version", p->version);
+		nx__json_kstr(&j, "root", kind_name(p->nodes[0].kind));
+		nx__json_kstr(&j, "graph", p->graph);
+		nx__json_key(&j, "slots");
+		nx__json_arr_open(&j);
+		for (k = 0; k < p->nslots; k++) {
+			const struct nx_slot *s = &p->slots[k];
+			const struct nx_stage_inst *c = s->cur;
+
+			nx__json_obj_open(&j);
+			nx__json_kstr(&j, "slot", s->name);
+			nx__json_kstr(&j, "stage", c->spec.stage);
+			nx__json_kuint(&j, "stage_version", c->ops->version);
+			nx__json_kuint(&j, "version", c->version);
+			nx__json_kuint(&j, "swaps", s->swaps);
+			nx__json_kstr(&j, "plugin", c->spec.plugin);
+			nx__json_kuint(&j, "previous", s->prev ? s->prev->version : 0);
+			nx__json_kuint(&j, "health_index", s->hidx);
+			nx__json_obj_close(&j);
+		}
+		nx__json_arr_close(&j);
+		nx__json_obj_close(&j);
+	}
+	nx__json_arr_close(&j);
+	nx__json_obj_close(&j);
+	nx__buf_put(out, "\n", 1);
+}
+
 static int
 cmd_list(struct nx_instance *inst, int argc, char **argv, bool json, struct nx_buf *out)
 {
@@ -40,67 +86,43 @@ cmd_list(struct nx_instance *inst, int argc, char **argv, bool json, struct nx_b
 
 	(void)argc;
 	(void)argv;
-	if (json)
-		nx__buf_printf(out, "{\"pipelines\":[");
+	if (json) {
+		list_json(tab, out);
+		return 0;
+	}
 	for (i = 0; i < tab->n; i++) {
 		const struct nx_pipeline *p = tab->p[i];
 
-		if (json) {
-			nx__buf_printf(out, "%s{\"id\":%u,\"name\":", i ? "," : "", p->id);
-			nx__buf_json_str(out, p->name);
-			nx__buf_printf(out, ",\"version\":%llu,\"root\":\"%s\",\"graph\":",
-				       (unsigned long long)p->version, kind_name(p->nodes[0].kind));
-			nx__buf_json_str(out, p->graph);
-			nx__buf_printf(out, ",\"slots\":[");
-		} else {
-			nx__buf_printf(out, "%-16s id %-3u version %-4llu graph = %s\n", p->name, p->id,
-				       (unsigned long long)p->version, p->graph);
-		}
+		nx__buf_printf(out, "%-16s id %-3u version %-4llu graph = %s\n", p->name, p->id,
+			       (unsigned long long)p->version, p->graph);
 		for (k = 0; k < p->nslots; k++) {
 			const struct nx_slot *s = &p->slots[k];
 			const struct nx_stage_inst *c = s->cur;
 
-			if (json) {
-				nx__buf_printf(out, "%s{\"slot\":", k ? "," : "");
-				nx__buf_json_str(out, s->name);
-				nx__buf_printf(out, ",\"stage\":");
-				nx__buf_json_str(out, c->spec.stage);
-				nx__buf_printf(out, ",\"stage_version\":%u,\"version\":%llu,"
-					       "\"swaps\":%llu,\"plugin\":", c->ops->version,
-					       (unsigned long long)c->version,
-					       (unsigned long long)s->swaps);
-				nx__buf_json_str(out, c->spec.plugin);
-				nx__buf_printf(out, ",\"previous\":%llu,\"health_index\":%u}",
-					       s->prev ? (unsigned long long)s->prev->version : 0ull,
-					       s->hidx);
-			} else {
-				nx__buf_printf(out, "  slot %-12s %-12s v%-3u version %-4llu swaps %-4llu%s%s\n",
-					       s->name, c->spec.stage, c->ops->version,
-					       (unsigned long long)c->version,
-					       (unsigned long long)s->swaps,
-					       c->spec.plugin[0] ? "  plugin " : "", c->spec.plugin);
-			}
+			nx__buf_printf(out, "  slot %-12s %-12s v%-3u version %-4llu swaps %-4llu%s%s\n",
+				       s->name, c->spec.stage, c->ops->version,
+				       (unsigned long long)c->version,
+				       (unsigned long long)s->swaps,
+				       c->spec.plugin[0] ? "  plugin " : "", c->spec.plugin);
 		}
-		if (json)
-			nx__buf_printf(out, "]}");
 	}
-	if (json)
-		nx__buf_printf(out, "]}\n");
 	return 0;
 }
 
 static int
 cmd_placement(struct nx_instance *inst, int argc, char **argv, bool json, struct nx_buf *out)
 {
-	char buf[8192];
-
 	(void)argc;
 	(void)argv;
-	if (json)
-		nx_place_format_json(&inst->plan, buf, sizeof buf);
-	else
-		nx_place_format(&inst->plan, buf, sizeof buf);
-	nx__buf_printf(out, "%s%s", buf, json ? "\n" : "");
+	if (json) {
+		struct nx_json j;
+
+		nx__json_init(&j, out);
+		nx__place_report_json(&inst->plan, &j);
+		nx__buf_put(out, "\n", 1);
+	} else {
+		nx__place_report(&inst->plan, out);
+	}
 	return 0;
 }
 
@@ -164,15 +186,18 @@ cmd_swap(struct nx_instance *inst, int argc, char **argv, bool json, struct nx_b
 	if (rc < 0)
 		return nx__err_ctx(rc, "swap %s/%s refused, nothing changed", pipe, slot);
 	if (json) {
-		nx__buf_printf(out, "{\"pipeline\":");
-		nx__buf_json_str(out, pipe);
-		nx__buf_printf(out, ",\"slot\":");
-		nx__buf_json_str(out, slot);
-		nx__buf_printf(out, ",\"stage\":");
-		nx__buf_json_str(out, s->cur->spec.stage);
-		nx__buf_printf(out, ",\"version\":%llu,\"previous\":%llu,\"swaps\":%llu}\n",
-			       (unsigned long long)s->cur->version,
-			       (unsigned long long)s->prev->version, (unsigned long long)s->swaps);
+		struct nx_json j;
+
+		nx__json_init(&j, out);
+		nx__json_obj_open(&j);
+		nx__json_kstr(&j, "pipeline", pipe);
+		nx__json_kstr(&j, "slot", slot);
+		nx__json_kstr(&j, "stage", s->cur->spec.stage);
+		nx__json_kuint(&j, "version", s->cur->version);
+		nx__json_kuint(&j, "previous", s->prev->version);
+		nx__json_kuint(&j, "swaps", s->swaps);
+		nx__json_obj_close(&j);
+		nx__buf_put(out, "\n", 1);
 	} else {
 		nx__buf_printf(out, "%s/%s: %s version %llu is live (was %s version %llu)\n", pipe,
 			       slot, s->cur->spec.stage, (unsigned long long)s->cur->version,
@@ -192,13 +217,21 @@ cmd_rollback(struct nx_instance *inst, int argc, char **argv, bool json, struct 
 	rc = nx__pipetab_rollback(inst, pipe, slot, &s);
 	if (rc < 0)
 		return rc;
-	if (json)
-		nx__buf_printf(out, "{\"pipeline\":\"%s\",\"slot\":\"%s\",\"version\":%llu,"
-			       "\"swaps\":%llu}\n", pipe, slot, (unsigned long long)s->cur->version,
-			       (unsigned long long)s->swaps);
-	else
+	if (json) {
+		struct nx_json j;
+
+		nx__json_init(&j, out);
+		nx__json_obj_open(&j);
+		nx__json_kstr(&j, "pipeline", pipe);
+		nx__json_kstr(&j, "slot", slot);
+		nx__json_kuint(&j, "version", s->cur->version);
+		nx__json_kuint(&j, "swaps", s->swaps);
+		nx__json_obj_close(&j);
+		nx__buf_put(out, "\n", 1);
+	} else {
 		nx__buf_printf(out, "%s/%s: back to %s version %llu\n", pipe, slot,
 			       s->cur->spec.stage, (unsigned long long)s->cur->version);
+	}
 	return 0;
 }
 
@@ -250,12 +283,21 @@ cmd_swap_pipeline(struct nx_instance *inst, int argc, char **argv, bool json,
 	nx__mem_free(c.spec);
 	if (rc < 0)
 		return nx__err_ctx(rc, "swap-pipeline %s refused, nothing changed", name);
-	if (json)
-		nx__buf_printf(out, "{\"pipeline\":\"%s\",\"id\":%d,\"version\":%llu,\"slots\":%u}\n",
-			       name, rc, (unsigned long long)p->version, p->nslots);
-	else
+	if (json) {
+		struct nx_json j;
+
+		nx__json_init(&j, out);
+		nx__json_obj_open(&j);
+		nx__json_kstr(&j, "pipeline", name);
+		nx__json_kint(&j, "id", rc);
+		nx__json_kuint(&j, "version", p->version);
+		nx__json_kuint(&j, "slots", p->nslots);
+		nx__json_obj_close(&j);
+		nx__buf_put(out, "\n", 1);
+	} else {
 		nx__buf_printf(out, "pipeline %s version %llu is live (id %d, %u slots)\n", name,
 			       (unsigned long long)p->version, rc, p->nslots);
+	}
 	return 0;
 }
 

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "platform/base/json.h"
+
 #include "chantab.h"
 #include "cmd.h"
 #include "pipetab.h"
@@ -35,13 +37,21 @@ cmd_breaker(struct nx_instance *inst, int argc, char **argv, bool json, struct n
 			       "[pipeline.%s])", pipe, slot, slot, pipe);
 	/* each worker applies it at its next call through the slot */
 	ck_pr_store_32(&s->pol.force, force);
-	if (json)
-		nx__buf_printf(out, "{\"pipeline\":\"%s\",\"slot\":\"%s\",\"breaker\":\"%s\"}\n", pipe,
-			       slot, names[force]);
-	else
+	if (json) {
+		struct nx_json j;
+
+		nx__json_init(&j, out);
+		nx__json_obj_open(&j);
+		nx__json_kstr(&j, "pipeline", pipe);
+		nx__json_kstr(&j, "slot", slot);
+		nx__json_kstr(&j, "breaker", names[force]);
+		nx__json_obj_close(&j);
+		nx__buf_put(out, "\n", 1);
+	} else {
 		nx__buf_printf(out, "%s/%s: breaker %s\n", pipe, slot,
 			       force == NX_BRK_FORCE_AUTO ? "back to automatic (closed, fresh window)"
 			       : force == NX_BRK_FORCE_OPEN ? "forced open" : "forced closed");
+	}
 	return 0;
 }
 
@@ -59,12 +69,20 @@ cmd_release(struct nx_instance *inst, int argc, char **argv, bool json, struct n
 		return rc;
 	was = ck_pr_load_32(&s->cur->quarantined);
 	ck_pr_store_32(&s->cur->quarantined, 0);
-	if (json)
-		nx__buf_printf(out, "{\"pipeline\":\"%s\",\"slot\":\"%s\",\"was_quarantined\":%s}\n",
-			       pipe, slot, was ? "true" : "false");
-	else
+	if (json) {
+		struct nx_json j;
+
+		nx__json_init(&j, out);
+		nx__json_obj_open(&j);
+		nx__json_kstr(&j, "pipeline", pipe);
+		nx__json_kstr(&j, "slot", slot);
+		nx__json_kbool(&j, "was_quarantined", was != 0);
+		nx__json_obj_close(&j);
+		nx__buf_put(out, "\n", 1);
+	} else {
 		nx__buf_printf(out, "%s/%s: %s\n", pipe, slot,
 			       was ? "released from quarantine" : "was not quarantined");
+	}
 	return 0;
 }
 
@@ -113,12 +131,21 @@ cmd_ratelimit(struct nx_instance *inst, int argc, char **argv, bool json, struct
 		nx__chan_set_limit(ch, rate, burst);
 		n++;
 	}
-	if (json)
-		nx__buf_printf(out, "{\"channels\":%u,\"rate\":%u,\"burst\":%u}\n", n, rate, burst);
-	else if (rate == 0)
+	if (json) {
+		struct nx_json j;
+
+		nx__json_init(&j, out);
+		nx__json_obj_open(&j);
+		nx__json_kuint(&j, "channels", n);
+		nx__json_kuint(&j, "rate", rate);
+		nx__json_kuint(&j, "burst", burst);
+		nx__json_obj_close(&j);
+		nx__buf_put(out, "\n", 1);
+	} else if (rate == 0) {
 		nx__buf_printf(out, "%u channel(s): no rate limit\n", n);
-	else
+	} else {
 		nx__buf_printf(out, "%u channel(s): %u requests/s, burst %u\n", n, rate, burst);
+	}
 	return 0;
 }
 

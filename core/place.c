@@ -47,12 +47,13 @@
  * SMT siblings of each other. A PU that the topology puts under no core
  * counts as a core of its own (plan->ncores counts it, its core is -1).
  */
-#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "platform/base/buf.h"
 
 #include "place.h"
 
@@ -191,42 +192,17 @@ set_list(const struct cpuset *s, char *buf, size_t len)
 	return buf;
 }
 
-/* ---- text output with snprintf rules ---- */
+/* ---- text: built in an nx_buf, copied into the plan's fixed fields ---- */
 
-struct out {
-	char *buf;
-	size_t len;
-	size_t pos; /* what would have been written */
-};
-
-static void out_printf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
+/* b's text into dst[len], cut as snprintf cuts. */
 static void
-out_printf(struct out *o, const char *fmt, ...)
+copy_text(char *dst, size_t len, const struct nx_buf *b)
 {
-	va_list ap;
-	int n;
+	size_t n = b->len < len - 1 ? b->len : len - 1;
 
-	va_start(ap, fmt);
-	if (o->pos < o->len)
-		n = vsnprintf(o->buf + o->pos, o->len - o->pos, fmt, ap);
-	else
-		n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
 	if (n > 0)
-		o->pos += (size_t)n;
-}
-
-static bool
-out_truncated(const struct out *o)
-{
-	return o->pos >= o->len;
-}
-
-static int
-out_result(const struct out *o)
-{
-	return o->pos > INT_MAX ? INT_MAX : (int)o->pos;
+		memcpy(dst, b->p, n);
+	dst[n] = '\0';
 }
 
 static const char *
@@ -272,27 +248,37 @@ struct planner {
 	struct unit *ctl_unit;
 	int ctl_mode;            /* CTL_* */
 	int ctl_worker;          /* the worker whose core control shares */
-	struct out notes;
+	struct nx_buf text;      /* a reason being written */
+	struct nx_buf notes;     /* every note; plan->notes gets what fits */
 };
 
 static void note(struct planner *pl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Add one line to plan->notes; a note that does not fit ends in "...". */
+/* Add one line to the notes (at most what plan->notes holds). */
 static void
 note(struct planner *pl, const char *fmt, ...)
 {
-	struct out *o = &pl->notes;
 	char line[sizeof pl->plan->notes];
 	va_list ap;
 
-	if (out_truncated(o) && o->pos > 0)
-		return;
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
-	out_printf(o, "%s%s", o->pos > 0 ? "\n" : "", line);
-	if (out_truncated(o))
-		memcpy(o->buf + o->len - 4, "...", 4);
+	if (pl->notes.len > 0)
+		nx__buf_put(&pl->notes, "\n", 1);
+	nx__buf_put(&pl->notes, line, strlen(line));
+}
+
+/* The notes into plan->notes; notes that do not fit end in "...". */
+static void
+copy_notes(struct planner *pl)
+{
+	char *d = pl->plan->notes;
+	const size_t cap = sizeof pl->plan->notes;
+
+	copy_text(d, cap, &pl->notes);
+	if (pl->notes.len >= cap)
+		memcpy(d + cap - 4, "...", 4);
 }
 
 static const struct nx__topo_pu *
@@ -670,49 +656,48 @@ fill_cpu(struct planner *pl, struct nx_place_cpu *pc, const struct unit *u, int 
 }
 
 static void
-reason_numa(struct planner *pl, struct out *o, int numa, bool local)
+reason_numa(struct planner *pl, struct nx_buf *o, int numa, bool local)
 {
 	int want = pl->req->numa_node;
 
 	if (numa < 0)
-		out_printf(o, ", NUMA node unknown");
+		nx__buf_printf(o, ", NUMA node unknown");
 	else if (want < 0)
-		out_printf(o, ", NUMA node %d", numa);
+		nx__buf_printf(o, ", NUMA node %d", numa);
 	else if (local)
-		out_printf(o, ", NUMA node %d (holds the segments)", numa);
+		nx__buf_printf(o, ", NUMA node %d (holds the segments)", numa);
 	else
-		out_printf(o, ", NUMA node %d (remote: the segments are on node %d)", numa, want);
+		nx__buf_printf(o, ", NUMA node %d (remote: the segments are on node %d)", numa, want);
 }
 
 static void
-reason_worker(struct planner *pl, int w)
+reason_worker(struct planner *pl, int w, struct nx_buf *o)
 {
 	struct nx_place_cpu *pc = &pl->plan->worker[w];
 	const struct unit *u = pl->wunit[w];
-	struct out o = { pc->reason, sizeof pc->reason, 0 };
 	char l[64];
 
 	if (pl->req->ncpus > 0)
-		out_printf(&o, "given in cpus, ");
+		nx__buf_printf(o, "given in cpus, ");
 	if (u->iso == ISO_FULL) {
-		out_printf(&o, "isolated");
+		nx__buf_printf(o, "isolated");
 	} else if (u->iso == ISO_PART) {
 		set_andnot(&pl->tmp, unit_cpus(pl, u, &pl->ucpus), &pl->isolated);
-		out_printf(&o, "isolated, but SMT sibling %s is not (OS work shares the core)",
+		nx__buf_printf(o, "isolated, but SMT sibling %s is not (OS work shares the core)",
 			   set_list(&pl->tmp, l, sizeof l));
 	} else if (!pl->iso_anywhere) {
-		out_printf(&o, "not isolated (no isolated CPUs on this machine)");
+		nx__buf_printf(o, "not isolated (no isolated CPUs on this machine)");
 	} else if (pl->niso_units == 0) {
-		out_printf(&o, "not isolated (no usable isolated CPU)");
+		nx__buf_printf(o, "not isolated (no usable isolated CPU)");
 	} else if (pl->req->ncpus > 0) {
-		out_printf(&o, "not isolated");
+		nx__buf_printf(o, "not isolated");
 	} else {
-		out_printf(&o, "not isolated (only %d isolated core%s, all with workers)",
+		nx__buf_printf(o, "not isolated (only %d isolated core%s, all with workers)",
 			   pl->niso_units, plural(pl->niso_units));
 	}
-	reason_numa(pl, &o, pc->numa, u->local);
+	reason_numa(pl, o, pc->numa, u->local);
 	if (u->core < 0) {
-		out_printf(&o, ", no core in the topology: the PU counts as one");
+		nx__buf_printf(o, ", no core in the topology: the PU counts as one");
 		return;
 	}
 	unit_cpus(pl, u, &pl->tmp);
@@ -720,42 +705,41 @@ reason_worker(struct planner *pl, int w)
 	if (u->iso == ISO_PART) /* already named */
 		set_and(&pl->tmp, &pl->tmp, &pl->isolated);
 	if (pl->ctl_unit == u && pl->ctl_mode == CTL_SIBLING) {
-		out_printf(&o, ", SMT sibling %d runs the control thread", pl->plan->control.cpu);
+		nx__buf_printf(o, ", SMT sibling %d runs the control thread", pl->plan->control.cpu);
 		set_clr(&pl->tmp, pl->plan->control.cpu);
 	}
 	if (!set_iszero(&pl->tmp))
-		out_printf(&o, ", SMT sibling%s %s left idle", set_weight(&pl->tmp) > 1 ? "s" : "",
+		nx__buf_printf(o, ", SMT sibling%s %s left idle", set_weight(&pl->tmp) > 1 ? "s" : "",
 			   set_list(&pl->tmp, l, sizeof l));
 }
 
 static void
-reason_control(struct planner *pl)
+reason_control(struct planner *pl, struct nx_buf *o)
 {
 	struct nx_place_cpu *pc = &pl->plan->control;
-	struct out o = { pc->reason, sizeof pc->reason, 0 };
 	char name[32];
 
 	unit_name(pl->ctl_unit, name, sizeof name);
 	switch (pl->ctl_mode) {
 	case CTL_FREE:
 		if (pc->isolated)
-			out_printf(&o, "isolated (no non-isolated CPU on a core without a worker), "
+			nx__buf_printf(o, "isolated (no non-isolated CPU on a core without a worker), "
 				       "%s has no worker",
 				   name);
 		else
-			out_printf(&o, "housekeeping: not isolated, %s has no worker", name);
+			nx__buf_printf(o, "housekeeping: not isolated, %s has no worker", name);
 		break;
 	case CTL_SIBLING:
-		out_printf(&o, "shares %s with worker %d on its SMT sibling: only %d usable core%s",
+		nx__buf_printf(o, "shares %s with worker %d on its SMT sibling: only %d usable core%s",
 			   name, pl->ctl_worker, pl->nunits, plural(pl->nunits));
 		break;
 	default:
-		out_printf(&o, "shares cpu %d with worker %d: only %d usable core%s, no free SMT "
+		nx__buf_printf(o, "shares cpu %d with worker %d: only %d usable core%s, no free SMT "
 			       "sibling",
 			   pc->cpu, pl->ctl_worker, pl->nunits, plural(pl->nunits));
 		break;
 	}
-	reason_numa(pl, &o, pc->numa, pu_local(pl, pc->cpu));
+	reason_numa(pl, o, pc->numa, pu_local(pl, pc->cpu));
 }
 
 /* Plan-wide warnings, the most important first (notes[] is bounded). */
@@ -896,8 +880,6 @@ nx__place_plan_topo(struct nx_place_plan *plan, const struct nx_place_req *req,
 	pl->req = req;
 	pl->plan = plan;
 	pl->topo = topo;
-	pl->notes.buf = plan->notes;
-	pl->notes.len = sizeof plan->notes;
 	topo_sets(pl);
 	if (req->numa_node >= 0 && !topo_has_numa(topo, req->numa_node)) {
 		set_zero(&pl->tmp);
@@ -925,14 +907,25 @@ nx__place_plan_topo(struct nx_place_plan *plan, const struct nx_place_req *req,
 	for (int w = 0; w < plan->nworkers; w++)
 		fill_cpu(pl, &plan->worker[w], pl->wunit[w], pl->wunit[w]->pu);
 	fill_cpu(pl, &plan->control, pl->ctl_unit, plan->control.cpu);
-	for (int w = 0; w < plan->nworkers; w++)
-		reason_worker(pl, w);
-	reason_control(pl);
+	for (int w = 0; w < plan->nworkers && !pl->text.failed; w++) {
+		reason_worker(pl, w, &pl->text);
+		copy_text(plan->worker[w].reason, sizeof plan->worker[w].reason, &pl->text);
+		if (!pl->text.failed)
+			nx__buf_reset(&pl->text);
+	}
+	reason_control(pl, &pl->text);
+	copy_text(plan->control.reason, sizeof plan->control.reason, &pl->text);
 	write_notes(pl);
+	copy_notes(pl);
 	rc = 0;
+	if (pl->text.failed || pl->notes.failed)
+		rc = nx__err(NX_ENOMEM, "placement: reasons and notes");
 err:
-	if (pl != NULL)
+	if (pl != NULL) {
 		nx__mem_free(pl->units);
+		nx__buf_free(&pl->text);
+		nx__buf_free(&pl->notes);
+	}
 	nx__mem_free(pl);
 	if (rc < 0) {
 		memset(plan, 0, sizeof *plan);
@@ -967,126 +960,4 @@ err:
 	memset(plan, 0, sizeof *plan);
 	plan->control.cpu = -1;
 	return rc;
-}
-
-/* ---- output ---- */
-
-/*
- * Length of the note line at *off (skipping empty lines), 0 at the end.
- * Bounded by notes[] even when a caller's plan is not terminated.
- */
-static size_t
-note_line(const struct nx_place_plan *plan, size_t *off)
-{
-	const size_t cap = sizeof plan->notes;
-	size_t n = 0;
-
-	while (*off < cap && plan->notes[*off] == '\n')
-		(*off)++;
-	while (*off + n < cap && plan->notes[*off + n] != '\0' && plan->notes[*off + n] != '\n')
-		n++;
-	return n;
-}
-
-static const char *
-int_or_dash(int v, char *buf, size_t len)
-{
-	if (v < 0)
-		snprintf(buf, len, "-");
-	else
-		snprintf(buf, len, "%d", v);
-	return buf;
-}
-
-static void
-format_row(struct out *o, const char *who, const struct nx_place_cpu *pc)
-{
-	char core[16], numa[16];
-
-	int_or_dash(pc->core, core, sizeof core);
-	int_or_dash(pc->numa, numa, sizeof numa);
-	out_printf(o, "  %-10s cpu %-4d core %-4s numa %-3s %.*s\n", who, pc->cpu, core, numa,
-		   (int)strnlen(pc->reason, sizeof pc->reason), pc->reason);
-}
-
-int
-nx_place_format(const struct nx_place_plan *plan, char *buf, size_t len)
-{
-	struct out o = { buf, buf == NULL ? 0 : len, 0 };
-	int niso = 0;
-
-	if (plan == NULL)
-		return nx__err(NX_EINVAL, "placement: NULL plan");
-	for (int w = 0; w < plan->nworkers; w++)
-		niso += plan->worker[w].isolated;
-	out_printf(&o, "placement: %d core%s, %d PU%s; %d worker%s, %d on isolated CPUs%s\n",
-		   plan->ncores, plural(plan->ncores), plan->npus, plural(plan->npus),
-		   plan->nworkers, plural(plan->nworkers), niso,
-		   plan->control_shares_worker_core ? "; control shares a worker's core" : "");
-	for (int w = 0; w < plan->nworkers && w < NX_PLACE_MAX_WORKERS; w++) {
-		char who[16];
-
-		snprintf(who, sizeof who, "worker %d", w);
-		format_row(&o, who, &plan->worker[w]);
-	}
-	format_row(&o, "control", &plan->control);
-	for (size_t off = 0, n; (n = note_line(plan, &off)) != 0; off += n + 1)
-		out_printf(&o, "  note: %.*s\n", (int)n, plan->notes + off);
-	return out_result(&o);
-}
-
-static void
-json_str(struct out *o, const char *s, size_t n)
-{
-	out_printf(o, "\"");
-	for (size_t i = 0; i < n && s[i] != '\0'; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '"' || c == '\\')
-			out_printf(o, "\\%c", c);
-		else if (c == '\n')
-			out_printf(o, "\\n");
-		else if (c == '\t')
-			out_printf(o, "\\t");
-		else if (c < 0x20 || c == 0x7f)
-			out_printf(o, "\\u%04x", c);
-		else
-			out_printf(o, "%c", c);
-	}
-	out_printf(o, "\"");
-}
-
-static void
-json_cpu(struct out *o, const struct nx_place_cpu *pc)
-{
-	out_printf(o, "\"cpu\":%d,\"core\":%d,\"numa\":%d,\"isolated\":%s,\"reason\":", pc->cpu,
-		   pc->core, pc->numa, pc->isolated ? "true" : "false");
-	json_str(o, pc->reason, sizeof pc->reason);
-	out_printf(o, "}");
-}
-
-int
-nx_place_format_json(const struct nx_place_plan *plan, char *buf, size_t len)
-{
-	struct out o = { buf, buf == NULL ? 0 : len, 0 };
-	bool first = true;
-
-	if (plan == NULL)
-		return nx__err(NX_EINVAL, "placement: NULL plan");
-	out_printf(&o, "{\"cores\":%d,\"pus\":%d,\"workers\":[", plan->ncores, plan->npus);
-	for (int w = 0; w < plan->nworkers && w < NX_PLACE_MAX_WORKERS; w++) {
-		out_printf(&o, "%s{\"worker\":%d,", w > 0 ? "," : "", w);
-		json_cpu(&o, &plan->worker[w]);
-	}
-	out_printf(&o, "],\"control\":{");
-	json_cpu(&o, &plan->control);
-	out_printf(&o, ",\"control_shares_worker_core\":%s,\"notes\":[",
-		   plan->control_shares_worker_core ? "true" : "false");
-	for (size_t off = 0, n; (n = note_line(plan, &off)) != 0; off += n + 1) {
-		out_printf(&o, "%s", first ? "" : ",");
-		json_str(&o, plan->notes + off, n);
-		first = false;
-	}
-	out_printf(&o, "]}");
-	return out_result(&o);
 }

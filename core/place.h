@@ -1,8 +1,8 @@
 /*
  * place.h - the placement policy: which CPU each worker and the control
- * thread runs on, why, and the plan as text or JSON. It decides over the
- * plain topology the platform fills (struct nx__topo, platform/nx_platform.h).
- * Control path only.
+ * thread runs on, why (place.c), and the plan as text or JSON
+ * (place_report.c). It decides over the plain topology the platform fills
+ * (struct nx__topo, platform/nx_platform.h). Control path only.
  */
 #ifndef NX_CORE_PLACE_H
 #define NX_CORE_PLACE_H
@@ -60,9 +60,20 @@ int nx_place_plan(struct nx_place_plan *plan, const struct nx_place_req *req);
  */
 int nx__place_plan_topo(struct nx_place_plan *plan, const struct nx_place_req *req,
 			const struct nx__topo *topo);
-/** Write the plan as readable text. @return bytes written (snprintf rules) */
+
+/* ---- the report (place_report.c) ---- */
+
+struct nx_buf;
+struct nx_json;
+
+/** Append the plan as readable text, one line per thread and per note. */
+void nx__place_report(const struct nx_place_plan *plan, struct nx_buf *b);
+/** Write the plan as one JSON object: a value where j expects one. */
+void nx__place_report_json(const struct nx_place_plan *plan, struct nx_json *j);
+/** nx__place_report into buf[len]. @return the report's length (snprintf
+ *  rules: what does not fit is cut), or NX_EINVAL, NX_ENOMEM */
 int nx_place_format(const struct nx_place_plan *plan, char *buf, size_t len);
-/** Write the plan as one JSON object. */
+/** nx__place_report_json into buf[len], as nx_place_format. */
 int nx_place_format_json(const struct nx_place_plan *plan, char *buf, size_t len);
 
 #endif /* NX_CORE_PLACE_H */

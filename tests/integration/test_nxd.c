@@ -17,6 +17,7 @@
 #include <nx/nx.h>
 
 #include "core/crc32c.h"
+#include "platform/base/rand.h"
 #include "harness/harness.h"
 #include "shm/attach.h"
 
@@ -30,13 +31,11 @@ struct load {
 	uint32_t max_len; /* payloads 0..max_len, inline and arena */
 };
 
+/* 32 random bits: payload lengths and bytes, garbage descriptors */
 static uint32_t
-rnd(uint32_t *s)
+rnd(struct nx_rand *s)
 {
-	*s ^= *s << 13;
-	*s ^= *s >> 17;
-	*s ^= *s << 5;
-	return *s;
+	return (uint32_t)(nx__rand_next(s) >> 32);
 }
 
 struct pending {
@@ -54,7 +53,7 @@ run_load(const struct load *l)
 	struct pending *p;
 	struct nx_client *c;
 	uint64_t sent = 0, done = 0;
-	uint32_t s = l->seed;
+	struct nx_rand s;
 	int echo, sum, rc;
 	unsigned i;
 
@@ -64,6 +63,7 @@ run_load(const struct load *l)
 	}
 	echo = nx_pipeline_id(c, "echo");
 	sum = nx_pipeline_id(c, "checksum");
+	nx__rand_seed(&s, l->seed);
 	p = calloc(l->window, sizeof *p);
 	if (echo < 0 || sum < 0 || p == NULL)
 		return 11;
@@ -331,9 +331,10 @@ run_hostile(const char *inst)
 {
 	struct nx_chan_view v;
 	struct nx_req_desc d;
-	uint32_t s = 7;
+	struct nx_rand s;
 	int i, ctl;
 
+	nx__rand_seed(&s, 7);
 	ctl = raw_attach(inst, &v);
 	if (ctl < 0)
 		return 20;

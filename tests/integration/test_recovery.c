@@ -25,6 +25,7 @@
 #include <nx/nx.h>
 
 #include "core/crc32c.h"
+#include "platform/base/rand.h"
 #include "shm/monitor/health_read.h"
 #include "harness/harness.h"
 #include "harness/wd.h"
@@ -47,15 +48,6 @@ wall_ns(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t
-xorshift(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
 }
 
 /* The restart log as a snapshot reads it. */
@@ -159,10 +151,12 @@ client_main(int idx, const char *instance, uint64_t seed)
 	struct inflight fl[WINDOW];
 	struct nx_completion comps[WINDOW];
 	unsigned head = 0, n = 0, i;
-	uint64_t next_id = 1, rng = seed | 1, t0 = mono_ns(), drain_t0;
+	uint64_t next_id = 1, t0 = mono_ns(), drain_t0;
+	struct nx_rand rng;
 	struct nx_client *c = NULL;
 	int pipe;
 
+	nx__rand_seed(&rng, seed);
 	while (nx_open(&c, instance, NULL) < 0) {
 		if (mono_ns() - t0 > nxt_patience_ns()) {
 			bad(st, "nx_open: %s", nx_errmsg());
@@ -179,15 +173,15 @@ client_main(int idx, const char *instance, uint64_t seed)
 		/* a window of requests, idempotent or not at random, of every size */
 		while (n < WINDOW) {
 			struct inflight *f = &fl[(head + n) % WINDOW];
-			uint32_t len = 1 + (uint32_t)(xorshift(&rng) % MAX_PAYLOAD);
+			uint32_t len = 1 + (uint32_t)(nx__rand_next(&rng) % MAX_PAYLOAD);
 			struct nx_req r = { .in = buf, .in_len = len, .out = f->out, .out_cap = 4,
 					    .pipeline = (uint16_t)pipe };
 			int rc;
 
 			for (i = 0; i < len; i++)
-				buf[i] = (uint8_t)xorshift(&rng);
+				buf[i] = (uint8_t)nx__rand_next(&rng);
 			f->id = next_id;
-			f->idem = (xorshift(&rng) & 1) != 0;
+			f->idem = (nx__rand_next(&rng) & 1) != 0;
 			f->crc = nx_crc32c(0, buf, len);
 			r.user_data = f->id;
 			r.flags = f->idem ? NX_REQ_IDEMPOTENT : 0;
@@ -215,7 +209,7 @@ client_main(int idx, const char *instance, uint64_t seed)
 		else
 			sched_yield(); /* two CPUs for nxd, two clients, nxwd and the test */
 		/* now and then: drain the window, then a few nx_call (never idempotent) */
-		if (k > 0 && xorshift(&rng) % 512 == 0) {
+		if (k > 0 && nx__rand_next(&rng) % 512 == 0) {
 			drain_t0 = mono_ns();
 			while (n != 0 && mono_ns() - drain_t0 < nxt_patience_ns()) {
 				k = nx_poll(c, comps, WINDOW);
@@ -227,12 +221,12 @@ client_main(int idx, const char *instance, uint64_t seed)
 					sched_yield();
 			}
 			for (unsigned j = 0; j < 3 && n == 0; j++) {
-				uint32_t len = 1 + (uint32_t)(xorshift(&rng) % MAX_PAYLOAD), out_len = 0;
+				uint32_t len = 1 + (uint32_t)(nx__rand_next(&rng) % MAX_PAYLOAD), out_len = 0;
 				uint8_t out[4];
 				int rc;
 
 				for (i = 0; i < len; i++)
-					buf[i] = (uint8_t)xorshift(&rng);
+					buf[i] = (uint8_t)nx__rand_next(&rng);
 				st->submitted++;
 				st->calls++;
 				rc = nx_call(c, (uint16_t)pipe, buf, len, out, sizeof out, &out_len,
@@ -304,13 +298,16 @@ test_kill9_at_random_moments_loses_and_duplicates_nothing(void **state)
 	struct nxt_hdr h;
 	char inst[64];
 	pid_t cl[2];
-	uint64_t rng = seed(), t0 = mono_ns(), total;
+	const uint64_t s0 = seed();
+	uint64_t t0 = mono_ns(), total;
+	struct nx_rand rng;
 	const uint64_t zero[2] = { 0, 0 };
 	unsigned k, i, nlog;
 
 	(void)state;
-	print_message("seed %llu (NXT_SEED=%llu repeats it), %u kills\n", (unsigned long long)rng,
-		      (unsigned long long)rng, kills);
+	nx__rand_seed(&rng, s0);
+	print_message("seed %llu (NXT_SEED=%llu repeats it), %u kills\n", (unsigned long long)s0,
+		      (unsigned long long)s0, kills);
 	nxt_instance(inst, sizeof inst, "kill9");
 	sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	assert_true(sh != MAP_FAILED);
@@ -323,7 +320,7 @@ test_kill9_at_random_moments_loses_and_duplicates_nothing(void **state)
 	for (i = 0; i < 2; i++) {
 		cl[i] = nxt_fork();
 		if (cl[i] == 0)
-			client_main((int)i, inst, rng + i * 7919);
+			client_main((int)i, inst, s0 + i * 7919);
 		assert_true(cl[i] > 0);
 	}
 	/* both served before the first kill: every kill then adds a right
@@ -337,7 +334,7 @@ test_kill9_at_random_moments_loses_and_duplicates_nothing(void **state)
 	for (k = 0; k < kills; k++) {
 		uint64_t done[2], ok[2];
 
-		usleep((useconds_t)(5000 + xorshift(&rng) % 55000)); /* 5 to 60 ms */
+		usleep((useconds_t)(5000 + nx__rand_next(&rng) % 55000)); /* 5 to 60 ms */
 		assert_int_equal(nxt_hdr_read(inst, &h), 0);
 		assert_int_equal(h.state, NX_INST_RUNNING);
 		assert_true(h.pid > 0);

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "platform/nx_platform.h"
+#include "platform/base/rand.h"
 #include "core/life.h"
 
 #define MS 1000000ull
@@ -123,9 +124,10 @@ test_kill9_is_a_death_and_a_clean_stop_is_not(void **state)
 {
 	uint32_t seen = __atomic_load_n(&life->armed, __ATOMIC_ACQUIRE);
 	unsigned i, deaths = 0, cleans = 0;
-	uint64_t rng = nx_random_seed() | 1;
+	struct nx_rand rng;
 
 	(void)state;
+	nx__rand_seed(&rng, nx_random_seed());
 	for (i = 0; i < 200; i++) {
 		const bool clean = (i % 4) == 3;
 		struct killer k;
@@ -134,11 +136,8 @@ test_kill9_is_a_death_and_a_clean_stop_is_not(void **state)
 		int32_t pid = 0;
 		int rc, st;
 
-		rng ^= rng << 13;
-		rng ^= rng >> 7;
-		rng ^= rng << 17;
 		k.pid = start_child(clean, seen);
-		k.delay_us = (unsigned)(rng % 3000);
+		k.delay_us = (unsigned)(nx__rand_next(&rng) % 3000);
 		if (!clean)
 			assert_int_equal(pthread_create(&kt, NULL, kill_later, &k), 0);
 		before = nx_wallclock_ns();

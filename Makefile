@@ -53,7 +53,7 @@ TST := $(BUILD)/tests
 # ---- sources ----
 PLATFORM_SRC := $(wildcard platform/linux/*.c) $(wildcard platform/base/*.c)
 SHM_SRC := $(wildcard shm/*.c) $(wildcard shm/monitor/*.c)
-CORE_SRC := $(wildcard core/*.c)
+CORE_SRC := $(wildcard core/*/*.c)
 ALL_LIB_SRC := $(PLATFORM_SRC) $(SHM_SRC) $(CORE_SRC)
 
 # libnx: what a client needs, without liburcu or hwloc.

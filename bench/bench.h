@@ -26,7 +26,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/hist.h"
+#include "core/datapath/hist.h"
 #include "platform/base/json.h"
 #include "platform/nx_platform.h"
 

@@ -11,7 +11,7 @@
 
 #include <nx/nx_stage.h>
 
-#include "place.h"
+#include "core/control/place.h"
 #include "platform/nx_platform.h"
 #include "shm/shm_internal.h"
 

@@ -14,7 +14,7 @@
 
 #include <nx/nx.h>
 
-#include "core/hist.h"
+#include "core/datapath/hist.h"
 #include "platform/base/rand.h"
 
 uint32_t nx_crc32c(uint32_t crc, const void *buf, size_t len);

@@ -124,7 +124,7 @@ void nx_thread_yield(void);
 /** Try to make the calling thread SCHED_FIFO at prio. @return 0 or NX_EPERM/NX_EIO */
 int nx_thread_set_rt(int prio);
 
-/* ---- topology: what the placement policy (core/place.c) decides over ---- */
+/* ---- topology: what the placement policy (core/control/place.c) decides over ---- */
 
 /* CPU numbers a topology or a cpulist may hold: [0, NX_CPU_LIMIT); Linux NR_CPUS <= 8192. */
 #define NX_CPU_LIMIT 65536
@@ -211,7 +211,7 @@ int nx_futex_waitv(const struct nx_futex_waiter *w, unsigned n, uint64_t timeout
  * with a mark, when the thread holding it dies (on Linux a robust,
  * process-shared mutex). Its room is a struct nx_life_lock of
  * shm/abi/life.h (NX_LIFE_LOCK_BYTES, 8-aligned); each port checks at
- * build time that its lock fits. Who holds which lock is core/life.c's.
+ * build time that its lock fits. Who holds which lock is core/control/life.c's.
  */
 struct nx_life_lock;
 

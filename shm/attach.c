@@ -13,7 +13,7 @@
  *                               <--------  OK / ERROR
  *
  * This file is the client's side, linked into libnx: nxd's answers are
- * core/ctl_msg.c, the framing both share shm/ctl_frame.c.
+ * core/control/ctl_msg.c, the framing both share shm/ctl_frame.c.
  */
 #include <string.h>
 

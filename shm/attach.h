@@ -1,7 +1,7 @@
 /*
  * shm/attach.h - libnx's side of the attach protocol (see attach.c):
  * ask nxd for a channel or reclaim one, read its answer. nxd's side is
- * core/ctl_msg.h; the operators' command session shm/monitor/ctl_session.h.
+ * core/control/ctl_msg.h; the operators' command session shm/monitor/ctl_session.h.
  */
 #ifndef NX_SHM_ATTACH_H
 #define NX_SHM_ATTACH_H

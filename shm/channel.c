@@ -1,6 +1,6 @@
 /*
  * Channel segments: layout, and mapping and validation (the client; nxd
- * creates them in core/chan_seg.c). See shm/abi/channel.h for the picture
+ * creates them in core/control/chan_seg.c). See shm/abi/channel.h for the picture
  * and for why the two ring geometry pages are private to each process.
  */
 #include <string.h>

@@ -1,7 +1,7 @@
 /*
  * shm/ctl_frame.h - one control message (struct nx_ctl_msg, shm/abi/ctl.h)
  * on the control socket, framed the same way for both ends: libnx's
- * attach (shm/attach.c) and nxd's server (core/ctl_msg.c, core/ctl_server.c).
+ * attach (shm/attach.c) and nxd's server (core/control/ctl_msg.c, core/control/ctl_server.c).
  */
 #ifndef NX_SHM_CTL_FRAME_H
 #define NX_SHM_CTL_FRAME_H

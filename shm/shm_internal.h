@@ -101,7 +101,7 @@ struct nx_chan_view {
 /**
  * Point the view into its mapping (v->base, v->g set) and give this
  * process its own ring geometry pages. Both sides: nxd at create
- * (core/segment.h), the client at map. @return 0, NX_EIO
+ * (core/control/segment.h), the client at map. @return 0, NX_EIO
  */
 int nx__chan_view_setup(struct nx_chan_view *v);
 

@@ -1,6 +1,6 @@
 /*
  * The machine's topology from hwloc, as plain data (struct nx__topo) for
- * the placement policy in core/place.c: every PU with its core and NUMA
+ * the placement policy in core/control/place.c: every PU with its core and NUMA
  * nodes, which PUs this process may use, which the kernel isolated. No
  * policy here. Control path only: it loads hwloc's topology, copies what
  * placement needs and lets go of it.

@@ -18,7 +18,7 @@
  *
  * Fixed-width fields, no pointers, every size pinned; each field says who
  * writes it. The code that records and reads the histograms is
- * core/hist.h; the breaker whose state a slot shows is core/breaker.h.
+ * core/datapath/hist.h; the breaker whose state a slot shows is core/datapath/breaker.h.
  */
 #ifndef NX_SHM_ABI_HEALTH_H
 #define NX_SHM_ABI_HEALTH_H
@@ -33,7 +33,7 @@
 /* ---- histograms ---- */
 
 /*
- * A log-linear latency histogram (HdrHistogram's bucketing, core/hist.h
+ * A log-linear latency histogram (HdrHistogram's bucketing, core/datapath/hist.h
  * explains it): a run of uint64_t words, one writer (a worker), any
  * number of readers in other processes. The health segment's shape has
  * 5 sub-bucket bits (relative error < 2^-5 = 3.2%) over values below

@@ -4,7 +4,7 @@
  *
  * nxwd creates it (anonymous, handed to the nxd it starts) and nxd maps
  * it: nxd's control thread holds lock 0, worker i lock 1 + i, then nxd
- * arms the segment (how many locks, its pid). core/life.c says who holds
+ * arms the segment (how many locks, its pid). core/control/life.c says who holds
  * what; a lock itself is the platform's (nx__life_lock_* in
  * platform/nx_platform.h: on Linux a robust, process-shared mutex, which
  * the kernel lets go, marked, when its holder dies). Here a lock is only

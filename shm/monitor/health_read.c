@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/hist.h"
+#include "core/datapath/hist.h"
 #include "shm/monitor/health_read.h"
 
 /* Window history: one sample every window / NX_HR_STEPS, NX_HR_KEEP kept. */

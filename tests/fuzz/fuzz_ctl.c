@@ -14,7 +14,7 @@
  *
  * At most 64 records. Every datagram also goes through (a).
  *
- *   (a) nx__ctl_parse_command (core/ctl_msg.h) on the datagram, as nxd's
+ *   (a) nx__ctl_parse_command (core/control/ctl_msg.h) on the datagram, as nxd's
  *       peer_command calls it, in a heap buffer of exactly its size.
  *   mode 0 (b): an nxd in this process (nx_instance_create, 1 worker,
  *       idle sleep, small limits, a pipeline with a breaker, dead letters
@@ -52,9 +52,9 @@
 
 #include <nx/nx.h>
 
-#include "core/ctl_msg.h"
+#include "core/control/ctl_msg.h"
 #include "core/nxd.h"
-#include "core/segment.h"
+#include "core/control/segment.h"
 #include "shm/attach.h"
 #include "shm/monitor/ctl_session.h"
 #include "fuzz_common.h"

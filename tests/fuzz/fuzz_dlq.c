@@ -1,7 +1,7 @@
 /*
  * fuzz_dlq - the readers of the dead-letter segment: nxd re-attaching one
  * a previous nxd left (nx__dlq_open), and nxctl's dlq commands formatting
- * what it holds (nx__cmd_run, core/cmd_dlq.c: list, show,
+ * what it holds (nx__cmd_run, core/control/cmd_dlq.c: list, show,
  * export, drain; text and JSON), which read entries with nx__dlq_first
  * and nx__dlq_read. The segment outlives nxd and anything of nxd's uid
  * can write it: none of its bytes is trusted.
@@ -35,8 +35,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "core/cmd.h"
-#include "core/instance.h"
+#include "core/control/cmd.h"
+#include "core/control/instance.h"
 #include "fuzz_common.h"
 
 static char inst_name[NX_INSTANCE_MAX + 1];
@@ -62,7 +62,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* core/dlq.c: layout() */
+/* core/datapath/dlq.c: layout() */
 static uint64_t
 layout(uint32_t nrings, uint32_t entries, uint32_t *ring_bytes)
 {

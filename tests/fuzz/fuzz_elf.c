@@ -2,7 +2,7 @@
  * fuzz_elf - nx_elf_section (platform/linux/elf.c, over libelf): what nxd
  * reads of a plugin file before it loads it. Input: the file. It is
  * written to a memfd (made once, rewritten per input) and the ".nx_plugin"
- * section asked for as core/stage.c's plugin_get asks, into a struct
+ * section asked for as core/pipeline/stage.c's plugin_get asks, into a struct
  * nx_plugin_mark; then once more into a buffer of one byte, and for a
  * section that is never there.
  *

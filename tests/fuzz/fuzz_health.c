@@ -43,7 +43,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/segment.h"
+#include "core/control/segment.h"
 #include "shm/monitor/health_read.h"
 #include "tools/nxtop/nxtop.h"
 #include "fuzz_common.h"
@@ -82,7 +82,7 @@ geom_of(struct nx_health_geom *g, uint8_t b, uint8_t pipes)
 	nx__health_geom(g, 1 + (b & 3u), b >> 5, pipes & 7u, (b >> 2) & 7u);
 }
 
-/* The header's geometry as nxd writes it (core/health_seg.c: init_header). */
+/* The header's geometry as nxd writes it (core/control/health_seg.c: init_header). */
 static void
 fix_header(struct seg *s, bool keep_tables)
 {

@@ -1,5 +1,5 @@
 /*
- * fuzz_spec - the graph-spec parser (core/pipe_parse.c), as a [pipeline.NAME]
+ * fuzz_spec - the graph-spec parser (core/pipeline/pipe_parse.c), as a [pipeline.NAME]
  * section's body reaches it, and what a finished spec feeds.
  *
  * Input: the section's text ("graph = seq(a, b)\na.stage = tag\n...") up
@@ -19,8 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/pipe_run.h"
-#include "core/worker.h"
+#include "core/datapath/pipe_run.h"
+#include "core/datapath/worker.h"
 #include "fuzz_common.h"
 
 #define FZ_PAYLOAD_MAX 4096u

@@ -16,7 +16,7 @@
 
 #include <nx/nx_stage.h>
 
-#include "core/dlq.h"
+#include "core/datapath/dlq.h"
 #include "shm/shm_internal.h"
 #include "fuzz_common.h"
 

@@ -47,7 +47,7 @@
 
 #include <nx/nx.h>
 
-#include "core/crc32c.h"
+#include "core/datapath/crc32c.h"
 #include "shm/attach.h"
 #include "shm/shm_internal.h"
 #include "tests/integration/harness/harness.h"

@@ -18,7 +18,7 @@
 
 #include <nx/nx.h>
 
-#include "core/crc32c.h"
+#include "core/datapath/crc32c.h"
 #include "harness/harness.h"
 #include "shm/monitor/health_read.h"
 

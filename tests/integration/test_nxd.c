@@ -16,7 +16,7 @@
 
 #include <nx/nx.h>
 
-#include "core/crc32c.h"
+#include "core/datapath/crc32c.h"
 #include "platform/base/rand.h"
 #include "harness/harness.h"
 #include "shm/attach.h"

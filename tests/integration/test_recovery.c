@@ -24,7 +24,7 @@
 
 #include <nx/nx.h>
 
-#include "core/crc32c.h"
+#include "core/datapath/crc32c.h"
 #include "platform/base/rand.h"
 #include "shm/monitor/health_read.h"
 #include "harness/harness.h"

@@ -19,8 +19,8 @@
 
 #include <nx/nx.h>
 
-#include "core/breaker.h"
-#include "core/crc32c.h"
+#include "core/datapath/breaker.h"
+#include "core/datapath/crc32c.h"
 #include "harness/harness.h"
 #include "shm/monitor/health_read.h"
 

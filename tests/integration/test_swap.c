@@ -22,7 +22,7 @@
 #include <nx/nx.h>
 #include <nx/nx_stage.h>
 
-#include "core/crc32c.h"
+#include "core/datapath/crc32c.h"
 #include "harness/harness.h"
 #include "shm/monitor/ctl_session.h"
 #include "shm/shm_internal.h"

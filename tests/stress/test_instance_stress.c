@@ -20,7 +20,7 @@
 
 #include <nx/nx.h>
 
-#include "core/crc32c.h"
+#include "core/datapath/crc32c.h"
 #include "core/nxd.h"
 
 /* How long to wait for something that must come: 60 s, five times that

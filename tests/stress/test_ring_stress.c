@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/segment.h"
+#include "core/control/segment.h"
 #include "shm/shm_internal.h"
 
 #define N 2000000u

@@ -12,7 +12,7 @@
 
 #include <string.h>
 
-#include "core/breaker.h"
+#include "core/datapath/breaker.h"
 #include "platform/nx_platform.h"
 
 #define SEC 1000u /* ticks in one second */

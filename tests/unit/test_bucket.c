@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "core/bucket.h"
+#include "core/datapath/bucket.h"
 
 #define SEC 1000u /* ticks in one second */
 #define TSC UINT64_C(3000000000) /* a 3 GHz TSC */

@@ -15,7 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "core/segment.h"
+#include "core/control/segment.h"
 #include "shm/shm_internal.h"
 
 static struct nx_chan_geom

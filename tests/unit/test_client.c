@@ -17,7 +17,7 @@
 
 #include <nx/nx.h>
 
-#include "core/stages.h"
+#include "core/pipeline/stages.h"
 #include "core/nxd.h"
 
 /* ---- a stage that waits at a gate (bounded: 10 s) ---- */

@@ -15,8 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/cmd.h"
-#include "core/instance.h"
+#include "core/control/cmd.h"
+#include "core/control/instance.h"
 
 static char name[64];
 static struct nx_instance *inst;

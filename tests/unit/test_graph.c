@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/pipe_run.h"
-#include "core/stages.h"
-#include "core/worker.h"
+#include "core/datapath/pipe_run.h"
+#include "core/pipeline/stages.h"
+#include "core/datapath/worker.h"
 
 #define CAP 4096
 

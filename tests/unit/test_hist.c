@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/hist.h"
+#include "core/datapath/hist.h"
 
 static struct nx_hist *
 hist_new(void)

@@ -19,7 +19,7 @@
 
 #include "platform/nx_platform.h"
 #include "platform/base/rand.h"
-#include "core/life.h"
+#include "core/control/life.h"
 
 #define MS 1000000ull
 

@@ -17,7 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/place.h"
+#include "core/control/place.h"
 
 /*
  * Synthetic topologies spell their NUMA level: when hwloc 2.9 inserts the

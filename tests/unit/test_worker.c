@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/crc32c.h"
-#include "core/pipe.h"
-#include "core/segment.h"
-#include "core/worker.h"
+#include "core/datapath/crc32c.h"
+#include "core/pipeline/pipe.h"
+#include "core/control/segment.h"
+#include "core/datapath/worker.h"
 
 uint32_t nx__crc32c_sw(uint32_t crc, const void *buf, size_t len);
 

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/breaker.h"
+#include "core/datapath/breaker.h"
 #include "platform/base/json.h"
 #include "nxtop.h"
 

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/breaker.h"
+#include "core/datapath/breaker.h"
 #include "nxtop.h"
 
 enum table { T_WORKERS, T_STAGES, T_CHANNELS, T_COUNT };

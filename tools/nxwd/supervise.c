@@ -31,7 +31,7 @@
 #include <unistd.h>
 
 #include "platform/nx_platform.h"
-#include "core/life.h"
+#include "core/control/life.h"
 #include "platform/base/backoff.h"
 #include "platform/base/rand.h"
 #include "shm/abi/wd.h"
@@ -75,7 +75,7 @@ struct wd {
 	bool sb_ready;          /* it said so */
 	bool sb_off;            /* --no-standby, or its configuration is refused */
 	uint64_t sb_next_ns;    /* CLOCK_MONOTONIC: no new standby before */
-	/* the life locks (core/life.h) and the thread that watches them */
+	/* the life locks (core/control/life.h) and the thread that watches them */
 	struct nx_life *life;
 	int life_fd;
 	pthread_t watcher;

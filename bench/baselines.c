@@ -21,7 +21,7 @@
  * killed. Children die with nxbench (PR_SET_PDEATHSIG) and are reaped by
  * pid on every path.
  *
- * Every spin uses nx_cpu_relax(), as nexus's own loops do.
+ * Every spin uses nx__cpu_relax(), as nexus's own loops do.
  */
 #include <errno.h>
 #include <signal.h>
@@ -59,7 +59,7 @@ nxb_result_init(struct nxb_result *r, const struct nxb_opts *o, const char *tran
 	r->payload = o->payload;
 	r->client_cpu = o->client_cpu;
 	r->server_cpu = o->server_cpu;
-	nx_hist_init(&r->hist);
+	nx__hist_init(&r->hist);
 }
 
 void
@@ -100,10 +100,10 @@ nxb_pin_client(const struct nxb_opts *o, struct nxb_result *r)
 {
 	int rc, cpu;
 
-	rc = nx_thread_pin_self(o->client_cpu);
+	rc = nx__thread_pin_self(o->client_cpu);
 	if (rc < 0)
 		return nx__err_ctx(rc, "pin the client");
-	cpu = nx_cpu_current();
+	cpu = nx__cpu_current();
 	if (cpu != o->client_cpu)
 		return nx__err(NX_EIO, "client pinned to cpu %d but runs on cpu %d", o->client_cpu,
 			       cpu);
@@ -148,7 +148,7 @@ spin_check(struct nxb_spin *s)
 
 	if (s->stop != NULL && ck_pr_load_32(s->stop) != 0)
 		return NX_ECLOSED;
-	now = nx_clock_ns();
+	now = nx__clock_ns();
 	if (s->deadline == 0)
 		s->deadline = now + s->timeout_ns;
 	else if (now >= s->deadline)
@@ -180,7 +180,7 @@ lost_server(int rc, const char *what, uint64_t seq, uint64_t timeout_ns)
 static inline int
 nxb_spin(struct nxb_spin *s)
 {
-	nx_cpu_relax();
+	nx__cpu_relax();
 	if (CK_CC_LIKELY(++s->n % NXB_SPIN_CHECK != 0))
 		return 0;
 	return spin_check(s);
@@ -267,20 +267,20 @@ child_start(struct nxb_child *c, struct nxb_ctl *ctl, const struct nxb_opts *o,
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent)
 			_exit(3);
-		rc = nx_thread_pin_self(o->server_cpu);
+		rc = nx__thread_pin_self(o->server_cpu);
 		if (rc < 0) {
 			srv_fail(ctl, rc, "pin the server to cpu %d: %s", o->server_cpu,
 				 nx__errmsg());
 			_exit(2);
 		}
-		ck_pr_store_32(&ctl->srv_cpu, (uint32_t)nx_cpu_current());
+		ck_pr_store_32(&ctl->srv_cpu, (uint32_t)nx__cpu_current());
 		ck_pr_fence_store(); /* srv_cpu before READY */
 		ck_pr_store_32(&ctl->srv_state, SRV_READY);
 		_exit(fn(arg) == 0 ? 0 : 1);
 	}
 	c->pid = pid;
 
-	deadline = nx_clock_ns() + o->start_timeout_ns;
+	deadline = nx__clock_ns() + o->start_timeout_ns;
 	for (;;) {
 		uint32_t st = ck_pr_load_32(&ctl->srv_state);
 
@@ -297,12 +297,12 @@ child_start(struct nxb_child *c, struct nxb_ctl *ctl, const struct nxb_opts *o,
 			return nx__err(NX_EIO, "server exited before it was ready (status 0x%x)",
 				       (unsigned)status);
 		}
-		if (nx_clock_ns() >= deadline) {
+		if (nx__clock_ns() >= deadline) {
 			child_kill(c);
 			return nx__err(NX_ETIMEDOUT, "server not ready within %.1f s",
 				       (double)o->start_timeout_ns / 1e9);
 		}
-		nx_sleep_ns(20000);
+		nx__sleep_ns(20000);
 	}
 	ck_pr_fence_load(); /* pairs with the fence before READY */
 	if ((int)ck_pr_load_32(&ctl->srv_cpu) != o->server_cpu) {
@@ -333,7 +333,7 @@ child_stop(struct nxb_child *c, bool ok)
 		child_kill(c);
 		return 0;
 	}
-	deadline = nx_clock_ns() + c->exit_timeout_ns;
+	deadline = nx__clock_ns() + c->exit_timeout_ns;
 	for (;;) {
 		w = waitpid(c->pid, &status, WNOHANG);
 		if (w == c->pid)
@@ -343,12 +343,12 @@ child_stop(struct nxb_child *c, bool ok)
 			child_kill(c);
 			return rc;
 		}
-		if (nx_clock_ns() >= deadline) {
+		if (nx__clock_ns() >= deadline) {
 			child_kill(c);
 			return nx__err(NX_ETIMEDOUT, "server did not exit within %.1f s (killed)",
 				       (double)c->exit_timeout_ns / 1e9);
 		}
-		nx_sleep_ns(100000);
+		nx__sleep_ns(100000);
 	}
 	c->pid = 0;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
@@ -369,14 +369,14 @@ seg_create(void **out, size_t len, const char *name)
 	void *p;
 	int fd, rc;
 
-	fd = nx_shm_create_anon(name, len);
+	fd = nx__shm_create_anon(name, len);
 	if (fd < 0)
 		return nx__err_ctx(fd, "shared segment");
-	rc = nx_shm_map(&p, fd, len, true);
-	nx_fd_close(fd);
+	rc = nx__shm_map(&p, fd, len, true);
+	nx__fd_close(fd);
 	if (rc < 0)
 		return nx__err_ctx(rc, "shared segment");
-	nx_mem_prefault(p, len, true);
+	nx__mem_prefault(p, len, true);
 	*out = p;
 	return 0;
 }
@@ -534,7 +534,7 @@ err_free:
 out:
 	free(out);
 	free(in);
-	nx_shm_unmap(seg, seglen);
+	nx__shm_unmap(seg, seglen);
 	return rc;
 }
 
@@ -702,7 +702,7 @@ out:
 	free(out);
 	free(in);
 	free(c.scratch);
-	nx_shm_unmap(c.s, sizeof *c.s);
+	nx__shm_unmap(c.s, sizeof *c.s);
 	return rc;
 }
 
@@ -826,14 +826,14 @@ nxb_ck_stream(const struct nxb_opts *o, struct nxb_result *r)
 		goto err_free;
 	r->server_cpu = (int)ck_pr_load_32(&c.s->ctl.srv_cpu);
 
-	t0 = nx_clock_ns();
+	t0 = nx__clock_ns();
 	deadline = t0 + o->duration_ns;
 	/* warmup, then wait until the server has taken all of it */
 	while (seq < o->warmup) {
 		rc = ck_stream_send(&c, out, ++seq, o->op_timeout_ns, child.pid);
 		if (rc < 0)
 			goto err_child;
-		if (seq % 1024 == 0 && nx_clock_ns() >= deadline) {
+		if (seq % 1024 == 0 && nx__clock_ns() >= deadline) {
 			rc = nx__err(NX_ETIMEDOUT,
 				     "the duration bound ran out in the warmup (%llu of %llu messages)",
 				     (unsigned long long)seq, (unsigned long long)o->warmup);
@@ -844,12 +844,12 @@ nxb_ck_stream(const struct nxb_opts *o, struct nxb_result *r)
 	if (rc < 0)
 		goto err_child;
 
-	t0 = nx_clock_ns();
+	t0 = nx__clock_ns();
 	while (n < o->ops) {
 		rc = ck_stream_send(&c, out, ++seq, o->op_timeout_ns, child.pid);
 		if (rc < 0)
 			goto err_child;
-		if (++n % 1024 == 0 && nx_clock_ns() >= deadline) {
+		if (++n % 1024 == 0 && nx__clock_ns() >= deadline) {
 			r->by_duration = n < o->ops;
 			break;
 		}
@@ -857,7 +857,7 @@ nxb_ck_stream(const struct nxb_opts *o, struct nxb_result *r)
 	rc = ck_stream_drain(&c, seq * c.nslots, o->op_timeout_ns, child.pid);
 	if (rc < 0)
 		goto err_child;
-	t1 = nx_clock_ns();
+	t1 = nx__clock_ns();
 
 	rc = child_stop(&child, true);
 	if (rc < 0)
@@ -874,7 +874,7 @@ err_child:
 err_free:
 out:
 	free(out);
-	nx_shm_unmap(c.s, sizeof *c.s);
+	nx__shm_unmap(c.s, sizeof *c.s);
 	return rc;
 }
 
@@ -1069,7 +1069,7 @@ out:
 	free(out);
 	free(in);
 	free(u.buf);
-	nx_shm_unmap(seg, NXB_CTL_SIZE);
+	nx__shm_unmap(seg, NXB_CTL_SIZE);
 	return rc;
 }
 
@@ -1099,11 +1099,11 @@ futex_serve(void *arg)
 		while ((v = ck_pr_load_32(f->ping)) == last) {
 			if (ck_pr_load_32(&f->ctl->cli_stop) != 0)
 				return 0;
-			nx_futex_wait(f->ping, last, 100000000, true);
+			nx__futex_wait(f->ping, last, 100000000, true);
 		}
 		last = v;
 		ck_pr_store_32(f->pong, v);
-		nx_futex_wake(f->pong, 1, true);
+		nx__futex_wake(f->pong, 1, true);
 	}
 }
 
@@ -1138,23 +1138,23 @@ nxb_futex_wakeup(const struct nxb_opts *o, struct nxb_result *r)
 	for (i = 1; i <= warm + ops; i++) {
 		uint64_t t0, t1, deadline;
 
-		nx_sleep_ns(FUTEX_GAP_NS);
-		t0 = nx_clock_ns();
+		nx__sleep_ns(FUTEX_GAP_NS);
+		t0 = nx__clock_ns();
 		deadline = t0 + o->op_timeout_ns;
 		ck_pr_store_32(f.ping, (uint32_t)i);
-		nx_futex_wake(f.ping, 1, true);
+		nx__futex_wake(f.ping, 1, true);
 		while (ck_pr_load_32(f.pong) != (uint32_t)i) {
-			if (nx_clock_ns() > deadline) {
+			if (nx__clock_ns() > deadline) {
 				rc = nx__err(NX_ETIMEDOUT, "futex: no wake-up for call %llu",
 					     (unsigned long long)i);
 				child_stop(&child, false);
 				goto out;
 			}
-			nx_futex_wait(f.pong, (uint32_t)(i - 1), 100000000, true);
+			nx__futex_wait(f.pong, (uint32_t)(i - 1), 100000000, true);
 		}
-		t1 = nx_clock_ns();
+		t1 = nx__clock_ns();
 		if (i > warm) {
-			nx_hist_record(&r->hist, t1 - t0);
+			nx__hist_record(&r->hist, t1 - t0);
 			r->elapsed_ns += t1 - t0;
 			r->ops++;
 		}
@@ -1166,6 +1166,6 @@ nxb_futex_wakeup(const struct nxb_opts *o, struct nxb_result *r)
 			 FUTEX_GAP_NS / 1000);
 	}
 out:
-	nx_shm_unmap(seg, seglen);
+	nx__shm_unmap(seg, seglen);
 	return rc;
 }

@@ -145,7 +145,7 @@ nxb_loop_begin(struct nxb_loop *l, const struct nxb_opts *o)
 	l->i = 0;
 	l->total = o->warmup + o->ops;
 	l->warmup = o->warmup;
-	l->t_prev = nx_clock_ns();
+	l->t_prev = nx__clock_ns();
 	l->t_meas = l->t_prev;
 	l->deadline = l->t_prev + o->duration_ns;
 	l->by_duration = false;
@@ -155,10 +155,10 @@ nxb_loop_begin(struct nxb_loop *l, const struct nxb_opts *o)
 static inline bool
 nxb_loop_next(struct nxb_loop *l, struct nx_hist *h)
 {
-	uint64_t t = nx_clock_ns();
+	uint64_t t = nx__clock_ns();
 
 	if (l->i >= l->warmup)
-		nx_hist_record(h, t - l->t_prev);
+		nx__hist_record(h, t - l->t_prev);
 	l->i++;
 	if (l->i == l->warmup)
 		l->t_meas = t;

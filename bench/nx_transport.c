@@ -21,9 +21,9 @@
 static int
 nxd_wait_ready(const struct nxb_opts *o, pid_t pid)
 {
-	uint64_t t0 = nx_clock_ns();
+	uint64_t t0 = nx__clock_ns();
 
-	while (nx_clock_ns() - t0 < o->start_timeout_ns) {
+	while (nx__clock_ns() - t0 < o->start_timeout_ns) {
 		struct nx_client *c;
 		int st;
 
@@ -35,7 +35,7 @@ nxd_wait_ready(const struct nxb_opts *o, pid_t pid)
 			nx_close(c);
 			return 0;
 		}
-		nx_sleep_ns(2000000);
+		nx__sleep_ns(2000000);
 	}
 	return nx__err(NX_ETIMEDOUT, "nxd not ready within %.1f s", (double)o->start_timeout_ns / 1e9);
 }
@@ -99,14 +99,14 @@ nxb_nx_teardown(const struct nxb_opts *o)
 	if (o->nxd_pid <= 0)
 		return;
 	kill(o->nxd_pid, SIGTERM);
-	t0 = nx_clock_ns();
+	t0 = nx__clock_ns();
 	while (waitpid(o->nxd_pid, &st, WNOHANG) == 0) {
-		if (nx_clock_ns() - t0 > 10000000000ull) {
+		if (nx__clock_ns() - t0 > 10000000000ull) {
 			kill(o->nxd_pid, SIGKILL);
 			waitpid(o->nxd_pid, &st, 0);
 			break;
 		}
-		nx_sleep_ns(1000000);
+		nx__sleep_ns(1000000);
 	}
 }
 
@@ -330,7 +330,7 @@ nxb_nxswap_pingpong(const struct nxb_opts *o, struct nxb_result *r)
 			swaps++;
 			next += period;
 			/* the swap's own time is the client's, not the round trip's */
-			l.t_prev = nx_clock_ns();
+			l.t_prev = nx__clock_ns();
 			swap_ns += l.t_prev - a;
 			l.deadline += l.t_prev - a;
 		}
@@ -386,7 +386,7 @@ window(const struct nxb_opts *o, struct nxb_result *r, const char *pipeline, int
 		goto out;
 	}
 	total = o->warmup + o->ops;
-	t0 = nx_clock_ns();
+	t0 = nx__clock_ns();
 	deadline = t0 + o->duration_ns;
 	now = t0;
 	while (done < total) {
@@ -412,7 +412,7 @@ window(const struct nxb_opts *o, struct nxb_result *r, const char *pipeline, int
 		n = nx_poll(c, comps, 256);
 		if (n <= 0)
 			continue;
-		now = nx_clock_ns(); /* the answers' time, and the next batch's send time */
+		now = nx__clock_ns(); /* the answers' time, and the next batch's send time */
 		for (i = 0; i < n; i++, done++) {
 			if (comps[i].status != expect || comps[i].user_data != done) {
 				rc = nx__err(NX_EPROTO, "nx: request %llu: %s", (unsigned long long)done,
@@ -422,7 +422,7 @@ window(const struct nxb_opts *o, struct nxb_result *r, const char *pipeline, int
 			if (done == o->warmup)
 				t_meas = now;
 			if (done >= o->warmup)
-				nx_hist_record(&r->hist, now - sent_at[done % w]);
+				nx__hist_record(&r->hist, now - sent_at[done % w]);
 		}
 	}
 	if (done <= o->warmup) {
@@ -430,7 +430,7 @@ window(const struct nxb_opts *o, struct nxb_result *r, const char *pipeline, int
 		goto out;
 	}
 	r->ops = done - o->warmup;
-	r->elapsed_ns = nx_clock_ns() - t_meas;
+	r->elapsed_ns = nx__clock_ns() - t_meas;
 	r->ops_per_s = (double)r->ops * 1e9 / (double)r->elapsed_ns;
 	nxb_note(r, "%u outstanding", w);
 	rc = 0;
@@ -489,9 +489,9 @@ nxb_nxsleep_wakeup(const struct nxb_opts *o, struct nxb_result *r)
 		return rc;
 	/* nxd's CPU use with a client attached and nothing to do */
 	if (o->nxd_pid > 0) {
-		cpu0 = nx_process_cpu_ns(o->nxd_pid);
-		nx_sleep_ns(NXSLEEP_IDLE_NS);
-		cpu1 = nx_process_cpu_ns(o->nxd_pid);
+		cpu0 = nx__process_cpu_ns(o->nxd_pid);
+		nx__sleep_ns(NXSLEEP_IDLE_NS);
+		cpu1 = nx__process_cpu_ns(o->nxd_pid);
 		nxb_note(r, "nxd idle CPU %.2f%% of one CPU (a spinning worker: 100%%)",
 			 100.0 * (double)(cpu1 - cpu0) / (double)NXSLEEP_IDLE_NS);
 	} else {
@@ -502,17 +502,17 @@ nxb_nxsleep_wakeup(const struct nxb_opts *o, struct nxb_result *r)
 	for (i = 0; i < ops + (o->warmup < 100 ? o->warmup : 100); i++) {
 		uint64_t t0, t1;
 
-		nx_sleep_ns(NXSLEEP_GAP_NS);
-		t0 = nx_clock_ns();
+		nx__sleep_ns(NXSLEEP_GAP_NS);
+		t0 = nx__clock_ns();
 		rc = nx_call(s.c, s.echo, s.in, o->payload, s.out, o->payload, &len, o->op_timeout_ns);
-		t1 = nx_clock_ns();
+		t1 = nx__clock_ns();
 		if (rc < 0 || len != o->payload) {
 			rc = nx__err(rc < 0 ? rc : NX_EPROTO, "nxsleep: call %llu: %s",
 				     (unsigned long long)i, nx_strerror(rc));
 			break;
 		}
 		if (i >= (o->warmup < 100 ? o->warmup : 100)) {
-			nx_hist_record(&r->hist, t1 - t0);
+			nx__hist_record(&r->hist, t1 - t0);
 			r->elapsed_ns += t1 - t0;
 			r->ops++;
 		}

@@ -276,7 +276,7 @@ nxb_print(const struct nxb_result *r, bool json)
 	unsigned i;
 
 	for (i = 0; i < 5; i++)
-		p[i] = nx_hist_percentile(&r->hist, pcts[i]);
+		p[i] = nx__hist_percentile(&r->hist, pcts[i]);
 	if (json) {
 		static const char *const pkeys[] = { "p50_ns", "p90_ns", "p99_ns", "p999_ns",
 						     "p9999_ns" };
@@ -293,7 +293,7 @@ nxb_print(const struct nxb_result *r, bool json)
 		for (i = 0; i < 5; i++)
 			nx__json_kuint(&j, pkeys[i], p[i]);
 		nx__json_kuint(&j, "max_ns", max);
-		nx__json_kdouble(&j, "mean_ns", nx_hist_mean(&r->hist), 1);
+		nx__json_kdouble(&j, "mean_ns", nx__hist_mean(&r->hist), 1);
 		nx__json_kdouble(&j, "ops_per_s", r->ops_per_s, 1);
 		nx__json_kuint(&j, "elapsed_ns", r->elapsed_ns);
 		nx__json_kint(&j, "client_cpu", r->client_cpu);
@@ -337,9 +337,9 @@ find(const struct nxb_result *rs, unsigned n, const char *transport, const char 
 static double
 pct_ratio(const struct nxb_result *r, const struct nxb_result *base, double pct)
 {
-	uint64_t b = nx_hist_percentile(&base->hist, pct);
+	uint64_t b = nx__hist_percentile(&base->hist, pct);
 
-	return b > 0 ? (double)nx_hist_percentile(&r->hist, pct) / (double)b : NAN;
+	return b > 0 ? (double)nx__hist_percentile(&r->hist, pct) / (double)b : NAN;
 }
 
 void
@@ -378,16 +378,16 @@ nxb_print_footer(const struct nxb_result *rs, unsigned n, bool json)
 			       pct_ratio(r, ck, 50), pct_ratio(r, ck, 99), pct_ratio(r, ck, 99.9));
 		}
 	}
-	if (nxp != NULL && uds != NULL && has_latency(nxp) && nx_hist_percentile(&nxp->hist, 50) > 0)
+	if (nxp != NULL && uds != NULL && has_latency(nxp) && nx__hist_percentile(&nxp->hist, 50) > 0)
 		printf("nx pingpong p50 is %.1fx lower than uds pingpong p50\n",
-		       (double)nx_hist_percentile(&uds->hist, 50) /
-			       (double)nx_hist_percentile(&nxp->hist, 50));
+		       (double)nx__hist_percentile(&uds->hist, 50) /
+			       (double)nx__hist_percentile(&nxp->hist, 50));
 	if (nxp != NULL && nx3 != NULL && has_latency(nx3))
 		printf("noop3 (seq of three no-op stages) against echo: %+lld ns at p50, %+lld at p99\n",
-		       (long long)nx_hist_percentile(&nx3->hist, 50) -
-			       (long long)nx_hist_percentile(&nxp->hist, 50),
-		       (long long)nx_hist_percentile(&nx3->hist, 99) -
-			       (long long)nx_hist_percentile(&nxp->hist, 99));
+		       (long long)nx__hist_percentile(&nx3->hist, 50) -
+			       (long long)nx__hist_percentile(&nxp->hist, 50),
+		       (long long)nx__hist_percentile(&nx3->hist, 99) -
+			       (long long)nx__hist_percentile(&nxp->hist, 99));
 	if (nxp != NULL && nxsw != NULL && has_latency(nxsw))
 		printf("swapping against not: %.2fx at p50, %.2fx at p99, %.2fx at p99.9\n",
 		       pct_ratio(nxsw, nxp, 50), pct_ratio(nxsw, nxp, 99), pct_ratio(nxsw, nxp, 99.9));
@@ -479,7 +479,7 @@ merge_round(struct nxb_result *rs, unsigned *n, const struct nxb_result *r)
 		(*n)++;
 		return;
 	}
-	nx_hist_merge(&t->hist, &r->hist);
+	nx__hist_merge(&t->hist, &r->hist);
 	t->ops += r->ops;
 	t->elapsed_ns += r->elapsed_ns;
 	t->ops_per_s = t->elapsed_ns > 0 ? (double)t->ops * 1e9 / (double)t->elapsed_ns : 0.0;
@@ -698,7 +698,7 @@ main(int argc, char **argv)
 		return NXB_EXIT_FAIL;
 	}
 
-	/* Placement: the planner (nx_place_plan) will choose; for now the
+	/* Placement: the planner (nx__place_plan) will choose; for now the
 	 * first two CPUs we may use. */
 	if (o.client_cpu < 0)
 		o.client_cpu = o.server_cpu == cpus[0] && ncpus > 1 ? cpus[1] : cpus[0];

@@ -92,7 +92,7 @@ restart_entry(struct nx_hr *hr, uint64_t gen, struct nx_health_restart *out)
 	const struct nx_hr_snap *s;
 	unsigned i;
 
-	if (nx_hr_snapshot(hr, &s) < 0)
+	if (nx__hr_snapshot(hr, &s) < 0)
 		return -1;
 	for (i = 0; i < s->nrestarts; i++)
 		if (s->restarts[i].generation == gen && s->restarts[i].down_ns != 0) {
@@ -116,7 +116,7 @@ nxb_restart_run(const struct nxb_opts *o, unsigned kills, const char *nxwd)
 
 	snprintf(inst, sizeof inst, "nxbench-restart-%d", (int)getpid());
 	snprintf(log, sizeof log, "/tmp/%s.nxwd.log", inst);
-	if (nx_thread_pin_self(o->client_cpu) < 0)
+	if (nx__thread_pin_self(o->client_cpu) < 0)
 		fprintf(stderr, "nxbench: client not pinned: %s\n", nx__errmsg());
 	f.notice = calloc(kills, sizeof *f.notice);
 	f.answer = calloc(kills, sizeof *f.answer);
@@ -126,9 +126,9 @@ nxb_restart_run(const struct nxb_opts *o, unsigned kills, const char *nxwd)
 	wd = spawn_nxwd(o, nxwd, inst, log);
 	if (wd < 0)
 		goto out_free;
-	t0 = nx_clock_ns();
+	t0 = nx__clock_ns();
 	while (nx_open(&c, inst, NULL) < 0) {
-		if (nx_clock_ns() - t0 > o->start_timeout_ns) {
+		if (nx__clock_ns() - t0 > o->start_timeout_ns) {
 			fprintf(stderr, "nxbench: nxd under nxwd not ready: %s (log: %s)\n",
 				nx_errmsg(), log);
 			goto out_stop;
@@ -136,14 +136,14 @@ nxb_restart_run(const struct nxb_opts *o, unsigned kills, const char *nxwd)
 		usleep(2000);
 	}
 	pipe = nx_pipeline_id(c, "echo");
-	if (pipe < 0 || nx_hr_open(&hr, inst, NULL) < 0)
+	if (pipe < 0 || nx__hr_open(&hr, inst, NULL) < 0)
 		goto out_stop;
 	if (!o->json)
 		printf("nxbench: restart: %u SIGKILLs of nxd under nxwd (--restart-min 0), instance "
 		       "%s; client pinned to CPU %d, nxd's worker to CPU %d\n", kills, inst,
 		       o->client_cpu, o->server_cpu);
 	for (k = 0; k < kills; k++) {
-		const uint64_t load_ns = 50000000ull + nx_random_seed() % 100000000ull;
+		const uint64_t load_ns = 50000000ull + nx__random_seed() % 100000000ull;
 		struct nx_health_restart e;
 		uint64_t ages[4], gen, kill_wall, kill_mono, answered, start;
 		unsigned nw;
@@ -153,8 +153,8 @@ nxb_restart_run(const struct nxb_opts *o, unsigned kills, const char *nxwd)
 
 		/* load: calls without pause for 50 to 150 ms (a standby has time to get
 		 * ready: under 10 ms here) */
-		start = nx_clock_ns();
-		while (nx_clock_ns() - start < load_ns) {
+		start = nx__clock_ns();
+		while (nx__clock_ns() - start < load_ns) {
 			st = nx_call(c, (uint16_t)pipe, "restart", 7, out, sizeof out, &len,
 				     o->op_timeout_ns);
 			if (st != 0 && st != NX_ERESTARTED) {
@@ -162,26 +162,26 @@ nxb_restart_run(const struct nxb_opts *o, unsigned kills, const char *nxwd)
 				goto out_stop;
 			}
 		}
-		if (nx_hr_heartbeats(hr, ages, 4, &nw, &gen, &pid) < 0 || pid <= 0)
+		if (nx__hr_heartbeats(hr, ages, 4, &nw, &gen, &pid) < 0 || pid <= 0)
 			goto out_stop;
-		kill_wall = nx_wallclock_ns();
-		kill_mono = nx_clock_ns();
+		kill_wall = nx__wallclock_ns();
+		kill_mono = nx__clock_ns();
 		if (kill(pid, SIGKILL) < 0)
 			goto out_stop;
 		/* the first answer after the kill: from the next generation */
 		do
 			st = nx_call(c, (uint16_t)pipe, "restart", 7, out, sizeof out, &len,
 				     o->op_timeout_ns);
-		while (st == NX_ERESTARTED && nx_clock_ns() - kill_mono < o->op_timeout_ns);
-		answered = nx_clock_ns();
+		while (st == NX_ERESTARTED && nx__clock_ns() - kill_mono < o->op_timeout_ns);
+		answered = nx__clock_ns();
 		if (st != 0 || nx_generation(c) <= gen) {
 			fprintf(stderr, "nxbench: restart %u: no answer from the next nxd: %s "
 				"(log: %s)\n", k + 1, nx_strerror(st), log);
 			goto out_stop;
 		}
-		t0 = nx_clock_ns();
+		t0 = nx__clock_ns();
 		while (restart_entry(hr, nx_generation(c), &e) < 0)
-			if (nx_clock_ns() - t0 > o->op_timeout_ns) {
+			if (nx__clock_ns() - t0 > o->op_timeout_ns) {
 				fprintf(stderr, "nxbench: restart %u: not in the restart log\n", k + 1);
 				goto out_stop;
 			} else {
@@ -198,7 +198,7 @@ out_stop:
 		nx_close(c);
 	kill(wd, SIGTERM);
 	waitpid(wd, NULL, 0);
-	nx_hr_close(hr);
+	nx__hr_close(hr);
 	if (rc == 0) {
 		const uint64_t n50 = pct(f.notice, done, 0.5), n99 = pct(f.notice, done, 0.99),
 			       nmax = pct(f.notice, done, 1.0);

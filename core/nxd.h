@@ -20,7 +20,7 @@ struct nx_pipe_spec;
 /*
  * What nxwd tells the nxd it starts (the protocol: shm/abi/wd.h). tools/nxd
  * fills it from its environment, or from the go a standby waits for; an
- * nxd nobody supervises leaves it as nx_instance_conf_default() sets it.
+ * nxd nobody supervises leaves it as nx__instance_conf_default() sets it.
  */
 struct nx_instance_wd {
 	int life_fd;                   /* nxwd's life locks; -1: none (unsupervised) */
@@ -68,14 +68,14 @@ struct nx_instance_conf {
 	uint32_t rate_burst;           /* its bucket; 0 = a tenth of the rate (>= 1) */
 	uint32_t dlq_entries;          /* dead-letter entries per worker; 0 = none */
 	const struct nx_place_plan *plan; /* planned already (a standby nxd); NULL: plan */
-	struct nx_instance_wd wd;      /* what nxwd said; not a setting of nx_instance_conf_set */
-	/* [pipeline.NAME] sections (nx_instance_conf_pipeline) */
+	struct nx_instance_wd wd;      /* what nxwd said; not a setting of nx__instance_conf_set */
+	/* [pipeline.NAME] sections (nx__instance_conf_pipeline) */
 	struct nx_pipe_spec *specs;
 	unsigned nspecs;
 };
 
 /** Defaults: auto workers, spin, 64 channels, 256-slot rings, 1 MiB arena, 64 KiB payload. */
-void nx_instance_conf_default(struct nx_instance_conf *c);
+void nx__instance_conf_default(struct nx_instance_conf *c);
 
 /**
  * Set one setting by name, as given on the command line or in the
@@ -86,24 +86,24 @@ void nx_instance_conf_default(struct nx_instance_conf *c);
  * ('-' and '_' are the same). Sizes take k/m/g suffixes.
  * @return 0, or NX_EINVAL naming the key and what was wrong
  */
-int nx_instance_conf_set(struct nx_instance_conf *c, const char *key, const char *value);
+int nx__instance_conf_set(struct nx_instance_conf *c, const char *key, const char *value);
 
 /**
  * The placement an instance with these settings would get (nxd
  * --print-placement). @return 0 or the planner's error (message set)
  */
-int nx_instance_conf_plan(const struct nx_instance_conf *c, struct nx_place_plan *plan);
+int nx__instance_conf_plan(const struct nx_instance_conf *c, struct nx_place_plan *plan);
 
 /**
  * Add one key of a [pipeline.NAME] section to the settings.
  * @return 0 or NX_EINVAL naming the pipeline and key, NX_ENOMEM
  */
-int nx_instance_conf_pipeline(struct nx_instance_conf *c, const char *name, const char *key,
+int nx__instance_conf_pipeline(struct nx_instance_conf *c, const char *name, const char *key,
 			      const char *value);
 /** Check every pipeline section (after the last key). @return 0 or NX_EINVAL */
-int nx_instance_conf_finish(struct nx_instance_conf *c);
+int nx__instance_conf_finish(struct nx_instance_conf *c);
 /** Free what the settings hold (the pipeline sections). */
-void nx_instance_conf_release(struct nx_instance_conf *c);
+void nx__instance_conf_release(struct nx_instance_conf *c);
 
 struct nx_instance;
 
@@ -114,7 +114,7 @@ struct nx_instance;
  * @return 0, NX_EBUSY (already served), NX_EINVAL (bad configuration,
  *   impossible placement), NX_EPERM, NX_ENOMEM, NX_EIO; nx__errmsg() says why
  */
-int nx_instance_create(struct nx_instance **out, const struct nx_instance_conf *conf);
+int nx__instance_create(struct nx_instance **out, const struct nx_instance_conf *conf);
 
 /**
  * Add (or replace) a pipeline given as the body of a [pipeline.NAME]
@@ -124,36 +124,36 @@ int nx_instance_create(struct nx_instance **out, const struct nx_instance_conf *
  * @return the pipeline's id, or NX_EINVAL (bad spec), NX_ENOENT (unknown
  *   stage or plugin), NX_ENOSPC (a table full), or the failing init's code
  */
-int nx_instance_add_pipeline_text(struct nx_instance *inst, const char *name, const char *text);
+int nx__instance_add_pipeline_text(struct nx_instance *inst, const char *name, const char *text);
 
 /**
  * Make a stage the process links in resolvable by name, as a built-in is
  * (tests, programs embedding the core). Before any pipeline uses it.
  * @return 0, NX_EINVAL (malformed, or the name is taken), NX_ENOSPC
  */
-int nx_stage_register(const struct nx_stage_ops *ops);
+int nx__stage_register(const struct nx_stage_ops *ops);
 
 /** The placement the instance runs with. */
-const struct nx_place_plan *nx_instance_plan(const struct nx_instance *inst);
+const struct nx_place_plan *nx__instance_plan(const struct nx_instance *inst);
 
 /** This instance's generation (bumped on every re-attach). */
-uint64_t nx_instance_generation(const struct nx_instance *inst);
+uint64_t nx__instance_generation(const struct nx_instance *inst);
 
 /**
  * Run the control loop on the calling thread (pinned to the control CPU)
- * until SIGTERM/SIGINT or nx_instance_stop(). Then stop taking requests,
+ * until SIGTERM/SIGINT or nx__instance_stop(). Then stop taking requests,
  * let the workers answer what they took, and return.
  * @return 0, or NX_EIO when the event loop failed
  */
-int nx_instance_run(struct nx_instance *inst, bool handle_signals);
+int nx__instance_run(struct nx_instance *inst, bool handle_signals);
 
 /** Ask a running instance to stop (any thread, async-signal-safe). */
-void nx_instance_stop(struct nx_instance *inst);
+void nx__instance_stop(struct nx_instance *inst);
 
 /** Join workers, unmap channels, remove the segments unless conf.keep. */
-void nx_instance_destroy(struct nx_instance *inst);
+void nx__instance_destroy(struct nx_instance *inst);
 
 /** Health segment name of an instance, for messages and tests. */
-void nx_instance_health_name(char *buf, size_t len, const char *instance);
+void nx__instance_health_name(char *buf, size_t len, const char *instance);
 
 #endif /* NX_NXD_H */

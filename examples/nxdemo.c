@@ -17,7 +17,7 @@
 #include "core/datapath/hist.h"
 #include "platform/base/rand.h"
 
-uint32_t nx_crc32c(uint32_t crc, const void *buf, size_t len);
+uint32_t nx__crc32c(uint32_t crc, const void *buf, size_t len);
 
 struct inflight {
 	uint64_t t_submit;
@@ -114,7 +114,7 @@ main(int argc, char **argv)
 	h = malloc(sizeof *h);
 	if (fl == NULL || h == NULL)
 		return 1;
-	nx_hist_init(h);
+	nx__hist_init(h);
 	nx__rand_seed(&rng, 2463534242u); /* the same mix of requests every run */
 	printf("nxdemo: attached to '%s' (generation %llu), %u requests in flight, %u s\n",
 	       instance, (unsigned long long)nx_generation(c), window, seconds);
@@ -155,7 +155,7 @@ main(int argc, char **argv)
 		for (i = 0; i < (unsigned)rc; i++, done++) {
 			struct inflight *f = &fl[comps[i].user_data % window];
 
-			nx_hist_record(h, now - f->t_submit);
+			nx__hist_record(h, now - f->t_submit);
 			if (comps[i].status < 0) {
 				errs[-comps[i].status & 31]++;
 				if (f->kind != 3)
@@ -163,7 +163,7 @@ main(int argc, char **argv)
 				continue;
 			}
 			if (f->kind == 1) {
-				uint32_t crc = nx_crc32c(0, f->in, f->len);
+				uint32_t crc = nx__crc32c(0, f->in, f->len);
 
 				if (comps[i].out_len != 4 || memcmp(f->out, &crc, 4) != 0)
 					wrong++;
@@ -195,10 +195,10 @@ main(int argc, char **argv)
 			       (unsigned long long)errs[i], nx_strerror(-(int)i));
 	printf("  latency (submit to answer, %u in flight): min %llu ns, p50 %llu, p90 %llu, "
 	       "p99 %llu, p99.9 %llu, max %llu\n", window,
-	       (unsigned long long)nx_hist_percentile(h, 0), (unsigned long long)nx_hist_percentile(h, 50),
-	       (unsigned long long)nx_hist_percentile(h, 90), (unsigned long long)nx_hist_percentile(h, 99),
-	       (unsigned long long)nx_hist_percentile(h, 99.9),
-	       (unsigned long long)nx_hist_percentile(h, 100));
+	       (unsigned long long)nx__hist_percentile(h, 0), (unsigned long long)nx__hist_percentile(h, 50),
+	       (unsigned long long)nx__hist_percentile(h, 90), (unsigned long long)nx__hist_percentile(h, 99),
+	       (unsigned long long)nx__hist_percentile(h, 99.9),
+	       (unsigned long long)nx__hist_percentile(h, 100));
 	nx_close(c);
 	free(fl);
 	free(h);

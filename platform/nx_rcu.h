@@ -4,12 +4,12 @@
  * nexus uses liburcu's QSBR flavour: readers (workers) pay nothing on the
  * read side; each marks a quiescent state once per poll loop and goes
  * offline while it sleeps. Writers (the control thread) publish with
- * nx_rcu_assign() and free the old version after nx_rcu_synchronize().
+ * nx_rcu_assign() and free the old version after nx__rcu_synchronize().
  *
- *   worker loop:  set = nx_rcu_deref(w->chans); ...; nx_rcu_quiescent();
- *   control:      nx_rcu_assign(w->chans, new); nx_rcu_synchronize(); free(old);
+ *   worker loop:  set = nx_rcu_deref(w->chans); ...; nx__rcu_quiescent();
+ *   control:      nx_rcu_assign(w->chans, new); nx__rcu_synchronize(); free(old);
  *
- * Only readers registered with nx_rcu_register() are waited for.
+ * Only readers registered with nx__rcu_register() are waited for.
  */
 #ifndef NX_RCU_H
 #define NX_RCU_H
@@ -17,10 +17,10 @@
 #include "nx_platform.h"
 
 /** Register the calling thread as an RCU reader (it starts online). */
-void nx_rcu_register(void);
-void nx_rcu_unregister(void);
+void nx__rcu_register(void);
+void nx__rcu_unregister(void);
 /** Wait until every registered reader has passed a quiescent state. */
-void nx_rcu_synchronize(void);
+void nx__rcu_synchronize(void);
 
 #if defined(__linux__)
 #include "linux/nx_rcu_linux.h"

@@ -46,7 +46,7 @@ nx__ctl_read_reply(int fd, struct nx_ctl_msg *m, int *chan_fd, uint64_t timeout_
 		int code = m->status < 0 && m->status >= NX_ERRNO_MIN ? m->status : NX_EPROTO;
 
 		if (chan_fd != NULL && *chan_fd >= 0) {
-			nx_fd_close(*chan_fd);
+			nx__fd_close(*chan_fd);
 			*chan_fd = -1;
 		}
 		return nx__err(code, "%s", m->text);
@@ -63,7 +63,7 @@ nx__ctl_connect_verified(const char *instance, const struct nx_health_view *hv)
 	int64_t owner;
 	int fd, rc;
 
-	fd = nx_ctl_connect(instance);
+	fd = nx__ctl_connect(instance);
 	if (fd < 0) {
 		if (fd == NX_ENOINST && hv != NULL && hv->hdr != NULL)
 			return nx__err(NX_ENOINST, "instance '%s' is not running: nxd pid %d "
@@ -71,16 +71,16 @@ nx__ctl_connect_verified(const char *instance, const struct nx_health_view *hv)
 				       (unsigned long long)nx__load64(&hv->hdr->generation));
 		return fd;
 	}
-	/* The listener (trusted by nx_ctl_connect) must own the instance's
+	/* The listener (trusted by nx__ctl_connect) must own the instance's
 	 * health segment too: one another uid planted is not the instance's. */
-	rc = nx_ctl_peer_cred(fd, &cred);
-	owner = hv != NULL ? nx_shm_owner(hv->fd) : -1;
+	rc = nx__ctl_peer_cred(fd, &cred);
+	owner = hv != NULL ? nx__shm_owner(hv->fd) : -1;
 	if (rc == 0 && (owner < 0 || cred.uid != (uint64_t)owner))
 		rc = nx__err(NX_EPERM, "nxd of instance '%s' runs as uid %u but its health "
 			     "segment belongs to uid %lld: refusing to talk to it", instance,
 			     cred.uid, (long long)owner);
 	if (rc < 0) {
-		nx_fd_close(fd);
+		nx__fd_close(fd);
 		return rc;
 	}
 	return fd;

@@ -75,9 +75,9 @@ nx__chan_view_setup(struct nx_chan_view *v)
 	v->req_ext = v->base + g->req_ext_off;
 	v->resp_ext = v->base + g->resp_ext_off;
 	v->arena = v->base + g->arena_off;
-	rc = nx_shm_overlay_private(v->base + g->req_ctl_off + NX_RING_GEOM_OFF);
+	rc = nx__shm_overlay_private(v->base + g->req_ctl_off + NX_RING_GEOM_OFF);
 	if (rc == 0)
-		rc = nx_shm_overlay_private(v->base + g->resp_ctl_off + NX_RING_GEOM_OFF);
+		rc = nx__shm_overlay_private(v->base + g->resp_ctl_off + NX_RING_GEOM_OFF);
 	if (rc < 0)
 		return rc;
 	v->req->size = g->ring_size;
@@ -98,14 +98,14 @@ nx__chan_map(struct nx_chan_view *v, int fd)
 
 	memset(v, 0, sizeof *v);
 	v->fd = -1;
-	if (!nx_shm_is_sealed(fd))
+	if (!nx__shm_is_sealed(fd))
 		return nx__err(NX_EPROTO, "channel segment is not sealed against resizing");
-	size = nx_shm_size(fd);
+	size = nx__shm_size(fd);
 	if (size < 0)
 		return (int)size;
 	if ((uint64_t)size < sizeof h)
 		return nx__err(NX_EPROTO, "channel segment of %lld bytes is too small", (long long)size);
-	rc = nx_shm_map(&base, fd, (size_t)size, true);
+	rc = nx__shm_map(&base, fd, (size_t)size, true);
 	if (rc < 0)
 		return rc;
 	/* Copy the header once; check the copy. */
@@ -124,9 +124,9 @@ nx__chan_map(struct nx_chan_view *v, int fd)
 			     (unsigned long long)h.layout_bytes, (long long)size);
 		goto err_unmap;
 	}
-	if (h.page_bytes != nx_page_size()) {
+	if (h.page_bytes != nx__page_size()) {
 		rc = nx__err(NX_EPROTO, "channel laid out for %u-byte pages, this system has %zu",
-			     h.page_bytes, nx_page_size());
+			     h.page_bytes, nx__page_size());
 		goto err_unmap;
 	}
 	rc = nx__chan_geom(&g, h.page_bytes, h.ring_size, h.arena_bytes, h.max_payload);
@@ -150,7 +150,7 @@ nx__chan_map(struct nx_chan_view *v, int fd)
 	return 0;
 
 err_unmap:
-	nx_shm_unmap(base, (size_t)size);
+	nx__shm_unmap(base, (size_t)size);
 	v->base = NULL;
 	return rc;
 }
@@ -159,8 +159,8 @@ void
 nx__chan_unmap(struct nx_chan_view *v)
 {
 	if (v->base != NULL)
-		nx_shm_unmap(v->base, v->g.layout_bytes);
-	nx_fd_close(v->fd);
+		nx__shm_unmap(v->base, v->g.layout_bytes);
+	nx__fd_close(v->fd);
 	v->base = NULL;
 	v->fd = -1;
 }

@@ -87,7 +87,7 @@ struct nx_client {
 uint64_t
 nx_now_ns(void)
 {
-	return nx_clock_ns();
+	return nx__clock_ns();
 }
 
 const char *
@@ -138,8 +138,8 @@ attach_channel(struct nx_client *c, uint32_t abi)
 	}
 	if (rc < 0) {
 		if (c->v.base == NULL)
-			nx_fd_close(chan_fd);
-		nx_fd_close(fd);
+			nx__fd_close(chan_fd);
+		nx__fd_close(fd);
 		return rc;
 	}
 	c->ctl_fd = fd;
@@ -217,7 +217,7 @@ nx_close(struct nx_client *c)
 {
 	if (c == NULL)
 		return NX_EINVAL;
-	nx_fd_close(c->ctl_fd);
+	nx__fd_close(c->ctl_fd);
 	nx__chan_unmap(&c->v);
 	nx__health_unmap(&c->hv);
 	nx__mem_free(c->slots);
@@ -307,7 +307,7 @@ ring_doorbell(struct nx_client *c)
 	ck_pr_fence_store_load(); /* pairs with the fence in worker_sleep() */
 	if (nx__load32(&c->hw->sleeping) != 0) {
 		nx__store32(&h->doorbell, nx__load32(&h->doorbell) + 1);
-		nx_futex_wake(&h->doorbell, 1, true);
+		nx__futex_wake(&h->doorbell, 1, true);
 	}
 }
 
@@ -586,7 +586,7 @@ client_sleep(struct nx_client *c, uint64_t max_ns)
 	nx__store32(&h->client_waiting, 1);
 	ck_pr_fence_store_load(); /* pairs with the fence in wake_client() (worker) */
 	if (nx__ring_pending(c->v.resp) == 0)
-		nx_futex_wait(&h->resp_bell, bell, max_ns < 100000000 ? max_ns : 100000000, true);
+		nx__futex_wait(&h->resp_bell, bell, max_ns < 100000000 ? max_ns : 100000000, true);
 	nx__store32(&h->client_waiting, 0);
 }
 
@@ -608,10 +608,10 @@ wait_some(struct nx_client *c, struct nx_completion *comps, unsigned max, uint64
 		if (timeout_ns == 0)
 			return NX_ETIMEDOUT;
 		if ((spins & 255) != 0) {
-			nx_cpu_relax();
+			nx__cpu_relax();
 			continue;
 		}
-		now = nx_clock_ns();
+		now = nx__clock_ns();
 		if (start == 0)
 			start = now;
 		else if (now - start >= timeout_ns)
@@ -680,7 +680,7 @@ nx_call_retry(struct nx_client *c, uint16_t pipeline, const void *in, uint32_t i
 	rp->tried = 0;
 	rp->first_error = 0;
 	if (c->rng.s == 0)
-		nx__rand_seed(&c->rng, nx_random_seed());
+		nx__rand_seed(&c->rng, nx__random_seed());
 	for (;;) {
 		rc = submit_one(c, &r);
 		if (rc == 0) {
@@ -702,11 +702,11 @@ nx_call_retry(struct nx_client *c, uint16_t pipeline, const void *in, uint32_t i
 				*out_len = comp.out_len;
 			return 0;
 		}
-		delay = nx__retry_next(rp, rc, rp->tried, nx_clock_ns(), nx__rand_next(&c->rng));
+		delay = nx__retry_next(rp, rc, rp->tried, nx__clock_ns(), nx__rand_next(&c->rng));
 		if (delay == NX_RETRY_STOP)
 			return rc;
 		if (delay != 0)
-			nx_sleep_ns(delay);
+			nx__sleep_ns(delay);
 	}
 }
 
@@ -733,13 +733,13 @@ reclaim(struct nx_client *c)
 	if (rc == 0)
 		rc = nx__ctl_read_reply(fd, &m, NULL, 2000000000ull);
 	if (rc == 0) {
-		nx_fd_close(c->ctl_fd);
+		nx__fd_close(c->ctl_fd);
 		c->ctl_fd = fd;
 		c->generation = m.generation;
 		bind_worker(c);
 		return 0;
 	}
-	nx_fd_close(fd);
+	nx__fd_close(fd);
 	if (rc == NX_ETIMEDOUT || rc == NX_ECLOSED || rc == NX_EIO)
 		return rc; /* the new nxd is not ready: try again later */
 	c->state = CLIENT_LOST;
@@ -751,7 +751,7 @@ reattach(struct nx_client *c)
 {
 	uint32_t ring = c->v.g.ring_size;
 
-	nx_fd_close(c->ctl_fd);
+	nx__fd_close(c->ctl_fd);
 	c->ctl_fd = -1;
 	nx__chan_unmap(&c->v);
 	if (attach_channel(c, NX_CTL_VERSION) < 0 || c->v.g.ring_size != ring) {

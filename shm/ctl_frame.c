@@ -9,19 +9,19 @@
 int
 nx__ctl_send_msg(int fd, const struct nx_ctl_msg *m, int chan_fd)
 {
-	return nx_ctl_send(fd, m, sizeof *m, chan_fd);
+	return nx__ctl_send(fd, m, sizeof *m, chan_fd);
 }
 
 int
 nx__ctl_recv_msg(int fd, struct nx_ctl_msg *m, int *recv_fd, uint64_t timeout_ns)
 {
-	int n = nx_ctl_recv(fd, m, sizeof *m, recv_fd, timeout_ns);
+	int n = nx__ctl_recv(fd, m, sizeof *m, recv_fd, timeout_ns);
 
 	if (n < 0)
 		return n;
 	if ((size_t)n != sizeof *m || m->type < NX_CTL_ATTACH || m->type > NX_CTL_ERROR) {
 		if (recv_fd != NULL && *recv_fd >= 0) {
-			nx_fd_close(*recv_fd);
+			nx__fd_close(*recv_fd);
 			*recv_fd = -1;
 		}
 		return nx__err(NX_EPROTO, "malformed control message (%d bytes)", n);

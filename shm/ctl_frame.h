@@ -8,7 +8,7 @@
 
 #include "shm_internal.h"
 
-/** Send one message, with chan_fd attached when >= 0. @return 0 or nx_ctl_send's error */
+/** Send one message, with chan_fd attached when >= 0. @return 0 or nx__ctl_send's error */
 int nx__ctl_send_msg(int fd, const struct nx_ctl_msg *m, int chan_fd);
 /** Receive one message and check its size and type. @return 0 or NX_E* */
 int nx__ctl_recv_msg(int fd, struct nx_ctl_msg *m, int *recv_fd, uint64_t timeout_ns);

@@ -104,7 +104,7 @@ nx__health_map_ro(struct nx_health_view *hv, const char *instance)
 	if (rc < 0)
 		return rc;
 	nx__health_name(name, sizeof name, instance);
-	fd = nx_shm_open(name, false);
+	fd = nx__shm_open(name, false);
 	if (fd == NX_ENOENT)
 		return nx__err(NX_ENOINST, "instance '%s' is not running (no segment /dev/shm%s)",
 			       instance, name);
@@ -112,22 +112,22 @@ nx__health_map_ro(struct nx_health_view *hv, const char *instance)
 		return fd;
 	/* anyone may create a name in /dev/shm: a segment is the instance's
 	 * only if a uid this process trusts to be nxd made it */
-	owner = nx_shm_owner(fd);
-	if (owner < 0 || !nx_uid_trusted((uint32_t)owner)) {
-		nx_fd_close(fd);
+	owner = nx__shm_owner(fd);
+	if (owner < 0 || !nx__uid_trusted((uint32_t)owner)) {
+		nx__fd_close(fd);
 		return nx__err(NX_EPERM, "health segment /dev/shm%s belongs to uid %lld, which this "
 			       "process does not trust to be nxd (root, its own uid, NX_TRUST_UID): "
 			       "refusing it", name, (long long)owner);
 	}
-	size = nx_shm_size(fd);
+	size = nx__shm_size(fd);
 	if (size < (int64_t)sizeof(struct nx_health_hdr)) {
-		nx_fd_close(fd);
+		nx__fd_close(fd);
 		return nx__err(NX_EPROTO, "health segment %s is %lld bytes: not written yet or damaged",
 			       name, (long long)size);
 	}
-	rc = nx_shm_map((void **)&hv->base, fd, (size_t)size, false);
+	rc = nx__shm_map((void **)&hv->base, fd, (size_t)size, false);
 	if (rc < 0) {
-		nx_fd_close(fd);
+		nx__fd_close(fd);
 		return rc;
 	}
 	hv->len = (size_t)size;
@@ -144,8 +144,8 @@ void
 nx__health_unmap(struct nx_health_view *hv)
 {
 	if (hv->base != NULL)
-		nx_shm_unmap(hv->base, hv->len);
-	nx_fd_close(hv->fd);
+		nx__shm_unmap(hv->base, hv->len);
+	nx__fd_close(hv->fd);
 	hv->base = NULL;
 	hv->fd = -1;
 }

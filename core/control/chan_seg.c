@@ -13,12 +13,12 @@ nx__chan_create(struct nx_chan_view *v, const struct nx_chan_geom *g, uint32_t c
 
 	memset(v, 0, sizeof *v);
 	v->fd = -1;
-	fd = nx_shm_create_anon("nx-channel", g->layout_bytes);
+	fd = nx__shm_create_anon("nx-channel", g->layout_bytes);
 	if (fd < 0)
 		return fd;
-	rc = nx_shm_map((void **)&v->base, fd, g->layout_bytes, true);
+	rc = nx__shm_map((void **)&v->base, fd, g->layout_bytes, true);
 	if (rc < 0) {
-		nx_fd_close(fd);
+		nx__fd_close(fd);
 		return rc;
 	}
 	v->fd = fd;

@@ -34,7 +34,7 @@ nx__chantab_reclaim(struct nx_instance *inst, bool passed_only)
 			struct nx_wchan *ch = r->release;
 
 			if (!inst->conf.quiet)
-				nx_log(NX_LOG_INFO, "channel %u (pid %d) detached: %s; %llu requests "
+				nx__log(NX_LOG_INFO, "channel %u (pid %d) detached: %s; %llu requests "
 				       "answered", ch->id, ch->pid, ch->detach_why,
 				       (unsigned long long)ch->answered);
 			nx__chan_release(inst, ch);
@@ -117,7 +117,7 @@ nx__chantab_quota(const struct nx_instance *inst, const struct nx_peer_cred *c)
 {
 	unsigned i, by_uid = 0, by_pid = 0;
 
-	if (c->uid == nx_process_uid())
+	if (c->uid == nx__process_uid())
 		return 0;
 	for (i = 0; i < inst->conf.max_channels; i++) {
 		const struct nx_wchan *ch = &inst->chans[i];
@@ -156,8 +156,8 @@ nx__chan_record(struct nx_instance *inst, struct nx_wchan *ch, const struct nx_p
 	hc->worker = ch->worker;
 	hc->pid = cred->pid;
 	hc->uid = cred->uid;
-	hc->pid_start = nx_process_start_time(cred->pid);
-	hc->attach_ns = nx_clock_ns();
+	hc->pid_start = nx__process_start_time(cred->pid);
+	hc->attach_ns = nx__clock_ns();
 	hc->ring_size = inst->cgeom.ring_size;
 	hc->arena_bytes = inst->cgeom.arena_bytes;
 	hc->wait_mode = wait_mode;
@@ -171,8 +171,8 @@ nx__chan_release(struct nx_instance *inst, struct nx_wchan *ch)
 	struct nx_health_chan *hc = ch->hc;
 
 	if (ch->ctl_fd >= 0) {
-		nx_evloop_del(inst->ev, ch->ctl_fd);
-		nx_fd_close(ch->ctl_fd);
+		nx__evloop_del(inst->ev, ch->ctl_fd);
+		nx__fd_close(ch->ctl_fd);
 		ch->ctl_fd = -1;
 	}
 	nx__chan_unmap(&ch->v);
@@ -229,8 +229,8 @@ nx__chan_detach(struct nx_instance *inst, struct nx_wchan *ch, const char *why)
 		return;
 	/* The client is gone: nothing more to hear from its socket. */
 	if (ch->ctl_fd >= 0) {
-		nx_evloop_del(inst->ev, ch->ctl_fd);
-		nx_fd_close(ch->ctl_fd);
+		nx__evloop_del(inst->ev, ch->ctl_fd);
+		nx__fd_close(ch->ctl_fd);
 		ch->ctl_fd = -1;
 	}
 	ch->detach_why = why; /* said at the release: the worker writes ch->answered till then */
@@ -239,7 +239,7 @@ nx__chan_detach(struct nx_instance *inst, struct nx_wchan *ch, const char *why)
 		/* no room (or memory) for the change now: the worker keeps
 		 * serving it, and it is retried when a grace period passes */
 		if (!ch->detach_pending)
-			nx_log(NX_LOG_WARN, "channel %u: detach deferred: %s", ch->id, nx__errmsg());
+			nx__log(NX_LOG_WARN, "channel %u: detach deferred: %s", ch->id, nx__errmsg());
 		ch->detach_pending = true;
 		return;
 	}
@@ -269,8 +269,8 @@ nx__chantab_sweep_orphans(struct nx_instance *inst)
 		struct nx_health_chan *hc = &inst->hv.chans[i];
 
 		if (hc->state == NX_CHAN_ORPHANED &&
-		    (!nx_process_alive(hc->pid) || nx_process_start_time(hc->pid) != hc->pid_start)) {
-			nx_log(NX_LOG_INFO, "channel %u: client pid %d is gone; freed", i, hc->pid);
+		    (!nx__process_alive(hc->pid) || nx__process_start_time(hc->pid) != hc->pid_start)) {
+			nx__log(NX_LOG_INFO, "channel %u: client pid %d is gone; freed", i, hc->pid);
 			nx__chan_release(inst, &inst->chans[i]);
 		}
 	}
@@ -288,7 +288,7 @@ orphan_channels(struct nx_instance *inst)
 
 		if (hc->state == NX_CHAN_FREE)
 			continue;
-		if (!nx_process_alive(hc->pid) || nx_process_start_time(hc->pid) != hc->pid_start) {
+		if (!nx__process_alive(hc->pid) || nx__process_start_time(hc->pid) != hc->pid_start) {
 			nx__chan_release(inst, &inst->chans[i]);
 			continue;
 		}
@@ -296,7 +296,7 @@ orphan_channels(struct nx_instance *inst)
 		n++;
 	}
 	if (n != 0)
-		nx_log(NX_LOG_INFO, "%u channels wait for their clients to reclaim them", n);
+		nx__log(NX_LOG_INFO, "%u channels wait for their clients to reclaim them", n);
 }
 
 int
@@ -332,7 +332,7 @@ nx__chantab_destroy(struct nx_instance *inst)
 	for (i = 0; i < inst->conf.max_channels; i++) {
 		struct nx_wchan *ch = &inst->chans[i];
 
-		nx_fd_close(ch->ctl_fd);
+		nx__fd_close(ch->ctl_fd);
 		nx__chan_unmap(&ch->v);
 	}
 	nx__mem_free(inst->chans);

@@ -110,7 +110,7 @@ entry_json(struct nx_instance *inst, uint32_t ring, const struct nx_dlq_entry *e
 static int
 dlq_list(struct nx_instance *inst, int argc, char **argv, bool json, struct nx_buf *out)
 {
-	uint64_t now = nx_clock_ns(), held = 0, written = 0, dropped = 0, corrupt = 0;
+	uint64_t now = nx__clock_ns(), held = 0, written = 0, dropped = 0, corrupt = 0;
 	uint32_t r;
 	struct nx_json j;
 
@@ -228,13 +228,13 @@ dlq_show(struct nx_instance *inst, int argc, char **argv, bool json, struct nx_b
 
 		nx__json_init(&j, out);
 		nx__json_obj_open(&j);
-		entry_json(inst, r, &e, nx_clock_ns(), &j);
+		entry_json(inst, r, &e, nx__clock_ns(), &j);
 		nx__json_kstr(&j, "payload_hex", hex_str(payload, e.payload, keep));
 		nx__json_obj_close(&j);
 		nx__buf_put(out, "\n", 1);
 	} else {
 		nx__buf_printf(out, "%-10s", id);
-		entry_text(inst, &e, nx_clock_ns(), out);
+		entry_text(inst, &e, nx__clock_ns(), out);
 		nx__buf_printf(out, "reason: %s\npayload (%u bytes%s): ", nx_strerror(e.status), e.len,
 			       keep < e.len ? ", first 512 shown" : "");
 		hex(out, e.payload, keep);

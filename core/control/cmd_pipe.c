@@ -273,7 +273,7 @@ cmd_swap_pipeline(struct nx_instance *inst, int argc, char **argv, bool json,
 	if (rc == 0)
 		rc = nx__spec_init(c.spec, name);
 	if (rc == 0)
-		rc = nx_conf_parse(file, NX_FILE_TRUSTED, on_section, &c);
+		rc = nx__conf_parse(file, NX_FILE_TRUSTED, on_section, &c);
 	if (rc == 0 && !c.seen)
 		rc = nx__err(NX_ENOENT, "%s has no [pipeline.%s] section", file, name);
 	if (rc == 0)

@@ -40,8 +40,8 @@ static void
 peer_drop(struct nx_instance *inst, struct nx_peer *p)
 {
 	reply_forget(inst, p);
-	nx_evloop_del(inst->ev, p->fd);
-	nx_fd_close(p->fd);
+	nx__evloop_del(inst->ev, p->fd);
+	nx__fd_close(p->fd);
 	p->fd = -1;
 }
 
@@ -58,10 +58,10 @@ enum peer_role { ROLE_NONE, ROLE_CLIENT, ROLE_ADMIN };
 static enum peer_role
 peer_role(const struct nx_instance *inst, int fd, const struct nx_peer_cred *c)
 {
-	if (c->uid == nx_process_uid() ||
-	    (inst->conf.admin_gid >= 0 && nx_ctl_peer_in_group(fd, c, (uint32_t)inst->conf.admin_gid)))
+	if (c->uid == nx__process_uid() ||
+	    (inst->conf.admin_gid >= 0 && nx__ctl_peer_in_group(fd, c, (uint32_t)inst->conf.admin_gid)))
 		return ROLE_ADMIN;
-	if (inst->conf.allow_gid >= 0 && nx_ctl_peer_in_group(fd, c, (uint32_t)inst->conf.allow_gid))
+	if (inst->conf.allow_gid >= 0 && nx__ctl_peer_in_group(fd, c, (uint32_t)inst->conf.allow_gid))
 		return ROLE_CLIENT;
 	return ROLE_NONE;
 }
@@ -77,7 +77,7 @@ pending_quota(const struct nx_instance *inst, const struct nx_peer_cred *c)
 {
 	unsigned i, n = 0;
 
-	if (c->uid == nx_process_uid())
+	if (c->uid == nx__process_uid())
 		return 0;
 	for (i = 0; i < NX_MAX_PEERS; i++)
 		n += inst->peers[i].fd >= 0 && inst->peers[i].cred.uid == c->uid;
@@ -97,45 +97,45 @@ on_listen(struct nx_instance *inst)
 		unsigned i;
 		int fd;
 
-		fd = nx_ctl_accept(inst->lfd, &cred);
+		fd = nx__ctl_accept(inst->lfd, &cred);
 		if (fd == NX_EAGAIN)
 			return;
 		if (fd < 0) {
 			/* out of descriptors, say: the connection stays queued and
 			 * the socket readable, so stop watching it (no busy loop)
 			 * and look again at the next sweep */
-			nx_log(NX_LOG_WARN, "accept: %s: not listening for a second", nx__errmsg());
-			nx_evloop_del(inst->ev, inst->lfd);
+			nx__log(NX_LOG_WARN, "accept: %s: not listening for a second", nx__errmsg());
+			nx__evloop_del(inst->ev, inst->lfd);
 			inst->listen_paused = true;
 			return;
 		}
 		role = peer_role(inst, fd, &cred);
 		if (role == ROLE_NONE) {
-			nx_log(NX_LOG_WARN, "refused pid %d: uid %u not allowed", cred.pid, cred.uid);
+			nx__log(NX_LOG_WARN, "refused pid %d: uid %u not allowed", cred.pid, cred.uid);
 			nx__ctl_reply_error(fd, NX_EPERM,
 					    "uid %u may not attach to instance '%s' (nxd runs as uid %u%s)",
-					    cred.uid, inst->conf.instance, nx_process_uid(),
+					    cred.uid, inst->conf.instance, nx__process_uid(),
 					    inst->conf.allow_gid >= 0 || inst->conf.admin_gid >= 0
 						    ? ", or its allowed or admin group" : "");
-			nx_fd_close(fd);
+			nx__fd_close(fd);
 			continue;
 		}
 		if (pending_quota(inst, &cred) < 0) {
 			nx__ctl_reply_error(fd, NX_EQUOTA, "%s", nx__errmsg());
-			nx_fd_close(fd);
+			nx__fd_close(fd);
 			continue;
 		}
 		for (i = 0; i < NX_MAX_PEERS && inst->peers[i].fd >= 0; i++)
 			;
-		if (i == NX_MAX_PEERS || nx_evloop_add(inst->ev, fd, KEY(KEY_PEER, i)) < 0) {
+		if (i == NX_MAX_PEERS || nx__evloop_add(inst->ev, fd, KEY(KEY_PEER, i)) < 0) {
 			nx__ctl_reply_error(fd, NX_EBUSY, "too many connections pending; retry");
-			nx_fd_close(fd);
+			nx__fd_close(fd);
 			continue;
 		}
 		inst->peers[i].fd = fd;
 		inst->peers[i].cred = cred;
 		inst->peers[i].admin = role == ROLE_ADMIN;
-		inst->peers[i].since_ns = nx_clock_ns();
+		inst->peers[i].since_ns = nx__clock_ns();
 	}
 }
 
@@ -149,11 +149,11 @@ chan_serve(struct nx_instance *inst, struct nx_wchan *ch, struct nx_peer *p)
 	rc = nx__chan_serve(inst, ch);
 	if (rc < 0)
 		return rc;
-	nx_evloop_del(inst->ev, p->fd);
+	nx__evloop_del(inst->ev, p->fd);
 	ch->ctl_fd = p->fd;
 	p->fd = -1;
-	if (nx_evloop_add(inst->ev, ch->ctl_fd, KEY(KEY_CHAN, ch->id)) < 0) {
-		nx_log(NX_LOG_ERR, "channel %u: cannot watch its client: %s", ch->id, nx__errmsg());
+	if (nx__evloop_add(inst->ev, ch->ctl_fd, KEY(KEY_CHAN, ch->id)) < 0) {
+		nx__log(NX_LOG_ERR, "channel %u: cannot watch its client: %s", ch->id, nx__errmsg());
 		return NX_EIO;
 	}
 	return 0;
@@ -207,7 +207,7 @@ peer_attach(struct nx_instance *inst, struct nx_peer *p, const struct nx_ctl_msg
 		goto drop;
 	}
 	if (inst->conf.mlock)
-		nx_mem_prefault(ch->v.base, ch->v.g.layout_bytes, true);
+		nx__mem_prefault(ch->v.base, ch->v.g.layout_bytes, true);
 	ch->in_use = true;
 	ch->sleep_client = m->wait_mode == NX_WAIT_SLEEP;
 	ch->pid = p->cred.pid;
@@ -220,7 +220,7 @@ peer_attach(struct nx_instance *inst, struct nx_peer *p, const struct nx_ctl_msg
 	rc = nx__ctl_reply_ok(p->fd, (uint32_t)id, inst->generation, ch->v.fd);
 	/* handed over: nxd keeps the mapping, not the descriptor (no other
 	 * process can be given it, and a restart gets it back from the client) */
-	nx_fd_close(ch->v.fd);
+	nx__fd_close(ch->v.fd);
 	ch->v.fd = -1;
 	if (rc == 0)
 		rc = chan_serve(inst, ch, p);
@@ -231,7 +231,7 @@ peer_attach(struct nx_instance *inst, struct nx_peer *p, const struct nx_ctl_msg
 		return;
 	}
 	if (!inst->conf.quiet)
-		nx_log(NX_LOG_INFO, "channel %d attached: pid %d uid %u, worker %u, %s", id,
+		nx__log(NX_LOG_INFO, "channel %d attached: pid %d uid %u, worker %u, %s", id,
 		       ch->pid, p->cred.uid, ch->worker,
 		       ch->sleep_client ? "client sleeps" : "client spins");
 	return;
@@ -272,7 +272,7 @@ peer_reclaim(struct nx_instance *inst, struct nx_peer *p, const struct nx_ctl_ms
 	ch = &inst->chans[m->chan_id];
 	hc = ch->hc;
 	if (ch->in_use || hc->state != NX_CHAN_ORPHANED || hc->pid != p->cred.pid ||
-	    hc->uid != p->cred.uid || hc->pid_start != nx_process_start_time(p->cred.pid)) {
+	    hc->uid != p->cred.uid || hc->pid_start != nx__process_start_time(p->cred.pid)) {
 		nx__ctl_reply_error(p->fd, NX_ENOENT,
 				    "channel %u is not an orphan of pid %d: attach anew", m->chan_id,
 				    p->cred.pid);
@@ -293,7 +293,7 @@ peer_reclaim(struct nx_instance *inst, struct nx_peer *p, const struct nx_ctl_ms
 				    m->chan_id);
 		goto drop;
 	}
-	nx_fd_close(ch->v.fd); /* the mapping is all nxd keeps */
+	nx__fd_close(ch->v.fd); /* the mapping is all nxd keeps */
 	ch->v.fd = -1;
 	taken = ch->v.req->c_head;
 	answered = ch->v.resp->p_tail;
@@ -330,11 +330,11 @@ peer_reclaim(struct nx_instance *inst, struct nx_peer *p, const struct nx_ctl_ms
 		nx__chan_detach(inst, ch, "reclaim failed");
 		return;
 	}
-	nx_log(NX_LOG_INFO, "channel %u reclaimed by pid %d: %u in flight at the restart, %u waiting",
+	nx__log(NX_LOG_INFO, "channel %u reclaimed by pid %d: %u in flight at the restart, %u waiting",
 	       m->chan_id, ch->pid, taken - answered, submitted - taken);
 	return;
 drop:
-	nx_fd_close(fd);
+	nx__fd_close(fd);
 	peer_drop(inst, p);
 }
 
@@ -364,9 +364,9 @@ reply_flush(struct nx_instance *inst, struct nx_peer *p, uint32_t idx)
 		r->more = !last;
 		if (n != 0)
 			memcpy(r->text, b->p + p->reply_off, n);
-		rc = nx_ctl_send(p->fd, r, offsetof(struct nx_ctl_reply, text) + n, -1);
+		rc = nx__ctl_send(p->fd, r, offsetof(struct nx_ctl_reply, text) + n, -1);
 		if (rc == NX_EAGAIN) {
-			if (!p->replying && nx_evloop_mod(inst->ev, p->fd, KEY(KEY_PEER, idx),
+			if (!p->replying && nx__evloop_mod(inst->ev, p->fd, KEY(KEY_PEER, idx),
 							  NX_EV_OUT) < 0) {
 				peer_drop(inst, p);
 				return;
@@ -376,17 +376,17 @@ reply_flush(struct nx_instance *inst, struct nx_peer *p, uint32_t idx)
 		}
 		if (rc < 0) {
 			if (rc != NX_ECLOSED)
-				nx_log(NX_LOG_WARN, "nxctl (pid %d): reply not sent: %s", p->cred.pid,
+				nx__log(NX_LOG_WARN, "nxctl (pid %d): reply not sent: %s", p->cred.pid,
 				       nx__errmsg());
 			peer_drop(inst, p);
 			return;
 		}
-		p->since_ns = nx_clock_ns(); /* progress */
+		p->since_ns = nx__clock_ns(); /* progress */
 		p->reply_off += n;
 		if (last)
 			break;
 	}
-	if (p->replying && nx_evloop_mod(inst->ev, p->fd, KEY(KEY_PEER, idx), NX_EV_IN) < 0) {
+	if (p->replying && nx__evloop_mod(inst->ev, p->fd, KEY(KEY_PEER, idx), NX_EV_IN) < 0) {
 		peer_drop(inst, p);
 		return;
 	}
@@ -403,10 +403,10 @@ peer_command(struct nx_instance *inst, struct nx_peer *p, struct nx_ctl_cmd *c, 
 
 	if (!p->admin) {
 		/* refused before anything of it is read: no file opened, no plugin loaded */
-		nx_log(NX_LOG_WARN, "refused a command from pid %d: uid %u may attach, not administer",
+		nx__log(NX_LOG_WARN, "refused a command from pid %d: uid %u may attach, not administer",
 		       p->cred.pid, p->cred.uid);
 		nx__ctl_reply_error(p->fd, NX_EPERM, "control commands need the admin role (nxd's "
-				    "uid %u%s); uid %u may only attach", nx_process_uid(),
+				    "uid %u%s); uid %u may only attach", nx__process_uid(),
 				    inst->conf.admin_gid >= 0 ? " or the admin group" : "",
 				    p->cred.uid);
 		peer_drop(inst, p);
@@ -434,7 +434,7 @@ peer_command(struct nx_instance *inst, struct nx_peer *p, struct nx_ctl_cmd *c, 
 		rc = nx__err(NX_EBUSY, "%s: %zu MiB of answers wait for their readers: retry",
 			     argv[0], inst->reply_bytes >> 20);
 	if (!inst->conf.quiet || rc < 0)
-		nx_log(rc < 0 ? NX_LOG_WARN : NX_LOG_INFO, "nxctl (pid %d) %s: %s", p->cred.pid,
+		nx__log(rc < 0 ? NX_LOG_WARN : NX_LOG_INFO, "nxctl (pid %d) %s: %s", p->cred.pid,
 		       argv[0], rc < 0 ? nx__errmsg() : "done");
 	if (rc < 0) {
 		/* what was built is dropped whole: an error is never cut short */
@@ -447,7 +447,7 @@ peer_command(struct nx_instance *inst, struct nx_peer *p, struct nx_ctl_cmd *c, 
 			return;
 		}
 	}
-	p->since_ns = nx_clock_ns(); /* it may send another */
+	p->since_ns = nx__clock_ns(); /* it may send another */
 	p->reply = out;
 	p->reply_status = rc;
 	p->reply_off = 0;
@@ -461,14 +461,14 @@ on_peer(struct nx_instance *inst, struct nx_peer *p)
 	struct nx_ctl_cmd *c = inst->cmd;
 	int fd = -1, n;
 
-	n = nx_ctl_recv(p->fd, c, sizeof *c, &fd, 0);
+	n = nx__ctl_recv(p->fd, c, sizeof *c, &fd, 0);
 	if (n == NX_EAGAIN)
 		return;
 	if (n < 0 || (size_t)n < sizeof c->hdr) {
 		if (n != NX_ECLOSED)
 			nx__ctl_reply_error(p->fd, n < 0 ? n : NX_EPROTO, "%s",
 					    n < 0 ? nx__errmsg() : "message too short");
-		nx_fd_close(fd);
+		nx__fd_close(fd);
 		peer_drop(inst, p);
 		return;
 	}
@@ -476,22 +476,22 @@ on_peer(struct nx_instance *inst, struct nx_peer *p)
 	case NX_CTL_ATTACH:
 	case NX_CTL_RECLAIM:
 		if ((size_t)n != sizeof c->hdr) {
-			nx_fd_close(fd);
+			nx__fd_close(fd);
 			nx__ctl_reply_error(p->fd, NX_EPROTO, "malformed control message");
 			peer_drop(inst, p);
 		} else if (c->hdr.type == NX_CTL_ATTACH) {
-			nx_fd_close(fd);
+			nx__fd_close(fd);
 			peer_attach(inst, p, &c->hdr);
 		} else {
 			peer_reclaim(inst, p, &c->hdr, fd);
 		}
 		break;
 	case NX_CTL_COMMAND:
-		nx_fd_close(fd);
+		nx__fd_close(fd);
 		peer_command(inst, p, c, (size_t)n);
 		break;
 	default:
-		nx_fd_close(fd);
+		nx__fd_close(fd);
 		nx__ctl_reply_error(p->fd, NX_EPROTO, "unexpected message type %u", c->hdr.type);
 		peer_drop(inst, p);
 		break;
@@ -508,7 +508,7 @@ on_chan(struct nx_instance *inst, uint32_t id, uint32_t flags)
 	if (!ch->in_use)
 		return;
 	rc = nx__ctl_recv_msg(ch->ctl_fd, &m, &fd, 0);
-	nx_fd_close(fd);
+	nx__fd_close(fd);
 	if (rc == NX_EAGAIN && !(flags & NX_EV_HUP))
 		return;
 	/* Clients say nothing once attached: any message or a close ends it. */
@@ -525,14 +525,14 @@ sweep(struct nx_instance *inst, uint64_t now)
 	nx__pipetab_reclaim(inst, true);
 	nx__chantab_reclaim(inst, true);
 	nx__chantab_detach_retry(inst);
-	if (inst->listen_paused && nx_evloop_add(inst->ev, inst->lfd, KEY(KEY_LISTEN, 0)) == 0)
+	if (inst->listen_paused && nx__evloop_add(inst->ev, inst->lfd, KEY(KEY_LISTEN, 0)) == 0)
 		inst->listen_paused = false;
 	for (i = 0; i < NX_MAX_PEERS; i++) {
 		struct nx_peer *p = &inst->peers[i];
 
 		if (p->fd >= 0 && now - p->since_ns > NX_PEER_TIMEOUT_NS) {
 			if (p->replying)
-				nx_log(NX_LOG_WARN, "nxctl (pid %d) read none of its answer for 5 s: "
+				nx__log(NX_LOG_WARN, "nxctl (pid %d) read none of its answer for 5 s: "
 				       "dropped", p->cred.pid);
 			else
 				nx__ctl_reply_error(p->fd, NX_ETIMEDOUT, "no request within 5 s");
@@ -561,7 +561,7 @@ say_busy(const char *instance)
 int
 nx__ctl_server_listen(struct nx_instance *inst)
 {
-	inst->lfd = nx_ctl_listen(inst->conf.instance, &inst->lock_fd);
+	inst->lfd = nx__ctl_listen(inst->conf.instance, &inst->lock_fd);
 	if (inst->lfd == NX_EBUSY) {
 		say_busy(inst->conf.instance);
 		return NX_EBUSY;
@@ -578,12 +578,12 @@ nx__ctl_server_start(struct nx_instance *inst)
 	inst->reply = nx__mem_alloc(sizeof *inst->reply);
 	if (inst->cmd == NULL || inst->reply == NULL)
 		return nx__err(NX_ENOMEM, "control buffers");
-	rc = nx_evloop_create(&inst->ev);
+	rc = nx__evloop_create(&inst->ev);
 	if (rc < 0)
 		return rc;
-	rc = nx_evloop_add(inst->ev, inst->lfd, KEY(KEY_LISTEN, 0));
+	rc = nx__evloop_add(inst->ev, inst->lfd, KEY(KEY_LISTEN, 0));
 	if (rc == 0)
-		rc = nx_evloop_add(inst->ev, inst->notefd, KEY(KEY_NOTIFY, 0));
+		rc = nx__evloop_add(inst->ev, inst->notefd, KEY(KEY_NOTIFY, 0));
 	return rc;
 }
 
@@ -592,7 +592,7 @@ nx__ctl_server_poll(struct nx_instance *inst)
 {
 	uint64_t keys[64];
 	uint32_t flags[64];
-	int i, n = nx_evloop_wait(inst->ev, keys, flags, 64, 1000000000ull);
+	int i, n = nx__evloop_wait(inst->ev, keys, flags, 64, 1000000000ull);
 	uint64_t now;
 
 	if (n < 0)
@@ -605,7 +605,7 @@ nx__ctl_server_poll(struct nx_instance *inst)
 			on_listen(inst);
 			break;
 		case KEY_NOTIFY: /* a stop, or the grace thread */
-			nx_notify_drain(inst->notefd);
+			nx__notify_drain(inst->notefd);
 			nx__pipetab_reclaim(inst, true);
 			nx__chantab_reclaim(inst, true);
 			nx__chantab_detach_retry(inst);
@@ -627,7 +627,7 @@ nx__ctl_server_poll(struct nx_instance *inst)
 			break;
 		}
 	}
-	now = nx_clock_ns();
+	now = nx__clock_ns();
 	if (now - inst->last_sweep_ns > 1000000000ull) {
 		sweep(inst, now);
 		inst->last_sweep_ns = now;
@@ -639,8 +639,8 @@ void
 nx__ctl_server_stop_listening(struct nx_instance *inst)
 {
 	if (!inst->listen_paused)
-		nx_evloop_del(inst->ev, inst->lfd);
-	nx_fd_close(inst->lfd);
+		nx__evloop_del(inst->ev, inst->lfd);
+	nx__fd_close(inst->lfd);
 	inst->lfd = -1;
 }
 
@@ -650,7 +650,7 @@ nx__ctl_server_drop_peers(struct nx_instance *inst)
 	unsigned i;
 
 	for (i = 0; i < NX_MAX_PEERS; i++) {
-		nx_fd_close(inst->peers[i].fd);
+		nx__fd_close(inst->peers[i].fd);
 		nx__buf_free(&inst->peers[i].reply);
 	}
 }
@@ -658,7 +658,7 @@ nx__ctl_server_drop_peers(struct nx_instance *inst)
 void
 nx__ctl_server_fini(struct nx_instance *inst)
 {
-	nx_evloop_destroy(inst->ev);
+	nx__evloop_destroy(inst->ev);
 	inst->ev = NULL;
 	nx__mem_free(inst->cmd);
 	nx__mem_free(inst->reply);
@@ -669,5 +669,5 @@ nx__ctl_server_fini(struct nx_instance *inst)
 void
 nx__ctl_server_unlisten(struct nx_instance *inst)
 {
-	nx_ctl_unlisten(inst->conf.instance, inst->lfd, inst->lock_fd);
+	nx__ctl_unlisten(inst->conf.instance, inst->lfd, inst->lock_fd);
 }

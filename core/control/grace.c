@@ -1,7 +1,7 @@
 /*
  * Grace periods off the control thread. A grace period lasts as long as
  * the slowest worker's request: one stuck in a stage would hold the
- * control thread in nx_rcu_synchronize(), and with it every attach,
+ * control thread in nx__rcu_synchronize(), and with it every attach,
  * detach, reclaim and nxctl command, until nxwd restarts nxd for the
  * stall. So a thread of its own waits for them.
  *
@@ -27,13 +27,13 @@ grace_main(void *arg)
 		const uint32_t req = ck_pr_load_32(&g->requested);
 
 		if (req == ck_pr_load_32(&g->completed)) {
-			nx_futex_wait(&g->requested, req, NX_GRACE_IDLE_NS, false);
+			nx__futex_wait(&g->requested, req, NX_GRACE_IDLE_NS, false);
 			continue;
 		}
-		nx_rcu_synchronize(); /* every ticket up to req was taken before this */
+		nx__rcu_synchronize(); /* every ticket up to req was taken before this */
 		ck_pr_store_32(&g->completed, req);
 		nx__store32(g->pub_completed, req);
-		nx_notify_signal(g->notefd);
+		nx__notify_signal(g->notefd);
 	}
 	return NULL;
 }
@@ -48,7 +48,7 @@ nx__grace_start(struct nx_grace *g, int notefd, int cpu, uint32_t *pub_requested
 	g->pub_completed = pub_completed;
 	nx__store32(pub_requested, 0);
 	nx__store32(pub_completed, 0);
-	return nx_thread_create(&g->thread, "nx-grace", cpu, grace_main, g);
+	return nx__thread_create(&g->thread, "nx-grace", cpu, grace_main, g);
 }
 
 void
@@ -57,8 +57,8 @@ nx__grace_stop(struct nx_grace *g)
 	if (g->thread == NULL)
 		return;
 	ck_pr_store_32(&g->stop, 1);
-	nx_futex_wake(&g->requested, 1, false);
-	nx_thread_join(g->thread);
+	nx__futex_wake(&g->requested, 1, false);
+	nx__thread_join(g->thread);
 	g->thread = NULL;
 }
 
@@ -69,7 +69,7 @@ nx__grace_request(struct nx_grace *g)
 
 	ck_pr_store_32(&g->requested, ticket); /* one writer: the control thread */
 	nx__store32(g->pub_requested, ticket);
-	nx_futex_wake(&g->requested, 1, false);
+	nx__futex_wake(&g->requested, 1, false);
 	return ticket;
 }
 

@@ -7,7 +7,7 @@
 static int
 map_rw(struct nx_health_view *hv, int fd, size_t len)
 {
-	int rc = nx_shm_map((void **)&hv->base, fd, len, true);
+	int rc = nx__shm_map((void **)&hv->base, fd, len, true);
 
 	if (rc < 0)
 		return rc;
@@ -64,7 +64,7 @@ nx__health_create(struct nx_health_view *hv, const char *instance,
 	hv->fd = -1;
 	*reattached = false;
 	nx__health_name(name, sizeof name, instance);
-	fd = nx_shm_create(name, g->layout_bytes, 0644);
+	fd = nx__shm_create(name, g->layout_bytes, 0644);
 	if (fd >= 0) {
 		rc = map_rw(hv, fd, g->layout_bytes);
 		if (rc < 0)
@@ -77,22 +77,22 @@ nx__health_create(struct nx_health_view *hv, const char *instance,
 
 	/* Left by an nxd that is gone (we hold the instance's lock), if it is
 	 * ours: one another uid planted is refused, never adopted. */
-	fd = nx_shm_open(name, true);
+	fd = nx__shm_open(name, true);
 	if (fd < 0)
 		return nx__err_ctx(fd, "re-attach %s", name);
-	rc = nx_shm_own(fd, name, 0644);
+	rc = nx__shm_own(fd, name, 0644);
 	if (rc < 0) {
-		nx_fd_close(fd);
+		nx__fd_close(fd);
 		return rc;
 	}
-	size = nx_shm_size(fd);
+	size = nx__shm_size(fd);
 	if (size < (int64_t)sizeof(struct nx_health_hdr) || (uint64_t)size > (1ull << 32)) {
-		nx_fd_close(fd);
+		nx__fd_close(fd);
 		goto recreate;
 	}
 	rc = map_rw(hv, fd, (size_t)size);
 	if (rc < 0) {
-		nx_fd_close(fd);
+		nx__fd_close(fd);
 		return rc;
 	}
 	rc = nx__health_check(hv);
@@ -116,9 +116,9 @@ nx__health_create(struct nx_health_view *hv, const char *instance,
 	}
 	nx__health_unmap(hv);
 recreate:
-	nx_log(NX_LOG_WARN, "replacing stale health segment %s", name);
-	nx_shm_unlink(name);
-	fd = nx_shm_create(name, g->layout_bytes, 0644);
+	nx__log(NX_LOG_WARN, "replacing stale health segment %s", name);
+	nx__shm_unlink(name);
+	fd = nx__shm_create(name, g->layout_bytes, 0644);
 	if (fd < 0)
 		return nx__err_ctx(fd, "health segment %s", name);
 	rc = map_rw(hv, fd, g->layout_bytes);
@@ -128,8 +128,8 @@ recreate:
 	return nx__health_check(hv);
 
 err_unlink:
-	nx_fd_close(fd);
-	nx_shm_unlink(name);
+	nx__fd_close(fd);
+	nx__shm_unlink(name);
 	return rc;
 }
 
@@ -139,5 +139,5 @@ nx__health_remove(const char *instance)
 	char name[NX_SHM_NAME_MAX];
 
 	nx__health_name(name, sizeof name, instance);
-	nx_shm_unlink(name);
+	nx__shm_unlink(name);
 }

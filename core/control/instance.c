@@ -20,7 +20,7 @@
 #include "core/datapath/worker.h"
 
 void
-nx_instance_conf_default(struct nx_instance_conf *c)
+nx__instance_conf_default(struct nx_instance_conf *c)
 {
 	memset(c, 0, sizeof *c);
 	snprintf(c->instance, sizeof c->instance, "default");
@@ -45,19 +45,19 @@ nx_instance_conf_default(struct nx_instance_conf *c)
 }
 
 void
-nx_instance_health_name(char *buf, size_t len, const char *instance)
+nx__instance_health_name(char *buf, size_t len, const char *instance)
 {
 	nx__health_name(buf, len, instance);
 }
 
 const struct nx_place_plan *
-nx_instance_plan(const struct nx_instance *inst)
+nx__instance_plan(const struct nx_instance *inst)
 {
 	return &inst->plan;
 }
 
 uint64_t
-nx_instance_generation(const struct nx_instance *inst)
+nx__instance_generation(const struct nx_instance *inst)
 {
 	return inst->generation;
 }
@@ -115,16 +115,16 @@ workers_init(struct nx_instance *inst)
 		memset(w->hw, 0, sizeof *w->hw);
 		w->hw->cpu = w->cpu;
 		/* This generation's counters start from zero. */
-		nx_lhist_init(w->hist);
+		nx__lhist_init(w->hist);
 		memset(w->stats, 0, sizeof *w->stats * w->nstats);
 		for (j = 0; j < w->nstats; j++)
-			nx_lhist_init(&w->slot_hist[j]);
+			nx__lhist_init(&w->slot_hist[j]);
 	}
 	return 0;
 }
 
 int
-nx_instance_create(struct nx_instance **out, const struct nx_instance_conf *conf)
+nx__instance_create(struct nx_instance **out, const struct nx_instance_conf *conf)
 {
 	struct nx_health_geom hg;
 	struct nx_instance *inst;
@@ -143,12 +143,12 @@ nx_instance_create(struct nx_instance **out, const struct nx_instance_conf *conf
 	 * a dumpable nxd would let any process of its uid open another
 	 * client's memfd through /proc/<nxd>/fd. */
 	if (!conf->dumpable) {
-		rc = nx_process_set_dumpable(false);
+		rc = nx__process_set_dumpable(false);
 		if (rc < 0)
 			return rc;
 	}
 	if (conf->runtime_dir[0] != '\0') {
-		rc = nx_runtime_dir_set(conf->runtime_dir);
+		rc = nx__runtime_dir_set(conf->runtime_dir);
 		if (rc < 0)
 			return rc;
 	}
@@ -160,7 +160,7 @@ nx_instance_create(struct nx_instance **out, const struct nx_instance_conf *conf
 	inst->hv.fd = -1;
 	for (i = 0; i < NX_MAX_PEERS; i++)
 		inst->peers[i].fd = -1;
-	rc = nx__chan_geom(&inst->cgeom, (uint32_t)nx_page_size(), conf->ring_size,
+	rc = nx__chan_geom(&inst->cgeom, (uint32_t)nx__page_size(), conf->ring_size,
 			   conf->arena_bytes, conf->max_payload);
 	if (rc < 0)
 		goto err;
@@ -172,7 +172,7 @@ nx_instance_create(struct nx_instance **out, const struct nx_instance_conf *conf
 	if (conf->plan != NULL) {
 		inst->plan = *conf->plan;
 	} else {
-		rc = nx_instance_conf_plan(conf, &inst->plan);
+		rc = nx__instance_conf_plan(conf, &inst->plan);
 		if (rc < 0) {
 			rc = nx__err_ctx(rc, "placement");
 			goto err;
@@ -195,14 +195,14 @@ nx_instance_create(struct nx_instance **out, const struct nx_instance_conf *conf
 	/* Populate the mapping in one call: below, each worker's counters and
 	 * histograms (2 MiB with 256 slots) are reset page by page, and a page
 	 * fault each cost a restart 6 to 8 ms here, populating 0.5 ms. */
-	nx_mem_prefault(inst->hv.base, inst->hv.len, true);
+	nx__mem_prefault(inst->hv.base, inst->hv.len, true);
 	h = inst->hv.hdr;
 	/* Policies are built in ticks. The segment lives in /dev/shm, so it
 	 * is from this boot: its calibration holds, and a restart need not
 	 * spin 2 ms to measure it again. */
-	if (!inst->reattached || !nx_ticks_adopt(h->tick_calibration)) {
-		nx_ticks_calibrate();
-		h->tick_calibration = nx_ticks_calibration();
+	if (!inst->reattached || !nx__ticks_adopt(h->tick_calibration)) {
+		nx__ticks_calibrate();
+		h->tick_calibration = nx__ticks_calibration();
 	}
 	inst->generation = (inst->reattached ? h->generation : 0) + 1;
 	if (inst->reattached &&
@@ -212,10 +212,10 @@ nx_instance_create(struct nx_instance **out, const struct nx_instance_conf *conf
 		inst->logged_restart = true;
 	}
 	h->stop_wall_ns = 0;
-	h->pid = nx_process_id();
-	h->uid = nx_process_uid();
-	h->start_ns = nx_clock_ns();
-	h->start_wall_ns = nx_wallclock_ns();
+	h->pid = nx__process_id();
+	h->uid = nx__process_uid();
+	h->start_ns = nx__clock_ns();
+	h->start_wall_ns = nx__wallclock_ns();
 	h->idle = conf->idle;
 	h->nworkers = 0;
 	h->ring_size = inst->cgeom.ring_size;
@@ -237,12 +237,12 @@ nx_instance_create(struct nx_instance **out, const struct nx_instance_conf *conf
 	if (rc == 0 && conf->dlq_entries != 0) {
 		rc = nx__dlq_open(&inst->dlq, conf->instance, inst->plan.nworkers, conf->dlq_entries);
 		if (rc == 0 && inst->dlq.reattached)
-			nx_log(NX_LOG_INFO, "dead-letter rings of the previous nxd re-attached");
+			nx__log(NX_LOG_INFO, "dead-letter rings of the previous nxd re-attached");
 	}
 	if (rc == 0)
-		rc = nx_fault_install();
+		rc = nx__fault_install();
 	if (rc == 0) {
-		inst->notefd = nx_notify_create();
+		inst->notefd = nx__notify_create();
 		rc = inst->notefd < 0 ? inst->notefd : 0;
 	}
 	if (rc == 0)
@@ -260,10 +260,10 @@ nx_instance_create(struct nx_instance **out, const struct nx_instance_conf *conf
 		goto err;
 
 	if (conf->mlock) {
-		rc = nx_mem_lock_all();
+		rc = nx__mem_lock_all();
 		if (rc < 0)
-			nx_log(NX_LOG_WARN, "memory not locked: %s", nx__errmsg());
-		nx_mem_prefault(inst->hv.base, inst->hv.len, true);
+			nx__log(NX_LOG_WARN, "memory not locked: %s", nx__errmsg());
+		nx__mem_prefault(inst->hv.base, inst->hv.len, true);
 	}
 
 	rc = nx__ctl_server_start(inst);
@@ -275,7 +275,7 @@ nx_instance_create(struct nx_instance **out, const struct nx_instance_conf *conf
 		char name[16];
 
 		snprintf(name, sizeof name, "nx-worker-%u", i % 100000);
-		rc = nx_thread_create(&w->thread, name, w->cpu, nx__worker_main, w);
+		rc = nx__thread_create(&w->thread, name, w->cpu, nx__worker_main, w);
 		if (rc < 0) {
 			rc = nx__err_ctx(rc, "worker %u", i);
 			goto err; /* those started are stopped and joined there */
@@ -297,12 +297,12 @@ err:
 		inst->conf.keep = true;
 		inst->stopped = true;
 	}
-	nx_instance_destroy(inst);
+	nx__instance_destroy(inst);
 	return rc;
 }
 
 void
-nx_instance_stop(struct nx_instance *inst)
+nx__instance_stop(struct nx_instance *inst)
 {
 	unsigned i;
 
@@ -315,7 +315,7 @@ nx_instance_stop(struct nx_instance *inst)
 			nx__worker_kick(&inst->workers[i]);
 		}
 	if (inst->notefd >= 0)
-		nx_notify_signal(inst->notefd);
+		nx__notify_signal(inst->notefd);
 }
 
 /* The signal guard's thread: SIGTERM or SIGINT. Two stores and a
@@ -327,7 +327,7 @@ on_stop_signal(void *arg, int sig)
 
 	ck_pr_store_32(&inst->stop_sig, (uint32_t)sig);
 	ck_pr_store_32(&inst->stop, 1);
-	nx_notify_signal(inst->notefd);
+	nx__notify_signal(inst->notefd);
 }
 
 /*
@@ -343,15 +343,15 @@ on_stop_timeout(void *arg, int sig)
 	struct nx_instance *inst = arg;
 	const char *what = ck_pr_load_ptr(&inst->doing);
 
-	nx_log_last_words("%s: not stopped %s (busy: %s): exiting now%s",
-			  sig != 0 ? nx_signal_name(sig) : "stop",
+	nx__log_last_words("%s: not stopped %s (busy: %s): exiting now%s",
+			  sig != 0 ? nx__signal_name(sig) : "stop",
 			  sig != 0 ? "yet, and asked again" : "within stop_timeout",
 			  what != NULL ? what : "the control loop",
 			  inst->conf.keep ? "; segments kept" : "");
 	if (inst->hv.hdr != NULL) {
 		if (inst->conf.keep)
 			nx__store32(&hdr(inst)->flags, NX_HEALTH_F_KEPT);
-		nx__store64(&hdr(inst)->stop_wall_ns, nx_wallclock_ns());
+		nx__store64(&hdr(inst)->stop_wall_ns, nx__wallclock_ns());
 		set_inst_state(inst, NX_INST_STOPPED);
 	}
 	if (!inst->conf.keep) {
@@ -374,21 +374,21 @@ workers_stop(struct nx_instance *inst)
 		nx__worker_kick(&inst->workers[i]);
 	}
 	for (i = 0; i < inst->nstarted; i++)
-		nx_thread_join(inst->workers[i].thread);
+		nx__thread_join(inst->workers[i].thread);
 	inst->nstarted = 0;
 	inst->workers_started = false;
 }
 
 int
-nx_instance_run(struct nx_instance *inst, bool handle_signals)
+nx__instance_run(struct nx_instance *inst, bool handle_signals)
 {
 	int rc = 0;
 
-	if (inst->plan.control.cpu >= 0 && nx_thread_pin_self(inst->plan.control.cpu) < 0)
-		nx_log(NX_LOG_WARN, "control thread not pinned: %s", nx__errmsg());
+	if (inst->plan.control.cpu >= 0 && nx__thread_pin_self(inst->plan.control.cpu) < 0)
+		nx__log(NX_LOG_WARN, "control thread not pinned: %s", nx__errmsg());
 	nx__restart_life_arm(inst);
 	if (handle_signals) {
-		rc = nx_signal_guard_start(&inst->guard, (uint64_t)inst->conf.stop_timeout_s * 1000000000ull,
+		rc = nx__signal_guard_start(&inst->guard, (uint64_t)inst->conf.stop_timeout_s * 1000000000ull,
 					   on_stop_signal, on_stop_timeout, inst);
 		if (rc < 0)
 			return nx__err_ctx(rc, "signals");
@@ -399,8 +399,8 @@ nx_instance_run(struct nx_instance *inst, bool handle_signals)
 			break;
 	}
 	if (ck_pr_load_32(&inst->stop_sig) != 0 && !inst->conf.quiet)
-		nx_log(NX_LOG_INFO, "%s: stopping",
-		       nx_signal_name((int)ck_pr_load_32(&inst->stop_sig)));
+		nx__log(NX_LOG_INFO, "%s: stopping",
+		       nx__signal_name((int)ck_pr_load_32(&inst->stop_sig)));
 	/* Stop taking requests; each worker finishes the loop it is in, so
 	 * everything it took is answered. */
 	set_inst_state(inst, NX_INST_STOPPING);
@@ -408,14 +408,14 @@ nx_instance_run(struct nx_instance *inst, bool handle_signals)
 	workers_stop(inst);
 	if (inst->conf.keep)
 		nx__store32(&hdr(inst)->flags, NX_HEALTH_F_KEPT);
-	nx__store64(&hdr(inst)->stop_wall_ns, nx_wallclock_ns());
+	nx__store64(&hdr(inst)->stop_wall_ns, nx__wallclock_ns());
 	set_inst_state(inst, NX_INST_STOPPED);
 	inst->stopped = true;
 	return rc;
 }
 
 void
-nx_instance_destroy(struct nx_instance *inst)
+nx__instance_destroy(struct nx_instance *inst)
 {
 	unsigned i;
 
@@ -441,13 +441,13 @@ nx_instance_destroy(struct nx_instance *inst)
 	}
 	nx__pipetab_stop(inst);
 	/* nothing below can block: the guard has done its job */
-	nx_signal_guard_stop(inst->guard);
+	nx__signal_guard_stop(inst->guard);
 	inst->guard = NULL;
 	nx__restart_life_close(inst);
 	nx__pool_fini(&inst->pipe_pool);
 	nx__pool_fini(&inst->inst_pool);
 	nx__ctl_server_fini(inst);
-	nx_fd_close(inst->notefd);
+	nx__fd_close(inst->notefd);
 	if (inst->dlq.base != NULL)
 		nx__dlq_close(&inst->dlq, inst->conf.instance, !inst->conf.keep);
 	if (inst->hv.base != NULL) {

@@ -69,7 +69,7 @@ key_is(const char *key, const char *name)
 }
 
 int
-nx_instance_conf_set(struct nx_instance_conf *c, const char *key, const char *value)
+nx__instance_conf_set(struct nx_instance_conf *c, const char *key, const char *value)
 {
 	uint64_t v;
 	int rc;
@@ -88,7 +88,7 @@ nx_instance_conf_set(struct nx_instance_conf *c, const char *key, const char *va
 		return rc;
 	}
 	if (key_is(key, "cpus")) {
-		rc = nx_cpulist_parse(value, c->cpus, NX_PLACE_MAX_WORKERS);
+		rc = nx__cpulist_parse(value, c->cpus, NX_PLACE_MAX_WORKERS);
 		if (rc < 0)
 			return nx__err_ctx(rc, "cpus");
 		if (rc == 0)
@@ -252,7 +252,7 @@ nx_instance_conf_set(struct nx_instance_conf *c, const char *key, const char *va
 	if (key_is(key, "isolated")) {
 		int cpus[NX_PLACE_MAX_WORKERS * 4];
 
-		rc = nx_cpulist_parse(value, cpus, (int)(sizeof cpus / sizeof cpus[0]));
+		rc = nx__cpulist_parse(value, cpus, (int)(sizeof cpus / sizeof cpus[0]));
 		if (rc < 0)
 			return nx__err_ctx(rc, "isolated");
 		snprintf(c->isolated, sizeof c->isolated, "%s", value);
@@ -263,7 +263,7 @@ nx_instance_conf_set(struct nx_instance_conf *c, const char *key, const char *va
 }
 
 int
-nx_instance_conf_plan(const struct nx_instance_conf *c, struct nx_place_plan *plan)
+nx__instance_conf_plan(const struct nx_instance_conf *c, struct nx_place_plan *plan)
 {
 	struct nx_place_req req;
 
@@ -273,11 +273,11 @@ nx_instance_conf_plan(const struct nx_instance_conf *c, struct nx_place_plan *pl
 	req.ncpus = c->ncpus;
 	req.isolated = c->has_isolated ? c->isolated : NULL;
 	req.numa_node = -1;
-	return nx_place_plan(plan, &req);
+	return nx__place_plan(plan, &req);
 }
 
 int
-nx_instance_conf_pipeline(struct nx_instance_conf *c, const char *name, const char *key,
+nx__instance_conf_pipeline(struct nx_instance_conf *c, const char *name, const char *key,
 			  const char *value)
 {
 	struct nx_pipe_spec *s = NULL, *more;
@@ -304,7 +304,7 @@ nx_instance_conf_pipeline(struct nx_instance_conf *c, const char *name, const ch
 }
 
 int
-nx_instance_conf_finish(struct nx_instance_conf *c)
+nx__instance_conf_finish(struct nx_instance_conf *c)
 {
 	unsigned i;
 	int rc;
@@ -318,7 +318,7 @@ nx_instance_conf_finish(struct nx_instance_conf *c)
 }
 
 void
-nx_instance_conf_release(struct nx_instance_conf *c)
+nx__instance_conf_release(struct nx_instance_conf *c)
 {
 	nx__mem_free(c->specs);
 	c->specs = NULL;

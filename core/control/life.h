@@ -22,17 +22,17 @@
 #include "shm/abi/life.h"
 
 /** nxwd: create the segment, its locks initialised. @return fd (close-on-exec), or < 0 */
-int nx_life_create(struct nx_life **out);
+int nx__life_create(struct nx_life **out);
 /** nxd: map the segment nxwd handed over in fd. @return 0, or < 0 (message set) */
-int nx_life_map(struct nx_life **out, int fd);
-void nx_life_unmap(struct nx_life *l);
+int nx__life_map(struct nx_life **out, int fd);
+void nx__life_unmap(struct nx_life *l);
 
 /** nxd: the calling thread holds lock i (waits at most 1 s). @return true when held */
-bool nx_life_hold(struct nx_life *l, unsigned i);
+bool nx__life_hold(struct nx_life *l, unsigned i);
 /** nxd: the calling thread lets lock i go (a clean stop). */
-void nx_life_release(struct nx_life *l, unsigned i);
+void nx__life_release(struct nx_life *l, unsigned i);
 /** nxd: locks 0 to n - 1 are held by this process's threads: watch them. */
-void nx_life_arm(struct nx_life *l, uint32_t n, int32_t pid);
+void nx__life_arm(struct nx_life *l, uint32_t n, int32_t pid);
 
 /**
  * nxwd: wait for the next arming after *seen (at most timeout_ns), then
@@ -41,7 +41,7 @@ void nx_life_arm(struct nx_life *l, uint32_t n, int32_t pid);
  * the first came free), 0 when all were let go cleanly, -1 when nothing
  * was armed in time
  */
-int nx_life_watch(struct nx_life *l, uint32_t *seen, uint64_t timeout_ns, int32_t *pid,
+int nx__life_watch(struct nx_life *l, uint32_t *seen, uint64_t timeout_ns, int32_t *pid,
 		  uint64_t *died_wall_ns);
 
 #endif /* NX_CORE_LIFE_H */

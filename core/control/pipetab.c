@@ -63,7 +63,7 @@ slot_take(void *arg, const char *pipe, const char *slot)
 		 * them: the pipeline that had it is gone (after a grace period). */
 		for (w = 0; w < inst->nworkers; w++) {
 			memset(&inst->workers[w].stats[i], 0, sizeof inst->workers[w].stats[i]);
-			nx_lhist_init(&inst->workers[w].slot_hist[i]);
+			nx__lhist_init(&inst->workers[w].slot_hist[i]);
 		}
 		nx__store32(&hs->state, 1);
 		nx__seq_write_end(&inst->hv.hdr->ctl_seq);
@@ -162,7 +162,7 @@ defer(struct nx_instance *inst, int kind, void *obj)
 	if (nx__pipetab_room(inst, 1) < 0) {
 		/* callers make room first: this is a bug, and leaking beats
 		 * freeing what a worker may still read */
-		nx_log(NX_LOG_ERR, "reclamation queue full: one object leaked");
+		nx__log(NX_LOG_ERR, "reclamation queue full: one object leaked");
 		return;
 	}
 	g = &inst->gone[inst->ngone++];
@@ -320,7 +320,7 @@ nx__pipetab_stop(struct nx_instance *inst)
 }
 
 int
-nx_instance_add_pipeline_text(struct nx_instance *inst, const char *name, const char *text)
+nx__instance_add_pipeline_text(struct nx_instance *inst, const char *name, const char *text)
 {
 	struct nx_pipe_spec *spec = nx__mem_alloc(sizeof *spec);
 	struct nx_pipeline *p;

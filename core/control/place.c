@@ -935,7 +935,7 @@ err:
 }
 
 int
-nx_place_plan(struct nx_place_plan *plan, const struct nx_place_req *req)
+nx__place_plan(struct nx_place_plan *plan, const struct nx_place_req *req)
 {
 	struct nx__topo topo;
 	unsigned what = 0;

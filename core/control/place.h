@@ -52,11 +52,11 @@ struct nx_place_plan {
  *   sibling of another worker, or too many workers), NX_ENOMEM, NX_EIO
  *   (the topology could not be read)
  */
-int nx_place_plan(struct nx_place_plan *plan, const struct nx_place_req *req);
+int nx__place_plan(struct nx_place_plan *plan, const struct nx_place_req *req);
 /**
  * The same over a topology the caller has (req->synthetic is ignored;
  * req->allowed and req->isolated, when set, still replace the topology's
- * affine and isolated flags). @return as nx_place_plan
+ * affine and isolated flags). @return as nx__place_plan
  */
 int nx__place_plan_topo(struct nx_place_plan *plan, const struct nx_place_req *req,
 			const struct nx__topo *topo);
@@ -72,8 +72,8 @@ void nx__place_report(const struct nx_place_plan *plan, struct nx_buf *b);
 void nx__place_report_json(const struct nx_place_plan *plan, struct nx_json *j);
 /** nx__place_report into buf[len]. @return the report's length (snprintf
  *  rules: what does not fit is cut), or NX_EINVAL, NX_ENOMEM */
-int nx_place_format(const struct nx_place_plan *plan, char *buf, size_t len);
-/** nx__place_report_json into buf[len], as nx_place_format. */
-int nx_place_format_json(const struct nx_place_plan *plan, char *buf, size_t len);
+int nx__place_format(const struct nx_place_plan *plan, char *buf, size_t len);
+/** nx__place_report_json into buf[len], as nx__place_format. */
+int nx__place_format_json(const struct nx_place_plan *plan, char *buf, size_t len);
 
 #endif /* NX_CORE_PLACE_H */

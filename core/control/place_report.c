@@ -141,7 +141,7 @@ copy_out(struct nx_buf *b, char *buf, size_t len)
 }
 
 int
-nx_place_format(const struct nx_place_plan *plan, char *buf, size_t len)
+nx__place_format(const struct nx_place_plan *plan, char *buf, size_t len)
 {
 	struct nx_buf b = { 0 };
 
@@ -152,7 +152,7 @@ nx_place_format(const struct nx_place_plan *plan, char *buf, size_t len)
 }
 
 int
-nx_place_format_json(const struct nx_place_plan *plan, char *buf, size_t len)
+nx__place_format_json(const struct nx_place_plan *plan, char *buf, size_t len)
 {
 	struct nx_buf b = { 0 };
 	struct nx_json j;

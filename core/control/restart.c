@@ -24,7 +24,7 @@ nx__restart_log(struct nx_instance *inst, int32_t old_pid)
 	const struct nx_instance_wd *wd = &inst->conf.wd;
 	struct nx_health_hdr *h = inst->hv.hdr;
 	struct nx_health_restart *r;
-	uint64_t now = nx_wallclock_ns(), n = h->restarts;
+	uint64_t now = nx__wallclock_ns(), n = h->restarts;
 
 	r = &inst->hv.restarts[n % NX_RESTART_LOG];
 	nx__seq_write_begin(&h->ctl_seq);
@@ -40,7 +40,7 @@ nx__restart_log(struct nx_instance *inst, int32_t old_pid)
 						       : "previous nxd went away (not supervised)");
 	nx__store64(&h->restarts, n + 1);
 	nx__seq_write_end(&h->ctl_seq);
-	nx_log(NX_LOG_WARN, "restart %llu: generation %llu after pid %d: %s",
+	nx__log(NX_LOG_WARN, "restart %llu: generation %llu after pid %d: %s",
 	       (unsigned long long)(n + 1), (unsigned long long)inst->generation, r->old_pid,
 	       r->reason);
 }
@@ -55,13 +55,13 @@ nx__restart_log_served(struct nx_instance *inst)
 		return;
 	r = &inst->hv.restarts[(h->restarts - 1) % NX_RESTART_LOG];
 	nx__seq_write_begin(&h->ctl_seq);
-	r->down_ns = nx_wallclock_ns() - r->wall_ns;
+	r->down_ns = nx__wallclock_ns() - r->wall_ns;
 	nx__seq_write_end(&h->ctl_seq);
 }
 
 /*
  * Under nxwd: map its life locks and hold lock 0 on this, the control
- * thread; each worker holds its own, and nx_instance_run arms them.
+ * thread; each worker holds its own, and nx__instance_run arms them.
  */
 void
 nx__restart_life_open(struct nx_instance *inst)
@@ -70,39 +70,39 @@ nx__restart_life_open(struct nx_instance *inst)
 
 	if (fd < 0)
 		return;
-	if (nx_life_map(&inst->life, fd) < 0) {
-		nx_log(NX_LOG_WARN, "NX_LIFE_FD '%d': not nxwd's life locks: nxwd will notice a "
+	if (nx__life_map(&inst->life, fd) < 0) {
+		nx__log(NX_LOG_WARN, "NX_LIFE_FD '%d': not nxwd's life locks: nxwd will notice a "
 		       "death by its pidfd alone", fd);
 		inst->life = NULL;
 		return;
 	}
-	inst->life_held = nx_life_hold(inst->life, 0);
+	inst->life_held = nx__life_hold(inst->life, 0);
 }
 
 void
 nx__restart_life_arm(struct nx_instance *inst)
 {
-	const uint64_t t0 = nx_clock_ns();
+	const uint64_t t0 = nx__clock_ns();
 	unsigned i;
 
 	if (inst->life == NULL || !inst->life_held || inst->nworkers + 1 > NX_LIFE_LOCKS)
 		return;
 	for (i = 0; i < inst->nworkers; i++)
 		while (ck_pr_load_32(&inst->workers[i].life_held) == 0) {
-			if (nx_clock_ns() - t0 > 1000000000ull) {
-				nx_log(NX_LOG_WARN, "worker %u holds no life lock: nxwd will notice a "
+			if (nx__clock_ns() - t0 > 1000000000ull) {
+				nx__log(NX_LOG_WARN, "worker %u holds no life lock: nxwd will notice a "
 				       "death by its pidfd alone", i);
 				return;
 			}
-			nx_sleep_ns(20000);
+			nx__sleep_ns(20000);
 		}
-	nx_life_arm(inst->life, 1 + inst->nworkers, nx_process_id());
+	nx__life_arm(inst->life, 1 + inst->nworkers, nx__process_id());
 }
 
 void
 nx__restart_life_close(struct nx_instance *inst)
 {
 	if (inst->life_held)
-		nx_life_release(inst->life, 0);
-	nx_life_unmap(inst->life);
+		nx__life_release(inst->life, 0);
+	nx__life_unmap(inst->life);
 }

@@ -2,7 +2,7 @@
  * breaker.c - the circuit breaker's state machine (see breaker.h): the
  * data path, run by a worker per call. Its configuration is breaker_conf.c.
  *
- * Cost per call: nx_brk_allow is a few compares; nx_brk_record adds one
+ * Cost per call: nx__brk_allow is a few compares; nx__brk_record adds one
  * outcome to running totals and takes one out (the slot it overwrites,
  * or the seconds that have just left a time window), so neither rescans
  * the ring. A time window's second is found with one multiply while the
@@ -18,14 +18,14 @@
  * second (time went backwards) is counted in the newest bucket.
  *
  * The conf must stay the same while a breaker uses it: changing the
- * window needs nx_brk_init (or nx_brk_force(b, NX_BRK_FORCE_AUTO, now)).
+ * window needs nx__brk_init (or nx__brk_force(b, NX_BRK_FORCE_AUTO, now)).
  */
 #include <string.h>
 
 #include "core/datapath/breaker.h"
 
 void
-nx_brk_init(struct nx_breaker *b)
+nx__brk_init(struct nx_breaker *b)
 {
 	memset(b, 0, sizeof *b);
 	b->state = NX_BRK_CLOSED;
@@ -84,7 +84,7 @@ to_closed(struct nx_breaker *b)
 }
 
 bool
-nx_brk_allow(struct nx_breaker *b, const struct nx_brk_conf *c, uint64_t now)
+nx__brk_allow(struct nx_breaker *b, const struct nx_brk_conf *c, uint64_t now)
 {
 	switch (b->state) {
 	case NX_BRK_CLOSED:
@@ -171,7 +171,7 @@ window_slot(struct nx_breaker *b, const struct nx_brk_conf *c, uint64_t now)
 }
 
 void
-nx_brk_record(struct nx_breaker *b, const struct nx_brk_conf *c, uint64_t now, bool failed,
+nx__brk_record(struct nx_breaker *b, const struct nx_brk_conf *c, uint64_t now, bool failed,
 	      uint64_t duration)
 {
 	uint32_t f = failed ? 1 : 0;
@@ -207,7 +207,7 @@ nx_brk_record(struct nx_breaker *b, const struct nx_brk_conf *c, uint64_t now, b
 }
 
 void
-nx_brk_force(struct nx_breaker *b, uint32_t force, uint64_t now)
+nx__brk_force(struct nx_breaker *b, uint32_t force, uint64_t now)
 {
 	switch (force) {
 	case NX_BRK_FORCE_OPEN:

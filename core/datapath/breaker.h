@@ -63,13 +63,13 @@ struct nx_brk_conf {
 
 /* resilience4j's defaults: count window of 100, min 100 calls, 50%
  * failures, slow calls off, 60 s open, 10 calls half-open. */
-void nx_brk_conf_default(struct nx_brk_conf *c, uint64_t second);
+void nx__brk_conf_default(struct nx_brk_conf *c, uint64_t second);
 
 /**
  * Check a configuration. @return 0, or NX_EINVAL with a message saying
  * which field is out of range (nx__err)
  */
-int nx_brk_conf_check(const struct nx_brk_conf *c);
+int nx__brk_conf_check(const struct nx_brk_conf *c);
 
 /* One bucket of a time window, or one call of a count window. */
 struct nx_brk_bucket {
@@ -96,22 +96,22 @@ struct nx_breaker {
 };
 
 /** A closed breaker with an empty window. */
-void nx_brk_init(struct nx_breaker *b);
+void nx__brk_init(struct nx_breaker *b);
 
 /**
  * May a call run now? Moves OPEN to HALF_OPEN when the wait is over, and
  * counts the permitted half-open call. A refused call is counted in
  * `rejected`. With b->forced set, OPEN refuses everything and CLOSED
  * permits everything (and records nothing into the state machine until
- * released to auto with nx_brk_force(b, 0, now)).
+ * released to auto with nx__brk_force(b, 0, now)).
  */
-bool nx_brk_allow(struct nx_breaker *b, const struct nx_brk_conf *c, uint64_t now);
+bool nx__brk_allow(struct nx_breaker *b, const struct nx_brk_conf *c, uint64_t now);
 
 /**
- * The outcome of a call nx_brk_allow permitted: failed, and its duration
+ * The outcome of a call nx__brk_allow permitted: failed, and its duration
  * (compared with slow_ns). May open or close the breaker.
  */
-void nx_brk_record(struct nx_breaker *b, const struct nx_brk_conf *c, uint64_t now, bool failed,
+void nx__brk_record(struct nx_breaker *b, const struct nx_brk_conf *c, uint64_t now, bool failed,
 		   uint64_t duration);
 
 /**
@@ -120,9 +120,9 @@ void nx_brk_record(struct nx_breaker *b, const struct nx_brk_conf *c, uint64_t n
  * an empty window. state follows (OPEN or CLOSED); a change of state is
  * counted as a transition like any other.
  */
-void nx_brk_force(struct nx_breaker *b, uint32_t force, uint64_t now);
+void nx__brk_force(struct nx_breaker *b, uint32_t force, uint64_t now);
 
 /** "closed", "open", "half-open". */
-const char *nx_brk_state_name(uint32_t state);
+const char *nx__brk_state_name(uint32_t state);
 
 #endif /* NX_CORE_BREAKER_H */

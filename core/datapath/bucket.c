@@ -5,7 +5,7 @@
 #include "core/datapath/bucket.h"
 
 void
-nx_bkt_init(struct nx_bucket *b, uint64_t rate, uint64_t burst, uint64_t second, uint64_t now)
+nx__bkt_init(struct nx_bucket *b, uint64_t rate, uint64_t burst, uint64_t second, uint64_t now)
 {
 	if (rate > NX_BKT_MAX)
 		rate = NX_BKT_MAX;
@@ -23,7 +23,7 @@ nx_bkt_init(struct nx_bucket *b, uint64_t rate, uint64_t burst, uint64_t second,
 }
 
 uint64_t
-nx_bkt_available(const struct nx_bucket *b, uint64_t now)
+nx__bkt_available(const struct nx_bucket *b, uint64_t now)
 {
 	struct nx_bucket t = *b;
 

@@ -44,7 +44,7 @@ struct nx_bucket {
  * rate and burst above NX_BKT_MAX count as NX_BKT_MAX; a second of 0
  * as 1.
  */
-void nx_bkt_init(struct nx_bucket *b, uint64_t rate, uint64_t burst, uint64_t second,
+void nx__bkt_init(struct nx_bucket *b, uint64_t rate, uint64_t burst, uint64_t second,
 		 uint64_t now);
 
 /* Add what the time since b->last brought (now > b->last; rate != 0). */
@@ -74,7 +74,7 @@ nx__bkt_refill(struct nx_bucket *b, uint64_t now)
  * backwards refills nothing.
  */
 static inline bool
-nx_bkt_take(struct nx_bucket *b, uint64_t now)
+nx__bkt_take(struct nx_bucket *b, uint64_t now)
 {
 	if (b->rate == 0)
 		return true;
@@ -92,6 +92,6 @@ nx_bkt_take(struct nx_bucket *b, uint64_t now)
  * Whole tokens available at time now (for reports), without taking any.
  * @return the count; UINT64_MAX when the bucket is unlimited (rate 0)
  */
-uint64_t nx_bkt_available(const struct nx_bucket *b, uint64_t now);
+uint64_t nx__bkt_available(const struct nx_bucket *b, uint64_t now);
 
 #endif /* NX_CORE_BUCKET_H */

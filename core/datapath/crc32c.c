@@ -78,7 +78,7 @@ nx__crc32c_sw(uint32_t crc, const void *buf, size_t len)
 }
 
 uint32_t
-nx_crc32c(uint32_t crc, const void *buf, size_t len)
+nx__crc32c(uint32_t crc, const void *buf, size_t len)
 {
 #if defined(__x86_64__)
 	if (crc_hw_ok)

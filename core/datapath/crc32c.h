@@ -5,6 +5,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-uint32_t nx_crc32c(uint32_t crc, const void *buf, size_t len);
+uint32_t nx__crc32c(uint32_t crc, const void *buf, size_t len);
 
 #endif /* NX_CORE_CRC32C_H */

@@ -54,14 +54,14 @@ nx__dlq_open(struct nx_dlq *d, const char *instance, uint32_t nrings, uint32_t e
 	if (entries == 0 || (entries & (entries - 1)) != 0)
 		return nx__err(NX_EINVAL, "dlq_entries %u: a power of two", entries);
 	nx__dlq_name(name, sizeof name, instance);
-	fd = nx_shm_open(name, true);
-	if (fd >= 0 && (rc = nx_shm_own(fd, name, 0600)) < 0) {
-		nx_fd_close(fd); /* planted by another uid: refused, never adopted */
+	fd = nx__shm_open(name, true);
+	if (fd >= 0 && (rc = nx__shm_own(fd, name, 0600)) < 0) {
+		nx__fd_close(fd); /* planted by another uid: refused, never adopted */
 		return rc;
 	}
 	if (fd >= 0) {
-		size = nx_shm_size(fd);
-		if (size == (int64_t)len && nx_shm_map((void **)&d->base, fd, len, true) == 0) {
+		size = nx__shm_size(fd);
+		if (size == (int64_t)len && nx__shm_map((void **)&d->base, fd, len, true) == 0) {
 			d->fd = fd;
 			d->len = len;
 			if (header_matches(d, nrings, entries, len)) {
@@ -85,20 +85,20 @@ nx__dlq_open(struct nx_dlq *d, const char *instance, uint32_t nrings, uint32_t e
 				d->reattached = true;
 				return 0;
 			}
-			nx_shm_unmap(d->base, len);
+			nx__shm_unmap(d->base, len);
 			d->base = NULL;
 		}
-		nx_fd_close(fd);
-		nx_log(NX_LOG_WARN, "dead-letter segment %s has another layout: replaced", name);
-		nx_shm_unlink(name);
+		nx__fd_close(fd);
+		nx__log(NX_LOG_WARN, "dead-letter segment %s has another layout: replaced", name);
+		nx__shm_unlink(name);
 	}
-	fd = nx_shm_create(name, len, 0600);
+	fd = nx__shm_create(name, len, 0600);
 	if (fd < 0)
 		return nx__err_ctx(fd, "dead-letter segment %s", name);
-	rc = nx_shm_map((void **)&d->base, fd, len, true);
+	rc = nx__shm_map((void **)&d->base, fd, len, true);
 	if (rc < 0) {
-		nx_fd_close(fd);
-		nx_shm_unlink(name);
+		nx__fd_close(fd);
+		nx__shm_unlink(name);
 		return rc;
 	}
 	d->fd = fd;
@@ -128,7 +128,7 @@ nx__dlq_unlink(const char *instance)
 	char name[NX_SHM_NAME_MAX];
 
 	nx__dlq_name(name, sizeof name, instance);
-	nx_shm_unlink(name);
+	nx__shm_unlink(name);
 }
 
 void
@@ -137,13 +137,13 @@ nx__dlq_close(struct nx_dlq *d, const char *instance, bool remove)
 	char name[NX_SHM_NAME_MAX];
 
 	if (d->base != NULL)
-		nx_shm_unmap(d->base, d->len);
-	nx_fd_close(d->fd);
+		nx__shm_unmap(d->base, d->len);
+	nx__fd_close(d->fd);
 	d->base = NULL;
 	d->fd = -1;
 	if (remove && instance != NULL) {
 		nx__dlq_name(name, sizeof name, instance);
-		nx_shm_unlink(name);
+		nx__shm_unlink(name);
 	}
 }
 

@@ -6,7 +6,7 @@
 #include "core/datapath/hist.h"
 
 void
-nx__hist_init(uint64_t *w, struct nx_hist_shape sh)
+nx__hshape_init(uint64_t *w, struct nx_hist_shape sh)
 {
 	unsigned i;
 
@@ -16,7 +16,7 @@ nx__hist_init(uint64_t *w, struct nx_hist_shape sh)
 }
 
 void
-nx__hist_reset(uint64_t *w, struct nx_hist_shape sh)
+nx__hshape_reset(uint64_t *w, struct nx_hist_shape sh)
 {
 	unsigned i;
 
@@ -32,7 +32,7 @@ nx__hist_reset(uint64_t *w, struct nx_hist_shape sh)
 }
 
 uint64_t
-nx__hist_value_at(struct nx_hist_shape sh, unsigned index)
+nx__hshape_value_at(struct nx_hist_shape sh, unsigned index)
 {
 	const unsigned S = sh.sub_bits;
 	unsigned shift, sub;
@@ -41,14 +41,14 @@ nx__hist_value_at(struct nx_hist_shape sh, unsigned index)
 		return (UINT64_C(1) << sh.value_bits) - 1;
 	if (index < (2u << S))
 		return index;
-	/* inverse of nx__hist_index: index = (shift << S) + sub, 2^S <= sub < 2^(S+1) */
+	/* inverse of nx__hshape_index: index = (shift << S) + sub, 2^S <= sub < 2^(S+1) */
 	shift = (index >> S) - 1;
 	sub = index - (shift << S);
 	return ((uint64_t)(sub + 1) << shift) - 1;
 }
 
 uint64_t
-nx__hist_percentile(const uint64_t *w, struct nx_hist_shape sh, double pct)
+nx__hshape_percentile(const uint64_t *w, struct nx_hist_shape sh, double pct)
 {
 	uint64_t total = 0, rank, seen = 0, lo, hi, v;
 	double want;
@@ -83,7 +83,7 @@ nx__hist_percentile(const uint64_t *w, struct nx_hist_shape sh, double pct)
 		if (seen >= rank)
 			break;
 	}
-	v = nx__hist_value_at(sh, i);
+	v = nx__hshape_value_at(sh, i);
 	/* never report more than was seen, nor less (a racing reader only) */
 	if (v > hi)
 		v = hi;
@@ -93,7 +93,7 @@ nx__hist_percentile(const uint64_t *w, struct nx_hist_shape sh, double pct)
 }
 
 double
-nx__hist_mean(const uint64_t *w)
+nx__hshape_mean(const uint64_t *w)
 {
 	uint64_t n = ck_pr_load_64(&w[NX__H_COUNT]);
 
@@ -103,12 +103,12 @@ nx__hist_mean(const uint64_t *w)
 }
 
 void
-nx__hist_snapshot(uint64_t *dst, const uint64_t *src, struct nx_hist_shape sh)
+nx__hshape_snapshot(uint64_t *dst, const uint64_t *src, struct nx_hist_shape sh)
 {
 	unsigned i;
 
 	dst[NX__H_COUNT] = ck_pr_load_64(&src[NX__H_COUNT]);
-	/* Pairs with the ck_pr_fence_store in nx__hist_record: every record
+	/* Pairs with the ck_pr_fence_store in nx__hshape_record: every record
 	 * counted above is in the buckets read below. */
 	ck_pr_fence_load();
 	for (i = 1; i < NX__H_BUCKETS + sh.nbuckets; i++)
@@ -116,13 +116,13 @@ nx__hist_snapshot(uint64_t *dst, const uint64_t *src, struct nx_hist_shape sh)
 }
 
 void
-nx__hist_merge(uint64_t *dst, const uint64_t *src, struct nx_hist_shape sh)
+nx__hshape_merge(uint64_t *dst, const uint64_t *src, struct nx_hist_shape sh)
 {
 	uint64_t n, v;
 	unsigned i;
 
 	n = ck_pr_load_64(&src[NX__H_COUNT]);
-	ck_pr_fence_load(); /* as in nx__hist_snapshot */
+	ck_pr_fence_load(); /* as in nx__hshape_snapshot */
 	for (i = 0; i < sh.nbuckets; i++) {
 		v = ck_pr_load_64(&src[NX__H_BUCKETS + i]);
 		if (v != 0)
@@ -138,50 +138,50 @@ nx__hist_merge(uint64_t *dst, const uint64_t *src, struct nx_hist_shape sh)
 	v = ck_pr_load_64(&src[NX__H_MAX]);
 	if (v > ck_pr_load_64(&dst[NX__H_MAX]))
 		ck_pr_store_64(&dst[NX__H_MAX], v);
-	ck_pr_fence_store(); /* as in nx__hist_record: count last */
+	ck_pr_fence_store(); /* as in nx__hshape_record: count last */
 	ck_pr_store_64(&dst[NX__H_COUNT], ck_pr_load_64(&dst[NX__H_COUNT]) + n);
 }
 
 /* ---- nx_hist ---- */
 
 void
-nx_hist_init(struct nx_hist *h)
+nx__hist_init(struct nx_hist *h)
 {
-	nx__hist_init(NX__HW(h), NX_HIST_SHAPE);
+	nx__hshape_init(NX__HW(h), NX_HIST_SHAPE);
 }
 
 void
-nx_hist_reset(struct nx_hist *h)
+nx__hist_reset(struct nx_hist *h)
 {
-	nx__hist_reset(NX__HW(h), NX_HIST_SHAPE);
+	nx__hshape_reset(NX__HW(h), NX_HIST_SHAPE);
 }
 
 uint64_t
-nx_hist_value_at(unsigned index)
+nx__hist_value_at(unsigned index)
 {
-	return nx__hist_value_at(NX_HIST_SHAPE, index);
+	return nx__hshape_value_at(NX_HIST_SHAPE, index);
 }
 
 uint64_t
-nx_hist_percentile(const struct nx_hist *h, double pct)
+nx__hist_percentile(const struct nx_hist *h, double pct)
 {
-	return nx__hist_percentile(NX__HWC(h), NX_HIST_SHAPE, pct);
+	return nx__hshape_percentile(NX__HWC(h), NX_HIST_SHAPE, pct);
 }
 
 double
-nx_hist_mean(const struct nx_hist *h)
+nx__hist_mean(const struct nx_hist *h)
 {
-	return nx__hist_mean(NX__HWC(h));
+	return nx__hshape_mean(NX__HWC(h));
 }
 
 void
-nx_hist_snapshot(struct nx_hist *dst, const struct nx_hist *src)
+nx__hist_snapshot(struct nx_hist *dst, const struct nx_hist *src)
 {
-	nx__hist_snapshot(NX__HW(dst), NX__HWC(src), NX_HIST_SHAPE);
+	nx__hshape_snapshot(NX__HW(dst), NX__HWC(src), NX_HIST_SHAPE);
 }
 
 void
-nx_hist_merge(struct nx_hist *dst, const struct nx_hist *src)
+nx__hist_merge(struct nx_hist *dst, const struct nx_hist *src)
 {
-	nx__hist_merge(NX__HW(dst), NX__HWC(src), NX_HIST_SHAPE);
+	nx__hshape_merge(NX__HW(dst), NX__HWC(src), NX_HIST_SHAPE);
 }

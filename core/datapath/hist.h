@@ -13,7 +13,7 @@
  * power of two above 2^(S+1) thus gets 2^S buckets.
  *
  * Error bound. A bucket reports its highest value, hi = (s+1) * 2^k - 1
- * (nx_hist_value_at), so a report is never below the truth. For every v
+ * (nx__hist_value_at), so a report is never below the truth. For every v
  * in the bucket:
  *
  *   0 <= hi - v <= 2^k - 1 < 2^k   and   v >= s * 2^k >= 2^S * 2^k,
@@ -41,9 +41,9 @@
  *   40   reserved[3]  zero
  *   64   buckets[NX_HIST_BUCKETS]
  *
- * Concurrency. One thread records (nx_hist_record, nx_hist_merge into it,
- * nx_hist_reset). Readers use nx_hist_snapshot, nx_hist_percentile and
- * nx_hist_mean concurrently: every field is loaded and stored whole with
+ * Concurrency. One thread records (nx__hist_record, nx__hist_merge into it,
+ * nx__hist_reset). Readers use nx__hist_snapshot, nx__hist_percentile and
+ * nx__hist_mean concurrently: every field is loaded and stored whole with
  * ck_pr_load_64/ck_pr_store_64, so no value is torn, and no reader ever
  * slows the writer (no atomic read-modify-write, no shared lock). A
  * snapshot is not atomic as a whole: it may hold a record in its bucket
@@ -116,7 +116,7 @@ struct nx_hist_shape {
 enum { NX__H_COUNT, NX__H_SUM, NX__H_MIN, NX__H_MAX, NX__H_OVERFLOW, NX__H_BUCKETS = 8 };
 
 static inline unsigned
-nx__hist_index(uint64_t v, unsigned S)
+nx__hshape_index(uint64_t v, unsigned S)
 {
 	/* OR-ing in 2^(S+1) - 1 puts the top bit of every value below
 	 * 2^(S+1) at S, so they get shift 0 (exact), and clz never sees 0. */
@@ -128,7 +128,7 @@ nx__hist_index(uint64_t v, unsigned S)
 /* Single writer, no atomic read-modify-write: every field is loaded and
  * stored whole so that readers never see a torn one. */
 static inline void
-nx__hist_record(uint64_t *w, struct nx_hist_shape sh, uint64_t v)
+nx__hshape_record(uint64_t *w, struct nx_hist_shape sh, uint64_t v)
 {
 	const uint64_t vmax = (UINT64_C(1) << sh.value_bits) - 1;
 	uint64_t *b;
@@ -137,36 +137,36 @@ nx__hist_record(uint64_t *w, struct nx_hist_shape sh, uint64_t v)
 		ck_pr_store_64(&w[NX__H_OVERFLOW], ck_pr_load_64(&w[NX__H_OVERFLOW]) + 1);
 		v = vmax;
 	}
-	b = &w[NX__H_BUCKETS + nx__hist_index(v, sh.sub_bits)];
+	b = &w[NX__H_BUCKETS + nx__hshape_index(v, sh.sub_bits)];
 	ck_pr_store_64(b, ck_pr_load_64(b) + 1);
 	ck_pr_store_64(&w[NX__H_SUM], ck_pr_load_64(&w[NX__H_SUM]) + v);
 	if (v < ck_pr_load_64(&w[NX__H_MIN]))
 		ck_pr_store_64(&w[NX__H_MIN], v);
 	if (v > ck_pr_load_64(&w[NX__H_MAX]))
 		ck_pr_store_64(&w[NX__H_MAX], v);
-	/* Pairs with the ck_pr_fence_load in nx__hist_snapshot: a reader that
+	/* Pairs with the ck_pr_fence_load in nx__hshape_snapshot: a reader that
 	 * sees this count sees the bucket above. */
 	ck_pr_fence_store();
 	ck_pr_store_64(&w[NX__H_COUNT], ck_pr_load_64(&w[NX__H_COUNT]) + 1);
 }
 
-void nx__hist_init(uint64_t *w, struct nx_hist_shape sh);
-void nx__hist_reset(uint64_t *w, struct nx_hist_shape sh);
-uint64_t nx__hist_value_at(struct nx_hist_shape sh, unsigned index);
-uint64_t nx__hist_percentile(const uint64_t *w, struct nx_hist_shape sh, double pct);
-double nx__hist_mean(const uint64_t *w);
-void nx__hist_snapshot(uint64_t *dst, const uint64_t *src, struct nx_hist_shape sh);
-void nx__hist_merge(uint64_t *dst, const uint64_t *src, struct nx_hist_shape sh);
+void nx__hshape_init(uint64_t *w, struct nx_hist_shape sh);
+void nx__hshape_reset(uint64_t *w, struct nx_hist_shape sh);
+uint64_t nx__hshape_value_at(struct nx_hist_shape sh, unsigned index);
+uint64_t nx__hshape_percentile(const uint64_t *w, struct nx_hist_shape sh, double pct);
+double nx__hshape_mean(const uint64_t *w);
+void nx__hshape_snapshot(uint64_t *dst, const uint64_t *src, struct nx_hist_shape sh);
+void nx__hshape_merge(uint64_t *dst, const uint64_t *src, struct nx_hist_shape sh);
 
 /**
  * Bucket index of a value.
- * @param v  a value <= NX_HIST_VALUE_MAX (nx_hist_record clamps first)
+ * @param v  a value <= NX_HIST_VALUE_MAX (nx__hist_record clamps first)
  * @return the index, < NX_HIST_BUCKETS
  */
 static inline unsigned
-nx_hist_index(uint64_t v)
+nx__hist_index(uint64_t v)
 {
-	return nx__hist_index(v, NX_HIST_SUB_BITS);
+	return nx__hshape_index(v, NX_HIST_SUB_BITS);
 }
 
 /**
@@ -175,49 +175,49 @@ nx_hist_index(uint64_t v)
  * Values above NX_HIST_VALUE_MAX are clamped to it and counted in overflow.
  */
 static inline void
-nx_hist_record(struct nx_hist *h, uint64_t v)
+nx__hist_record(struct nx_hist *h, uint64_t v)
 {
-	nx__hist_record(NX__HW(h), NX_HIST_SHAPE, v);
+	nx__hshape_record(NX__HW(h), NX_HIST_SHAPE, v);
 }
 
-/** Record into a health histogram (nx_lhist); as nx_hist_record. */
+/** Record into a health histogram (nx_lhist); as nx__hist_record. */
 static inline void
-nx_lhist_record(struct nx_lhist *h, uint64_t v)
+nx__lhist_record(struct nx_lhist *h, uint64_t v)
 {
-	nx__hist_record(NX__HW(h), NX_LHIST_SHAPE, v);
+	nx__hshape_record(NX__HW(h), NX_LHIST_SHAPE, v);
 }
 
 /* The nx_lhist slow path: as nx_hist's below. */
-static inline void nx_lhist_init(struct nx_lhist *h) { nx__hist_init(NX__HW(h), NX_LHIST_SHAPE); }
+static inline void nx__lhist_init(struct nx_lhist *h) { nx__hshape_init(NX__HW(h), NX_LHIST_SHAPE); }
 static inline uint64_t
-nx_lhist_percentile(const struct nx_lhist *h, double pct)
+nx__lhist_percentile(const struct nx_lhist *h, double pct)
 {
-	return nx__hist_percentile(NX__HWC(h), NX_LHIST_SHAPE, pct);
+	return nx__hshape_percentile(NX__HWC(h), NX_LHIST_SHAPE, pct);
 }
 static inline void
-nx_lhist_snapshot(struct nx_lhist *dst, const struct nx_lhist *src)
+nx__lhist_snapshot(struct nx_lhist *dst, const struct nx_lhist *src)
 {
-	nx__hist_snapshot(NX__HW(dst), NX__HWC(src), NX_LHIST_SHAPE);
+	nx__hshape_snapshot(NX__HW(dst), NX__HWC(src), NX_LHIST_SHAPE);
 }
 static inline void
-nx_lhist_merge(struct nx_lhist *dst, const struct nx_lhist *src)
+nx__lhist_merge(struct nx_lhist *dst, const struct nx_lhist *src)
 {
-	nx__hist_merge(NX__HW(dst), NX__HWC(src), NX_LHIST_SHAPE);
+	nx__hshape_merge(NX__HW(dst), NX__HWC(src), NX_LHIST_SHAPE);
 }
 
 /** Make h an empty histogram (memory not yet shared). Zeroed memory is
  *  not an empty histogram: min must start at UINT64_MAX. */
-void nx_hist_init(struct nx_hist *h);
+void nx__hist_init(struct nx_hist *h);
 
 /** Empty h again; by its writer only. */
-void nx_hist_reset(struct nx_hist *h);
+void nx__hist_reset(struct nx_hist *h);
 
 /**
  * The highest value that maps to a bucket: what a bucket reports.
  * @param index  a bucket index; larger ones report NX_HIST_VALUE_MAX
- * @return a value v with nx_hist_index(v) == index
+ * @return a value v with nx__hist_index(v) == index
  */
-uint64_t nx_hist_value_at(unsigned index);
+uint64_t nx__hist_value_at(unsigned index);
 
 /**
  * The value at a percentile: the reported value of the bucket holding
@@ -226,15 +226,15 @@ uint64_t nx_hist_value_at(unsigned index);
  * @param pct  0..100
  * @return the value, or 0 for an empty histogram
  */
-uint64_t nx_hist_percentile(const struct nx_hist *h, double pct);
+uint64_t nx__hist_percentile(const struct nx_hist *h, double pct);
 
 /** Mean of the recorded values, 0 for an empty histogram. */
-double nx_hist_mean(const struct nx_hist *h);
+double nx__hist_mean(const struct nx_hist *h);
 
 /** Copy src into private memory dst, loading every field whole (readers). */
-void nx_hist_snapshot(struct nx_hist *dst, const struct nx_hist *src);
+void nx__hist_snapshot(struct nx_hist *dst, const struct nx_hist *src);
 
 /** Add src's records to dst (by dst's writer; src may be live). */
-void nx_hist_merge(struct nx_hist *dst, const struct nx_hist *src);
+void nx__hist_merge(struct nx_hist *dst, const struct nx_hist *src);
 
 #endif /* NX_CORE_HIST_H */

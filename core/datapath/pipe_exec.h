@@ -54,7 +54,7 @@ nx__slot_time(struct nx_exec *x, uint32_t hidx, uint64_t ns)
 	nx__store64(&s->timed, s->timed + 1);
 	nx__store64(&s->time_ns, s->time_ns + ns);
 	if (x->hists != NULL)
-		nx_lhist_record(&x->hists[hidx], ns);
+		nx__lhist_record(&x->hists[hidx], ns);
 }
 
 static inline void

@@ -198,7 +198,7 @@ static int
 node_split(const struct nx_pipeline *p, const struct nx_node *nd, struct nx_msg *m,
 	   struct nx_exec *x)
 {
-	uint64_t h = nd->key == NX_SPLIT_REQUEST ? mix64(nx_crc32c(0, m->in, m->in_len))
+	uint64_t h = nd->key == NX_SPLIT_REQUEST ? mix64(nx__crc32c(0, m->in, m->in_len))
 						 : mix64(x->ctx->channel + 1);
 	uint32_t pick = (uint32_t)(h % nd->wtotal), i;
 	int rc;

@@ -45,10 +45,10 @@ nx__run_slot(const struct nx_pipeline *p, uint16_t slot, struct nx_msg *m, struc
 	if (__builtin_expect(ctx->flags & NX_CTX_TIMED, 0)) {
 		/* a sampled request: each stage's own time, for the context and
 		 * the slot's latency histogram */
-		uint64_t t0 = nx_ticks(), ns;
+		uint64_t t0 = nx__ticks(), ns;
 
 		rc = si->ops->process(si->state, m, ctx);
-		ns = nx_ticks_to_ns(nx_ticks() - t0);
+		ns = nx__ticks_to_ns(nx__ticks() - t0);
 		if (r < NX_CTX_ROUTE_MAX)
 			ctx->route_ns[r] = ns > UINT32_MAX ? UINT32_MAX : (uint32_t)ns;
 		nx__slot_time(x, s->hidx, ns);

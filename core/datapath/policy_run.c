@@ -70,7 +70,7 @@ cache_put(const struct nx_slot_policy *pol, uint32_t worker, const struct nx_msg
 	if (m->in_len > pol->cache_bytes || out_len > pol->cache_bytes ||
 	    (rc != NX_STAGE_PASS && out_len > m->out_cap))
 		return;
-	hash = nx_crc32c(0, m->in, m->in_len);
+	hash = nx__crc32c(0, m->in, m->in_len);
 	e = cache_slot(pol, worker, hash);
 	e->hash = hash;
 	e->in_len = m->in_len;
@@ -88,7 +88,7 @@ cache_get(const struct nx_slot_policy *pol, uint32_t worker, struct nx_msg *m)
 
 	if (m->in_len > pol->cache_bytes)
 		return false;
-	hash = nx_crc32c(0, m->in, m->in_len);
+	hash = nx__crc32c(0, m->in, m->in_len);
 	e = cache_slot(pol, worker, hash);
 	if (!e->used || e->hash != hash || e->in_len != m->in_len || e->out_len > m->out_cap ||
 	    memcmp(e->data, m->in, m->in_len) != 0)
@@ -119,7 +119,7 @@ own_reset(struct nx_slot_pol *own, uint64_t owner)
 {
 	own->owner = owner;
 	own->force_seen = NX_BRK_FORCE_AUTO;
-	nx_brk_init(&own->brk);
+	nx__brk_init(&own->brk);
 }
 
 static inline void
@@ -263,7 +263,7 @@ run_slot_policy(const struct nx_slot *s, const struct nx_stage_inst *si, struct 
 	struct nx_slot_pol *own = NULL; /* the worker's own state for the slot */
 	const uint32_t r = ctx->nroute - 1; /* nx__run_slot recorded this slot */
 	/* one TSC read a call where the worker or the slot before knows the time */
-	uint64_t start = x->t_route == r && r < NX_CTX_ROUTE_MAX - 1 ? x->t_start : nx_ticks();
+	uint64_t start = x->t_route == r && r < NX_CTX_ROUTE_MAX - 1 ? x->t_start : nx__ticks();
 	uint64_t end, dur, as_dur;
 	bool failed;
 	int rc, sig = 0;
@@ -277,7 +277,7 @@ run_slot_policy(const struct nx_slot *s, const struct nx_stage_inst *si, struct 
 		if (own->owner != si->serial)
 			own_reset(own, si->serial); /* a new stage in the slot starts a new breaker */
 		if (force != own->force_seen) {
-			nx_brk_force(&own->brk, force, start);
+			nx__brk_force(&own->brk, force, start);
 			own->force_seen = force;
 		}
 	}
@@ -291,7 +291,7 @@ run_slot_policy(const struct nx_slot *s, const struct nx_stage_inst *si, struct 
 			goto refused;
 		}
 	}
-	if (pol->breaker && own != NULL && !nx_brk_allow(&own->brk, &pol->brk, start)) {
+	if (pol->breaker && own != NULL && !nx__brk_allow(&own->brk, &pol->brk, start)) {
 		rc = NX_EBREAKER;
 		goto refused;
 	}
@@ -299,11 +299,11 @@ run_slot_policy(const struct nx_slot *s, const struct nx_stage_inst *si, struct 
 	if (pol->contain) {
 		struct call c = { .si = si, .m = m, .ctx = ctx };
 
-		rc = nx_fault_call(call_process, &c, &sig);
+		rc = nx__fault_call(call_process, &c, &sig);
 	} else {
 		rc = si->ops->process(si->state, m, ctx);
 	}
-	end = nx_ticks();
+	end = nx__ticks();
 	dur = end - start;
 	x->t_start = end;
 	x->t_route = ctx->nroute;
@@ -329,12 +329,12 @@ run_slot_policy(const struct nx_slot *s, const struct nx_stage_inst *si, struct 
 		}
 	}
 	if (pol->breaker && own != NULL) {
-		nx_brk_record(&own->brk, &pol->brk, end, failed, as_dur);
+		nx__brk_record(&own->brk, &pol->brk, end, failed, as_dur);
 		if (st != NULL && as_dur > pol->brk.slow_ns)
 			bump(&st->slow);
 	}
 	if (__builtin_expect(ctx->flags & NX_CTX_TIMED, 0)) {
-		uint64_t ns = nx_ticks_to_ns(dur);
+		uint64_t ns = nx__ticks_to_ns(dur);
 
 		if (r < NX_CTX_ROUTE_MAX)
 			ctx->route_ns[r] = ns > UINT32_MAX ? UINT32_MAX : (uint32_t)ns;

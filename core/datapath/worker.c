@@ -43,7 +43,7 @@ fail(struct nx_worker *w, int kind, int status)
 static inline uint64_t
 worker_now_ns(const struct nx_worker *w, uint64_t ticks)
 {
-	return w->now_ns + nx_ticks_to_ns(ticks - w->now_ticks);
+	return w->now_ns + nx__ticks_to_ns(ticks - w->now_ticks);
 }
 
 /* A request that failed after its policies goes to the worker's
@@ -164,10 +164,10 @@ serve_one(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab *pip
 
 		if (__builtin_expect(ctx->flags & NX_CTX_TIMED, 0)) {
 			/* a sampled request: its service time, for the worker's histogram */
-			uint64_t t0 = nx_ticks();
+			uint64_t t0 = nx__ticks();
 
 			status = nx__pipeline_run(p, &msg, &x);
-			nx_lhist_record(w->hist, nx_ticks_to_ns(nx_ticks() - t0));
+			nx__lhist_record(w->hist, nx__ticks_to_ns(nx__ticks() - t0));
 		} else {
 			status = nx__pipeline_run(p, &msg, &x);
 		}
@@ -203,8 +203,8 @@ nx__worker_serve(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipet
 		 uint32_t rslot)
 {
 	/* as the loop does: a time base, then the TSC */
-	w->now_ns = nx_clock_ns();
-	w->now_ticks = nx_ticks();
+	w->now_ns = nx__clock_ns();
+	w->now_ticks = nx__ticks();
 	return serve_one(w, ch, pipes, rq, rs, seq, rslot, w->now_ticks, true);
 }
 
@@ -217,7 +217,7 @@ wake_client(struct nx_chan_hdr *h)
 	ck_pr_fence_store_load(); /* pairs with the fence in client_sleep() (libnx) */
 	if (nx__load32(&h->client_waiting) != 0) {
 		nx__store32(&h->resp_bell, nx__load32(&h->resp_bell) + 1);
-		nx_futex_wake(&h->resp_bell, 1, true);
+		nx__futex_wake(&h->resp_bell, 1, true);
 	}
 }
 
@@ -288,8 +288,8 @@ serve_channel(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab 
 	if (__builtin_expect(ck_pr_load_32(&ch->rl_gen) != ch->rl_seen, 0)) {
 		ch->rl_seen = ck_pr_load_32(&ch->rl_gen);
 		ck_pr_fence_load(); /* rate and burst were stored before rl_gen */
-		nx_bkt_init(&ch->bkt, ck_pr_load_32(&ch->rl_rate), ck_pr_load_32(&ch->rl_burst),
-			    nx_ns_to_ticks(1000000000ull), nx_ticks());
+		nx__bkt_init(&ch->bkt, ck_pr_load_32(&ch->rl_rate), ck_pr_load_32(&ch->rl_burst),
+			    nx__ns_to_ticks(1000000000ull), nx__ticks());
 	}
 	limited = ch->bkt.rate != 0; /* the loop's TSC read dates the burst */
 	for (n = 0; n < NX_BURST; n++) {
@@ -314,7 +314,7 @@ serve_channel(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab 
 		ch->ext_hint = (rq.flags & NX_DESC_EXT) != 0;
 		if (__builtin_expect(replayed, 0) && replay_refuses(&rq, rs, seq)) {
 			ch->errors++;
-		} else if (__builtin_expect(limited, 0) && !nx_bkt_take(&ch->bkt, ticks)) {
+		} else if (__builtin_expect(limited, 0) && !nx__bkt_take(&ch->bkt, ticks)) {
 			/* over the channel's rate: answered at once, nothing run */
 			ch->errors++;
 			ch->rate_limited++;
@@ -382,7 +382,7 @@ publish(struct nx_worker *w)
 static void
 heartbeat(struct nx_worker *w, uint64_t now)
 {
-	w->now_ticks = nx_ticks();
+	w->now_ticks = nx__ticks();
 	w->now_ns = now;
 	nx__store64(&w->hw->heartbeat_ns, now);
 }
@@ -479,13 +479,13 @@ worker_sleep(struct nx_worker *w, const struct nx_chanset *set)
 	set_state(w, NX_WORKER_SLEEPING);
 	w->sleeps++;
 	publish(w);
-	heartbeat(w, nx_clock_ns());
+	heartbeat(w, nx__clock_ns());
 	/* Offline: grace periods need not wait for a sleeping worker. From
 	 * here on, set may be freed: only wv is used (a channel unmapped
 	 * meanwhile makes the wait return at once). */
-	nx_rcu_offline();
-	nx_futex_waitv(wv, n, timeout_ns);
-	nx_rcu_online();
+	nx__rcu_offline();
+	nx__futex_waitv(wv, n, timeout_ns);
+	nx__rcu_online();
 	nx__store32(&w->hw->sleeping, 0);
 	return true;
 awake:
@@ -504,30 +504,30 @@ nx__worker_main(void *arg)
 {
 	struct nx_worker *w = arg;
 	const bool may_sleep = w->may_sleep;
-	const uint64_t hb_ticks = nx_ns_to_ticks(NX_HEARTBEAT_NS);
+	const uint64_t hb_ticks = nx__ns_to_ticks(NX_HEARTBEAT_NS);
 	uint64_t idle_loops = 0, idle_since = 0, now, t_prev, t_hb;
 	bool busy = false;
 
-	if (w->life != NULL && nx_life_hold(w->life, 1 + w->idx))
+	if (w->life != NULL && nx__life_hold(w->life, 1 + w->idx))
 		ck_pr_store_32(&w->life_held, 1);
-	nx_rcu_register();
-	nx_fault_thread_init(); /* without it, contained faults still work but for stack overflows */
-	nx__store32((uint32_t *)&w->hw->tid, (uint32_t)nx_thread_tid());
-	nx__store32((uint32_t *)&w->hw->cpu, (uint32_t)nx_cpu_current());
+	nx__rcu_register();
+	nx__fault_thread_init(); /* without it, contained faults still work but for stack overflows */
+	nx__store32((uint32_t *)&w->hw->tid, (uint32_t)nx__thread_tid());
+	nx__store32((uint32_t *)&w->hw->cpu, (uint32_t)nx__cpu_current());
 	set_state(w, NX_WORKER_IDLE);
 	publish(w);
-	heartbeat(w, nx_clock_ns());
-	t_prev = t_hb = nx_ticks();
+	heartbeat(w, nx__clock_ns());
+	t_prev = t_hb = nx__ticks();
 
 	while (ck_pr_load_32(&w->stop) == 0) {
 		const struct nx_chanset *set = nx_rcu_deref(w->chans);
 		const struct nx_pipetab *pipes = nx_rcu_deref(*w->pipes);
-		uint64_t t = nx_ticks();
+		uint64_t t = nx__ticks();
 		unsigned i, did = 0;
 
 		/* One TSC read a loop: it ends the last loop and starts this one. */
 		if (busy)
-			w->busy_ns += nx_ticks_to_ns(t - t_prev);
+			w->busy_ns += nx__ticks_to_ns(t - t_prev);
 		t_prev = t;
 		for (i = 0; i < set->n; i++)
 			did += serve_channel(w, set->ch[i], pipes, t);
@@ -545,12 +545,12 @@ nx__worker_main(void *arg)
 			 * between looks lets its store land. The first looks after
 			 * work stay tight, for a burst's stragglers. */
 			if (idle_loops > NX_TIGHT_LOOPS)
-				nx_cpu_relax();
+				nx__cpu_relax();
 		} else {
 			set_state(w, NX_WORKER_IDLE);
 			publish(w);
 			if (may_sleep) {
-				now = nx_clock_ns();
+				now = nx__clock_ns();
 				if (idle_loops == NX_HEARTBEAT_LOOPS) {
 					idle_since = now;
 				} else if (now - idle_since > NX_IDLE_SPIN_NS && worker_sleep(w, set)) {
@@ -563,19 +563,19 @@ nx__worker_main(void *arg)
 		}
 		if (t - t_hb > hb_ticks) {
 			publish(w);
-			heartbeat(w, nx_clock_ns());
+			heartbeat(w, nx__clock_ns());
 			heartbeat_chans(w, set);
 			t_hb = t;
 		}
-		nx_rcu_quiescent();
+		nx__rcu_quiescent();
 	}
 	set_state(w, NX_WORKER_OFF);
 	publish(w);
-	heartbeat(w, nx_clock_ns());
-	nx_rcu_unregister();
-	nx_fault_thread_fini();
+	heartbeat(w, nx__clock_ns());
+	nx__rcu_unregister();
+	nx__fault_thread_fini();
 	if (ck_pr_load_32(&w->life_held) != 0)
-		nx_life_release(w->life, 1 + w->idx); /* a clean stop, not a death */
+		nx__life_release(w->life, 1 + w->idx); /* a clean stop, not a death */
 	return NULL;
 }
 
@@ -583,5 +583,5 @@ void
 nx__worker_kick(struct nx_worker *w)
 {
 	ck_pr_store_32(&w->ctl_word, ck_pr_load_32(&w->ctl_word) + 1);
-	nx_futex_wake(&w->ctl_word, 1, false);
+	nx__futex_wake(&w->ctl_word, 1, false);
 }

@@ -16,7 +16,7 @@
  *   pipeline directory
  *
  * The control thread frees a channel set, a pipeline table or a stage
- * only after nx_rcu_synchronize(): every worker has finished the loop in
+ * only after nx__rcu_synchronize(): every worker has finished the loop in
  * which it could have seen it.
  */
 #ifndef NX_CORE_WORKER_H

@@ -9,7 +9,7 @@
 #include "platform/nx_platform.h"
 
 void
-nx_brk_conf_default(struct nx_brk_conf *c, uint64_t second)
+nx__brk_conf_default(struct nx_brk_conf *c, uint64_t second)
 {
 	memset(c, 0, sizeof *c);
 	c->kind = NX_BRK_COUNT;
@@ -31,7 +31,7 @@ out_of_range(const char *field, uint64_t v, uint64_t min, uint64_t max)
 }
 
 int
-nx_brk_conf_check(const struct nx_brk_conf *c)
+nx__brk_conf_check(const struct nx_brk_conf *c)
 {
 	if (c->kind > NX_BRK_TIME)
 		return nx__err(NX_EINVAL, "breaker kind: %u is neither count (0) nor time (1)",
@@ -55,7 +55,7 @@ nx_brk_conf_check(const struct nx_brk_conf *c)
 }
 
 const char *
-nx_brk_state_name(uint32_t state)
+nx__brk_state_name(uint32_t state)
 {
 	switch (state) {
 	case NX_BRK_CLOSED:

@@ -60,14 +60,14 @@ nx__policy_build(struct nx_slot *s, const struct nx_policy_spec *ps, const char 
 	pol->budget_fails = ps->budget_fails;
 	pol->contain = ps->contain;
 	pol->degraded = ps->degraded;
-	pol->budget = ps->budget_ns != 0 ? nx_ns_to_ticks(ps->budget_ns) : 0;
+	pol->budget = ps->budget_ns != 0 ? nx__ns_to_ticks(ps->budget_ns) : 0;
 	if (pol->budget == 0 && ps->budget_ns != 0)
 		pol->budget = 1;
 	if (ps->breaker) {
 		pol->brk = ps->brk;
-		pol->brk.slow_ns = nx_ns_to_ticks(ps->brk.slow_ns);
-		pol->brk.wait_open_ns = nx_ns_to_ticks(ps->brk.wait_open_ns);
-		pol->brk.second = nx_ns_to_ticks(1000000000ull);
+		pol->brk.slow_ns = nx__ns_to_ticks(ps->brk.slow_ns);
+		pol->brk.wait_open_ns = nx__ns_to_ticks(ps->brk.wait_open_ns);
+		pol->brk.second = nx__ns_to_ticks(1000000000ull);
 	}
 	pol->nworkers = env != NULL && env->nworkers != 0 ? env->nworkers : 1;
 	if (ps->degraded == NX_DEG_FALLBACK) {

@@ -69,7 +69,7 @@ static void
 breaker_on(struct nx_policy_spec *ps)
 {
 	if (!ps->breaker) {
-		nx_brk_conf_default(&ps->brk, 1000000000ull);
+		nx__brk_conf_default(&ps->brk, 1000000000ull);
 		ps->breaker = true;
 	}
 }
@@ -180,7 +180,7 @@ nx__policy_check(const struct nx_policy_spec *ps, const char *pipe, const char *
 	if (!ps->set)
 		return 0;
 	if (ps->breaker) {
-		rc = nx_brk_conf_check(&ps->brk);
+		rc = nx__brk_conf_check(&ps->brk);
 		if (rc < 0)
 			return nx__err_ctx(rc, "pipeline %s: slot %s: breaker", pipe, slot);
 	}

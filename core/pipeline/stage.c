@@ -54,7 +54,7 @@ plugin_dir_allowed(const char *real, const char *dirs)
 /*
  * Load a plugin, or take another reference to it. Before the loader runs
  * anything of the file (its constructors run inside dlopen), it must be
- * a regular file from a trusted place (nx_file_open, NX_FILE_TRUSTED),
+ * a regular file from a trusted place (nx__file_open, NX_FILE_TRUSTED),
  * under an allowed plugin directory when there are any, and carry a
  * .nx_plugin section of this stage ABI: a library that is not a plugin
  * is refused without running a line of it, and nothing changes.
@@ -70,17 +70,17 @@ plugin_get(struct nx_plugin_ref **out, const char *path, const char *dirs)
 	void *h;
 	int fd, rc;
 
-	fd = nx_file_open(path, NX_FILE_TRUSTED, NX_PLUGIN_MAX_BYTES, "plugin", &fi);
+	fd = nx__file_open(path, NX_FILE_TRUSTED, NX_PLUGIN_MAX_BYTES, "plugin", &fi);
 	if (fd < 0)
 		return fd;
 	if (!plugin_dir_allowed(fi.real, dirs)) {
-		nx_fd_close(fd);
+		nx__fd_close(fd);
 		return nx__err(NX_EPERM, "plugin %s (%s) is not in an allowed plugin directory "
 			       "(plugin_dirs = %s)", path, fi.real, dirs);
 	}
 	for (r = plugins; r != NULL; r = r->next) {
 		if (r->dev == fi.dev && r->ino == fi.ino) {
-			nx_fd_close(fd);
+			nx__fd_close(fd);
 			r->refs++;
 			*out = r;
 			return 0;
@@ -88,14 +88,14 @@ plugin_get(struct nx_plugin_ref **out, const char *path, const char *dirs)
 		if (strcmp(r->path, fi.real) == 0) {
 			/* the loader knows objects by name first: it would hand
 			 * back the old code under the new file's checks */
-			nx_fd_close(fd);
+			nx__fd_close(fd);
 			return nx__err(NX_EBUSY, "plugin %s was replaced on disk while its previous "
 				       "file is still loaded (a stage or a rollback uses it): install "
 				       "the new one under a new file name", path);
 		}
 	}
 	memset(&mark, 0, sizeof mark);
-	rc = nx_elf_section(fd, NX_PLUGIN_SECTION, &mark, sizeof mark, &mlen);
+	rc = nx__elf_section(fd, NX_PLUGIN_SECTION, &mark, sizeof mark, &mlen);
 	if (rc == NX_ENOENT)
 		rc = nx__err(NX_EINVAL, "%s is not a nexus plugin: it has no %s section "
 			     "(NX_PLUGIN(...) from <nx/nx_stage.h> puts it there); nothing of it "
@@ -109,35 +109,35 @@ plugin_get(struct nx_plugin_ref **out, const char *path, const char *dirs)
 		rc = nx__err(NX_EABI, "plugin %s was built for stage ABI %u; this nxd takes ABI %u: "
 			     "rebuild it against this <nx/nx_stage.h>", path, mark.abi, NX_STAGE_ABI);
 	if (rc < 0) {
-		nx_fd_close(fd);
+		nx__fd_close(fd);
 		return rc;
 	}
 	if (strlen(fi.real) >= sizeof r->path) {
-		nx_fd_close(fd);
+		nx__fd_close(fd);
 		return nx__err(NX_EINVAL, "plugin %s: its path is longer than %d bytes", path,
 			       NX_PLUGIN_PATH_MAX - 1);
 	}
-	rc = nx_dl_open(&h, fd, fi.real);
-	nx_fd_close(fd);
+	rc = nx__dl_open(&h, fd, fi.real);
+	nx__fd_close(fd);
 	if (rc < 0)
 		return rc;
-	pl = nx_dl_sym(h, NX_PLUGIN_SYMBOL);
+	pl = nx__dl_sym(h, NX_PLUGIN_SYMBOL);
 	if (pl == NULL) {
-		nx_dl_close(h);
+		nx__dl_close(h);
 		return nx__err(NX_EINVAL, "plugin %s exports no '%s' symbol (define it with "
 			       "NX_PLUGIN(...) from <nx/nx_stage.h>)", path, NX_PLUGIN_SYMBOL);
 	}
 	if (pl->abi != NX_STAGE_ABI) {
 		uint32_t abi = pl->abi;
 
-		nx_dl_close(h);
+		nx__dl_close(h);
 		return nx__err(NX_EABI, "plugin %s was built for stage ABI %u; this nxd takes "
 			       "ABI %u: rebuild it against this <nx/nx_stage.h>", path, abi,
 			       NX_STAGE_ABI);
 	}
 	r = nx__mem_zalloc(1, sizeof *r);
 	if (r == NULL) {
-		nx_dl_close(h);
+		nx__dl_close(h);
 		return nx__err(NX_ENOMEM, "plugin %s", path);
 	}
 	snprintf(r->path, sizeof r->path, "%s", fi.real);
@@ -165,7 +165,7 @@ plugin_put(struct nx_plugin_ref *r)
 			break;
 		}
 	}
-	nx_dl_close(r->handle);
+	nx__dl_close(r->handle);
 	nx__mem_free(r);
 }
 

@@ -7,11 +7,11 @@
 
 #include <nx/nx_stage.h>
 
-extern const struct nx_stage_ops nx_stage_echo;
-extern const struct nx_stage_ops nx_stage_checksum;
+extern const struct nx_stage_ops nx__stage_echo;
+extern const struct nx_stage_ops nx__stage_checksum;
 /** A built-in or registered stage by name, or NULL. */
 const struct nx_stage_ops *nx__stage_builtin(const char *name);
-int nx_stage_register(const struct nx_stage_ops *ops); /* nxd.h documents it */
+int nx__stage_register(const struct nx_stage_ops *ops); /* nxd.h documents it */
 /** The built-in stages' names, for messages. */
 const char *nx__stage_builtin_names(void);
 

@@ -31,7 +31,7 @@ echo_process(void *state, struct nx_msg *m, struct nx_ctx *ctx)
 	return 0;
 }
 
-const struct nx_stage_ops nx_stage_echo = {
+const struct nx_stage_ops nx__stage_echo = {
 	.abi = NX_STAGE_ABI,
 	.version = 1,
 	.name = "echo",
@@ -48,7 +48,7 @@ checksum_process(void *state, struct nx_msg *m, struct nx_ctx *ctx)
 	(void)ctx;
 	if (m->out_cap < 4)
 		return NX_EOVERFLOW;
-	crc = nx_crc32c(0, m->in, m->in_len);
+	crc = nx__crc32c(0, m->in, m->in_len);
 	m->out[0] = (uint8_t)crc;
 	m->out[1] = (uint8_t)(crc >> 8);
 	m->out[2] = (uint8_t)(crc >> 16);
@@ -57,7 +57,7 @@ checksum_process(void *state, struct nx_msg *m, struct nx_ctx *ctx)
 	return 0;
 }
 
-const struct nx_stage_ops nx_stage_checksum = {
+const struct nx_stage_ops nx__stage_checksum = {
 	.abi = NX_STAGE_ABI,
 	.version = 1,
 	.name = "checksum",
@@ -242,7 +242,7 @@ fail_process(void *state, struct nx_msg *m, struct nx_ctx *ctx)
 	const struct fail_state *f = state;
 
 	(void)ctx;
-	if (f->percent != 0 && nx_crc32c(0, m->in, m->in_len) % 100 < f->percent)
+	if (f->percent != 0 && nx__crc32c(0, m->in, m->in_len) % 100 < f->percent)
 		return NX_ESTAGE;
 	return NX_STAGE_PASS;
 }
@@ -258,7 +258,7 @@ static const struct nx_stage_ops stage_fail = {
 };
 
 static const struct nx_stage_ops *const builtins[] = {
-	&nx_stage_echo, &nx_stage_checksum, &stage_noop, &stage_tag,
+	&nx__stage_echo, &nx__stage_checksum, &stage_noop, &stage_tag,
 	&stage_pick,    &stage_concat,      &stage_fail,
 };
 
@@ -268,7 +268,7 @@ static const struct nx_stage_ops *registered[NX_MAX_REGISTERED];
 static unsigned nregistered;
 
 int
-nx_stage_register(const struct nx_stage_ops *ops)
+nx__stage_register(const struct nx_stage_ops *ops)
 {
 	if (ops == NULL || ops->abi != NX_STAGE_ABI || ops->name == NULL || ops->process == NULL)
 		return nx__err(NX_EINVAL, "not a valid stage");

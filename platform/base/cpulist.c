@@ -123,7 +123,7 @@ done:
 }
 
 int
-nx_cpulist_parse(const char *s, int *cpus, int max)
+nx__cpulist_parse(const char *s, int *cpus, int max)
 {
 	if (s == NULL)
 		return nx__err(NX_EINVAL, "cpulist: NULL");

@@ -8,7 +8,7 @@
  * as the high ones, which plain xorshift's are not. One 64-bit word of
  * state per owner, no locking: each thread or object holds its own.
  *
- * Seed it from nx_random_seed() (platform/nx_platform.h), or from a
+ * Seed it from nx__random_seed() (platform/nx_platform.h), or from a
  * constant for a repeatable sequence.
  */
 #ifndef NX_BASE_RAND_H

@@ -13,7 +13,7 @@
 #include "nx_sanitizer.h"
 
 void
-nx_sleep_ns(uint64_t ns)
+nx__sleep_ns(uint64_t ns)
 {
 	struct timespec ts = { .tv_sec = (time_t)(ns / 1000000000ull),
 			       .tv_nsec = (long)(ns % 1000000000ull) };
@@ -26,7 +26,7 @@ nx_sleep_ns(uint64_t ns)
 uint64_t nx__tick_mult = 1ull << 32;
 
 void
-nx_ticks_calibrate(void)
+nx__ticks_calibrate(void)
 {
 #if defined(__x86_64__)
 	uint64_t t0, c0, t1, c1;
@@ -35,13 +35,13 @@ nx_ticks_calibrate(void)
 	 * is not, busy-time figures are approximate, never the heartbeat. */
 	/* 2 ms of spinning: the clocks' read errors (tens of ns) are 1e-5 of
 	 * it, and a restarting nxd cannot spare the 10 ms a sleep would take. */
-	t0 = nx_clock_ns();
-	c0 = nx_ticks();
+	t0 = nx__clock_ns();
+	c0 = nx__ticks();
 	do {
-		nx_cpu_relax();
-		t1 = nx_clock_ns();
+		nx__cpu_relax();
+		t1 = nx__clock_ns();
 	} while (t1 - t0 < 2000000);
-	c1 = nx_ticks();
+	c1 = nx__ticks();
 	if (c1 > c0 && t1 > t0)
 		__atomic_store_n(&nx__tick_mult,
 				 (uint64_t)(((unsigned __int128)(t1 - t0) << 32) / (c1 - c0)),
@@ -50,13 +50,13 @@ nx_ticks_calibrate(void)
 }
 
 uint64_t
-nx_ticks_calibration(void)
+nx__ticks_calibration(void)
 {
 	return __atomic_load_n(&nx__tick_mult, __ATOMIC_RELAXED);
 }
 
 bool
-nx_ticks_adopt(uint64_t calibration)
+nx__ticks_adopt(uint64_t calibration)
 {
 	if (calibration < (1ull << 32) / 20 || calibration > 20 * (1ull << 32))
 		return false;
@@ -65,7 +65,7 @@ nx_ticks_adopt(uint64_t calibration)
 }
 
 uint64_t
-nx_wallclock_ns(void)
+nx__wallclock_ns(void)
 {
 	struct timespec ts;
 
@@ -74,7 +74,7 @@ nx_wallclock_ns(void)
 }
 
 int
-nx_cpu_count(void)
+nx__cpu_count(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_CONF);
 
@@ -82,19 +82,19 @@ nx_cpu_count(void)
 }
 
 int
-nx_cpu_current(void)
+nx__cpu_current(void)
 {
 	return sched_getcpu();
 }
 
 int32_t
-nx_process_id(void)
+nx__process_id(void)
 {
 	return (int32_t)getpid();
 }
 
 int
-nx_process_set_dumpable(bool on)
+nx__process_set_dumpable(bool on)
 {
 	if (prctl(PR_SET_DUMPABLE, on ? 1 : 0, 0, 0, 0) != 0)
 		return nx__err_sys(NX_EIO, errno, "prctl(PR_SET_DUMPABLE)");
@@ -102,13 +102,13 @@ nx_process_set_dumpable(bool on)
 }
 
 uint32_t
-nx_process_uid(void)
+nx__process_uid(void)
 {
 	return (uint32_t)getuid();
 }
 
 bool
-nx_process_alive(int32_t pid)
+nx__process_alive(int32_t pid)
 {
 	if (pid <= 0)
 		return false;
@@ -137,7 +137,7 @@ stat_fields(int32_t pid, char *buf, size_t len)
 }
 
 uint64_t
-nx_process_start_time(int32_t pid)
+nx__process_start_time(int32_t pid)
 {
 	unsigned long long start = 0;
 	char buf[1024];
@@ -152,7 +152,7 @@ nx_process_start_time(int32_t pid)
 }
 
 uint64_t
-nx_process_cpu_ns(int32_t pid)
+nx__process_cpu_ns(int32_t pid)
 {
 	unsigned long long ut = 0, st = 0;
 	char buf[1024];
@@ -165,17 +165,17 @@ nx_process_cpu_ns(int32_t pid)
 }
 
 uint64_t
-nx_random_seed(void)
+nx__random_seed(void)
 {
 	uint64_t v = 0;
 
 	if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v)
-		v = nx_wallclock_ns() ^ ((uint64_t)getpid() << 32);
+		v = nx__wallclock_ns() ^ ((uint64_t)getpid() << 32);
 	return v;
 }
 
 bool
-nx_built_with_sanitizer(void)
+nx__built_with_sanitizer(void)
 {
 	return NX_TSAN || NX_ASAN;
 }

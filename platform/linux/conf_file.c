@@ -29,7 +29,7 @@ on_entry(void *user, const char *section, const char *key, const char *value)
 }
 
 int
-nx_conf_parse_text(const char *text, const char *name, nx_conf_fn fn, void *user)
+nx__conf_parse_text(const char *text, const char *name, nx_conf_fn fn, void *user)
 {
 	struct conf_ctx c = { .fn = fn, .user = user };
 	int line;
@@ -48,20 +48,20 @@ nx_conf_parse_text(const char *text, const char *name, nx_conf_fn fn, void *user
 }
 
 int
-nx_conf_parse(const char *path, uint32_t trust, nx_conf_fn fn, void *user)
+nx__conf_parse(const char *path, uint32_t trust, nx_conf_fn fn, void *user)
 {
 	size_t len;
 	char *text;
 	int rc;
 
-	rc = nx_file_read(path, trust, NX_CONF_MAX_BYTES, "config", &text, &len);
+	rc = nx__file_read(path, trust, NX_CONF_MAX_BYTES, "config", &text, &len);
 	if (rc < 0)
 		return rc;
 	if (memchr(text, '\0', len) != NULL) {
 		free(text);
 		return nx__err(NX_EINVAL, "config %s holds a NUL byte: not a text file", path);
 	}
-	rc = nx_conf_parse_text(text, path, fn, user);
+	rc = nx__conf_parse_text(text, path, fn, user);
 	free(text);
 	return rc;
 }

@@ -41,10 +41,10 @@
 #include "../nx_platform.h"
 
 static char runtime_dir_set[NX_RUNTIME_DIR_MAX + 1];
-static char listen_dir[NX_RUNTIME_DIR_MAX + 1]; /* where nx_ctl_listen took the instance */
+static char listen_dir[NX_RUNTIME_DIR_MAX + 1]; /* where nx__ctl_listen took the instance */
 
 int
-nx_runtime_dir_set(const char *dir)
+nx__runtime_dir_set(const char *dir)
 {
 	size_t n = dir != NULL ? strlen(dir) : 0;
 
@@ -88,13 +88,13 @@ runtime_dir(char *buf, size_t len, const char *instance)
 }
 
 int
-nx_runtime_dir(char *buf, size_t len)
+nx__runtime_dir(char *buf, size_t len)
 {
 	return runtime_dir(buf, len, NULL);
 }
 
 int
-nx_ctl_path(char *buf, size_t len, const char *instance)
+nx__ctl_path(char *buf, size_t len, const char *instance)
 {
 	char dir[NX_RUNTIME_DIR_MAX + 1];
 	int rc = runtime_dir(dir, sizeof dir, instance);
@@ -132,7 +132,7 @@ trusted_uid(void)
 }
 
 bool
-nx_uid_trusted(uint32_t uid)
+nx__uid_trusted(uint32_t uid)
 {
 	return uid == 0 || uid == geteuid() || (int64_t)uid == trusted_uid();
 }
@@ -182,7 +182,7 @@ take_lock(int dfd, const char *dir, const char *instance)
 }
 
 int
-nx_ctl_listen(const char *instance, int *lock_fd)
+nx__ctl_listen(const char *instance, int *lock_fd)
 {
 	char dir[NX_RUNTIME_DIR_MAX + 1], name[NX_CTL_NAME_MAX + 8];
 	struct sockaddr_un sa;
@@ -191,7 +191,7 @@ nx_ctl_listen(const char *instance, int *lock_fd)
 	int dfd, lfd, fd, rc;
 
 	*lock_fd = -1;
-	rc = nx_runtime_dir(dir, sizeof dir);
+	rc = nx__runtime_dir(dir, sizeof dir);
 	if (rc < 0)
 		return rc;
 	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
@@ -199,7 +199,7 @@ nx_ctl_listen(const char *instance, int *lock_fd)
 				   "create the runtime directory %s (give another with "
 				   "--runtime-dir or NX_RUNTIME_DIR, or have systemd's "
 				   "RuntimeDirectory= make it)", dir);
-	dfd = nx_dir_open(dir, -1, "runtime directory", NULL);
+	dfd = nx__dir_open(dir, -1, "runtime directory", NULL);
 	if (dfd < 0)
 		return dfd;
 	lfd = take_lock(dfd, dir, instance);
@@ -249,7 +249,7 @@ fail:
 }
 
 void
-nx_ctl_unlisten(const char *instance, int fd, int lock_fd)
+nx__ctl_unlisten(const char *instance, int fd, int lock_fd)
 {
 	char dir[NX_RUNTIME_DIR_MAX + 1], path[PATH_MAX];
 
@@ -269,7 +269,7 @@ nx_ctl_unlisten(const char *instance, int fd, int lock_fd)
 }
 
 int
-nx_ctl_connect(const char *instance)
+nx__ctl_connect(const char *instance)
 {
 	char dir[NX_RUNTIME_DIR_MAX + 1], name[NX_CTL_NAME_MAX + 8];
 	const int64_t also = trusted_uid();
@@ -282,7 +282,7 @@ nx_ctl_connect(const char *instance)
 	rc = runtime_dir(dir, sizeof dir, instance);
 	if (rc < 0)
 		return rc;
-	dfd = nx_dir_open(dir, also, "runtime directory", NULL);
+	dfd = nx__dir_open(dir, also, "runtime directory", NULL);
 	if (dfd < 0) {
 		if (dfd == NX_ENOENT)
 			return nx__err(NX_ENOINST, "no nxd serves instance '%s': no runtime directory "
@@ -297,7 +297,7 @@ nx_ctl_connect(const char *instance)
 			       name);
 	if (!S_ISSOCK(st.st_mode))
 		return nx__err(NX_EPERM, "%s/%s is not a socket: refusing it", dir, name);
-	if (!nx_uid_trusted(st.st_uid))
+	if (!nx__uid_trusted(st.st_uid))
 		return nx__err(NX_EPERM, "%s/%s belongs to uid %u, which this client does not "
 			       "trust (root, its own uid %u%s): set NX_TRUST_UID=%u to trust it", dir,
 			       name, (unsigned)st.st_uid, (unsigned)geteuid(),
@@ -317,7 +317,7 @@ nx_ctl_connect(const char *instance)
 		return nx__err_sys(NX_EIO, e, "connect %s", sa.sun_path);
 	}
 	/* the listener runs as the socket's owner: only it could bind there */
-	rc = nx_ctl_peer_cred(fd, &cred);
+	rc = nx__ctl_peer_cred(fd, &cred);
 	if (rc == 0 && cred.uid != st.st_uid && cred.uid != 0)
 		rc = nx__err(NX_EPERM, "the process on %s runs as uid %u, but the socket belongs "
 			     "to uid %u: refusing to talk to it", sa.sun_path, cred.uid,
@@ -330,7 +330,7 @@ nx_ctl_connect(const char *instance)
 }
 
 int
-nx_ctl_peer_cred(int fd, struct nx_peer_cred *cred)
+nx__ctl_peer_cred(int fd, struct nx_peer_cred *cred)
 {
 	struct ucred uc;
 	socklen_t len = sizeof uc;
@@ -344,7 +344,7 @@ nx_ctl_peer_cred(int fd, struct nx_peer_cred *cred)
 }
 
 bool
-nx_ctl_peer_in_group(int fd, const struct nx_peer_cred *cred, uint32_t gid)
+nx__ctl_peer_in_group(int fd, const struct nx_peer_cred *cred, uint32_t gid)
 {
 	gid_t groups[256];
 	socklen_t len = sizeof groups;
@@ -362,7 +362,7 @@ nx_ctl_peer_in_group(int fd, const struct nx_peer_cred *cred, uint32_t gid)
 }
 
 int
-nx_ctl_accept(int lfd, struct nx_peer_cred *cred)
+nx__ctl_accept(int lfd, struct nx_peer_cred *cred)
 {
 	int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	int rc;
@@ -373,7 +373,7 @@ nx_ctl_accept(int lfd, struct nx_peer_cred *cred)
 			return NX_EAGAIN;
 		return nx__err_sys(NX_EIO, errno, "accept");
 	}
-	rc = nx_ctl_peer_cred(fd, cred);
+	rc = nx__ctl_peer_cred(fd, cred);
 	if (rc < 0) {
 		close(fd);
 		return rc;
@@ -382,7 +382,7 @@ nx_ctl_accept(int lfd, struct nx_peer_cred *cred)
 }
 
 int
-nx_ctl_send(int fd, const void *msg, size_t len, int pass_fd)
+nx__ctl_send(int fd, const void *msg, size_t len, int pass_fd)
 {
 	union {
 		struct cmsghdr h;
@@ -420,7 +420,7 @@ nx_ctl_send(int fd, const void *msg, size_t len, int pass_fd)
 }
 
 int
-nx_ctl_recv(int fd, void *msg, size_t cap, int *recv_fd, uint64_t timeout_ns)
+nx__ctl_recv(int fd, void *msg, size_t cap, int *recv_fd, uint64_t timeout_ns)
 {
 	union {
 		struct cmsghdr h;

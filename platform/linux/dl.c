@@ -6,7 +6,7 @@
 #include "../nx_platform.h"
 
 int
-nx_dl_open(void **out, int fd, const char *real)
+nx__dl_open(void **out, int fd, const char *real)
 {
 	struct stat a, b;
 	void *h;
@@ -24,13 +24,13 @@ nx_dl_open(void **out, int fd, const char *real)
 }
 
 void *
-nx_dl_sym(void *h, const char *name)
+nx__dl_sym(void *h, const char *name)
 {
 	return dlsym(h, name);
 }
 
 void
-nx_dl_close(void *h)
+nx__dl_close(void *h)
 {
 	if (h != NULL)
 		dlclose(h);

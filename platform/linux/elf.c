@@ -27,7 +27,7 @@
 #endif
 
 int
-nx_elf_section(int fd, const char *section, void *buf, size_t cap, size_t *len)
+nx__elf_section(int fd, const char *section, void *buf, size_t cap, size_t *len)
 {
 	Elf_Scn *scn = NULL;
 	GElf_Ehdr eh;

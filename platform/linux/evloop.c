@@ -18,7 +18,7 @@ struct nx_evloop {
 };
 
 int
-nx_evloop_create(struct nx_evloop **out)
+nx__evloop_create(struct nx_evloop **out)
 {
 	struct nx_evloop *ev = calloc(1, sizeof *ev);
 
@@ -36,7 +36,7 @@ nx_evloop_create(struct nx_evloop **out)
 }
 
 void
-nx_evloop_destroy(struct nx_evloop *ev)
+nx__evloop_destroy(struct nx_evloop *ev)
 {
 	if (ev == NULL)
 		return;
@@ -45,7 +45,7 @@ nx_evloop_destroy(struct nx_evloop *ev)
 }
 
 int
-nx_evloop_add(struct nx_evloop *ev, int fd, uint64_t key)
+nx__evloop_add(struct nx_evloop *ev, int fd, uint64_t key)
 {
 	struct epoll_event e = { .events = EPOLLIN | EPOLLRDHUP, .data.u64 = key };
 
@@ -55,7 +55,7 @@ nx_evloop_add(struct nx_evloop *ev, int fd, uint64_t key)
 }
 
 int
-nx_evloop_mod(struct nx_evloop *ev, int fd, uint64_t key, uint32_t want)
+nx__evloop_mod(struct nx_evloop *ev, int fd, uint64_t key, uint32_t want)
 {
 	struct epoll_event e = { .events = 0, .data.u64 = key };
 
@@ -72,7 +72,7 @@ nx_evloop_mod(struct nx_evloop *ev, int fd, uint64_t key, uint32_t want)
 }
 
 int
-nx_evloop_del(struct nx_evloop *ev, int fd)
+nx__evloop_del(struct nx_evloop *ev, int fd)
 {
 	if (epoll_ctl(ev->epfd, EPOLL_CTL_DEL, fd, NULL) != 0)
 		return nx__err_sys(NX_EIO, errno, "epoll_ctl del");
@@ -80,7 +80,7 @@ nx_evloop_del(struct nx_evloop *ev, int fd)
 }
 
 int
-nx_evloop_wait(struct nx_evloop *ev, uint64_t *keys, uint32_t *flags, int max,
+nx__evloop_wait(struct nx_evloop *ev, uint64_t *keys, uint32_t *flags, int max,
 	       uint64_t timeout_ns)
 {
 	struct epoll_event evs[64];
@@ -146,7 +146,7 @@ guard_main(void *arg)
 		int ms = -1, r, sig;
 
 		if (first != 0) {
-			uint64_t now = nx_clock_ns();
+			uint64_t now = nx__clock_ns();
 
 			ms = now >= deadline ? 0 : (int)((deadline - now + 999999) / 1000000);
 		}
@@ -161,9 +161,9 @@ guard_main(void *arg)
 				continue;
 			if (first == 0) {
 				first = sig;
-				deadline = nx_clock_ns() + g->timeout_ns;
+				deadline = nx__clock_ns() + g->timeout_ns;
 				/* a backstop for this thread itself: SIGALRM is
-				 * blocked nowhere but in nx_thread_create's threads,
+				 * blocked nowhere but in nx__thread_create's threads,
 				 * and its default action ends the process */
 				alarm((unsigned)(g->timeout_ns / 1000000000u) + 5);
 				g->on_stop(g->arg, sig);
@@ -172,7 +172,7 @@ guard_main(void *arg)
 			g->on_timeout(g->arg, sig); /* a second signal: now */
 			_exit(1);
 		}
-		if (first != 0 && nx_clock_ns() >= deadline) {
+		if (first != 0 && nx__clock_ns() >= deadline) {
 			g->on_timeout(g->arg, 0);
 			_exit(1);
 		}
@@ -180,7 +180,7 @@ guard_main(void *arg)
 }
 
 int
-nx_signal_guard_start(struct nx_signal_guard **out, uint64_t timeout_ns, nx_signal_fn on_stop,
+nx__signal_guard_start(struct nx_signal_guard **out, uint64_t timeout_ns, nx_signal_fn on_stop,
 		      nx_signal_fn on_timeout, void *arg)
 {
 	struct nx_signal_guard *g;
@@ -191,7 +191,7 @@ nx_signal_guard_start(struct nx_signal_guard **out, uint64_t timeout_ns, nx_sign
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
-	/* Blocked here; every thread nx_thread_create starts blocks all. */
+	/* Blocked here; every thread nx__thread_create starts blocks all. */
 	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
 		return nx__err(NX_EIO, "block signals");
 	g = calloc(1, sizeof *g);
@@ -207,7 +207,7 @@ nx_signal_guard_start(struct nx_signal_guard **out, uint64_t timeout_ns, nx_sign
 		rc = nx__err_sys(NX_EIO, errno, "signalfd");
 		goto err;
 	}
-	rc = nx_thread_create(&g->thread, "nx-signals", -1, guard_main, g);
+	rc = nx__thread_create(&g->thread, "nx-signals", -1, guard_main, g);
 	if (rc < 0)
 		goto err;
 	*out = g;
@@ -222,7 +222,7 @@ err:
 }
 
 void
-nx_signal_guard_stop(struct nx_signal_guard *g)
+nx__signal_guard_stop(struct nx_signal_guard *g)
 {
 	uint64_t one = 1;
 
@@ -230,7 +230,7 @@ nx_signal_guard_stop(struct nx_signal_guard *g)
 		return;
 	if (write(g->stopfd, &one, sizeof one) < 0)
 		return; /* cannot happen on an eventfd below its maximum */
-	nx_thread_join(g->thread);
+	nx__thread_join(g->thread);
 	alarm(0);
 	close(g->sigfd);
 	close(g->stopfd);
@@ -238,7 +238,7 @@ nx_signal_guard_stop(struct nx_signal_guard *g)
 }
 
 const char *
-nx_signal_name(int sig)
+nx__signal_name(int sig)
 {
 	static __thread char buf[32];
 	const char *abbrev = sigabbrev_np(sig);
@@ -250,7 +250,7 @@ nx_signal_name(int sig)
 }
 
 int
-nx_notify_create(void)
+nx__notify_create(void)
 {
 	int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 
@@ -260,7 +260,7 @@ nx_notify_create(void)
 }
 
 void
-nx_notify_signal(int fd)
+nx__notify_signal(int fd)
 {
 	uint64_t one = 1;
 
@@ -269,7 +269,7 @@ nx_notify_signal(int fd)
 }
 
 void
-nx_notify_drain(int fd)
+nx__notify_drain(int fd)
 {
 	uint64_t v;
 

@@ -1,12 +1,12 @@
 /*
  * Fault containment: a fault (SIGSEGV, SIGBUS, SIGFPE, SIGILL) raised by
- * code running inside nx_fault_call, on that thread, returns there as an
+ * code running inside nx__fault_call, on that thread, returns there as an
  * error instead of killing the process.
  *
  * How: the handler is installed once for the process, with SA_NODEFER
  * (the signal is not blocked while it runs, so leaving it by siglongjmp
  * leaves nothing blocked) and SA_ONSTACK (a stack overflow still has a
- * stack to run the handler on). nx_fault_call arms a thread-local jump
+ * stack to run the handler on). nx__fault_call arms a thread-local jump
  * buffer with sigsetjmp(env, 0): no signal mask is saved, so arming costs
  * no system call. A fault anywhere else finds the buffer unarmed: the
  * handler puts back the default action and returns, the instruction
@@ -48,7 +48,7 @@ on_fault(int sig, siginfo_t *si, void *uc)
 }
 
 int
-nx_fault_install(void)
+nx__fault_install(void)
 {
 	struct sigaction sa;
 	unsigned i;
@@ -64,13 +64,13 @@ nx_fault_install(void)
 }
 
 int
-nx_fault_thread_init(void)
+nx__fault_thread_init(void)
 {
 	sigset_t faults;
 	stack_t ss;
 	unsigned i;
 
-	/* Threads start with every signal blocked (nx_thread_create); a fault
+	/* Threads start with every signal blocked (nx__thread_create); a fault
 	 * that is blocked kills the process without a handler: unblock them. */
 	sigemptyset(&faults);
 	for (i = 0; i < sizeof fault_signals / sizeof fault_signals[0]; i++)
@@ -92,7 +92,7 @@ nx_fault_thread_init(void)
 }
 
 void
-nx_fault_thread_fini(void)
+nx__fault_thread_fini(void)
 {
 	stack_t ss = { .ss_flags = SS_DISABLE };
 
@@ -104,7 +104,7 @@ nx_fault_thread_fini(void)
 }
 
 int
-nx_fault_call(int (*fn)(void *), void *arg, int *sig)
+nx__fault_call(int (*fn)(void *), void *arg, int *sig)
 {
 	sigjmp_buf env;
 	sigjmp_buf *volatile saved = fault_env;

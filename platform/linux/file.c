@@ -281,7 +281,7 @@ walk(const char *path, const struct walk_rules *r, const char *what, char *todo_
 }
 
 int
-nx_file_open(const char *path, uint32_t trust, uint64_t max_bytes, const char *what,
+nx__file_open(const char *path, uint32_t trust, uint64_t max_bytes, const char *what,
 	     struct nx_file_info *info)
 {
 	const struct walk_rules rules = { .trusted = trust == NX_FILE_TRUSTED, .also_uid = -1 };
@@ -341,7 +341,7 @@ nx_file_open(const char *path, uint32_t trust, uint64_t max_bytes, const char *w
 }
 
 int
-nx_dir_open(const char *path, int64_t also_uid, const char *what, uint32_t *owner)
+nx__dir_open(const char *path, int64_t also_uid, const char *what, uint32_t *owner)
 {
 	const struct walk_rules rules = { .trusted = true, .also_uid = also_uid, .to_dir = true };
 	char todo[2 * PATH_MAX], real[PATH_MAX];
@@ -379,7 +379,7 @@ nx_dir_open(const char *path, int64_t also_uid, const char *what, uint32_t *owne
 }
 
 int
-nx_file_read(const char *path, uint32_t trust, uint64_t max_bytes, const char *what, char **out,
+nx__file_read(const char *path, uint32_t trust, uint64_t max_bytes, const char *what, char **out,
 	     size_t *len)
 {
 	struct nx_file_info info;
@@ -389,7 +389,7 @@ nx_file_read(const char *path, uint32_t trust, uint64_t max_bytes, const char *w
 
 	*out = NULL;
 	*len = 0;
-	fd = nx_file_open(path, trust, max_bytes, what, &info);
+	fd = nx__file_open(path, trust, max_bytes, what, &info);
 	if (fd < 0)
 		return fd;
 	if (info.size > max_bytes) { /* grew between the two looks */

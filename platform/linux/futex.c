@@ -24,7 +24,7 @@
 #endif
 
 int
-nx_futex_wait(const uint32_t *word, uint32_t expected, uint64_t timeout_ns, bool shared)
+nx__futex_wait(const uint32_t *word, uint32_t expected, uint64_t timeout_ns, bool shared)
 {
 	struct timespec ts, *tsp = NULL;
 	int op = FUTEX_WAIT | (shared ? 0 : FUTEX_PRIVATE_FLAG);
@@ -42,7 +42,7 @@ nx_futex_wait(const uint32_t *word, uint32_t expected, uint64_t timeout_ns, bool
 }
 
 void
-nx_futex_wake(const uint32_t *word, int n, bool shared)
+nx__futex_wake(const uint32_t *word, int n, bool shared)
 {
 	int op = FUTEX_WAKE | (shared ? 0 : FUTEX_PRIVATE_FLAG);
 
@@ -52,7 +52,7 @@ nx_futex_wake(const uint32_t *word, int n, bool shared)
 static int waitv_unsupported;
 
 int
-nx_futex_waitv(const struct nx_futex_waiter *w, unsigned n, uint64_t timeout_ns)
+nx__futex_waitv(const struct nx_futex_waiter *w, unsigned n, uint64_t timeout_ns)
 {
 	struct futex_waitv v[NX_FUTEX_WAITV_MAX];
 	struct timespec ts, *tsp = NULL;
@@ -61,11 +61,11 @@ nx_futex_waitv(const struct nx_futex_waiter *w, unsigned n, uint64_t timeout_ns)
 
 	if (n == 0 || n > NX_FUTEX_WAITV_MAX || __atomic_load_n(&waitv_unsupported, __ATOMIC_RELAXED)) {
 		/* No words to wait on (or no futex_waitv): a bounded nap. */
-		nx_sleep_ns(timeout_ns != 0 && timeout_ns < 50000 ? timeout_ns : 50000);
+		nx__sleep_ns(timeout_ns != 0 && timeout_ns < 50000 ? timeout_ns : 50000);
 		return 0;
 	}
 	if (n == 1)
-		return nx_futex_wait(w[0].word, w[0].expected, timeout_ns, w[0].shared);
+		return nx__futex_wait(w[0].word, w[0].expected, timeout_ns, w[0].shared);
 	for (i = 0; i < n; i++) {
 		v[i].val = w[i].expected;
 		v[i].uaddr = (uint64_t)(uintptr_t)w[i].word;
@@ -74,7 +74,7 @@ nx_futex_waitv(const struct nx_futex_waiter *w, unsigned n, uint64_t timeout_ns)
 	}
 	if (timeout_ns != 0) {
 		/* futex_waitv takes an absolute timeout on the given clock */
-		uint64_t abs = nx_clock_ns() + timeout_ns;
+		uint64_t abs = nx__clock_ns() + timeout_ns;
 
 		ts.tv_sec = (time_t)(abs / 1000000000ull);
 		ts.tv_nsec = (long)(abs % 1000000000ull);
@@ -83,7 +83,7 @@ nx_futex_waitv(const struct nx_futex_waiter *w, unsigned n, uint64_t timeout_ns)
 	rc = syscall(SYS_futex_waitv, v, n, 0, tsp, CLOCK_MONOTONIC);
 	if (rc < 0 && errno == ENOSYS) {
 		__atomic_store_n(&waitv_unsupported, 1, __ATOMIC_RELAXED);
-		nx_log(NX_LOG_WARN, "futex_waitv unsupported: workers nap 50 us when idle");
+		nx__log(NX_LOG_WARN, "futex_waitv unsupported: workers nap 50 us when idle");
 		return 0;
 	}
 	if (rc < 0 && errno == ETIMEDOUT)

@@ -15,26 +15,26 @@ static char log_ident[32] = "nx";
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
 void
-nx_log_set_level(int level)
+nx__log_set_level(int level)
 {
 	log_level = level;
 }
 
 void
-nx_log_set_sink(nx_log_sink_fn fn, void *arg)
+nx__log_set_sink(nx_log_sink_fn fn, void *arg)
 {
 	log_sink = fn;
 	log_sink_arg = arg;
 }
 
 void
-nx_log_set_ident(const char *ident)
+nx__log_set_ident(const char *ident)
 {
 	snprintf(log_ident, sizeof log_ident, "%s", ident);
 }
 
 void
-nx_log(int level, const char *fmt, ...)
+nx__log(int level, const char *fmt, ...)
 {
 	char line[1024];
 	struct timespec ts;
@@ -55,18 +55,18 @@ nx_log(int level, const char *fmt, ...)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	localtime_r(&ts.tv_sec, &tm);
 	fprintf(stderr, "%02d:%02d:%02d.%03ld %s[%d] %s: %s\n", tm.tm_hour, tm.tm_min,
-		tm.tm_sec, ts.tv_nsec / 1000000, log_ident, nx_process_id(),
+		tm.tm_sec, ts.tv_nsec / 1000000, log_ident, nx__process_id(),
 		level_names[level < 0 ? 0 : level > 3 ? 3 : level], line);
 }
 
 void
-nx_log_last_words(const char *fmt, ...)
+nx__log_last_words(const char *fmt, ...)
 {
 	char line[512];
 	va_list ap;
 	int n, fl;
 
-	n = snprintf(line, sizeof line, "%s[%d] error: ", log_ident, nx_process_id());
+	n = snprintf(line, sizeof line, "%s[%d] error: ", log_ident, nx__process_id());
 	va_start(ap, fmt);
 	n += vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
 	va_end(ap);

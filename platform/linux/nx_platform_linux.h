@@ -9,7 +9,7 @@
 #include <time.h>
 
 static inline uint64_t
-nx_clock_ns(void)
+nx__clock_ns(void)
 {
 	struct timespec ts;
 
@@ -17,33 +17,33 @@ nx_clock_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* ticks -> ns: ns = (ticks * nx__tick_mult) >> 32, set by nx_ticks_calibrate() */
+/* ticks -> ns: ns = (ticks * nx__tick_mult) >> 32, set by nx__ticks_calibrate() */
 extern uint64_t nx__tick_mult;
 
 static inline uint64_t
-nx_ticks(void)
+nx__ticks(void)
 {
 #if defined(__x86_64__)
 	return __builtin_ia32_rdtsc();
 #else
-	return nx_clock_ns();
+	return nx__clock_ns();
 #endif
 }
 
 static inline uint64_t
-nx_ticks_to_ns(uint64_t ticks)
+nx__ticks_to_ns(uint64_t ticks)
 {
 	return (uint64_t)(((unsigned __int128)ticks * nx__tick_mult) >> 32);
 }
 
 static inline uint64_t
-nx_ns_to_ticks(uint64_t ns)
+nx__ns_to_ticks(uint64_t ns)
 {
 	return (uint64_t)(((unsigned __int128)ns << 32) / (nx__tick_mult ? nx__tick_mult : 1));
 }
 
 static inline void
-nx_cpu_relax(void)
+nx__cpu_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
 	__builtin_ia32_pause();

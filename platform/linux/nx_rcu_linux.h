@@ -22,16 +22,16 @@
 extern char nx__rcu_gp_token;
 
 static inline void
-nx_rcu_quiescent(void)
+nx__rcu_quiescent(void)
 {
-	__tsan_release(&nx__rcu_gp_token); /* pairs with the acquire in nx_rcu_synchronize */
+	__tsan_release(&nx__rcu_gp_token); /* pairs with the acquire in nx__rcu_synchronize */
 	urcu_qsbr_quiescent_state();
 }
 
 static inline void
-nx_rcu_offline(void)
+nx__rcu_offline(void)
 {
-	__tsan_release(&nx__rcu_gp_token); /* pairs with the acquire in nx_rcu_synchronize */
+	__tsan_release(&nx__rcu_gp_token); /* pairs with the acquire in nx__rcu_synchronize */
 	urcu_qsbr_thread_offline();
 }
 
@@ -39,13 +39,13 @@ nx_rcu_offline(void)
 #define nx_rcu_deref(p) __atomic_load_n(&(p), __ATOMIC_ACQUIRE)
 #else
 static inline void
-nx_rcu_quiescent(void)
+nx__rcu_quiescent(void)
 {
 	urcu_qsbr_quiescent_state();
 }
 
 static inline void
-nx_rcu_offline(void)
+nx__rcu_offline(void)
 {
 	urcu_qsbr_thread_offline();
 }
@@ -55,7 +55,7 @@ nx_rcu_offline(void)
 #endif
 
 static inline void
-nx_rcu_online(void)
+nx__rcu_online(void)
 {
 	urcu_qsbr_thread_online();
 }

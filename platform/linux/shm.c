@@ -10,7 +10,7 @@
 #include "../nx_platform.h"
 
 int
-nx_shm_create(const char *name, size_t len, uint32_t mode)
+nx__shm_create(const char *name, size_t len, uint32_t mode)
 {
 	int fd;
 
@@ -34,7 +34,7 @@ nx_shm_create(const char *name, size_t len, uint32_t mode)
 }
 
 int
-nx_shm_open(const char *name, bool writable)
+nx__shm_open(const char *name, bool writable)
 {
 	int fd = shm_open(name, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC, 0);
 
@@ -49,7 +49,7 @@ nx_shm_open(const char *name, bool writable)
 }
 
 int
-nx_shm_own(int fd, const char *name, uint32_t mode)
+nx__shm_own(int fd, const char *name, uint32_t mode)
 {
 	struct stat st;
 
@@ -66,7 +66,7 @@ nx_shm_own(int fd, const char *name, uint32_t mode)
 }
 
 int
-nx_shm_unlink(const char *name)
+nx__shm_unlink(const char *name)
 {
 	if (shm_unlink(name) != 0) {
 		if (errno == ENOENT)
@@ -77,7 +77,7 @@ nx_shm_unlink(const char *name)
 }
 
 bool
-nx_shm_exists(const char *name)
+nx__shm_exists(const char *name)
 {
 	int fd = shm_open(name, O_RDONLY | O_CLOEXEC, 0);
 
@@ -88,7 +88,7 @@ nx_shm_exists(const char *name)
 }
 
 int
-nx_shm_create_anon(const char *name, size_t len)
+nx__shm_create_anon(const char *name, size_t len)
 {
 	int fd;
 
@@ -112,7 +112,7 @@ nx_shm_create_anon(const char *name, size_t len)
 }
 
 bool
-nx_shm_is_sealed(int fd)
+nx__shm_is_sealed(int fd)
 {
 	int seals = fcntl(fd, F_GET_SEALS);
 
@@ -120,7 +120,7 @@ nx_shm_is_sealed(int fd)
 }
 
 int64_t
-nx_shm_size(int fd)
+nx__shm_size(int fd)
 {
 	struct stat st;
 
@@ -130,7 +130,7 @@ nx_shm_size(int fd)
 }
 
 bool
-nx_shm_unlinked(int fd)
+nx__shm_unlinked(int fd)
 {
 	struct stat st;
 
@@ -138,7 +138,7 @@ nx_shm_unlinked(int fd)
 }
 
 int64_t
-nx_shm_owner(int fd)
+nx__shm_owner(int fd)
 {
 	struct stat st;
 
@@ -148,7 +148,7 @@ nx_shm_owner(int fd)
 }
 
 int
-nx_shm_map(void **out, int fd, size_t len, bool writable)
+nx__shm_map(void **out, int fd, size_t len, bool writable)
 {
 	void *p;
 
@@ -160,7 +160,7 @@ nx_shm_map(void **out, int fd, size_t len, bool writable)
 }
 
 int
-nx_shm_unmap(void *addr, size_t len)
+nx__shm_unmap(void *addr, size_t len)
 {
 	if (addr == NULL)
 		return 0;
@@ -170,11 +170,11 @@ nx_shm_unmap(void *addr, size_t len)
 }
 
 int
-nx_shm_overlay_private(void *page_addr)
+nx__shm_overlay_private(void *page_addr)
 {
 	void *p;
 
-	p = mmap(page_addr, nx_page_size(), PROT_READ | PROT_WRITE,
+	p = mmap(page_addr, nx__page_size(), PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
 	if (p == MAP_FAILED)
 		return nx__err_sys(NX_EIO, errno, "overlay private page");
@@ -182,7 +182,7 @@ nx_shm_overlay_private(void *page_addr)
 }
 
 int
-nx_shm_lock(int fd)
+nx__shm_lock(int fd)
 {
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		if (errno == EWOULDBLOCK)
@@ -193,14 +193,14 @@ nx_shm_lock(int fd)
 }
 
 void
-nx_fd_close(int fd)
+nx__fd_close(int fd)
 {
 	if (fd >= 0)
 		close(fd);
 }
 
 size_t
-nx_page_size(void)
+nx__page_size(void)
 {
 	static size_t page;
 
@@ -210,7 +210,7 @@ nx_page_size(void)
 }
 
 int
-nx_mem_lock_all(void)
+nx__mem_lock_all(void)
 {
 	if (mlockall(MCL_CURRENT | MCL_FUTURE) != 0) {
 		if (errno == EPERM)
@@ -228,10 +228,10 @@ nx_mem_lock_all(void)
 #endif
 
 void
-nx_mem_prefault(void *addr, size_t len, bool writable)
+nx__mem_prefault(void *addr, size_t len, bool writable)
 {
 	const volatile uint8_t *p = addr;
-	size_t page = nx_page_size(), off;
+	size_t page = nx__page_size(), off;
 
 	/* Populate without storing: a peer may be writing the same pages. */
 	if (madvise(addr, len, writable ? MADV_POPULATE_WRITE : MADV_POPULATE_READ) == 0)

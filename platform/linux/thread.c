@@ -15,7 +15,7 @@ struct nx_thread {
 };
 
 int
-nx_thread_pin_self(int cpu)
+nx__thread_pin_self(int cpu)
 {
 	cpu_set_t set;
 	int rc;
@@ -31,7 +31,7 @@ nx_thread_pin_self(int cpu)
 }
 
 int
-nx_thread_create(struct nx_thread **out, const char *name, int cpu, nx_thread_fn fn, void *arg)
+nx__thread_create(struct nx_thread **out, const char *name, int cpu, nx_thread_fn fn, void *arg)
 {
 	struct nx_thread *t;
 	pthread_attr_t attr;
@@ -77,7 +77,7 @@ nx_thread_create(struct nx_thread **out, const char *name, int cpu, nx_thread_fn
 }
 
 int
-nx_thread_join(struct nx_thread *t)
+nx__thread_join(struct nx_thread *t)
 {
 	int rc;
 
@@ -89,19 +89,19 @@ nx_thread_join(struct nx_thread *t)
 }
 
 int32_t
-nx_thread_tid(void)
+nx__thread_tid(void)
 {
 	return (int32_t)syscall(SYS_gettid);
 }
 
 void
-nx_thread_yield(void)
+nx__thread_yield(void)
 {
 	sched_yield();
 }
 
 int
-nx_thread_set_rt(int prio)
+nx__thread_set_rt(int prio)
 {
 	struct sched_param sp = { .sched_priority = prio };
 	int rc;

@@ -47,7 +47,7 @@ nx__ctl_session_close(struct nx_ctl_session *s)
 {
 	if (s == NULL)
 		return;
-	nx_fd_close(s->fd);
+	nx__fd_close(s->fd);
 	nx__health_unmap(&s->hv);
 	nx__mem_free(s);
 }
@@ -82,12 +82,12 @@ nx__ctl_session_command(struct nx_ctl_session *s, int argc, char *const *argv, b
 	c->len = (uint32_t)(a - c->args);
 	/* nxd may have refused us already (and closed): its reason is waiting
 	 * to be read even when our send fails */
-	(void)nx_ctl_send(s->fd, c, offsetof(struct nx_ctl_cmd, args) + c->len, -1);
+	(void)nx__ctl_send(s->fd, c, offsetof(struct nx_ctl_cmd, args) + c->len, -1);
 	for (;;) {
 		int n;
 		char *more;
 
-		n = nx_ctl_recv(s->fd, r, sizeof *r, NULL, timeout_ns);
+		n = nx__ctl_recv(s->fd, r, sizeof *r, NULL, timeout_ns);
 		if (n < 0) {
 			rc = n;
 			break;

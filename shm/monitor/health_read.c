@@ -40,7 +40,7 @@ struct nx_hr {
 };
 
 const char *
-nx_hstate_name(enum nx_hstate s)
+nx__hstate_name(enum nx_hstate s)
 {
 	switch (s) {
 	case NX_H_HEALTHY: return "healthy";
@@ -135,9 +135,9 @@ size_tables(struct nx_hr *r)
 			goto nomem;
 	}
 	for (i = 0; i < r->max_workers; i++)
-		nx_lhist_init(&r->prev_whist[i]);
+		nx__lhist_init(&r->prev_whist[i]);
 	for (i = 0; i < r->max_slots; i++)
-		nx_lhist_init(&r->prev_shist[i]);
+		nx__lhist_init(&r->prev_shist[i]);
 	r->prev_at_ns = 0;
 	return 0;
 nomem:
@@ -146,7 +146,7 @@ nomem:
 }
 
 int
-nx_hr_open(struct nx_hr **out, const char *instance, const struct nx_hr_conf *conf)
+nx__hr_open(struct nx_hr **out, const char *instance, const struct nx_hr_conf *conf)
 {
 	struct nx_hr *r;
 	int rc = nx__instance_check(instance);
@@ -164,7 +164,7 @@ nx_hr_open(struct nx_hr **out, const char *instance, const struct nx_hr_conf *co
 }
 
 void
-nx_hr_close(struct nx_hr *r)
+nx__hr_close(struct nx_hr *r)
 {
 	if (r == NULL)
 		return;
@@ -175,7 +175,7 @@ nx_hr_close(struct nx_hr *r)
 }
 
 const struct nx_health_view *
-nx_hr_view(const struct nx_hr *r)
+nx__hr_view(const struct nx_hr *r)
 {
 	return r->hv.base != NULL ? &r->hv : NULL;
 }
@@ -187,7 +187,7 @@ ensure_mapped(struct nx_hr *r)
 {
 	int rc;
 
-	if (r->hv.base != NULL && nx_shm_unlinked(r->hv.fd))
+	if (r->hv.base != NULL && nx__shm_unlinked(r->hv.fd))
 		nx__health_unmap(&r->hv);
 	if (r->hv.base != NULL)
 		return 0;
@@ -330,8 +330,8 @@ interval_pcts(struct nx_lhist *tmp, const struct nx_lhist *cur, const struct nx_
 						  ? cur->buckets[b] - prev->buckets[b] : 0;
 		use = tmp;
 	}
-	*p50 = nx_lhist_percentile(use, 50.0);
-	*p99 = nx_lhist_percentile(use, 99.0);
+	*p50 = nx__lhist_percentile(use, 50.0);
+	*p99 = nx__lhist_percentile(use, 99.0);
 }
 
 /* Calls and failures of slot i over the window: against the oldest sample
@@ -402,7 +402,7 @@ read_workers(struct nx_hr *r, struct nx_hr_snap *s, double dt_s, bool fresh)
 
 		memset(w, 0, sizeof *w);
 		copy_worker(&w->raw, &hv->workers[i]);
-		nx_lhist_snapshot(&r->cur_whist[i], &hv->worker_hist[i]);
+		nx__lhist_snapshot(&r->cur_whist[i], &hv->worker_hist[i]);
 		w->samples = r->cur_whist[i].count;
 		w->hb_age_ns = s->at_ns > w->raw.heartbeat_ns ? s->at_ns - w->raw.heartbeat_ns : 0;
 		if (!fresh && dt_s > 0 && w->raw.answered >= pw->answered) {
@@ -416,8 +416,8 @@ read_workers(struct nx_hr *r, struct nx_hr_snap *s, double dt_s, bool fresh)
 		interval_pcts(r->tmp_hist, &r->cur_whist[i], fresh ? &r->cur_whist[i] : &r->prev_whist[i],
 			      &w->p50_ns, &w->p99_ns);
 		if (fresh && w->samples != 0) {
-			w->p50_ns = nx_lhist_percentile(&r->cur_whist[i], 50.0);
-			w->p99_ns = nx_lhist_percentile(&r->cur_whist[i], 99.0);
+			w->p50_ns = nx__lhist_percentile(&r->cur_whist[i], 50.0);
+			w->p99_ns = nx__lhist_percentile(&r->cur_whist[i], 99.0);
 		}
 		w->health = NX_H_HEALTHY;
 		if (!s->up) {
@@ -456,7 +456,7 @@ read_slots(struct nx_hr *r, struct nx_hr_snap *s, double dt_s, bool fresh)
 		sl->breaker = sl->quarantined = 0;
 		sl->rejected = sl->opened = sl->half_opened = sl->closed = 0;
 		sl->slow = sl->overruns = sl->faults = sl->degraded = 0;
-		nx_lhist_init(&r->cur_shist[x]);
+		nx__lhist_init(&r->cur_shist[x]);
 		for (k = 0; k < nw; k++) {
 			const struct nx_health_slot_stats *st = &hv->slot_stats[(size_t)k * hv->max_slots + x];
 			uint64_t consec = nx__load64(&st->consec_failures);
@@ -479,13 +479,13 @@ read_slots(struct nx_hr *r, struct nx_hr_snap *s, double dt_s, bool fresh)
 			sl->timed += nx__load64(&st->timed);
 			if (consec > sl->consec_failures)
 				sl->consec_failures = consec;
-			nx_lhist_snapshot(r->tmp_hist, &hv->slot_hist[(size_t)k * hv->max_slots + x]);
-			nx_lhist_merge(&r->cur_shist[x], r->tmp_hist);
+			nx__lhist_snapshot(r->tmp_hist, &hv->slot_hist[(size_t)k * hv->max_slots + x]);
+			nx__lhist_merge(&r->cur_shist[x], r->tmp_hist);
 		}
 		if (!fresh && dt_s > 0 && sl->calls >= r->prev_slot_calls[x])
 			sl->calls_per_s = (double)(sl->calls - r->prev_slot_calls[x]) / dt_s;
 		if (fresh || r->prev_shist[x].count > r->cur_shist[x].count)
-			nx_lhist_init(&r->prev_shist[x]); /* a new slot in this entry */
+			nx__lhist_init(&r->prev_shist[x]); /* a new slot in this entry */
 		interval_pcts(r->tmp_hist, &r->cur_shist[x], &r->prev_shist[x], &sl->p50_ns, &sl->p99_ns);
 		window_of(r, x, s->at_ns, sl->calls, sl->failures, &wc, &wf);
 		sl->win_calls = wc;
@@ -559,7 +559,7 @@ nxd_up(const struct nx_health_hdr *h)
 
 	if (st != NX_INST_RUNNING && st != NX_INST_STARTING)
 		return false;
-	return nx_process_alive(h->pid);
+	return nx__process_alive(h->pid);
 }
 
 static void
@@ -580,7 +580,7 @@ down_snapshot(struct nx_hr *r, struct nx_hr_snap *s)
 }
 
 int
-nx_hr_snapshot(struct nx_hr *r, const struct nx_hr_snap **out)
+nx__hr_snapshot(struct nx_hr *r, const struct nx_hr_snap **out)
 {
 	struct nx_hr_snap *s = &r->snap;
 	const struct nx_health_hdr *h;
@@ -590,8 +590,8 @@ nx_hr_snapshot(struct nx_hr *r, const struct nx_hr_snap **out)
 	int rc;
 
 	*out = s;
-	s->at_ns = nx_clock_ns();
-	s->at_wall_ns = nx_wallclock_ns();
+	s->at_ns = nx__clock_ns();
+	s->at_wall_ns = nx__wallclock_ns();
 	rc = ensure_mapped(r);
 	s->mapped = rc == 0;
 	if (rc == NX_ENOINST || rc == NX_EPERM || rc == NX_EIO) {
@@ -650,7 +650,7 @@ nx_hr_snapshot(struct nx_hr *r, const struct nx_hr_snap **out)
 }
 
 int
-nx_hr_heartbeats(struct nx_hr *r, uint64_t *ages, unsigned max, unsigned *n,
+nx__hr_heartbeats(struct nx_hr *r, uint64_t *ages, unsigned max, unsigned *n,
 		 uint64_t *generation, int32_t *pid)
 {
 	const struct nx_health_view *hv;
@@ -662,7 +662,7 @@ nx_hr_heartbeats(struct nx_hr *r, uint64_t *ages, unsigned max, unsigned *n,
 	if (rc < 0)
 		return rc;
 	hv = &r->hv;
-	now = nx_clock_ns();
+	now = nx__clock_ns();
 	nw = nx__load32(&hv->hdr->nworkers);
 	if (nw > hv->max_workers)
 		nw = hv->max_workers;

@@ -44,7 +44,7 @@ enum nx_hstate {
 };
 
 /** "healthy", "degraded", "unhealthy", "down". */
-const char *nx_hstate_name(enum nx_hstate s);
+const char *nx__hstate_name(enum nx_hstate s);
 
 struct nx_hr_conf {
 	uint64_t window_ns;         /* failure rates over this much history */
@@ -127,8 +127,8 @@ struct nx_hr;
  * A reader for an instance. It need not be running yet.
  * @return 0, NX_EINVAL (bad name), NX_ENOMEM
  */
-int nx_hr_open(struct nx_hr **out, const char *instance, const struct nx_hr_conf *conf);
-void nx_hr_close(struct nx_hr *r);
+int nx__hr_open(struct nx_hr **out, const char *instance, const struct nx_hr_conf *conf);
+void nx__hr_close(struct nx_hr *r);
 
 /**
  * Take a snapshot; rates are against the previous one. The result lives
@@ -136,7 +136,7 @@ void nx_hr_close(struct nx_hr *r);
  * @return 0 (also when the instance is down: see snap->up),
  *         NX_EABI or NX_EPROTO (a segment this reader cannot read)
  */
-int nx_hr_snapshot(struct nx_hr *r, const struct nx_hr_snap **snap);
+int nx__hr_snapshot(struct nx_hr *r, const struct nx_hr_snap **snap);
 
 /**
  * The age of every worker's heartbeat, and whether nxd lives, without a
@@ -144,10 +144,10 @@ int nx_hr_snapshot(struct nx_hr *r, const struct nx_hr_snap **snap);
  * most max); 0 for a worker that has stopped.
  * @return 0, or NX_ENOINST when there is no segment
  */
-int nx_hr_heartbeats(struct nx_hr *r, uint64_t *ages, unsigned max, unsigned *n,
+int nx__hr_heartbeats(struct nx_hr *r, uint64_t *ages, unsigned max, unsigned *n,
 		     uint64_t *generation, int32_t *pid);
 
 /** The mapping itself (read-only), or NULL: for tests. */
-const struct nx_health_view *nx_hr_view(const struct nx_hr *r);
+const struct nx_health_view *nx__hr_view(const struct nx_hr *r);
 
 #endif /* NX_SHM_MONITOR_HEALTH_READ_H */

@@ -153,7 +153,7 @@ fz_sweep_stale(void)
 	char rundir[128];
 
 	fz_sweep_dir("/dev/shm", "nx." FZ_PREFIX);
-	if (nx_runtime_dir(rundir, sizeof rundir) == 0)
+	if (nx__runtime_dir(rundir, sizeof rundir) == 0)
 		fz_sweep_dir(rundir, FZ_PREFIX);
 }
 
@@ -172,9 +172,9 @@ fz_log_discard(int level, const char *line, void *arg)
 static inline void
 fz_quiet_logs(void)
 {
-	nx_log_set_level(NX_LOG_DEBUG);
+	nx__log_set_level(NX_LOG_DEBUG);
 	if (getenv("NXFUZZ_LOG") == NULL)
-		nx_log_set_sink(fz_log_discard, NULL);
+		nx__log_set_sink(fz_log_discard, NULL);
 }
 
 /* ---- descriptors ---- */

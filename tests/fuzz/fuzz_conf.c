@@ -1,13 +1,13 @@
 /*
  * fuzz_conf - nxd's configuration file, as nxd reads it (tools/nxd/main.c):
- * nx_conf_parse with on_conf's dispatch ([nxd] -> nx_instance_conf_set,
- * [pipeline.NAME] -> nx_instance_conf_pipeline, anything else an error),
- * then nx_instance_conf_finish and nx_instance_conf_release.
+ * nx__conf_parse with on_conf's dispatch ([nxd] -> nx__instance_conf_set,
+ * [pipeline.NAME] -> nx__instance_conf_pipeline, anything else an error),
+ * then nx__instance_conf_finish and nx__instance_conf_release.
  *
  * Input: the file's bytes. Each input goes through both entries:
- *   nx_conf_parse_text on the bytes up to the first NUL (what a caller
+ *   nx__conf_parse_text on the bytes up to the first NUL (what a caller
  *     holding text in memory passes), and
- *   nx_conf_parse on a file holding the bytes exactly (NULs included: it
+ *   nx__conf_parse on a file holding the bytes exactly (NULs included: it
  *     must refuse them), in a private directory made once (mkdtemp),
  *     removed at exit.
  */
@@ -27,9 +27,9 @@ static int
 on_conf(void *user, const char *section, const char *key, const char *value)
 {
 	if (strcmp(section, "nxd") == 0)
-		return nx_instance_conf_set(user, key, value);
+		return nx__instance_conf_set(user, key, value);
 	if (strncmp(section, "pipeline.", 9) == 0)
-		return nx_instance_conf_pipeline(user, section + 9, key, value);
+		return nx__instance_conf_pipeline(user, section + 9, key, value);
 	return nx__err(NX_EINVAL, "unknown section [%s] (nxd, pipeline.NAME)", section);
 }
 
@@ -89,13 +89,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(text, data, tlen);
 	text[tlen] = '\0';
-	nx_instance_conf_default(&c);
-	rc = nx_conf_parse_text(text, "fuzz.conf", on_conf, &c);
+	nx__instance_conf_default(&c);
+	rc = nx__conf_parse_text(text, "fuzz.conf", on_conf, &c);
 	if (rc == 0)
-		rc = nx_instance_conf_finish(&c);
+		rc = nx__instance_conf_finish(&c);
 	FZ_CHECK(rc <= 0, "positive %d", rc);
 	check_conf(&c);
-	nx_instance_conf_release(&c);
+	nx__instance_conf_release(&c);
 	FZ_CHECK(c.specs == NULL && c.nspecs == 0, "release left specs");
 	free(text);
 
@@ -109,13 +109,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		off += (size_t)n;
 	}
 	close(fd);
-	nx_instance_conf_default(&c);
-	rc = nx_conf_parse(path, NX_FILE_ANY, on_conf, &c);
+	nx__instance_conf_default(&c);
+	rc = nx__conf_parse(path, NX_FILE_ANY, on_conf, &c);
 	if (rc == 0)
-		rc = nx_instance_conf_finish(&c);
+		rc = nx__instance_conf_finish(&c);
 	FZ_CHECK(rc <= 0, "positive %d", rc);
 	FZ_CHECK(rc < 0 || memchr(data, '\0', size) == NULL, "a file holding NUL was taken");
 	check_conf(&c);
-	nx_instance_conf_release(&c);
+	nx__instance_conf_release(&c);
 	return 0;
 }

@@ -16,11 +16,11 @@
  *
  *   (a) nx__ctl_parse_command (core/control/ctl_msg.h) on the datagram, as nxd's
  *       peer_command calls it, in a heap buffer of exactly its size.
- *   mode 0 (b): an nxd in this process (nx_instance_create, 1 worker,
+ *   mode 0 (b): an nxd in this process (nx__instance_create, 1 worker,
  *       idle sleep, small limits, a pipeline with a breaker, dead letters
- *       written at start; nx_instance_run on its own thread from
+ *       written at start; nx__instance_run on its own thread from
  *       LLVMFuzzerInitialize, stopped at exit). Each datagram is sent on a
- *       connection to its control socket (nx_ctl_connect; again after nxd
+ *       connection to its control socket (nx__ctl_connect; again after nxd
  *       closed it), and its answer read (8 s at most: more is a hang):
  *       OK or ERROR, or reply chunks up to the last. A connection whose
  *       ATTACH was answered OK is its channel's: it stays open (the channel
@@ -80,7 +80,7 @@ static void *
 control_main(void *arg)
 {
 	(void)arg;
-	nx_instance_run(inst, false);
+	nx__instance_run(inst, false);
 	return NULL;
 }
 
@@ -88,19 +88,19 @@ static void
 cleanup(void)
 {
 	if (running) {
-		nx_instance_stop(inst);
+		nx__instance_stop(inst);
 		pthread_join(control, NULL);
 		running = false;
 	}
 	nx__health_unmap(&nxd_hv);
 	if (inst != NULL)
-		nx_instance_destroy(inst);
+		nx__instance_destroy(inst);
 	inst = NULL;
-	nx_fd_close(fake_lfd);
+	nx__fd_close(fake_lfd);
 	fake_lfd = -1;
 	nx__health_unmap(&fake_hv);
 	nx__health_remove(fake_name);
-	nx_fd_close(marker);
+	nx__fd_close(marker);
 	marker = -1;
 	free(rbuf);
 	rbuf = NULL;
@@ -118,7 +118,7 @@ must(int rc, const char *what)
 static void
 conf_pipe(struct nx_instance_conf *c, const char *pipe, const char *key, const char *value)
 {
-	must(nx_instance_conf_pipeline(c, pipe, key, value), "pipeline");
+	must(nx__instance_conf_pipeline(c, pipe, key, value), "pipeline");
 }
 
 /* Requests that fail: what `dlq list` then has to show. */
@@ -156,10 +156,10 @@ start_nxd(void)
 	};
 	unsigned i;
 
-	nx_instance_conf_default(&c);
-	must(nx_instance_conf_set(&c, "instance", nxd_name), "instance");
+	nx__instance_conf_default(&c);
+	must(nx__instance_conf_set(&c, "instance", nxd_name), "instance");
 	for (i = 0; i < sizeof settings / sizeof settings[0]; i++)
-		must(nx_instance_conf_set(&c, settings[i][0], settings[i][1]), settings[i][0]);
+		must(nx__instance_conf_set(&c, settings[i][0], settings[i][1]), settings[i][0]);
 	conf_pipe(&c, "fz", "graph", "seq(a, b)");
 	conf_pipe(&c, "fz", "a.stage", "echo");
 	conf_pipe(&c, "fz", "a.breaker", "count");
@@ -167,9 +167,9 @@ start_nxd(void)
 	conf_pipe(&c, "fz", "b.text", "!");
 	conf_pipe(&c, "fzfail", "graph", "f");
 	conf_pipe(&c, "fzfail", "f.stage", "fail");
-	must(nx_instance_conf_finish(&c), "conf");
-	must(nx_instance_create(&inst, &c), "nx_instance_create");
-	nx_instance_conf_release(&c);
+	must(nx__instance_conf_finish(&c), "conf");
+	must(nx__instance_create(&inst, &c), "nx__instance_create");
+	nx__instance_conf_release(&c);
 	if (pthread_create(&control, NULL, control_main, NULL) != 0) {
 		fprintf(stderr, "fuzz_ctl: pthread_create failed\n");
 		exit(1);
@@ -188,7 +188,7 @@ start_fake(void)
 	bool re;
 	int lock_fd;
 
-	fake_lfd = nx_ctl_listen(fake_name, &lock_fd);
+	fake_lfd = nx__ctl_listen(fake_name, &lock_fd);
 	must(fake_lfd, "listen");
 	nx__health_geom(&g, 1, 1, 1, 1);
 	must(nx__health_create(&fake_hv, fake_name, &g, &re), "fake health segment");
@@ -268,7 +268,7 @@ parse_command(const struct rec *r)
 static int
 nxd_connect(void)
 {
-	int fd = nx_ctl_connect(nxd_name);
+	int fd = nx__ctl_connect(nxd_name);
 
 	FZ_CHECK(fd >= 0, "connect to the in-process nxd: %s", nx__errmsg());
 	/* never block on a full socket: a send that cannot go is skipped */
@@ -286,7 +286,7 @@ nxd_answer(int fd, int *chan_fd, bool *attached)
 {
 	for (;;) {
 		int rfd = -1;
-		int n = nx_ctl_recv(fd, rbuf, sizeof *rbuf, &rfd, FZ_REPLY_NS);
+		int n = nx__ctl_recv(fd, rbuf, sizeof *rbuf, &rfd, FZ_REPLY_NS);
 		const struct nx_ctl_msg *m = &rbuf->hdr;
 
 		FZ_CHECK(n != NX_ETIMEDOUT, "nxd did not answer within %llu s",
@@ -294,7 +294,7 @@ nxd_answer(int fd, int *chan_fd, bool *attached)
 		if (n < 0) {
 			if (trace)
 				fprintf(stderr, "fuzz_ctl: connection closed (%s)\n", nx_err_name(n));
-			nx_fd_close(rfd);
+			nx__fd_close(rfd);
 			return true;
 		}
 		FZ_CHECK((size_t)n >= sizeof *m, "nxd sent %d bytes", n);
@@ -308,14 +308,14 @@ nxd_answer(int fd, int *chan_fd, bool *attached)
 			FZ_CHECK((size_t)n == sizeof *m, "OK of %d bytes", n);
 			/* an attach's OK brings the channel; a reclaim's, nothing */
 			if (rfd >= 0) {
-				nx_fd_close(*chan_fd);
+				nx__fd_close(*chan_fd);
 				*chan_fd = rfd;
 				*attached = true;
 			}
 			return false;
 		}
 		if (rfd >= 0) {
-			nx_fd_close(rfd);
+			nx__fd_close(rfd);
 			FZ_CHECK(false, "nxd passed a descriptor with message type %u", m->type);
 		}
 		if (m->type == NX_CTL_ERROR) {
@@ -336,7 +336,7 @@ nxd_answer(int fd, int *chan_fd, bool *attached)
 static void
 settle(void)
 {
-	uint64_t t0 = nx_clock_ns();
+	uint64_t t0 = nx__clock_ns();
 
 	for (;;) {
 		uint32_t i, busy = 0;
@@ -347,7 +347,7 @@ settle(void)
 				busy++;
 		if (busy == 0 && held == 1)
 			return;
-		FZ_CHECK(nx_clock_ns() - t0 < FZ_SETTLE_NS,
+		FZ_CHECK(nx__clock_ns() - t0 < FZ_SETTLE_NS,
 			 "after %llu s: %u channel(s) not freed, %d marker descriptor(s) held "
 			 "(1 is ours)", FZ_SETTLE_NS / 1000000000ull, busy, held);
 		usleep(1000);
@@ -370,17 +370,17 @@ run_nxd(const struct rec *r, unsigned n)
 			pass = (r[i].flags & 0x02) && chan_fd >= 0 ? chan_fd : marker;
 		if (*use < 0)
 			*use = nxd_connect();
-		rc = nx_ctl_send(*use, r[i].p, r[i].len, pass);
+		rc = nx__ctl_send(*use, r[i].p, r[i].len, pass);
 		if (rc == NX_ECLOSED && !on_chan) {
 			/* nxd closed it after the previous answer */
-			nx_fd_close(fd);
+			nx__fd_close(fd);
 			fd = nxd_connect();
-			rc = nx_ctl_send(fd, r[i].p, r[i].len, pass);
+			rc = nx__ctl_send(fd, r[i].p, r[i].len, pass);
 		}
 		if (rc == NX_EAGAIN)
 			continue;
 		if (rc < 0 || nxd_answer(*use, &chan_fd, &attached)) {
-			nx_fd_close(*use);
+			nx__fd_close(*use);
 			*use = -1;
 		}
 		if (on_chan && *use < 0)
@@ -391,10 +391,10 @@ run_nxd(const struct rec *r, unsigned n)
 			fd = -1;
 		}
 	}
-	nx_fd_close(fd);
-	nx_fd_close(chan_fd);
+	nx__fd_close(fd);
+	nx__fd_close(chan_fd);
 	while (natt > 0)
-		nx_fd_close(att[--natt]);
+		nx__fd_close(att[--natt]);
 	settle();
 }
 
@@ -409,7 +409,7 @@ run_read_reply(const struct rec *r, unsigned n)
 	FZ_CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0, "socketpair");
 	FZ_CHECK(fcntl(sv[1], F_SETFL, O_NONBLOCK) == 0, "O_NONBLOCK");
 	for (i = 0; i < n; i++)
-		if (nx_ctl_send(sv[1], r[i].p, r[i].len, (r[i].flags & 0x01) ? marker : -1) < 0)
+		if (nx__ctl_send(sv[1], r[i].p, r[i].len, (r[i].flags & 0x01) ? marker : -1) < 0)
 			break;
 	close(sv[1]);
 	for (i = 0; i <= n; i++) {
@@ -425,7 +425,7 @@ run_read_reply(const struct rec *r, unsigned n)
 		}
 		FZ_CHECK(rc <= 0, "positive %d", rc);
 		/* as client.c does: a channel is the caller's to close */
-		nx_fd_close(chan_fd);
+		nx__fd_close(chan_fd);
 		if (rc == NX_ECLOSED || rc == NX_EAGAIN)
 			break;
 	}
@@ -448,12 +448,12 @@ run_session(const struct rec *r, unsigned n, bool json)
 	unsigned i;
 
 	must(nx__ctl_session_open(&s, fake_name), "session");
-	afd = nx_ctl_accept(fake_lfd, &cred);
+	afd = nx__ctl_accept(fake_lfd, &cred);
 	FZ_CHECK(afd >= 0, "accept: %d", afd);
 	for (i = 0; i < n; i++)
-		if (nx_ctl_send(afd, r[i].p, r[i].len, (r[i].flags & 0x01) ? marker : -1) < 0)
+		if (nx__ctl_send(afd, r[i].p, r[i].len, (r[i].flags & 0x01) ? marker : -1) < 0)
 			break;
-	nx_fd_close(afd); /* the answer is all queued: then the end */
+	nx__fd_close(afd); /* the answer is all queued: then the end */
 	rc = nx__ctl_session_command(s, 1, argv, json, 1000000000ull, &text, &len, &status);
 	FZ_CHECK(rc != NX_ETIMEDOUT, "the session waited for more than was sent");
 	if (rc == 0) {

@@ -1,12 +1,12 @@
 /*
- * fuzz_elf - nx_elf_section (platform/linux/elf.c, over libelf): what nxd
+ * fuzz_elf - nx__elf_section (platform/linux/elf.c, over libelf): what nxd
  * reads of a plugin file before it loads it. Input: the file. It is
  * written to a memfd (made once, rewritten per input) and the ".nx_plugin"
  * section asked for as core/pipeline/stage.c's plugin_get asks, into a struct
  * nx_plugin_mark; then once more into a buffer of one byte, and for a
  * section that is never there.
  *
- * libelf itself is not instrumented: the fuzzer steers by nx_elf_section's
+ * libelf itself is not instrumented: the fuzzer steers by nx__elf_section's
  * branches and the error paths, and a sanitizer sees only what libelf
  * hands back (a crash inside libelf still stops the run).
  */
@@ -62,7 +62,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FZ_CHECK(lseek(mfd, 0, SEEK_SET) == 0, "lseek");
 
 	memset(&mark, 0, sizeof mark);
-	rc = nx_elf_section(mfd, NX_PLUGIN_SECTION, &mark, sizeof mark, &len);
+	rc = nx__elf_section(mfd, NX_PLUGIN_SECTION, &mark, sizeof mark, &len);
 	FZ_CHECK(rc == 0 || rc == NX_ENOENT || rc == NX_EINVAL || rc == NX_EIO, "rc %d", rc);
 	FZ_CHECK(rc == 0 || len == 0, "len %zu on error %d", len, rc);
 	if (rc == 0 && len == sizeof mark)
@@ -72,12 +72,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	one = malloc(1);
 	FZ_CHECK(one != NULL, "malloc");
 	FZ_CHECK(lseek(mfd, 0, SEEK_SET) == 0, "lseek");
-	rc = nx_elf_section(mfd, NX_PLUGIN_SECTION, one, 1, &len);
+	rc = nx__elf_section(mfd, NX_PLUGIN_SECTION, one, 1, &len);
 	FZ_CHECK(rc <= 0, "rc %d", rc);
 	free(one);
 
 	FZ_CHECK(lseek(mfd, 0, SEEK_SET) == 0, "lseek");
-	rc = nx_elf_section(mfd, ".nxfz-absent", &mark, sizeof mark, &len);
+	rc = nx__elf_section(mfd, ".nxfz-absent", &mark, sizeof mark, &len);
 	FZ_CHECK(rc != 0, "found a section that is not there");
 	return 0;
 }

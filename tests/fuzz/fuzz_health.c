@@ -1,8 +1,8 @@
 /*
  * fuzz_health - the readers of the health segment, which anyone of nxd's
  * uid can write and every reader maps: the reader library
- * (shm/monitor/health_read.h: nx_hr_open by instance name, nx_hr_snapshot
- * twice, nx_hr_heartbeats), nx__health_map_ro and nx__health_check
+ * (shm/monitor/health_read.h: nx__hr_open by instance name, nx__hr_snapshot
+ * twice, nx__hr_heartbeats), nx__health_map_ro and nx__health_check
  * (shm/health_map.c), and nxtop's
  * batch writers on each snapshot (tools/nxtop/export.c: JSON, Prometheus).
  *
@@ -32,7 +32,7 @@
  * The segment is /dev/shm/nx.nxfz-<pid>-<nonce>h.health, removed at exit.
  *
  * Found here and fixed: a header whose ctl_seq is odd (an nxd killed
- * inside a slot-table update leaves it so) made nx_hr_snapshot spin
+ * inside a slot-table update leaves it so) made nx__hr_snapshot spin
  * forever; readers now wait a bounded while, and nxd makes it even when
  * it re-attaches the segment.
  * tests/fuzz/regressions/health/hang-odd-ctl-seq is its regression.
@@ -191,14 +191,14 @@ snapshot(struct nx_hr *r)
 	int32_t pid;
 	int rc;
 
-	rc = nx_hr_snapshot(r, &snap);
+	rc = nx__hr_snapshot(r, &snap);
 	FZ_CHECK(rc <= 0, "positive %d", rc);
 	if (rc == 0) {
 		FZ_CHECK(snap->nworkers <= snap->hdr.max_workers || !snap->mapped,
 			 "%u workers of %u", snap->nworkers, snap->hdr.max_workers);
 		export(snap);
 	}
-	rc = nx_hr_heartbeats(r, ages, 8, &n, &gen, &pid);
+	rc = nx__hr_heartbeats(r, ages, 8, &n, &gen, &pid);
 	FZ_CHECK(rc <= 0 && n <= 8, "heartbeats %d, %u", rc, n);
 }
 
@@ -261,7 +261,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	seg_write(&s);
 	check_copy(&s);
 
-	FZ_CHECK(nx_hr_open(&r, inst_name, &conf) == 0, "nx_hr_open: %s", nx__errmsg());
+	FZ_CHECK(nx__hr_open(&r, inst_name, &conf) == 0, "nx__hr_open: %s", nx__errmsg());
 	snapshot(r);
 
 	/* what changed before the second look */
@@ -286,7 +286,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	seg_write(&s);
 	snapshot(r);
-	nx_hr_close(r);
+	nx__hr_close(r);
 
 	if (nx__health_map_ro(&hv, inst_name) == 0)
 		nx__health_unmap(&hv);

@@ -166,7 +166,7 @@ pick_first(uint64_t *s, uint8_t *in, uint32_t len)
 static uint32_t
 answer_of(int pipe, const uint8_t *in, uint32_t len, uint8_t *exp)
 {
-	uint32_t crc = nx_crc32c(0, in, len);
+	uint32_t crc = nx__crc32c(0, in, len);
 
 	if (pipe == P_PICK)
 		pipe = len > 0 && in[0] == '1' ? P_SUM : P_ECHO;
@@ -215,7 +215,7 @@ make_keys(struct keys *k, uint64_t seed)
 		do {
 			fill(&s, k->b[i], k->len[i]);
 			k->b[i][0] = (uint8_t)i; /* all different */
-			entry[i] = nx_crc32c(0, k->b[i], k->len[i]) & (CACHE_ENTRIES - 1);
+			entry[i] = nx__crc32c(0, k->b[i], k->len[i]) & (CACHE_ENTRIES - 1);
 			for (j = 0; j < i && entry[j] != entry[i]; j++)
 				;
 		} while (j < i);
@@ -974,14 +974,14 @@ rewrite_one(struct hostile *h, struct rawview *v)
 	}
 	case RW_DOORBELL:
 		st32(&hdr->doorbell, below(s, 2) ? ld32(&hdr->doorbell) + 1 : rnd(s));
-		nx_futex_wake(&hdr->doorbell, INT_MAX, true);
+		nx__futex_wake(&hdr->doorbell, INT_MAX, true);
 		break;
 	case RW_CLIENT_WAITING:
 		st32(&hdr->client_waiting, below(s, 3) ? below(s, 2) : rnd(s));
 		break;
 	case RW_RESP_BELL:
 		st32(&hdr->resp_bell, ld32(&hdr->resp_bell) + 1 + below(s, 2) * rnd(s));
-		nx_futex_wake(&hdr->resp_bell, INT_MAX, true);
+		nx__futex_wake(&hdr->resp_bell, INT_MAX, true);
 		break;
 	case RW_HDR_IDENTITY: {
 		/* the identity and geometry words nxd wrote at create */
@@ -1097,15 +1097,15 @@ raw_map(struct hostile *h)
 	int64_t size;
 	void *base;
 
-	if (v == NULL || fd < 0 || (size = nx_shm_size(fd)) < (int64_t)sizeof hdr ||
-	    nx_shm_map(&base, fd, (size_t)size, true) < 0) {
+	if (v == NULL || fd < 0 || (size = nx__shm_size(fd)) < (int64_t)sizeof hdr ||
+	    nx__shm_map(&base, fd, (size_t)size, true) < 0) {
 		free(v);
 		return NULL;
 	}
 	memcpy(&hdr, base, sizeof hdr); /* nobody has scribbled on this one yet */
 	if (nx__chan_geom(&v->g, hdr.page_bytes, hdr.ring_size, hdr.arena_bytes, hdr.max_payload) < 0 ||
 	    v->g.layout_bytes != (uint64_t)size) {
-		nx_shm_unmap(base, (size_t)size);
+		nx__shm_unmap(base, (size_t)size);
 		free(v);
 		return NULL;
 	}
@@ -1122,7 +1122,7 @@ static void
 raw_unmap(struct rawview *v)
 {
 	if (v != NULL) {
-		nx_shm_unmap(v->base, v->len);
+		nx__shm_unmap(v->base, v->len);
 		free(v);
 	}
 }
@@ -1258,7 +1258,7 @@ hostile_reclaim(struct hostile *h, const struct rawview *v)
 	uint64_t *s = &h->rng;
 	const uint32_t id = below(s, 2) ? v->chan_id : below(s, 80);
 	struct nx_ctl_msg m;
-	int fd = nx_ctl_connect(h->inst), rc = fd;
+	int fd = nx__ctl_connect(h->inst), rc = fd;
 
 	if (fd >= 0) {
 		rc = nx__ctl_send_request(fd, NX_CTL_RECLAIM,
@@ -1266,7 +1266,7 @@ hostile_reclaim(struct hostile *h, const struct rawview *v)
 					  below(s, 2) ? NX_WAIT_SLEEP : NX_WAIT_SPIN, id, channel_fd());
 		if (rc == 0)
 			rc = nx__ctl_read_reply(fd, &m, NULL, nxt_patience_ns());
-		nx_fd_close(fd);
+		nx__fd_close(fd);
 	}
 	h->sh->h_reclaim[status_idx(rc)]++;
 }

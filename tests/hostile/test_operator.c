@@ -490,7 +490,7 @@ worker_stuck(void)
 		return false;
 	hb = nx__load64(&hv.workers[0].heartbeat_ns);
 	nx__health_unmap(&hv);
-	return hb != 0 && nx_clock_ns() - hb > 2000000000ull;
+	return hb != 0 && nx__clock_ns() - hb > 2000000000ull;
 }
 
 static void

@@ -187,9 +187,9 @@ test_a_reader_that_takes_nothing_holds_no_one_up(void **state)
 	c->argc = 2;
 	c->len = 11;
 	for (i = 0; i < 4; i++) {
-		fds[i] = nx_ctl_connect(inst);
+		fds[i] = nx__ctl_connect(inst);
 		assert_true(fds[i] >= 0);
-		assert_int_equal(nx_ctl_send(fds[i], c, offsetof(struct nx_ctl_cmd, args) + c->len,
+		assert_int_equal(nx__ctl_send(fds[i], c, offsetof(struct nx_ctl_cmd, args) + c->len,
 					     -1), 0);
 	}
 	free(c);
@@ -209,7 +209,7 @@ test_a_reader_that_takes_nothing_holds_no_one_up(void **state)
 		int n;
 
 		/* what was queued before the drop reads out, then the close */
-		while ((n = nx_ctl_recv(fds[i], r, sizeof *r, NULL, nxt_patience_ns())) > 0)
+		while ((n = nx__ctl_recv(fds[i], r, sizeof *r, NULL, nxt_patience_ns())) > 0)
 			;
 		if (n == NX_ECLOSED)
 			stalled++;

@@ -120,11 +120,11 @@ test_another_uid_cannot_take_the_instance(void **state)
 	nxt_instance(inst, sizeof inst, "squat");
 
 	/* 1. nobody cannot put a socket where nxd's goes */
-	assert_int_equal(nx_ctl_path(sa.sun_path, sizeof sa.sun_path, inst), 0);
+	assert_int_equal(nx__ctl_path(sa.sun_path, sizeof sa.sun_path, inst), 0);
 	{
 		char dir[128];
 
-		assert_int_equal(nx_runtime_dir(dir, sizeof dir), 0);
+		assert_int_equal(nx__runtime_dir(dir, sizeof dir), 0);
 		mkdir(dir, 0755); /* as nxd would make it */
 	}
 	pid = nxt_fork();
@@ -316,7 +316,7 @@ test_quotas_keep_one_uid_from_locking_out_others(void **state)
 			_exit(20);
 		/* pending connections: two silent ones, the third is refused */
 		for (i = 0; i < 3; i++)
-			fds[i] = nx_ctl_connect(inst);
+			fds[i] = nx__ctl_connect(inst);
 		{
 			struct nx_ctl_msg m;
 

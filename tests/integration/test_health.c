@@ -87,7 +87,7 @@ snapshot_after(struct nx_hr *r, uint64_t n)
 {
 	const struct nx_hr_snap *s = NULL;
 
-	NXT_WAIT_UNTIL(nx_hr_snapshot(r, &s) == 0 && s->nworkers > 0 &&
+	NXT_WAIT_UNTIL(nx__hr_snapshot(r, &s) == 0 && s->nworkers > 0 &&
 		       s->workers[0].raw.answered >= n, nxt_patience_ns());
 	assert_non_null(s);
 	assert_true(s->nworkers > 0 && s->workers[0].raw.answered >= n);
@@ -102,7 +102,7 @@ all_published(struct nx_hr *r, const struct nx_hr_snap **sp)
 {
 	const struct nx_hr_chan *ch;
 
-	if (nx_hr_snapshot(r, sp) != 0)
+	if (nx__hr_snapshot(r, sp) != 0)
 		return false;
 	ch = my_chan(*sp);
 	return (*sp)->nworkers > 0 && (*sp)->workers[0].raw.answered == 540 && (*sp)->nchans == 1 &&
@@ -135,14 +135,14 @@ test_counters_a_client_produced_read_back(void **state)
 	int echo, bad, i;
 
 	(void)state;
-	assert_int_equal(nx_hr_open(&r, inst, no_stale_conf()), 0);
-	assert_int_equal(nx_hr_open(&rates, inst, no_stale_conf()), 0);
+	assert_int_equal(nx__hr_open(&r, inst, no_stale_conf()), 0);
+	assert_int_equal(nx__hr_open(&rates, inst, no_stale_conf()), 0);
 	assert_int_equal(nx_open(&c, inst, NULL), 0);
 	echo = nx_pipeline_id(c, "echo");
 	bad = nx_pipeline_id(c, "bad");
 	assert_true(echo >= 0 && bad >= 0);
 	/* the baseline for rates: the next snapshot of this reader spans the calls */
-	assert_int_equal(nx_hr_snapshot(rates, &rs), 0);
+	assert_int_equal(nx__hr_snapshot(rates, &rs), 0);
 	for (i = 0; i < 500; i++)
 		assert_int_equal(nx_call(c, (uint16_t)echo, &i, sizeof i, out, sizeof out, &len,
 					 nxt_patience_ns()), 0);
@@ -161,7 +161,7 @@ test_counters_a_client_produced_read_back(void **state)
 			 my_chan(s) ? my_chan(s)->raw.outstanding : 0);
 	assert_non_null(s);
 	assert_true(all_published(r, &s));
-	assert_int_equal(nx_hr_snapshot(rates, &rs), 0);
+	assert_int_equal(nx__hr_snapshot(rates, &rs), 0);
 	assert_true(rs->workers[0].req_per_s > 0);
 	assert_true(s->up);
 	assert_int_equal(s->nworkers, 1);
@@ -207,7 +207,7 @@ test_counters_a_client_produced_read_back(void **state)
 
 		assert_true(half >= 0);
 		for (k = 0; fails < 5; k++)
-			if (nx_crc32c(0, &k, sizeof k) % 100 < 50) {
+			if (nx__crc32c(0, &k, sizeof k) % 100 < 50) {
 				assert_int_equal(nx_call(c, (uint16_t)half, &k, sizeof k, out, sizeof out,
 							 &len, nxt_patience_ns()), NX_ESTAGE);
 				fails++;
@@ -215,7 +215,7 @@ test_counters_a_client_produced_read_back(void **state)
 		s = snapshot_after(r, 545);
 		assert_int_equal(slot_of(s, "half")->consec_failures, 5);
 		assert_int_equal(slot_of(s, "half")->health, NX_H_DEGRADED);
-		for (k = 0; nx_crc32c(0, &k, sizeof k) % 100 < 50; k++)
+		for (k = 0; nx__crc32c(0, &k, sizeof k) % 100 < 50; k++)
 			;
 		assert_int_equal(nx_call(c, (uint16_t)half, &k, sizeof k, out, sizeof out, &len,
 					 nxt_patience_ns()), 0);
@@ -224,8 +224,8 @@ test_counters_a_client_produced_read_back(void **state)
 		assert_int_equal(slot_of(s, "bad")->consec_failures, 40);
 	}
 	nx_close(c);
-	nx_hr_close(r);
-	nx_hr_close(rates);
+	nx__hr_close(r);
+	nx__hr_close(rates);
 }
 
 /* Six answered, none read: outstanding 6, the request ring empty. */
@@ -234,7 +234,7 @@ six_outstanding(struct nx_hr *r, const struct nx_hr_snap **sp)
 {
 	const struct nx_hr_chan *ch;
 
-	if (nx_hr_snapshot(r, sp) != 0)
+	if (nx__hr_snapshot(r, sp) != 0)
 		return false;
 	ch = my_chan(*sp);
 	return (*sp)->nchans == 1 && ch != NULL && ch->raw.outstanding == 6 && ch->raw.depth == 0 &&
@@ -253,7 +253,7 @@ test_outstanding_counts_answers_the_client_has_not_read(void **state)
 	int echo, i, got = 0;
 
 	(void)state;
-	assert_int_equal(nx_hr_open(&r, inst, NULL), 0);
+	assert_int_equal(nx__hr_open(&r, inst, NULL), 0);
 	assert_int_equal(nx_open(&c, inst, NULL), 0);
 	echo = nx_pipeline_id(c, "echo");
 	for (i = 0; i < 6; i++) {
@@ -281,7 +281,7 @@ test_outstanding_counts_answers_the_client_has_not_read(void **state)
 	}
 	assert_int_equal(got, 6);
 	nx_close(c);
-	nx_hr_close(r);
+	nx__hr_close(r);
 }
 
 static void
@@ -299,9 +299,9 @@ test_a_write_through_a_readers_mapping_faults(void **state)
 		struct nx_hr *r;
 
 		signal(SIGSEGV, SIG_DFL); /* the test runner's handler would catch it */
-		if (nx_hr_open(&r, inst, NULL) != 0 || nx_hr_snapshot(r, &s) != 0)
+		if (nx__hr_open(&r, inst, NULL) != 0 || nx__hr_snapshot(r, &s) != 0)
 			_exit(10);
-		hv = nx_hr_view(r);
+		hv = nx__hr_view(r);
 		if (hv == NULL || hv->writable)
 			_exit(11);
 		/* the cast is the point: the mapping itself must refuse */
@@ -320,14 +320,14 @@ test_restart_is_logged_with_what_the_supervisor_said(void **state)
 	int32_t old_pid = nxd.pid;
 
 	(void)state;
-	assert_int_equal(nx_hr_open(&r, inst, NULL), 0);
-	assert_int_equal(nx_hr_snapshot(r, &s), 0);
+	assert_int_equal(nx__hr_open(&r, inst, NULL), 0);
+	assert_int_equal(nx__hr_snapshot(r, &s), 0);
 	assert_true(s->up);
 	assert_int_equal(s->hdr.generation, 1);
 	assert_int_equal(s->nrestarts, 0);
 
 	nxt_nxd_kill(&nxd);
-	assert_int_equal(nx_hr_snapshot(r, &s), 0);
+	assert_int_equal(nx__hr_snapshot(r, &s), 0);
 	assert_false(s->up);
 	assert_int_equal(s->health, NX_H_DOWN);
 	assert_true(s->down_since_wall_ns > 0);
@@ -342,8 +342,8 @@ test_restart_is_logged_with_what_the_supervisor_said(void **state)
 	unsetenv("NX_RESTART_REASON");
 	unsetenv("NX_RESTART_STATUS");
 	unsetenv("NX_RESTART_OLD_PID");
-	NXT_WAIT_UNTIL(nx_hr_snapshot(r, &s) == 0 && s->up, nxt_patience_ns());
-	assert_int_equal(nx_hr_snapshot(r, &s), 0);
+	NXT_WAIT_UNTIL(nx__hr_snapshot(r, &s) == 0 && s->up, nxt_patience_ns());
+	assert_int_equal(nx__hr_snapshot(r, &s), 0);
 	assert_true(s->up);
 	assert_int_equal(s->hdr.generation, 2);
 	assert_int_equal(s->nrestarts, 1);
@@ -358,7 +358,7 @@ test_restart_is_logged_with_what_the_supervisor_said(void **state)
 	nxt_nxd_kill(&nxd);
 	assert_int_equal(nxt_nxd_start(&nxd, inst, (const char *const[]){ "--config", conf_path,
 									     NULL }), 0);
-	assert_int_equal(nx_hr_snapshot(r, &s), 0);
+	assert_int_equal(nx__hr_snapshot(r, &s), 0);
 	assert_int_equal(s->hdr.generation, 3);
 	assert_int_equal(s->nrestarts, 2);
 	assert_int_equal(s->restarts[1].old_pid, old_pid);
@@ -366,16 +366,16 @@ test_restart_is_logged_with_what_the_supervisor_said(void **state)
 
 	/* a clean stop is not a restart; the reader follows the new segment */
 	assert_int_equal(nxt_nxd_stop(&nxd), 0);
-	assert_int_equal(nx_hr_snapshot(r, &s), 0);
+	assert_int_equal(nx__hr_snapshot(r, &s), 0);
 	assert_false(s->up);
 	assert_int_equal(s->hdr.generation, 3); /* the last one seen */
 	assert_int_equal(nxt_nxd_start(&nxd, inst, (const char *const[]){ "--config", conf_path,
 									     NULL }), 0);
-	assert_int_equal(nx_hr_snapshot(r, &s), 0);
+	assert_int_equal(nx__hr_snapshot(r, &s), 0);
 	assert_true(s->up);
 	assert_int_equal(s->hdr.generation, 1); /* a new segment */
 	assert_int_equal(s->nrestarts, 0);
-	nx_hr_close(r);
+	nx__hr_close(r);
 }
 
 int

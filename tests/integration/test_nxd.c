@@ -113,7 +113,7 @@ run_load(const struct load *l)
 				if (comps[i].out_len != q->len || memcmp(q->out, q->in, q->len) != 0)
 					return 16;
 			} else {
-				uint32_t crc = nx_crc32c(0, q->in, q->len), got;
+				uint32_t crc = nx__crc32c(0, q->in, q->len), got;
 
 				memcpy(&got, q->out, 4);
 				if (comps[i].out_len != 4 || got != crc) {
@@ -265,7 +265,7 @@ raw_attach(const char *inst, struct nx_chan_view *v)
 	struct nx_ctl_msg m;
 	int fd, cfd = -1;
 
-	fd = nx_ctl_connect(inst);
+	fd = nx__ctl_connect(inst);
 	if (fd < 0)
 		return -1;
 	if (nx__ctl_send_request(fd, NX_CTL_ATTACH, NX_CTL_VERSION, NX_WAIT_SPIN, 0, -1) < 0 ||
@@ -391,7 +391,7 @@ run_hostile(const char *inst)
 	{
 		uint8_t *raw;
 
-		if (nx_shm_map((void **)&raw, v.fd, v.g.layout_bytes, true) == 0) {
+		if (nx__shm_map((void **)&raw, v.fd, v.g.layout_bytes, true) == 0) {
 			memset(raw + v.g.req_ctl_off + NX_RING_GEOM_OFF, 0xff, 8);
 			memset(raw + v.g.resp_ctl_off + NX_RING_GEOM_OFF, 0xff, 8);
 			memset(raw, 0xff, 128); /* the header too */

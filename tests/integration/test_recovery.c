@@ -58,12 +58,12 @@ restart_log(const char *instance, struct nx_health_restart *out, unsigned max, u
 	struct nx_hr *r;
 	unsigned n = 0;
 
-	assert_int_equal(nx_hr_open(&r, instance, NULL), 0);
-	assert_int_equal(nx_hr_snapshot(r, &s), 0);
+	assert_int_equal(nx__hr_open(&r, instance, NULL), 0);
+	assert_int_equal(nx__hr_snapshot(r, &s), 0);
 	*total = s->hdr.restarts;
 	for (n = 0; n < s->nrestarts && n < max; n++)
 		out[n] = s->restarts[n];
-	nx_hr_close(r);
+	nx__hr_close(r);
 	return n;
 }
 
@@ -182,7 +182,7 @@ client_main(int idx, const char *instance, uint64_t seed)
 				buf[i] = (uint8_t)nx__rand_next(&rng);
 			f->id = next_id;
 			f->idem = (nx__rand_next(&rng) & 1) != 0;
-			f->crc = nx_crc32c(0, buf, len);
+			f->crc = nx__crc32c(0, buf, len);
 			r.user_data = f->id;
 			r.flags = f->idem ? NX_REQ_IDEMPOTENT : 0;
 			rc = nx_submit(c, &r);
@@ -232,7 +232,7 @@ client_main(int idx, const char *instance, uint64_t seed)
 				rc = nx_call(c, (uint16_t)pipe, buf, len, out, sizeof out, &out_len,
 					     nxt_patience_ns());
 				st->completed++;
-				if (rc == 0 && out_len == 4 && le32(out) == nx_crc32c(0, buf, len))
+				if (rc == 0 && out_len == 4 && le32(out) == nx__crc32c(0, buf, len))
 					st->ok++;
 				else if (rc == NX_ERESTARTED)
 					st->restarted++;
@@ -455,7 +455,7 @@ test_stalled_worker_is_aborted_and_nxd_restarted(void **state)
 	assert_memory_equal(out, "hello", 5);
 
 	/* the worker spins from here: watch its heartbeat stop */
-	assert_int_equal(nx_hr_open(&r, inst, NULL), 0);
+	assert_int_equal(nx__hr_open(&r, inst, NULL), 0);
 	{
 		struct nx_req rq = { .in = "spin", .in_len = 4, .out = out, .out_cap = sizeof out,
 				     .user_data = 42, .pipeline = (uint16_t)pipe };
@@ -468,8 +468,8 @@ test_stalled_worker_is_aborted_and_nxd_restarted(void **state)
 		while (n == 0 && mono_ns() - t0 < nxt_patience_ns()) {
 			/* the last heartbeat of this generation: read between two
 			 * looks at the generation, so never the next nxd's */
-			if (nx_hr_heartbeats(r, ages, 8, &nw, &gen, &pid) == 0 && gen == h.generation &&
-			    (v = nx_hr_view(r)) != NULL) {
+			if (nx__hr_heartbeats(r, ages, 8, &nw, &gen, &pid) == 0 && gen == h.generation &&
+			    (v = nx__hr_view(r)) != NULL) {
 				uint64_t beat = nx__load64(&v->workers[0].heartbeat_ns);
 
 				if (nx__load64(&v->hdr->generation) == h.generation)
@@ -480,7 +480,7 @@ test_stalled_worker_is_aborted_and_nxd_restarted(void **state)
 				usleep(200);
 		}
 	}
-	nx_hr_close(r);
+	nx__hr_close(r);
 	if (n != 1) {
 		nxt_wd_dump_log(&wd);
 		fail_msg("the spinning request never completed");
@@ -809,10 +809,10 @@ worker_age(const char *instance)
 	int32_t pid;
 	struct nx_hr *r;
 
-	assert_int_equal(nx_hr_open(&r, instance, NULL), 0);
-	if (nx_hr_heartbeats(r, ages, 8, &n, &gen, &pid) < 0)
+	assert_int_equal(nx__hr_open(&r, instance, NULL), 0);
+	if (nx__hr_heartbeats(r, ages, 8, &n, &gen, &pid) < 0)
 		n = 0;
-	nx_hr_close(r);
+	nx__hr_close(r);
 	return n != 0 ? ages[0] : 0;
 }
 

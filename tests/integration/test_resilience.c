@@ -69,7 +69,7 @@ start(const char *extra_nxd, const char *const *args)
 		if (nxt_nxd_start(&nxd, inst, argv) != 0)
 			return -1;
 	}
-	if (nx_open(&c, inst, NULL) != 0 || nx_hr_open(&hr, inst, NULL) != 0)
+	if (nx_open(&c, inst, NULL) != 0 || nx__hr_open(&hr, inst, NULL) != 0)
 		return -1;
 	return 0;
 }
@@ -86,7 +86,7 @@ teardown(void **state)
 {
 	(void)state;
 	nx_close(c);
-	nx_hr_close(hr);
+	nx__hr_close(hr);
 	c = NULL;
 	hr = NULL;
 	if (nxd.pid > 0)
@@ -132,7 +132,7 @@ slot(const char *pipe)
 	const struct nx_hr_snap *s;
 	unsigned i;
 
-	assert_int_equal(nx_hr_snapshot(hr, &s), 0);
+	assert_int_equal(nx__hr_snapshot(hr, &s), 0);
 	for (i = 0; i < s->nslots; i++)
 		if (strcmp(s->slots[i].meta.pipe, pipe) == 0)
 			return &s->slots[i];
@@ -157,7 +157,7 @@ static uint32_t
 payload(bool passes, uint32_t *k)
 {
 	for (;; (*k)++)
-		if ((nx_crc32c(0, k, sizeof *k) % 100 >= 50) == passes)
+		if ((nx__crc32c(0, k, sizeof *k) % 100 >= 50) == passes)
 			return (*k)++;
 }
 
@@ -318,7 +318,7 @@ test_degraded_answers_say_so(void **state)
 	/* fallback: the checksum stage answers instead */
 	assert_int_equal(call(backup, "abc", 3, out, &len, &flags, 0), 0);
 	assert_int_equal(len, 4);
-	crc = nx_crc32c(0, "abc", 3);
+	crc = nx__crc32c(0, "abc", 3);
 	assert_memory_equal(out, &crc, 4);
 	assert_true(flags & NX_COMP_DEGRADED);
 	/* cache: the last good answer for the same input, once the stage cannot answer */
@@ -447,7 +447,7 @@ test_full_dead_letter_ring_drops_the_oldest_and_counts_it(void **state)
 		const struct nx_hr_snap *s = NULL;
 
 		/* the worker publishes these when idle or at its heartbeat */
-		NXT_WAIT_UNTIL(nx_hr_snapshot(hr, &s) == 0 && s->nworkers > 0 &&
+		NXT_WAIT_UNTIL(nx__hr_snapshot(hr, &s) == 0 && s->nworkers > 0 &&
 			       s->workers[0].raw.dlq_written == 6 && s->workers[0].raw.dlq_dropped == 2,
 			       nxt_patience_ns());
 		assert_non_null(s);
@@ -460,7 +460,7 @@ test_full_dead_letter_ring_drops_the_oldest_and_counts_it(void **state)
 static bool
 chan_rate_limited(uint64_t limited, const struct nx_hr_snap **sp)
 {
-	return nx_hr_snapshot(hr, sp) == 0 && my_chan(*sp) != NULL &&
+	return nx__hr_snapshot(hr, sp) == 0 && my_chan(*sp) != NULL &&
 	       my_chan(*sp)->raw.rate_limited == limited;
 }
 
@@ -572,7 +572,7 @@ figures_out(const struct nx_hr_snap **sp)
 {
 	const struct nx_hr_chan *ch;
 
-	if (nx_hr_snapshot(hr, sp) != 0 || (*sp)->nworkers == 0)
+	if (nx__hr_snapshot(hr, sp) != 0 || (*sp)->nworkers == 0)
 		return false;
 	ch = my_chan(*sp);
 	return ch != NULL && ch->raw.rate == 1 && ch->raw.rate_limited >= 1 && ch->raw.expired == 1 &&

@@ -139,7 +139,7 @@ client(const char *instance, struct tally *t, unsigned idx, uint32_t seed)
 				continue;
 			}
 			/* one whole instance: its slot version and parameter agree */
-			if (a->crc != nx_crc32c(0, q[k].in, q[k].len) ||
+			if (a->crc != nx__crc32c(0, q[k].in, q[k].len) ||
 			    a->param_version + 1 != a->slot_version || a->magic != VERSIONED_ALIVE)
 				__atomic_fetch_add(&t->wrong, 1, __ATOMIC_RELAXED);
 			if (a->slot_version != last_version) {

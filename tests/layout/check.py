@@ -7,7 +7,7 @@
      through the core/ and shm/ headers they include; and its objects
      use only the C library functions below. What the port's inline
      headers (platform/*, reached through nx_platform.h and nx_rcu.h)
-     call on core's behalf, such as clock_gettime in nx_clock_ns, is the
+     call on core's behalf, such as clock_gettime in nx__clock_ns, is the
      port's: each use is told apart by the debug line table.
   2. No include cycle and no call cycle between files: the file-level
      include graph over core/ shm/ platform/ tools/ and the file-level

@@ -43,7 +43,7 @@ control(void *arg)
 {
 	struct ctl *c = arg;
 
-	c->rc = nx_instance_run(c->inst, false);
+	c->rc = nx__instance_run(c->inst, false);
 	return NULL;
 }
 
@@ -103,7 +103,7 @@ churn(void *arg)
 				cl->failures++;
 				continue;
 			}
-			crc = nx_crc32c(0, in, cl->seed % sizeof in);
+			crc = nx__crc32c(0, in, cl->seed % sizeof in);
 			if (memcmp(out, &crc, 4) != 0)
 				cl->failures++;
 			else
@@ -157,13 +157,13 @@ test_attach_detach_churn_while_serving(void **state)
 	/* unique to this run (pids are reused), and nothing left by a killed one */
 	if (getrandom(&nonce, sizeof nonce, 0) != (ssize_t)sizeof nonce)
 		nonce = (uint32_t)nx_now_ns();
-	nx_instance_conf_default(&conf);
+	nx__instance_conf_default(&conf);
 	snprintf(conf.instance, sizeof conf.instance, "nxt-stress-%d-%08x", (int)getpid(), nonce);
 	remove_segments(conf.instance);
 	conf.workers = 1;
 	conf.max_channels = 8;
 	conf.quiet = true;
-	assert_int_equal(nx_instance_create(&ctl.inst, &conf), 0);
+	assert_int_equal(nx__instance_create(&ctl.inst, &conf), 0);
 	a.inst = b.inst = steady.inst = conf.instance;
 	assert_int_equal(pthread_create(&tc, NULL, control, &ctl), 0);
 	assert_int_equal(pthread_create(&ts, NULL, churn, &steady), 0);
@@ -176,9 +176,9 @@ test_attach_detach_churn_while_serving(void **state)
 	t0 = nx_now_ns();
 	while (!(freed = all_channels_free(conf.instance)) && nx_now_ns() - t0 < patience_ns())
 		usleep(1000);
-	nx_instance_stop(ctl.inst);
+	nx__instance_stop(ctl.inst);
 	pthread_join(tc, NULL);
-	nx_instance_destroy(ctl.inst);
+	nx__instance_destroy(ctl.inst);
 	remove_segments(conf.instance);
 	print_message("attaches that waited for a free channel: %llu\n",
 		      (unsigned long long)(a.full + b.full + steady.full));

@@ -34,7 +34,7 @@ server(void *arg)
 	struct side *s = arg;
 	uint64_t seq = 0;
 
-	nx_thread_pin_self(s->cpu);
+	nx__thread_pin_self(s->cpu);
 	while (seq < N) {
 		struct nx_resp_desc *rs;
 		struct nx_req_desc rq;
@@ -42,7 +42,7 @@ server(void *arg)
 
 		rs = ck_ring_enqueue_reserve_spsc_nx_resp(s->v.resp, s->v.resp_slots);
 		if (rs == NULL || !ck_ring_dequeue_spsc_nx_req(s->v.req, s->v.req_slots, &rq)) {
-			nx_cpu_relax();
+			nx__cpu_relax();
 			continue;
 		}
 		memcpy(&got, rq.data, sizeof got);
@@ -66,7 +66,7 @@ client(void *arg)
 	struct side *s = arg;
 	uint64_t sent = 0, got = 0;
 
-	nx_thread_pin_self(s->cpu);
+	nx__thread_pin_self(s->cpu);
 	while (got < N) {
 		struct nx_resp_desc rs;
 
@@ -99,11 +99,11 @@ static void
 test_every_request_answered_once_in_order_under_load(void **state)
 {
 	struct nx_chan_geom g;
-	struct side a = { .cpu = 0 }, b = { .cpu = nx_cpu_count() > 1 ? 1 : 0 };
+	struct side a = { .cpu = 0 }, b = { .cpu = nx__cpu_count() > 1 ? 1 : 0 };
 	pthread_t ta, tb;
 
 	(void)state;
-	assert_int_equal(nx__chan_geom(&g, (uint32_t)nx_page_size(), 128, 1 << 16, 4096), 0);
+	assert_int_equal(nx__chan_geom(&g, (uint32_t)nx__page_size(), 128, 1 << 16, 4096), 0);
 	assert_int_equal(nx__chan_create(&a.v, &g, 0, 0, NX_WAIT_SPIN, 1), 0);
 	assert_int_equal(nx__chan_map(&b.v, dup(a.v.fd)), 0);
 	assert_int_equal(pthread_create(&ta, NULL, server, &a), 0);

@@ -22,14 +22,14 @@ conf_count(uint32_t window, uint32_t min_calls, uint32_t failure_pct)
 {
 	struct nx_brk_conf c;
 
-	nx_brk_conf_default(&c, SEC);
+	nx__brk_conf_default(&c, SEC);
 	c.window = window;
 	c.min_calls = min_calls;
 	c.failure_pct = failure_pct;
 	c.wait_open_ns = 5 * SEC;
 	c.half_open_calls = 4;
 	c.slow_ns = 100;
-	assert_int_equal(nx_brk_conf_check(&c), 0);
+	assert_int_equal(nx__brk_conf_check(&c), 0);
 	return c;
 }
 
@@ -41,7 +41,7 @@ conf_time(uint32_t window, uint32_t min_calls, uint32_t failure_pct)
 	c.kind = NX_BRK_TIME;
 	c.window = window;
 	c.min_calls = min_calls;
-	assert_int_equal(nx_brk_conf_check(&c), 0);
+	assert_int_equal(nx__brk_conf_check(&c), 0);
 	return c;
 }
 
@@ -50,8 +50,8 @@ static void
 call(struct nx_breaker *b, const struct nx_brk_conf *c, uint64_t now, bool failed,
      uint64_t duration)
 {
-	assert_true(nx_brk_allow(b, c, now));
-	nx_brk_record(b, c, now, failed, duration);
+	assert_true(nx__brk_allow(b, c, now));
+	nx__brk_record(b, c, now, failed, duration);
 }
 
 static void
@@ -65,7 +65,7 @@ calls(struct nx_breaker *b, const struct nx_brk_conf *c, uint64_t now, bool fail
 static void
 open_at(struct nx_breaker *b, const struct nx_brk_conf *c, uint64_t at)
 {
-	nx_brk_init(b);
+	nx__brk_init(b);
 	calls(b, c, at, true, (int)c->min_calls);
 	assert_int_equal(b->state, NX_BRK_OPEN);
 	assert_int_equal(b->opened_at, at);
@@ -77,7 +77,7 @@ test_brk_conf_default_is_resilience4j(void **state)
 	struct nx_brk_conf c;
 
 	(void)state;
-	nx_brk_conf_default(&c, 1000000000);
+	nx__brk_conf_default(&c, 1000000000);
 	assert_int_equal(c.kind, NX_BRK_COUNT);
 	assert_int_equal(c.window, 100);
 	assert_int_equal(c.min_calls, 100);
@@ -87,8 +87,8 @@ test_brk_conf_default_is_resilience4j(void **state)
 	assert_int_equal(c.wait_open_ns, UINT64_C(60000000000));
 	assert_int_equal(c.half_open_calls, 10);
 	assert_int_equal(c.second, 1000000000);
-	assert_int_equal(nx_brk_conf_check(&c), 0);
-	nx_brk_conf_default(&c, 7);
+	assert_int_equal(nx__brk_conf_check(&c), 0);
+	nx__brk_conf_default(&c, 7);
 	assert_int_equal(c.wait_open_ns, 420);
 	assert_int_equal(c.slow_ns, 420);
 }
@@ -143,7 +143,7 @@ test_brk_conf_check_refuses_each_bad_field_by_name(void **state)
 			c.half_open_calls = (uint32_t)bad[i].value;
 		else
 			c.second = bad[i].value;
-		if (nx_brk_conf_check(&c) != NX_EINVAL)
+		if (nx__brk_conf_check(&c) != NX_EINVAL)
 			fail_msg("%s = %llu accepted", bad[i].field,
 				 (unsigned long long)bad[i].value);
 		if (strcmp(nx__errmsg(), bad[i].says) != 0)
@@ -159,22 +159,22 @@ test_brk_conf_check_accepts_the_edges(void **state)
 
 	(void)state;
 	c.slow_pct = 100;
-	assert_int_equal(nx_brk_conf_check(&c), 0);
+	assert_int_equal(nx__brk_conf_check(&c), 0);
 	c.window = NX_BRK_WINDOW_MAX;
 	c.min_calls = NX_BRK_WINDOW_MAX;
 	c.failure_pct = 100;
 	c.slow_pct = 0;
-	assert_int_equal(nx_brk_conf_check(&c), 0);
+	assert_int_equal(nx__brk_conf_check(&c), 0);
 	/* a time window may need more calls than it has seconds */
 	c.kind = NX_BRK_TIME;
 	c.window = 1;
 	c.min_calls = 1000;
-	assert_int_equal(nx_brk_conf_check(&c), 0);
+	assert_int_equal(nx__brk_conf_check(&c), 0);
 	/* second only matters to a time window */
 	c.kind = NX_BRK_COUNT;
 	c.min_calls = 1;
 	c.second = 0;
-	assert_int_equal(nx_brk_conf_check(&c), 0);
+	assert_int_equal(nx__brk_conf_check(&c), 0);
 }
 
 static void
@@ -184,12 +184,12 @@ test_brk_starts_closed_and_permits(void **state)
 	struct nx_breaker b;
 
 	(void)state;
-	nx_brk_init(&b);
+	nx__brk_init(&b);
 	assert_int_equal(b.state, NX_BRK_CLOSED);
 	assert_int_equal(b.forced, NX_BRK_FORCE_AUTO);
 	assert_int_equal(b.opened + b.half_opened + b.closed + b.rejected, 0);
 	for (int i = 0; i < 1000; i++)
-		assert_true(nx_brk_allow(&b, &c, (uint64_t)i));
+		assert_true(nx__brk_allow(&b, &c, (uint64_t)i));
 	assert_int_equal(b.rejected, 0);
 }
 
@@ -200,7 +200,7 @@ test_brk_no_decision_below_min_calls_decides_exactly_at_it(void **state)
 	struct nx_breaker b;
 
 	(void)state;
-	nx_brk_init(&b);
+	nx__brk_init(&b);
 	calls(&b, &c, 0, true, 4); /* 100% failures, but only 4 calls */
 	assert_int_equal(b.state, NX_BRK_CLOSED);
 	assert_int_equal(b.calls, 4);
@@ -210,7 +210,7 @@ test_brk_no_decision_below_min_calls_decides_exactly_at_it(void **state)
 	assert_int_equal(b.opened, 1);
 
 	/* the 5th call a success: 4/5 = 80% >= 50% still opens at min_calls */
-	nx_brk_init(&b);
+	nx__brk_init(&b);
 	calls(&b, &c, 0, true, 4);
 	call(&b, &c, 0, false, 1);
 	assert_int_equal(b.state, NX_BRK_OPEN);
@@ -223,7 +223,7 @@ test_brk_failure_rate_one_below_threshold_stays_closed(void **state)
 	struct nx_breaker b;
 
 	(void)state;
-	nx_brk_init(&b);
+	nx__brk_init(&b);
 	calls(&b, &c, 0, true, 2);
 	calls(&b, &c, 0, false, 8); /* 20% < 30% */
 	assert_int_equal(b.state, NX_BRK_CLOSED);
@@ -237,7 +237,7 @@ test_brk_failure_rate_exactly_at_threshold_opens(void **state)
 	struct nx_breaker b;
 
 	(void)state;
-	nx_brk_init(&b);
+	nx__brk_init(&b);
 	calls(&b, &c, 0, true, 3);
 	calls(&b, &c, 0, false, 6);
 	assert_int_equal(b.state, NX_BRK_CLOSED); /* 9 calls: below min_calls */
@@ -254,7 +254,7 @@ test_brk_failure_pct_100_opens_only_when_all_failed(void **state)
 	struct nx_breaker b;
 
 	(void)state;
-	nx_brk_init(&b);
+	nx__brk_init(&b);
 	call(&b, &c, 0, false, 1);
 	calls(&b, &c, 0, true, 3);
 	assert_int_equal(b.state, NX_BRK_CLOSED);
@@ -270,7 +270,7 @@ test_brk_duration_equal_to_slow_ns_is_not_slow(void **state)
 
 	(void)state;
 	c.slow_pct = 25;
-	nx_brk_init(&b);
+	nx__brk_init(&b);
 	for (int i = 0; i < 4; i++)
 		call(&b, &c, 0, false, c.slow_ns);
 	assert_int_equal(b.slow, 0);
@@ -288,7 +288,7 @@ test_brk_slow_rate_one_below_and_at_threshold(void **state)
 
 	(void)state;
 	c.slow_pct = 50;
-	nx_brk_init(&b);
+	nx__brk_init(&b);
 	call(&b, &c, 0, false, 101);
 	calls(&b, &c, 0, false, 3); /* 25% slow */
 	assert_int_equal(b.state, NX_BRK_CLOSED);
@@ -308,7 +308,7 @@ test_brk_failed_slow_calls_count_as_slow(void **state)
 
 	(void)state;
 	c.slow_pct = 50;
-	nx_brk_init(&b);
+	nx__brk_init(&b);
 	call(&b, &c, 0, true, 101);
 	call(&b, &c, 0, true, 101);
 	calls(&b, &c, 0, false, 1);
@@ -325,7 +325,7 @@ test_brk_slow_pct_0_never_opens_on_slow_calls(void **state)
 	struct nx_breaker b;
 
 	(void)state;
-	nx_brk_init(&b);
+	nx__brk_init(&b);
 	for (int i = 0; i < 100; i++)
 		call(&b, &c, 0, false, UINT64_MAX);
 	assert_int_equal(b.slow, 4);
@@ -339,7 +339,7 @@ test_brk_count_window_forgets_the_oldest_call(void **state)
 	struct nx_breaker b;
 
 	(void)state;
-	nx_brk_init(&b);
+	nx__brk_init(&b);
 	calls(&b, &c, 0, true, 2);
 	calls(&b, &c, 0, false, 2); /* F F S S: 50% */
 	call(&b, &c, 0, true, 1);   /* F S S F: 50% */
@@ -361,7 +361,7 @@ test_brk_count_window_of_one(void **state)
 	struct nx_breaker b;
 
 	(void)state;
-	nx_brk_init(&b);
+	nx__brk_init(&b);
 	calls(&b, &c, 0, false, 10);
 	assert_int_equal(b.calls, 1);
 	assert_int_equal(b.state, NX_BRK_CLOSED);
@@ -376,7 +376,7 @@ test_brk_time_window_buckets_expire_after_window_seconds(void **state)
 	struct nx_breaker b;
 
 	(void)state;
-	nx_brk_init(&b);
+	nx__brk_init(&b);
 	call(&b, &c, 0, true, 1);
 	call(&b, &c, SEC - 1, true, 1);  /* second 0 */
 	call(&b, &c, SEC, false, 1);     /* second 1 */
@@ -398,7 +398,7 @@ test_brk_time_window_expired_failures_do_not_open_it(void **state)
 	struct nx_breaker b;
 
 	(void)state;
-	nx_brk_init(&b);
+	nx__brk_init(&b);
 	call(&b, &c, 0, true, 1);
 	call(&b, &c, SEC / 2, true, 1);
 	call(&b, &c, 2 * SEC, false, 1); /* 2/3 failed, but both left the window */
@@ -417,7 +417,7 @@ test_brk_time_window_long_idle_gap_clears_it(void **state)
 	uint64_t later = UINT64_C(1) << 62;
 
 	(void)state;
-	nx_brk_init(&b);
+	nx__brk_init(&b);
 	for (uint64_t t = 0; t < 10; t++)
 		call(&b, &c, t * SEC, true, 1);
 	assert_int_equal(b.calls, 10);
@@ -442,7 +442,7 @@ test_brk_time_going_backwards_is_harmless(void **state)
 	struct nx_breaker b;
 
 	(void)state;
-	nx_brk_init(&b);
+	nx__brk_init(&b);
 	call(&b, &c, 5 * SEC, true, 1);
 	call(&b, &c, 3 * SEC, true, 1); /* counted in the newest second, 5 */
 	call(&b, &c, 0, false, 1);
@@ -457,10 +457,10 @@ test_brk_time_going_backwards_is_harmless(void **state)
 	/* and OPEN does not half-open before its time when the clock steps back */
 	c = conf_count(10, 10, 50);
 	open_at(&b, &c, 100 * SEC);
-	assert_false(nx_brk_allow(&b, &c, 0));
-	assert_false(nx_brk_allow(&b, &c, 100 * SEC - 1));
+	assert_false(nx__brk_allow(&b, &c, 0));
+	assert_false(nx__brk_allow(&b, &c, 100 * SEC - 1));
 	assert_int_equal(b.state, NX_BRK_OPEN);
-	assert_true(nx_brk_allow(&b, &c, 100 * SEC + c.wait_open_ns));
+	assert_true(nx__brk_allow(&b, &c, 100 * SEC + c.wait_open_ns));
 }
 
 static void
@@ -472,11 +472,11 @@ test_brk_open_refuses_and_counts_rejected(void **state)
 	(void)state;
 	open_at(&b, &c, 1000);
 	for (uint64_t t = 1000; t < 1000 + c.wait_open_ns; t += 7)
-		assert_false(nx_brk_allow(&b, &c, t));
+		assert_false(nx__brk_allow(&b, &c, t));
 	assert_int_equal(b.rejected, (c.wait_open_ns + 6) / 7);
 	assert_int_equal(b.state, NX_BRK_OPEN);
 	/* a stray outcome while OPEN changes nothing */
-	nx_brk_record(&b, &c, 1001, false, 1);
+	nx__brk_record(&b, &c, 1001, false, 1);
 	assert_int_equal(b.state, NX_BRK_OPEN);
 	assert_int_equal(b.opened, 1);
 }
@@ -489,10 +489,10 @@ test_brk_open_half_opens_exactly_at_wait(void **state)
 
 	(void)state;
 	open_at(&b, &c, 1000);
-	assert_false(nx_brk_allow(&b, &c, 1000 + c.wait_open_ns - 1));
+	assert_false(nx__brk_allow(&b, &c, 1000 + c.wait_open_ns - 1));
 	assert_int_equal(b.state, NX_BRK_OPEN);
 	assert_int_equal(b.rejected, 1);
-	assert_true(nx_brk_allow(&b, &c, 1000 + c.wait_open_ns));
+	assert_true(nx__brk_allow(&b, &c, 1000 + c.wait_open_ns));
 	assert_int_equal(b.state, NX_BRK_HALF_OPEN);
 	assert_int_equal(b.half_opened, 1);
 	assert_int_equal(b.ho_permitted, 1);
@@ -501,7 +501,7 @@ test_brk_open_half_opens_exactly_at_wait(void **state)
 	/* wait 0: the very next call half-opens */
 	c.wait_open_ns = 0;
 	open_at(&b, &c, 1000);
-	assert_true(nx_brk_allow(&b, &c, 1000));
+	assert_true(nx__brk_allow(&b, &c, 1000));
 	assert_int_equal(b.state, NX_BRK_HALF_OPEN);
 }
 
@@ -516,9 +516,9 @@ test_brk_half_open_permits_exactly_half_open_calls(void **state)
 	c.half_open_calls = 3;
 	open_at(&b, &c, 1000);
 	for (int i = 0; i < 3; i++)
-		assert_true(nx_brk_allow(&b, &c, t));
-	assert_false(nx_brk_allow(&b, &c, t));
-	assert_false(nx_brk_allow(&b, &c, t + 1000 * SEC));
+		assert_true(nx__brk_allow(&b, &c, t));
+	assert_false(nx__brk_allow(&b, &c, t));
+	assert_false(nx__brk_allow(&b, &c, t + 1000 * SEC));
 	assert_int_equal(b.rejected, 2);
 	assert_int_equal(b.ho_permitted, 3);
 	assert_int_equal(b.state, NX_BRK_HALF_OPEN);
@@ -534,11 +534,11 @@ test_brk_half_open_decides_only_when_all_permitted_reported(void **state)
 	(void)state;
 	open_at(&b, &c, 1000);
 	for (int i = 0; i < 4; i++)
-		assert_true(nx_brk_allow(&b, &c, t));
+		assert_true(nx__brk_allow(&b, &c, t));
 	for (int i = 0; i < 3; i++)
-		nx_brk_record(&b, &c, t, true, 1);
+		nx__brk_record(&b, &c, t, true, 1);
 	assert_int_equal(b.state, NX_BRK_HALF_OPEN); /* 3 failed of 4: waiting for the 4th */
-	nx_brk_record(&b, &c, t + 1, false, 1);
+	nx__brk_record(&b, &c, t + 1, false, 1);
 	assert_int_equal(b.state, NX_BRK_OPEN);
 	assert_int_equal(b.opened, 2);
 	assert_int_equal(b.opened_at, t + 1);
@@ -586,8 +586,8 @@ test_brk_half_open_reopens_at_failure_threshold(void **state)
 	assert_int_equal(b.state, NX_BRK_OPEN);
 	assert_int_equal(b.opened_at, t + 3);
 	/* waits again from the new opening */
-	assert_false(nx_brk_allow(&b, &c, t + 3 + c.wait_open_ns - 1));
-	assert_true(nx_brk_allow(&b, &c, t + 3 + c.wait_open_ns));
+	assert_false(nx__brk_allow(&b, &c, t + 3 + c.wait_open_ns - 1));
+	assert_true(nx__brk_allow(&b, &c, t + 3 + c.wait_open_ns));
 	assert_int_equal(b.half_opened, 2);
 	assert_int_equal(b.ho_permitted, 1);
 	assert_int_equal(b.ho_calls, 0);
@@ -619,25 +619,25 @@ test_brk_force_open_refuses_until_released(void **state)
 	struct nx_breaker b;
 
 	(void)state;
-	nx_brk_init(&b);
-	nx_brk_force(&b, NX_BRK_FORCE_OPEN, 50);
+	nx__brk_init(&b);
+	nx__brk_force(&b, NX_BRK_FORCE_OPEN, 50);
 	assert_int_equal(b.state, NX_BRK_OPEN);
 	assert_int_equal(b.forced, NX_BRK_FORCE_OPEN);
 	assert_int_equal(b.opened, 1);
 	/* long past the wait: still refused, never half-open */
-	assert_false(nx_brk_allow(&b, &c, 50 + c.wait_open_ns));
-	assert_false(nx_brk_allow(&b, &c, 50 + 100 * c.wait_open_ns));
+	assert_false(nx__brk_allow(&b, &c, 50 + c.wait_open_ns));
+	assert_false(nx__brk_allow(&b, &c, 50 + 100 * c.wait_open_ns));
 	assert_int_equal(b.rejected, 2);
 	assert_int_equal(b.half_opened, 0);
 	/* forcing what it already is counts no transition */
-	nx_brk_force(&b, NX_BRK_FORCE_OPEN, 60);
+	nx__brk_force(&b, NX_BRK_FORCE_OPEN, 60);
 	assert_int_equal(b.opened, 1);
 	/* auto: back to CLOSED, an empty window */
-	nx_brk_force(&b, NX_BRK_FORCE_AUTO, 70);
+	nx__brk_force(&b, NX_BRK_FORCE_AUTO, 70);
 	assert_int_equal(b.state, NX_BRK_CLOSED);
 	assert_int_equal(b.forced, NX_BRK_FORCE_AUTO);
 	assert_int_equal(b.closed, 1);
-	assert_true(nx_brk_allow(&b, &c, 70));
+	assert_true(nx__brk_allow(&b, &c, 70));
 }
 
 static void
@@ -648,7 +648,7 @@ test_brk_force_closed_permits_and_records_nothing(void **state)
 
 	(void)state;
 	open_at(&b, &c, 0);
-	nx_brk_force(&b, NX_BRK_FORCE_CLOSED, 1);
+	nx__brk_force(&b, NX_BRK_FORCE_CLOSED, 1);
 	assert_int_equal(b.state, NX_BRK_CLOSED);
 	assert_int_equal(b.forced, NX_BRK_FORCE_CLOSED);
 	assert_int_equal(b.closed, 1);
@@ -657,7 +657,7 @@ test_brk_force_closed_permits_and_records_nothing(void **state)
 	assert_int_equal(b.calls, 0);
 	assert_int_equal(b.opened, 1);
 	/* auto from forced CLOSED: no transition, and the window starts empty */
-	nx_brk_force(&b, NX_BRK_FORCE_AUTO, 3);
+	nx__brk_force(&b, NX_BRK_FORCE_AUTO, 3);
 	assert_int_equal(b.closed, 1);
 	assert_int_equal(b.forced, NX_BRK_FORCE_AUTO);
 	calls(&b, &c, 4, true, 9);
@@ -675,24 +675,24 @@ test_brk_force_from_half_open_and_auto_from_open(void **state)
 
 	(void)state;
 	open_at(&b, &c, 0);
-	assert_true(nx_brk_allow(&b, &c, c.wait_open_ns));
-	nx_brk_force(&b, NX_BRK_FORCE_OPEN, c.wait_open_ns + 1);
+	assert_true(nx__brk_allow(&b, &c, c.wait_open_ns));
+	nx__brk_force(&b, NX_BRK_FORCE_OPEN, c.wait_open_ns + 1);
 	assert_int_equal(b.state, NX_BRK_OPEN);
 	assert_int_equal(b.opened, 2);
 	assert_int_equal(b.opened_at, c.wait_open_ns + 1);
 	/* the half-open call reporting late changes nothing */
-	nx_brk_record(&b, &c, c.wait_open_ns + 2, false, 1);
+	nx__brk_record(&b, &c, c.wait_open_ns + 2, false, 1);
 	assert_int_equal(b.state, NX_BRK_OPEN);
 
 	/* auto from an automatic OPEN closes it too */
 	open_at(&b, &c, 0);
-	nx_brk_force(&b, NX_BRK_FORCE_AUTO, 1);
+	nx__brk_force(&b, NX_BRK_FORCE_AUTO, 1);
 	assert_int_equal(b.state, NX_BRK_CLOSED);
 	assert_int_equal(b.closed, 1);
 
 	/* not an order: nothing changes */
 	open_at(&b, &c, 0);
-	nx_brk_force(&b, 3, 1);
+	nx__brk_force(&b, 3, 1);
 	assert_int_equal(b.state, NX_BRK_OPEN);
 	assert_int_equal(b.forced, NX_BRK_FORCE_AUTO);
 	assert_int_equal(b.closed, 0);
@@ -709,7 +709,7 @@ test_brk_alternating_failures_open_half_open_close(void **state)
 	(void)state;
 	c.wait_open_ns = 30 * SEC;
 	c.half_open_calls = 3;
-	nx_brk_init(&b);
+	nx__brk_init(&b);
 	for (i = 0; b.state == NX_BRK_CLOSED && i < 1000; i++, t += 100)
 		call(&b, &c, t, i % 2 == 0, 5);
 	assert_int_equal(i, 10); /* the 10th call: 5/10 = 50% */
@@ -718,7 +718,7 @@ test_brk_alternating_failures_open_half_open_close(void **state)
 	assert_int_equal(opened_at, 900);
 
 	for (; t < opened_at + c.wait_open_ns; t += 100, refused++)
-		assert_false(nx_brk_allow(&b, &c, t));
+		assert_false(nx__brk_allow(&b, &c, t));
 	assert_int_equal(refused, 299);
 	assert_int_equal(b.rejected, refused);
 	assert_int_equal(t, opened_at + c.wait_open_ns);
@@ -738,10 +738,10 @@ static void
 test_brk_state_names(void **state)
 {
 	(void)state;
-	assert_string_equal(nx_brk_state_name(NX_BRK_CLOSED), "closed");
-	assert_string_equal(nx_brk_state_name(NX_BRK_OPEN), "open");
-	assert_string_equal(nx_brk_state_name(NX_BRK_HALF_OPEN), "half-open");
-	assert_string_equal(nx_brk_state_name(9), "unknown");
+	assert_string_equal(nx__brk_state_name(NX_BRK_CLOSED), "closed");
+	assert_string_equal(nx__brk_state_name(NX_BRK_OPEN), "open");
+	assert_string_equal(nx__brk_state_name(NX_BRK_HALF_OPEN), "half-open");
+	assert_string_equal(nx__brk_state_name(9), "unknown");
 }
 
 int

@@ -23,7 +23,7 @@ geom(uint32_t ring, uint32_t arena, uint32_t payload)
 {
 	struct nx_chan_geom g;
 
-	assert_int_equal(nx__chan_geom(&g, (uint32_t)nx_page_size(), ring, arena, payload), 0);
+	assert_int_equal(nx__chan_geom(&g, (uint32_t)nx__page_size(), ring, arena, payload), 0);
 	return g;
 }
 
@@ -103,7 +103,7 @@ test_private_geometry_ignores_a_peer_rewriting_the_mask(void **state)
 	(void)state;
 	assert_int_equal(nx__chan_create(&a, &g, 0, 0, NX_WAIT_SPIN, 1), 0);
 	/* A second, plain shared mapping stands for a hostile client. */
-	assert_int_equal(nx_shm_map((void **)&shared, a.fd, g.layout_bytes, true), 0);
+	assert_int_equal(nx__shm_map((void **)&shared, a.fd, g.layout_bytes, true), 0);
 	shared_geom = NX_AT(uint32_t, shared, g.req_ctl_off + NX_RING_GEOM_OFF);
 	shared_geom[0] = 0xffffffffu; /* size */
 	shared_geom[1] = 0xffffffffu; /* mask */
@@ -117,7 +117,7 @@ test_private_geometry_ignores_a_peer_rewriting_the_mask(void **state)
 		NX_AT(struct ck_ring, shared, g.req_ctl_off)->c_head = 0x12345u * (uint32_t)i;
 		assert_true(ck_ring_dequeue_spsc_nx_req(a.req, a.req_slots, &d));
 	}
-	nx_shm_unmap(shared, g.layout_bytes);
+	nx__shm_unmap(shared, g.layout_bytes);
 	nx__chan_unmap(&a);
 }
 
@@ -145,7 +145,7 @@ map_damaged(size_t off, uint64_t value, int width)
 	int rc, fd;
 
 	assert_int_equal(nx__chan_create(&a, &g, 3, 0, NX_WAIT_SPIN, 1), 0);
-	assert_int_equal(nx_shm_map((void **)&shared, a.fd, g.layout_bytes, true), 0);
+	assert_int_equal(nx__shm_map((void **)&shared, a.fd, g.layout_bytes, true), 0);
 	memcpy(shared + off, &value, (size_t)width);
 	fd = dup(a.fd);
 	rc = nx__chan_map(&b, fd);
@@ -153,7 +153,7 @@ map_damaged(size_t off, uint64_t value, int width)
 		nx__chan_unmap(&b);
 	else
 		close(fd);
-	nx_shm_unmap(shared, g.layout_bytes);
+	nx__shm_unmap(shared, g.layout_bytes);
 	nx__chan_unmap(&a);
 	return rc;
 }
@@ -228,8 +228,8 @@ test_rings_carry_every_message_in_order_across_fork(void **state)
 		}
 		_exit(0);
 	}
-	t0 = nx_clock_ns();
-	while (expect < FORK_N && nx_clock_ns() - t0 < 60000000000ull) {
+	t0 = nx__clock_ns();
+	while (expect < FORK_N && nx__clock_ns() - t0 < 60000000000ull) {
 		struct nx_req_desc d;
 		uint64_t got;
 

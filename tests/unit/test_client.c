@@ -28,13 +28,13 @@ static uint32_t gate_waiting;
 static int
 gate_process(void *state, struct nx_msg *m, struct nx_ctx *ctx)
 {
-	uint64_t t0 = nx_clock_ns();
+	uint64_t t0 = nx__clock_ns();
 
 	(void)state;
 	(void)ctx;
 	ck_pr_store_32(&gate_waiting, 1);
-	while (ck_pr_load_32(&gate_open) == 0 && nx_clock_ns() - t0 < 10000000000ull)
-		nx_cpu_relax();
+	while (ck_pr_load_32(&gate_open) == 0 && nx__clock_ns() - t0 < 10000000000ull)
+		nx__cpu_relax();
 	ck_pr_store_32(&gate_waiting, 0);
 	if (m->in_len > m->out_cap)
 		return NX_EOVERFLOW;
@@ -62,9 +62,9 @@ gate_release(void)
 static void
 gate_wait_for_request(void)
 {
-	uint64_t t0 = nx_clock_ns();
+	uint64_t t0 = nx__clock_ns();
 
-	while (ck_pr_load_32(&gate_waiting) == 0 && nx_clock_ns() - t0 < 10000000000ull)
+	while (ck_pr_load_32(&gate_waiting) == 0 && nx__clock_ns() - t0 < 10000000000ull)
 		usleep(100);
 }
 
@@ -85,7 +85,7 @@ control(void *arg)
 {
 	struct fx *f = arg;
 
-	f->rc = nx_instance_run(f->inst, false);
+	f->rc = nx__instance_run(f->inst, false);
 	return NULL;
 }
 
@@ -98,20 +98,20 @@ setup(void **state)
 	struct fx *f = calloc(1, sizeof *f);
 	int id;
 
-	nx_instance_conf_default(&conf);
+	nx__instance_conf_default(&conf);
 	snprintf(conf.instance, sizeof conf.instance, "nxt-client-%d-%d", (int)getpid(), n++);
 	conf.workers = 1;
 	conf.max_channels = 4;
 	conf.ring_size = 16; /* a small window: 15 outstanding */
 	conf.quiet = true;
-	if (nx_instance_create(&f->inst, &conf) < 0) {
+	if (nx__instance_create(&f->inst, &conf) < 0) {
 		fprintf(stderr, "%s\n", nx__errmsg());
 		return -1;
 	}
-	if (!registered && nx_stage_register(&gate_stage) < 0)
+	if (!registered && nx__stage_register(&gate_stage) < 0)
 		return -1;
 	registered = true;
-	id = nx_instance_add_pipeline_text(f->inst, "gate", "graph = gate");
+	id = nx__instance_add_pipeline_text(f->inst, "gate", "graph = gate");
 	if (id < 0)
 		return -1;
 	snprintf(f->name, sizeof f->name, "%s", conf.instance);
@@ -136,9 +136,9 @@ teardown(void **state)
 	gate_release();
 	if (f->c != NULL)
 		nx_close(f->c);
-	nx_instance_stop(f->inst);
+	nx__instance_stop(f->inst);
 	pthread_join(f->control, NULL);
-	nx_instance_destroy(f->inst);
+	nx__instance_destroy(f->inst);
 	free(f);
 	return 0;
 }
@@ -301,7 +301,7 @@ test_outstanding_requests_complete_with_shutdown_when_nxd_stops(void **state)
 	gate_wait_for_request();
 	assert_int_equal(submit(f, f->echo, "b", out[1], 8, 2), 0);
 	assert_int_equal(submit(f, f->echo, "c", out[2], 8, 3), 0);
-	nx_instance_stop(f->inst);
+	nx__instance_stop(f->inst);
 	gate_release(); /* the taken request is answered; the others never run */
 	pthread_join(f->control, NULL);
 	for (i = 0; i < 3;) {
@@ -322,7 +322,7 @@ teardown_stopped(void **state)
 
 	gate_release();
 	nx_close(f->c);
-	nx_instance_destroy(f->inst);
+	nx__instance_destroy(f->inst);
 	free(f);
 	return 0;
 }

@@ -21,27 +21,27 @@ test_keys_take_dashes_or_underscores_and_size_suffixes(void **state)
 	struct nx_instance_conf c;
 
 	(void)state;
-	nx_instance_conf_default(&c);
-	assert_int_equal(nx_instance_conf_set(&c, "max-channels", "128"), 0);
+	nx__instance_conf_default(&c);
+	assert_int_equal(nx__instance_conf_set(&c, "max-channels", "128"), 0);
 	assert_int_equal(c.max_channels, 128);
-	assert_int_equal(nx_instance_conf_set(&c, "max_channels", "7"), 0);
+	assert_int_equal(nx__instance_conf_set(&c, "max_channels", "7"), 0);
 	assert_int_equal(c.max_channels, 7);
-	assert_int_equal(nx_instance_conf_set(&c, "arena", "2m"), 0);
+	assert_int_equal(nx__instance_conf_set(&c, "arena", "2m"), 0);
 	assert_int_equal(c.arena_bytes, 2 * 1024 * 1024);
-	assert_int_equal(nx_instance_conf_set(&c, "max-payload", "32k"), 0);
+	assert_int_equal(nx__instance_conf_set(&c, "max-payload", "32k"), 0);
 	assert_int_equal(c.max_payload, 32 * 1024);
-	assert_int_equal(nx_instance_conf_set(&c, "ring_size", "1024"), 0);
+	assert_int_equal(nx__instance_conf_set(&c, "ring_size", "1024"), 0);
 	assert_int_equal(c.ring_size, 1024);
-	assert_int_equal(nx_instance_conf_set(&c, "cpus", "2-3,5"), 0);
+	assert_int_equal(nx__instance_conf_set(&c, "cpus", "2-3,5"), 0);
 	assert_int_equal(c.ncpus, 3);
 	assert_int_equal(c.cpus[2], 5);
-	assert_int_equal(nx_instance_conf_set(&c, "idle", "sleep"), 0);
+	assert_int_equal(nx__instance_conf_set(&c, "idle", "sleep"), 0);
 	assert_int_equal(c.idle, NX_WAIT_SLEEP);
-	assert_int_equal(nx_instance_conf_set(&c, "keep", NULL), 0); /* a bare flag */
+	assert_int_equal(nx__instance_conf_set(&c, "keep", NULL), 0); /* a bare flag */
 	assert_true(c.keep);
-	assert_int_equal(nx_instance_conf_set(&c, "keep", "no"), 0);
+	assert_int_equal(nx__instance_conf_set(&c, "keep", "no"), 0);
 	assert_false(c.keep);
-	assert_int_equal(nx_instance_conf_set(&c, "instance", "prod-1"), 0);
+	assert_int_equal(nx__instance_conf_set(&c, "instance", "prod-1"), 0);
 	assert_string_equal(c.instance, "prod-1");
 }
 
@@ -71,8 +71,8 @@ test_bad_values_are_refused_naming_the_key(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		nx_instance_conf_default(&c);
-		assert_int_equal(nx_instance_conf_set(&c, bad[i].key, bad[i].value), NX_EINVAL);
+		nx__instance_conf_default(&c);
+		assert_int_equal(nx__instance_conf_set(&c, bad[i].key, bad[i].value), NX_EINVAL);
 		if (strstr(nx__errmsg(), bad[i].says) == NULL)
 			fail_msg("%s = %s: message '%s' lacks '%s'", bad[i].key, bad[i].value,
 				 nx__errmsg(), bad[i].says);
@@ -98,7 +98,7 @@ on_conf(void *user, const char *section, const char *key, const char *value)
 {
 	if (strcmp(section, "nxd") != 0)
 		return 0;
-	return nx_instance_conf_set(user, key, value);
+	return nx__instance_conf_set(user, key, value);
 }
 
 static void
@@ -109,8 +109,8 @@ test_config_file_sets_the_same_keys(void **state)
 	(void)state;
 	write_file("# nexus\n[nxd]\ninstance = fromfile\nmax-channels = 16\nidle = sleep ; inline comment\n"
 		   "\n[pipeline.other]\nstage = echo\n");
-	nx_instance_conf_default(&c);
-	assert_int_equal(nx_conf_parse(path, NX_FILE_ANY, on_conf, &c), 0);
+	nx__instance_conf_default(&c);
+	assert_int_equal(nx__conf_parse(path, NX_FILE_ANY, on_conf, &c), 0);
 	assert_string_equal(c.instance, "fromfile");
 	assert_int_equal(c.max_channels, 16);
 	assert_int_equal(c.idle, NX_WAIT_SLEEP);
@@ -125,20 +125,20 @@ test_config_file_errors_name_file_and_line(void **state)
 
 	(void)state;
 	write_file("[nxd]\nworkers = 1\n\nring_size = 77\n");
-	nx_instance_conf_default(&c);
-	assert_int_equal(nx_conf_parse(path, NX_FILE_ANY, on_conf, &c), NX_EINVAL);
+	nx__instance_conf_default(&c);
+	assert_int_equal(nx__conf_parse(path, NX_FILE_ANY, on_conf, &c), NX_EINVAL);
 	snprintf(want, sizeof want, "%s:4:", path);
 	assert_non_null(strstr(nx__errmsg(), want));
 	assert_non_null(strstr(nx__errmsg(), "ring_size = 77"));
 	assert_non_null(strstr(nx__errmsg(), "power of two"));
 
 	write_file("[nxd]\nthis is not ini\n");
-	assert_int_equal(nx_conf_parse(path, NX_FILE_ANY, on_conf, &c), NX_EINVAL);
+	assert_int_equal(nx__conf_parse(path, NX_FILE_ANY, on_conf, &c), NX_EINVAL);
 	snprintf(want, sizeof want, "%s:2: syntax error", path);
 	assert_non_null(strstr(nx__errmsg(), want));
 	unlink(path);
 
-	assert_int_equal(nx_conf_parse("/nonexistent/nx.ini", NX_FILE_ANY, on_conf, &c), NX_ENOENT);
+	assert_int_equal(nx__conf_parse("/nonexistent/nx.ini", NX_FILE_ANY, on_conf, &c), NX_ENOENT);
 	assert_non_null(strstr(nx__errmsg(), "/nonexistent/nx.ini"));
 }
 

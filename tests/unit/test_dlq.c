@@ -26,7 +26,7 @@ static int
 setup(void **state)
 {
 	(void)state;
-	snprintf(name, sizeof name, "nxt-dlq-%d-%08x", (int)getpid(), (unsigned)nx_random_seed());
+	snprintf(name, sizeof name, "nxt-dlq-%d-%08x", (int)getpid(), (unsigned)nx__random_seed());
 	inst = calloc(1, sizeof *inst);
 	if (inst == NULL || nx__dlq_open(&inst->dlq, name, 2, 8) != 0)
 		return -1;

@@ -100,11 +100,11 @@ test_a_regular_file_is_read_whole(void **state)
 	(void)state;
 	path_in(p, sizeof p, "a.ini");
 	write_file(p, "[nxd]\nworkers = 1\nidle = sleep\n", 0644);
-	assert_int_equal(nx_file_read(p, NX_FILE_TRUSTED, 1 << 20, "config", &text, &len), 0);
+	assert_int_equal(nx__file_read(p, NX_FILE_TRUSTED, 1 << 20, "config", &text, &len), 0);
 	assert_int_equal(len, 31);
 	assert_string_equal(text, "[nxd]\nworkers = 1\nidle = sleep\n");
 	free(text);
-	assert_int_equal(nx_conf_parse(p, NX_FILE_TRUSTED, on_key, &n), 0);
+	assert_int_equal(nx__conf_parse(p, NX_FILE_TRUSTED, on_key, &n), 0);
 	assert_int_equal(n, 2);
 }
 
@@ -113,7 +113,7 @@ expect(const char *path, uint32_t trust, int code, const char *says)
 {
 	char *text = NULL;
 	size_t len;
-	int rc = nx_file_read(path, trust, 1 << 20, "config", &text, &len);
+	int rc = nx__file_read(path, trust, 1 << 20, "config", &text, &len);
 
 	free(text);
 	if (rc != code || strstr(nx__errmsg(), says) == NULL)
@@ -183,12 +183,12 @@ test_a_file_past_the_bound_is_refused_before_it_is_read(void **state)
 	assert_int_equal(ftruncate(fd, 1ll << 40), 0); /* sparse: a terabyte */
 	close(fd);
 	expect(p, NX_FILE_ANY, NX_E2BIG, "more than");
-	assert_int_equal(nx_conf_parse(p, NX_FILE_ANY, on_key, &(unsigned){ 0 }), NX_E2BIG);
+	assert_int_equal(nx__conf_parse(p, NX_FILE_ANY, on_key, &(unsigned){ 0 }), NX_E2BIG);
 	/* NUL bytes: not a configuration */
 	fd = open(p, O_WRONLY | O_TRUNC);
 	assert_int_equal(write(fd, "[nxd]\0x = 1\n", 12), 12);
 	close(fd);
-	assert_int_equal(nx_conf_parse(p, NX_FILE_ANY, on_key, &(unsigned){ 0 }), NX_EINVAL);
+	assert_int_equal(nx__conf_parse(p, NX_FILE_ANY, on_key, &(unsigned){ 0 }), NX_EINVAL);
 	assert_non_null(strstr(nx__errmsg(), "NUL byte"));
 }
 
@@ -262,9 +262,9 @@ test_a_relative_path_is_walked_from_the_current_directory(void **state)
 	write_file(p, "x = 1\n", 0644);
 	assert_non_null(getcwd(cwd, sizeof cwd));
 	assert_int_equal(chdir(dir), 0);
-	assert_int_equal(nx_file_read("./rel.ini", NX_FILE_TRUSTED, 100, "config", &text, &len), 0);
+	assert_int_equal(nx__file_read("./rel.ini", NX_FILE_TRUSTED, 100, "config", &text, &len), 0);
 	free(text);
-	assert_int_equal(nx_file_read("../" "nonexistent", NX_FILE_ANY, 100, "config", &text, &len),
+	assert_int_equal(nx__file_read("../" "nonexistent", NX_FILE_ANY, 100, "config", &text, &len),
 			 NX_ENOENT);
 	assert_int_equal(chdir(cwd), 0);
 }
@@ -283,7 +283,7 @@ test_the_plugin_section_is_read_without_loading_anything(void **state)
 	path_in(p, sizeof p, "text.so");
 	write_file(p, "not an ELF file\n", 0644);
 	fd = open(p, O_RDONLY);
-	assert_int_equal(nx_elf_section(fd, NX_PLUGIN_SECTION, &mark, sizeof mark, &len), NX_EINVAL);
+	assert_int_equal(nx__elf_section(fd, NX_PLUGIN_SECTION, &mark, sizeof mark, &len), NX_EINVAL);
 	close(fd);
 	if (tests == NULL) {
 		print_message("NX_TESTS not set: the plugin cases are skipped\n");
@@ -293,12 +293,12 @@ test_the_plugin_section_is_read_without_loading_anything(void **state)
 	pjoin(plugin, sizeof plugin, tests, "plugins/nosymbol.so");
 	fd = open(plugin, O_RDONLY);
 	assert_true(fd >= 0);
-	assert_int_equal(nx_elf_section(fd, NX_PLUGIN_SECTION, &mark, sizeof mark, &len), NX_ENOENT);
+	assert_int_equal(nx__elf_section(fd, NX_PLUGIN_SECTION, &mark, sizeof mark, &len), NX_ENOENT);
 	close(fd);
 	pjoin(plugin, sizeof plugin, tests, "plugins/versioned.so");
 	fd = open(plugin, O_RDONLY);
 	assert_true(fd >= 0);
-	assert_int_equal(nx_elf_section(fd, NX_PLUGIN_SECTION, &mark, sizeof mark, &len), 0);
+	assert_int_equal(nx__elf_section(fd, NX_PLUGIN_SECTION, &mark, sizeof mark, &len), 0);
 	assert_int_equal(len, sizeof mark);
 	assert_memory_equal(mark.magic, NX_PLUGIN_MAGIC, 8);
 	assert_int_equal(mark.abi, NX_STAGE_ABI);

@@ -481,9 +481,9 @@ register_test_stages(void)
 
 	if (done)
 		return;
-	assert_int_equal(nx_stage_register(&stage_up), 0);
-	assert_int_equal(nx_stage_register(&stage_chk), 0);
-	assert_int_equal(nx_stage_register(&stage_claim), 0);
+	assert_int_equal(nx__stage_register(&stage_up), 0);
+	assert_int_equal(nx__stage_register(&stage_chk), 0);
+	assert_int_equal(nx__stage_register(&stage_claim), 0);
 	done = true;
 }
 
@@ -604,7 +604,7 @@ test_the_cache_keeps_what_the_stage_saw_not_what_a_client_rewrote(void **state)
 
 	(void)state;
 	if (!registered) {
-		assert_int_equal(nx_stage_register(&stage_scribble), 0);
+		assert_int_equal(nx__stage_register(&stage_scribble), 0);
 		registered = true;
 	}
 	r = make("graph = c\nc.stage = t_scribble\nc.breaker = count\nc.degraded = cache\n");

@@ -20,7 +20,7 @@ hist_new(void)
 	struct nx_hist *h = malloc(sizeof *h);
 
 	assert_non_null(h);
-	nx_hist_init(h);
+	nx__hist_init(h);
 	return h;
 }
 
@@ -42,8 +42,8 @@ rnd(uint64_t *s)
 static void
 check_value(uint64_t v)
 {
-	unsigned i = nx_hist_index(v);
-	uint64_t hi = nx_hist_value_at(i);
+	unsigned i = nx__hist_index(v);
+	uint64_t hi = nx__hist_value_at(i);
 
 	if (i >= NX_HIST_BUCKETS)
 		fail_msg("value %llu: index %u out of range", (unsigned long long)v, i);
@@ -57,9 +57,9 @@ check_value(uint64_t v)
 			 100.0 * (double)(hi - v) / (double)v);
 	if (100 * (hi - v) > v)
 		fail_msg("value %llu: error above 1%%", (unsigned long long)v);
-	if (nx_hist_index(hi) != i)
+	if (nx__hist_index(hi) != i)
 		fail_msg("value %llu: bucket %u reports %llu which maps to %u",
-			 (unsigned long long)v, i, (unsigned long long)hi, nx_hist_index(hi));
+			 (unsigned long long)v, i, (unsigned long long)hi, nx__hist_index(hi));
 }
 
 static void
@@ -85,8 +85,8 @@ test_hist_small_values_are_exact(void **state)
 
 	(void)state;
 	for (v = 0; v < 2 * NX_HIST_SUB_COUNT; v++) {
-		assert_int_equal(nx_hist_index(v), v);
-		assert_int_equal(nx_hist_value_at((unsigned)v), v);
+		assert_int_equal(nx__hist_index(v), v);
+		assert_int_equal(nx__hist_value_at((unsigned)v), v);
 	}
 }
 
@@ -99,7 +99,7 @@ test_hist_error_below_1_percent_for_every_value_to_1e5(void **state)
 	for (v = 1; v <= 100000; v++) {
 		check_value(v);
 		/* buckets are monotonic in the value */
-		assert_true(nx_hist_index(v) >= nx_hist_index(v - 1));
+		assert_true(nx__hist_index(v) >= nx__hist_index(v - 1));
 	}
 }
 
@@ -123,7 +123,7 @@ test_hist_error_below_1_percent_on_geometric_sweep_to_2_pow_41(void **state)
 	}
 	check_value(UINT64_C(1) << 40);
 	check_value(NX_HIST_VALUE_MAX);
-	assert_int_equal(nx_hist_index(NX_HIST_VALUE_MAX), NX_HIST_BUCKETS - 1);
+	assert_int_equal(nx__hist_index(NX_HIST_VALUE_MAX), NX_HIST_BUCKETS - 1);
 }
 
 static void
@@ -132,17 +132,17 @@ test_hist_buckets_tile_the_range_without_gaps(void **state)
 	unsigned i;
 
 	(void)state;
-	assert_int_equal(nx_hist_value_at(0), 0);
+	assert_int_equal(nx__hist_value_at(0), 0);
 	for (i = 1; i < NX_HIST_BUCKETS; i++) {
-		uint64_t prev_hi = nx_hist_value_at(i - 1);
+		uint64_t prev_hi = nx__hist_value_at(i - 1);
 
-		assert_true(nx_hist_value_at(i) > prev_hi);
+		assert_true(nx__hist_value_at(i) > prev_hi);
 		/* the first value after the previous bucket starts this one */
-		assert_int_equal(nx_hist_index(prev_hi + 1), i);
-		assert_int_equal(nx_hist_index(nx_hist_value_at(i)), i);
+		assert_int_equal(nx__hist_index(prev_hi + 1), i);
+		assert_int_equal(nx__hist_index(nx__hist_value_at(i)), i);
 	}
-	assert_int_equal(nx_hist_value_at(NX_HIST_BUCKETS - 1), NX_HIST_VALUE_MAX);
-	assert_int_equal(nx_hist_value_at(NX_HIST_BUCKETS), NX_HIST_VALUE_MAX);
+	assert_int_equal(nx__hist_value_at(NX_HIST_BUCKETS - 1), NX_HIST_VALUE_MAX);
+	assert_int_equal(nx__hist_value_at(NX_HIST_BUCKETS), NX_HIST_VALUE_MAX);
 }
 
 static void
@@ -154,10 +154,10 @@ test_hist_empty_reports_zero(void **state)
 	assert_int_equal(h->count, 0);
 	assert_int_equal(h->min, UINT64_MAX);
 	assert_int_equal(h->max, 0);
-	assert_int_equal(nx_hist_percentile(h, 0), 0);
-	assert_int_equal(nx_hist_percentile(h, 50), 0);
-	assert_int_equal(nx_hist_percentile(h, 100), 0);
-	assert_true(nx_hist_mean(h) == 0.0);
+	assert_int_equal(nx__hist_percentile(h, 0), 0);
+	assert_int_equal(nx__hist_percentile(h, 50), 0);
+	assert_int_equal(nx__hist_percentile(h, 100), 0);
+	assert_true(nx__hist_mean(h) == 0.0);
 	free(h);
 }
 
@@ -179,22 +179,22 @@ test_hist_percentiles_of_uniform_1_to_1e6_within_1_percent(void **state)
 
 	(void)state;
 	for (v = 1; v <= 1000000; v++)
-		nx_hist_record(h, v);
+		nx__hist_record(h, v);
 	assert_int_equal(h->count, 1000000);
 	assert_int_equal(h->min, 1);
 	assert_int_equal(h->max, 1000000);
 	assert_int_equal(h->overflow, 0);
-	assert_within_1pct(nx_hist_percentile(h, 50), 500000);
-	assert_within_1pct(nx_hist_percentile(h, 90), 900000);
-	assert_within_1pct(nx_hist_percentile(h, 99), 990000);
-	assert_within_1pct(nx_hist_percentile(h, 99.9), 999000);
-	assert_within_1pct(nx_hist_percentile(h, 99.99), 999900);
-	assert_within_1pct(nx_hist_percentile(h, 1), 10000);
+	assert_within_1pct(nx__hist_percentile(h, 50), 500000);
+	assert_within_1pct(nx__hist_percentile(h, 90), 900000);
+	assert_within_1pct(nx__hist_percentile(h, 99), 990000);
+	assert_within_1pct(nx__hist_percentile(h, 99.9), 999000);
+	assert_within_1pct(nx__hist_percentile(h, 99.99), 999900);
+	assert_within_1pct(nx__hist_percentile(h, 1), 10000);
 	/* reports are conservative: never below the true rank's value */
-	assert_true(nx_hist_percentile(h, 50) >= 500000);
-	assert_int_equal(nx_hist_percentile(h, 0), 1);
-	assert_int_equal(nx_hist_percentile(h, 100), 1000000);
-	assert_true(nx_hist_mean(h) == 500000.5);
+	assert_true(nx__hist_percentile(h, 50) >= 500000);
+	assert_int_equal(nx__hist_percentile(h, 0), 1);
+	assert_int_equal(nx__hist_percentile(h, 100), 1000000);
+	assert_true(nx__hist_mean(h) == 500000.5);
 	free(h);
 }
 
@@ -207,15 +207,15 @@ test_hist_percentiles_of_bimodal_distribution(void **state)
 	(void)state;
 	/* 90% fast around 400 ns, 10% slow around 35 us */
 	for (i = 0; i < 90000; i++)
-		nx_hist_record(h, 400 + i % 8);
+		nx__hist_record(h, 400 + i % 8);
 	for (i = 0; i < 10000; i++)
-		nx_hist_record(h, 35000 + i % 100);
-	assert_int_equal(nx_hist_percentile(h, 0), 400);
-	assert_within_1pct(nx_hist_percentile(h, 50), 404);
-	assert_within_1pct(nx_hist_percentile(h, 90), 407);
-	assert_within_1pct(nx_hist_percentile(h, 90.001), 35000);
-	assert_within_1pct(nx_hist_percentile(h, 99), 35090);
-	assert_int_equal(nx_hist_percentile(h, 100), 35099);
+		nx__hist_record(h, 35000 + i % 100);
+	assert_int_equal(nx__hist_percentile(h, 0), 400);
+	assert_within_1pct(nx__hist_percentile(h, 50), 404);
+	assert_within_1pct(nx__hist_percentile(h, 90), 407);
+	assert_within_1pct(nx__hist_percentile(h, 90.001), 35000);
+	assert_within_1pct(nx__hist_percentile(h, 99), 35090);
+	assert_int_equal(nx__hist_percentile(h, 100), 35099);
 	assert_int_equal(h->max, 35099);
 	free(h);
 }
@@ -226,15 +226,15 @@ test_hist_p0_is_min_and_p100_is_max(void **state)
 	struct nx_hist *h = hist_new();
 
 	(void)state;
-	nx_hist_record(h, 123457); /* inside a bucket 512 wide */
-	nx_hist_record(h, 987654321);
-	nx_hist_record(h, 5000);
-	assert_int_equal(nx_hist_percentile(h, 0), 5000);
-	assert_int_equal(nx_hist_percentile(h, -1), 5000);
-	assert_int_equal(nx_hist_percentile(h, 100), 987654321);
-	assert_int_equal(nx_hist_percentile(h, 250), 987654321);
+	nx__hist_record(h, 123457); /* inside a bucket 512 wide */
+	nx__hist_record(h, 987654321);
+	nx__hist_record(h, 5000);
+	assert_int_equal(nx__hist_percentile(h, 0), 5000);
+	assert_int_equal(nx__hist_percentile(h, -1), 5000);
+	assert_int_equal(nx__hist_percentile(h, 100), 987654321);
+	assert_int_equal(nx__hist_percentile(h, 250), 987654321);
 	/* the top bucket reports past max: capped at max */
-	assert_int_equal(nx_hist_percentile(h, 99.9), 987654321);
+	assert_int_equal(nx__hist_percentile(h, 99.9), 987654321);
 	assert_int_equal(h->min, 5000);
 	assert_int_equal(h->max, 987654321);
 	free(h);
@@ -246,10 +246,10 @@ test_hist_single_value(void **state)
 	struct nx_hist *h = hist_new();
 
 	(void)state;
-	nx_hist_record(h, 0);
+	nx__hist_record(h, 0);
 	assert_int_equal(h->count, 1);
-	assert_int_equal(nx_hist_percentile(h, 50), 0);
-	assert_int_equal(nx_hist_percentile(h, 100), 0);
+	assert_int_equal(nx__hist_percentile(h, 50), 0);
+	assert_int_equal(nx__hist_percentile(h, 100), 0);
 	assert_int_equal(h->min, 0);
 	free(h);
 }
@@ -260,16 +260,16 @@ test_hist_overflow_clamps_into_top_bucket(void **state)
 	struct nx_hist *h = hist_new();
 
 	(void)state;
-	nx_hist_record(h, NX_HIST_VALUE_MAX); /* the largest tracked value: no overflow */
+	nx__hist_record(h, NX_HIST_VALUE_MAX); /* the largest tracked value: no overflow */
 	assert_int_equal(h->overflow, 0);
-	nx_hist_record(h, NX_HIST_VALUE_MAX + 1);
-	nx_hist_record(h, UINT64_MAX);
+	nx__hist_record(h, NX_HIST_VALUE_MAX + 1);
+	nx__hist_record(h, UINT64_MAX);
 	assert_int_equal(h->overflow, 2);
 	assert_int_equal(h->count, 3);
 	assert_int_equal(h->buckets[NX_HIST_BUCKETS - 1], 3);
 	assert_int_equal(h->max, NX_HIST_VALUE_MAX);
 	assert_int_equal(h->sum, 3 * NX_HIST_VALUE_MAX);
-	assert_int_equal(nx_hist_percentile(h, 50), NX_HIST_VALUE_MAX);
+	assert_int_equal(nx__hist_percentile(h, 50), NX_HIST_VALUE_MAX);
 	free(h);
 }
 
@@ -283,19 +283,19 @@ test_hist_merge_equals_recording_both(void **state)
 	(void)state;
 	for (i = 0; i < 50000; i++) {
 		v = rnd(&s) >> (rnd(&s) % 64); /* every scale, some overflows */
-		nx_hist_record(i % 3 ? a : b, v);
-		nx_hist_record(both, v);
+		nx__hist_record(i % 3 ? a : b, v);
+		nx__hist_record(both, v);
 	}
 	assert_true(both->overflow > 0);
-	nx_hist_merge(a, b);
+	nx__hist_merge(a, b);
 	assert_memory_equal(a, both, sizeof *a);
 
 	/* merging an empty histogram changes nothing, min included */
-	nx_hist_init(b);
-	nx_hist_merge(a, b);
+	nx__hist_init(b);
+	nx__hist_merge(a, b);
 	assert_memory_equal(a, both, sizeof *a);
 	/* and into an empty one copies */
-	nx_hist_merge(b, both);
+	nx__hist_merge(b, both);
 	assert_memory_equal(b, both, sizeof *b);
 	free(a);
 	free(b);
@@ -313,10 +313,10 @@ test_hist_snapshot_equals_source(void **state)
 	assert_non_null(snap);
 	memset(snap, 0xa5, sizeof *snap);
 	for (i = 0; i < 10000; i++)
-		nx_hist_record(h, rnd(&s) % 10000000);
-	nx_hist_snapshot(snap, h);
+		nx__hist_record(h, rnd(&s) % 10000000);
+	nx__hist_snapshot(snap, h);
 	assert_memory_equal(snap, h, sizeof *h);
-	assert_int_equal(nx_hist_percentile(snap, 99), nx_hist_percentile(h, 99));
+	assert_int_equal(nx__hist_percentile(snap, 99), nx__hist_percentile(h, 99));
 	free(h);
 	free(snap);
 }
@@ -329,9 +329,9 @@ test_hist_reset_equals_init(void **state)
 
 	(void)state;
 	for (i = 0; i < 1000; i++)
-		nx_hist_record(h, (uint64_t)i * 7919);
-	nx_hist_record(h, UINT64_MAX);
-	nx_hist_reset(h);
+		nx__hist_record(h, (uint64_t)i * 7919);
+	nx__hist_record(h, UINT64_MAX);
+	nx__hist_reset(h);
 	assert_memory_equal(h, fresh, sizeof *h);
 	free(h);
 	free(fresh);
@@ -343,10 +343,10 @@ test_hist_mean_is_exact(void **state)
 	struct nx_hist *h = hist_new();
 
 	(void)state;
-	nx_hist_record(h, 100);
-	nx_hist_record(h, 200);
-	nx_hist_record(h, 600);
-	assert_true(nx_hist_mean(h) == 300.0);
+	nx__hist_record(h, 100);
+	nx__hist_record(h, 200);
+	nx__hist_record(h, 600);
+	assert_true(nx__hist_mean(h) == 300.0);
 	free(h);
 }
 
@@ -366,7 +366,7 @@ race_writer(void *arg)
 	uint64_t i;
 
 	for (i = 1; i <= RACE_RECORDS; i++)
-		nx_hist_record(r->h, i % 100000 + 1);
+		nx__hist_record(r->h, i % 100000 + 1);
 	ck_pr_store_64(&r->done, 1);
 	return NULL;
 }
@@ -384,7 +384,7 @@ test_hist_reader_never_sees_count_ahead_of_buckets(void **state)
 	assert_non_null(snap);
 	assert_int_equal(pthread_create(&th, NULL, race_writer, &r), 0);
 	do {
-		nx_hist_snapshot(snap, r.h);
+		nx__hist_snapshot(snap, r.h);
 		total = 0;
 		for (i = 0; i < NX_HIST_BUCKETS; i++)
 			total += snap->buckets[i];
@@ -392,13 +392,13 @@ test_hist_reader_never_sees_count_ahead_of_buckets(void **state)
 		assert_true(snap->count >= last);
 		if (snap->count > 0) {
 			assert_true(snap->min >= 1 && snap->max <= 100000);
-			assert_true(nx_hist_percentile(snap, 50) <= 100000);
+			assert_true(nx__hist_percentile(snap, 50) <= 100000);
 		}
 		last = snap->count;
 		snaps++;
 	} while (ck_pr_load_64(&r.done) == 0);
 	assert_int_equal(pthread_join(th, NULL), 0);
-	nx_hist_snapshot(snap, r.h);
+	nx__hist_snapshot(snap, r.h);
 	assert_int_equal(snap->count, RACE_RECORDS);
 	assert_true(snaps > 0);
 	free(snap);

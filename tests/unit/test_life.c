@@ -31,7 +31,7 @@ hold_one(void *arg)
 {
 	struct nx_life *l = arg;
 
-	if (!nx_life_hold(l, 1))
+	if (!nx__life_hold(l, 1))
 		_exit(3);
 	__atomic_store_n(&l->pad, 1, __ATOMIC_RELEASE); /* the test's own flag */
 	pause();
@@ -46,22 +46,22 @@ child(bool clean)
 	struct nx_life *l;
 	pthread_t t;
 
-	if (nx_life_map(&l, life_fd) < 0 || !nx_life_hold(l, 0))
+	if (nx__life_map(&l, life_fd) < 0 || !nx__life_hold(l, 0))
 		_exit(2);
 	if (clean) {
-		if (!nx_life_hold(l, 1))
+		if (!nx__life_hold(l, 1))
 			_exit(3);
-		nx_life_arm(l, 2, (int32_t)getpid());
+		nx__life_arm(l, 2, (int32_t)getpid());
 		usleep(2000);
-		nx_life_release(l, 1);
-		nx_life_release(l, 0);
+		nx__life_release(l, 1);
+		nx__life_release(l, 0);
 		_exit(0);
 	}
 	if (pthread_create(&t, NULL, hold_one, l) != 0)
 		_exit(4);
 	while (__atomic_load_n(&l->pad, __ATOMIC_ACQUIRE) == 0)
 		usleep(50);
-	nx_life_arm(l, 2, (int32_t)getpid());
+	nx__life_arm(l, 2, (int32_t)getpid());
 	for (;;)
 		pause();
 }
@@ -70,7 +70,7 @@ static int
 setup(void **state)
 {
 	(void)state;
-	life_fd = nx_life_create(&life);
+	life_fd = nx__life_create(&life);
 	return life_fd < 0 ? -1 : 0;
 }
 
@@ -78,7 +78,7 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	nx_life_unmap(life);
+	nx__life_unmap(life);
 	close(life_fd);
 	return 0;
 }
@@ -87,7 +87,7 @@ teardown(void **state)
 static pid_t
 start_child(bool clean, uint32_t armed_before)
 {
-	const uint64_t t0 = nx_clock_ns();
+	const uint64_t t0 = nx__clock_ns();
 	pid_t pid;
 
 	__atomic_store_n(&life->pad, 0, __ATOMIC_RELEASE);
@@ -97,7 +97,7 @@ start_child(bool clean, uint32_t armed_before)
 		child(clean);
 	if (!clean)
 		while (__atomic_load_n(&life->armed, __ATOMIC_ACQUIRE) == armed_before) {
-			if (nx_clock_ns() - t0 > 10000 * MS)
+			if (nx__clock_ns() - t0 > 10000 * MS)
 				fail_msg("the child never armed its locks");
 			usleep(100);
 		}
@@ -127,7 +127,7 @@ test_kill9_is_a_death_and_a_clean_stop_is_not(void **state)
 	struct nx_rand rng;
 
 	(void)state;
-	nx__rand_seed(&rng, nx_random_seed());
+	nx__rand_seed(&rng, nx__random_seed());
 	for (i = 0; i < 200; i++) {
 		const bool clean = (i % 4) == 3;
 		struct killer k;
@@ -140,9 +140,9 @@ test_kill9_is_a_death_and_a_clean_stop_is_not(void **state)
 		k.delay_us = (unsigned)(nx__rand_next(&rng) % 3000);
 		if (!clean)
 			assert_int_equal(pthread_create(&kt, NULL, kill_later, &k), 0);
-		before = nx_wallclock_ns();
+		before = nx__wallclock_ns();
 		do
-			rc = nx_life_watch(life, &seen, 10000 * MS, &pid, &when);
+			rc = nx__life_watch(life, &seen, 10000 * MS, &pid, &when);
 		while (rc < 0);
 		assert_int_equal(waitpid(k.pid, &st, 0), k.pid);
 		if (clean) {
@@ -153,7 +153,7 @@ test_kill9_is_a_death_and_a_clean_stop_is_not(void **state)
 			pthread_join(kt, NULL);
 			assert_int_equal(rc, 1);
 			assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
-			assert_true(when >= before && when <= nx_wallclock_ns());
+			assert_true(when >= before && when <= nx__wallclock_ns());
 			deaths++;
 		}
 		assert_int_equal(pid, k.pid);
@@ -171,9 +171,9 @@ test_nothing_armed_times_out(void **state)
 	int32_t pid = 0;
 
 	(void)state;
-	assert_int_equal(nx_life_watch(life, &seen, 5 * MS, &pid, &when), -1);
-	assert_true(nx_life_hold(life, 0));
-	nx_life_release(life, 0);
+	assert_int_equal(nx__life_watch(life, &seen, 5 * MS, &pid, &when), -1);
+	assert_true(nx__life_hold(life, 0));
+	nx__life_release(life, 0);
 }
 
 int

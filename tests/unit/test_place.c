@@ -46,7 +46,7 @@ req_syn(const char *synthetic, const char *isolated, int workers)
 static void
 plan_ok(struct nx_place_plan *p, const struct nx_place_req *r)
 {
-	int rc = nx_place_plan(p, r);
+	int rc = nx__place_plan(p, r);
 
 	if (rc != 0)
 		print_error("nx_place_plan: %d: %s\n", rc, nx__errmsg());
@@ -57,7 +57,7 @@ static void
 plan_fails(const struct nx_place_req *r, const char *msg)
 {
 	struct nx_place_plan p;
-	int rc = nx_place_plan(&p, r);
+	int rc = nx__place_plan(&p, r);
 
 	assert_int_equal(rc, NX_EINVAL);
 	if (strstr(nx__errmsg(), msg) == NULL)
@@ -95,7 +95,7 @@ assert_contains(const char *hay, const char *needle)
 	assert_non_null(strstr(hay, needle));
 }
 
-/* ---- nx_cpulist_parse ---- */
+/* ---- nx__cpulist_parse ---- */
 
 static void
 test_cpulist_parses_single_cpus_and_ranges(void **state)
@@ -104,11 +104,11 @@ test_cpulist_parses_single_cpus_and_ranges(void **state)
 	int cpus[16];
 
 	(void)state;
-	assert_int_equal(nx_cpulist_parse("0-3,6,8-9", cpus, 16), 7);
+	assert_int_equal(nx__cpulist_parse("0-3,6,8-9", cpus, 16), 7);
 	assert_memory_equal(cpus, want, sizeof want);
-	assert_int_equal(nx_cpulist_parse("5", cpus, 16), 1);
+	assert_int_equal(nx__cpulist_parse("5", cpus, 16), 1);
 	assert_int_equal(cpus[0], 5);
-	assert_int_equal(nx_cpulist_parse("4-4", cpus, 16), 1);
+	assert_int_equal(nx__cpulist_parse("4-4", cpus, 16), 1);
 	assert_int_equal(cpus[0], 4);
 }
 
@@ -118,10 +118,10 @@ test_cpulist_tolerates_newline_and_blanks(void **state)
 	int cpus[16];
 
 	(void)state;
-	assert_int_equal(nx_cpulist_parse("1-2\n", cpus, 16), 2);
+	assert_int_equal(nx__cpulist_parse("1-2\n", cpus, 16), 2);
 	assert_int_equal(cpus[0], 1);
 	assert_int_equal(cpus[1], 2);
-	assert_int_equal(nx_cpulist_parse("  5 , 7 \t\n", cpus, 16), 2);
+	assert_int_equal(nx__cpulist_parse("  5 , 7 \t\n", cpus, 16), 2);
 	assert_int_equal(cpus[0], 5);
 	assert_int_equal(cpus[1], 7);
 }
@@ -132,9 +132,9 @@ test_cpulist_empty_string_is_zero_cpus(void **state)
 	int cpus[4];
 
 	(void)state;
-	assert_int_equal(nx_cpulist_parse("", cpus, 4), 0);
-	assert_int_equal(nx_cpulist_parse("\n", cpus, 4), 0);
-	assert_int_equal(nx_cpulist_parse(" ", NULL, 0), 0);
+	assert_int_equal(nx__cpulist_parse("", cpus, 4), 0);
+	assert_int_equal(nx__cpulist_parse("\n", cpus, 4), 0);
+	assert_int_equal(nx__cpulist_parse(" ", NULL, 0), 0);
 }
 
 static void
@@ -144,7 +144,7 @@ test_cpulist_keeps_the_given_order(void **state)
 	int cpus[4];
 
 	(void)state;
-	assert_int_equal(nx_cpulist_parse("3,1,2", cpus, 4), 3);
+	assert_int_equal(nx__cpulist_parse("3,1,2", cpus, 4), 3);
 	assert_memory_equal(cpus, want, sizeof want);
 }
 
@@ -154,7 +154,7 @@ test_cpulist_rejects_backward_range_naming_it(void **state)
 	int cpus[8];
 
 	(void)state;
-	assert_int_equal(nx_cpulist_parse("0,3-1", cpus, 8), NX_EINVAL);
+	assert_int_equal(nx__cpulist_parse("0,3-1", cpus, 8), NX_EINVAL);
 	assert_contains(nx__errmsg(), "\"3-1\"");
 	assert_contains(nx__errmsg(), "backwards");
 }
@@ -173,7 +173,7 @@ test_cpulist_rejects_non_numbers_naming_the_token(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		assert_int_equal(nx_cpulist_parse(bad[i].list, cpus, 8), NX_EINVAL);
+		assert_int_equal(nx__cpulist_parse(bad[i].list, cpus, 8), NX_EINVAL);
 		assert_contains(nx__errmsg(), bad[i].token);
 	}
 }
@@ -184,11 +184,11 @@ test_cpulist_rejects_empty_entries(void **state)
 	int cpus[8];
 
 	(void)state;
-	assert_int_equal(nx_cpulist_parse("1,,2", cpus, 8), NX_EINVAL);
+	assert_int_equal(nx__cpulist_parse("1,,2", cpus, 8), NX_EINVAL);
 	assert_contains(nx__errmsg(), "empty entry at offset 2");
-	assert_int_equal(nx_cpulist_parse("1,", cpus, 8), NX_EINVAL);
+	assert_int_equal(nx__cpulist_parse("1,", cpus, 8), NX_EINVAL);
 	assert_contains(nx__errmsg(), "empty entry");
-	assert_int_equal(nx_cpulist_parse(",1", cpus, 8), NX_EINVAL);
+	assert_int_equal(nx__cpulist_parse(",1", cpus, 8), NX_EINVAL);
 	assert_contains(nx__errmsg(), "empty entry at offset 0");
 }
 
@@ -198,12 +198,12 @@ test_cpulist_rejects_more_cpus_than_room(void **state)
 	int cpus[4] = { -1, -1, -1, -1 };
 
 	(void)state;
-	assert_int_equal(nx_cpulist_parse("0-3", cpus, 4), 4);
-	assert_int_equal(nx_cpulist_parse("0-4", cpus, 4), NX_EINVAL);
+	assert_int_equal(nx__cpulist_parse("0-3", cpus, 4), 4);
+	assert_int_equal(nx__cpulist_parse("0-4", cpus, 4), NX_EINVAL);
 	assert_contains(nx__errmsg(), "more than 4 CPUs");
 	assert_contains(nx__errmsg(), "\"0-4\"");
-	assert_int_equal(nx_cpulist_parse("0,1,2,3,4", cpus, 4), NX_EINVAL);
-	assert_int_equal(nx_cpulist_parse("0-1000000", cpus, 4), NX_EINVAL);
+	assert_int_equal(nx__cpulist_parse("0,1,2,3,4", cpus, 4), NX_EINVAL);
+	assert_int_equal(nx__cpulist_parse("0-1000000", cpus, 4), NX_EINVAL);
 }
 
 static void
@@ -212,9 +212,9 @@ test_cpulist_rejects_cpu_numbers_that_overflow(void **state)
 	int cpus[4];
 
 	(void)state;
-	assert_int_equal(nx_cpulist_parse("99999999999999999999", cpus, 4), NX_EINVAL);
+	assert_int_equal(nx__cpulist_parse("99999999999999999999", cpus, 4), NX_EINVAL);
 	assert_contains(nx__errmsg(), "above 65535");
-	assert_int_equal(nx_cpulist_parse("0-65536", cpus, 4), NX_EINVAL);
+	assert_int_equal(nx__cpulist_parse("0-65536", cpus, 4), NX_EINVAL);
 	assert_contains(nx__errmsg(), "\"0-65536\"");
 }
 
@@ -224,9 +224,9 @@ test_cpulist_rejects_null_and_missing_room(void **state)
 	int cpus[1];
 
 	(void)state;
-	assert_int_equal(nx_cpulist_parse(NULL, cpus, 1), NX_EINVAL);
-	assert_int_equal(nx_cpulist_parse("1", NULL, 1), NX_EINVAL);
-	assert_int_equal(nx_cpulist_parse("1", cpus, -1), NX_EINVAL);
+	assert_int_equal(nx__cpulist_parse(NULL, cpus, 1), NX_EINVAL);
+	assert_int_equal(nx__cpulist_parse("1", NULL, 1), NX_EINVAL);
+	assert_int_equal(nx__cpulist_parse("1", cpus, -1), NX_EINVAL);
 }
 
 /* ---- planner: isolation, SMT, control ---- */
@@ -676,8 +676,8 @@ test_plan_rejects_bad_requests(void **state)
 	r = req_syn(TOPO_SMT, NULL, 0);
 	r.allowed = "20-30";
 	plan_fails(&r, "no usable CPU: allowed 20-30, the topology has PUs 0-15");
-	assert_int_equal(nx_place_plan(NULL, &r), NX_EINVAL);
-	assert_int_equal(nx_place_plan(&p, NULL), NX_EINVAL);
+	assert_int_equal(nx__place_plan(NULL, &r), NX_EINVAL);
+	assert_int_equal(nx__place_plan(&p, NULL), NX_EINVAL);
 }
 
 /* ---- formatting ---- */
@@ -806,7 +806,7 @@ test_format_prints_one_row_per_thread_and_the_notes(void **state)
 
 	(void)state;
 	plan_ok(&p, &r);
-	n = nx_place_format(&p, buf, sizeof buf);
+	n = nx__place_format(&p, buf, sizeof buf);
 	assert_int_equal(n, (int)strlen(buf));
 	assert_contains(buf, "placement: 8 cores, 16 PUs; 5 workers, 4 on isolated CPUs\n");
 	assert_contains(buf, "  worker 0   cpu 8    core 4    numa 0   isolated");
@@ -826,15 +826,15 @@ test_format_follows_snprintf_rules_when_short(void **state)
 
 	(void)state;
 	plan_ok(&p, &r);
-	n = nx_place_format(&p, full, sizeof full);
+	n = nx__place_format(&p, full, sizeof full);
 	assert_true(n > (int)sizeof small);
-	assert_int_equal(nx_place_format(&p, small, sizeof small), n);
+	assert_int_equal(nx__place_format(&p, small, sizeof small), n);
 	assert_int_equal(strlen(small), sizeof small - 1);
 	assert_memory_equal(small, full, sizeof small - 1);
-	assert_int_equal(nx_place_format(&p, NULL, 0), n);
-	n = nx_place_format_json(&p, full, sizeof full);
+	assert_int_equal(nx__place_format(&p, NULL, 0), n);
+	n = nx__place_format_json(&p, full, sizeof full);
 	assert_int_equal(n, (int)strlen(full));
-	assert_int_equal(nx_place_format_json(&p, small, sizeof small), n);
+	assert_int_equal(nx__place_format_json(&p, small, sizeof small), n);
 	assert_int_equal(strlen(small), sizeof small - 1);
 }
 
@@ -848,7 +848,7 @@ test_format_json_is_one_valid_object_on_one_line(void **state)
 
 	(void)state;
 	plan_ok(&p, &r);
-	n = nx_place_format_json(&p, buf, sizeof buf);
+	n = nx__place_format_json(&p, buf, sizeof buf);
 	assert_int_equal(n, (int)strlen(buf));
 	assert_null(strchr(buf, '\n'));
 	assert_json_object(buf);
@@ -864,7 +864,7 @@ test_format_json_is_one_valid_object_on_one_line(void **state)
 	r = req_syn(TOPO_NUMA, "0-7", 7);
 	r.numa_node = 1;
 	plan_ok(&p, &r);
-	n = nx_place_format_json(&p, buf, sizeof buf);
+	n = nx__place_format_json(&p, buf, sizeof buf);
 	assert_int_equal(n, (int)strlen(buf));
 	assert_json_object(buf);
 	assert_contains(buf, "\"isolated\":true");
@@ -884,7 +884,7 @@ test_format_json_escapes_strings(void **state)
 	snprintf(p.worker[0].reason, sizeof p.worker[0].reason, "a \"q\" b\\c\td\x01");
 	snprintf(p.control.reason, sizeof p.control.reason, "ctl");
 	snprintf(p.notes, sizeof p.notes, "first\nsecond \"2\"\n");
-	nx_place_format_json(&p, buf, sizeof buf);
+	nx__place_format_json(&p, buf, sizeof buf);
 	assert_json_object(buf);
 	assert_contains(buf, "\"numa\":-1");
 	/* every control character as \u00XX, the tab too (the one JSON escaper) */
@@ -892,9 +892,9 @@ test_format_json_escapes_strings(void **state)
 	assert_contains(buf, "\"notes\":[\"first\",\"second \\\"2\\\"\"]");
 	/* a plan whose notes fill the array without a terminator stays in bounds */
 	memset(p.notes, 'x', sizeof p.notes);
-	nx_place_format_json(&p, buf, sizeof buf);
+	nx__place_format_json(&p, buf, sizeof buf);
 	assert_json_object(buf);
-	nx_place_format(&p, buf, sizeof buf);
+	nx__place_format(&p, buf, sizeof buf);
 	assert_contains(buf, "  note: xxxx");
 }
 
@@ -979,11 +979,11 @@ test_plan_over_a_hand_built_topology_matches_the_synthetic_one(void **state)
 	r.numa_node = 1;
 	plan_ok(&a, &r);
 	assert_int_equal(nx__place_plan_topo(&b, &r, &t), 0);
-	nx_place_format(&a, want, sizeof want);
-	nx_place_format(&b, got, sizeof got);
+	nx__place_format(&a, want, sizeof want);
+	nx__place_format(&b, got, sizeof got);
 	assert_string_equal(got, want);
-	nx_place_format_json(&a, want, sizeof want);
-	nx_place_format_json(&b, got, sizeof got);
+	nx__place_format_json(&a, want, sizeof want);
+	nx__place_format_json(&b, got, sizeof got);
 	assert_string_equal(got, want);
 }
 
@@ -1053,7 +1053,7 @@ test_plan_over_a_pu_with_two_numa_nodes_counts_it_local_to_both(void **state)
 	assert_int_equal(nx__place_plan_topo(&p, &r, &t), 0);
 	assert_int_equal(p.worker[0].cpu, 0);
 	assert_int_equal(p.worker[0].numa, 0);
-	nx_place_format(&p, buf, sizeof buf);
+	nx__place_format(&p, buf, sizeof buf);
 	assert_contains(buf, "NUMA node 0 (holds the segments)");
 }
 
@@ -1114,8 +1114,8 @@ test_plan_on_this_machine_has_a_worker(void **state)
 	}
 	if (!p.control_shares_worker_core)
 		assert_false(core_has_worker(&p, p.control.core));
-	assert_true(nx_place_format(&p, buf, sizeof buf) > 0);
-	assert_true(nx_place_format_json(&p, buf, sizeof buf) > 0);
+	assert_true(nx__place_format(&p, buf, sizeof buf) > 0);
+	assert_true(nx__place_format_json(&p, buf, sizeof buf) > 0);
 	assert_json_object(buf);
 }
 
@@ -1134,11 +1134,11 @@ race_run(void *arg)
 
 	r.numa_node = 1;
 	for (int i = 0; i < 20; i++) {
-		if (nx_place_plan(&p, &r) != 0) {
+		if (nx__place_plan(&p, &r) != 0) {
 			rc->bad++;
 			continue;
 		}
-		nx_place_format(&p, got, sizeof got);
+		nx__place_format(&p, got, sizeof got);
 		if (strcmp(got, rc->want) != 0)
 			rc->bad++;
 	}
@@ -1158,7 +1158,7 @@ test_plan_runs_concurrently_without_shared_state(void **state)
 	plan_ok(&p, &r);
 	for (int i = 0; i < 4; i++) {
 		race[i].bad = 0;
-		nx_place_format(&p, race[i].want, sizeof race[i].want);
+		nx__place_format(&p, race[i].want, sizeof race[i].want);
 		assert_int_equal(pthread_create(&th[i], NULL, race_run, &race[i]), 0);
 	}
 	for (int i = 0; i < 4; i++) {

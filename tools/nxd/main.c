@@ -132,7 +132,7 @@ wd_from_env(struct nx_instance_wd *wd)
 		long v = strtol(fd, &end, 10);
 
 		if (*fd == '\0' || *end != '\0' || v < 0 || v > NX_WD_FD_MAX)
-			nx_log(NX_LOG_WARN, "%s '%s': not nxwd's life locks: nxwd will notice a "
+			nx__log(NX_LOG_WARN, "%s '%s': not nxwd's life locks: nxwd will notice a "
 			       "death by its pidfd alone", NX_WD_ENV_LIFE_FD, fd);
 		else
 			wd->life_fd = (int)v;
@@ -145,7 +145,7 @@ wd_from_env(struct nx_instance_wd *wd)
  * thread's pinning, the program's loading - then say so with one byte on
  * fd and wait. nxwd's go is the restart's NX_RESTART_* variables
  * ("KEY=VALUE", each ended by a NUL, an empty one last); they go into
- * conf->wd, which nx_instance_create writes to the restart log.
+ * conf->wd, which nx__instance_create writes to the restart log.
  * A restart then starts here, not at exec: 7 to 10 ms less on a machine
  * whose fork, exec and topology load take that long.
  * @return 0 to go on, 1 (failed), or -1: nxwd closed fd (stand down)
@@ -165,7 +165,7 @@ standby(const char *fdstr, struct nx_instance_conf *conf, struct nx_place_plan *
 			fdstr);
 		return 1;
 	}
-	if (nx_instance_conf_plan(conf, plan) < 0) {
+	if (nx__instance_conf_plan(conf, plan) < 0) {
 		fprintf(stderr, "nxd: placement: %s\n", nx__errmsg());
 		return 1;
 	}
@@ -247,9 +247,9 @@ static int
 on_conf(void *user, const char *section, const char *key, const char *value)
 {
 	if (strcmp(section, "nxd") == 0)
-		return nx_instance_conf_set(user, key, value);
+		return nx__instance_conf_set(user, key, value);
 	if (strncmp(section, "pipeline.", 9) == 0)
-		return nx_instance_conf_pipeline(user, section + 9, key, value);
+		return nx__instance_conf_pipeline(user, section + 9, key, value);
 	return nx__err(NX_EINVAL, "unknown section [%s] (nxd, pipeline.NAME)", section);
 }
 
@@ -260,12 +260,12 @@ print_placement(const struct nx_instance_conf *c)
 	char buf[8192];
 	int rc;
 
-	rc = nx_instance_conf_plan(c, &plan);
+	rc = nx__instance_conf_plan(c, &plan);
 	if (rc < 0) {
 		fprintf(stderr, "nxd: placement: %s\n", nx__errmsg());
 		return 1;
 	}
-	nx_place_format(&plan, buf, sizeof buf);
+	nx__place_format(&plan, buf, sizeof buf);
 	fputs(buf, stdout);
 	return 0;
 }
@@ -281,18 +281,18 @@ main(int argc, char **argv)
 	char buf[8192];
 	int opt, rc;
 
-	nx_log_set_ident("nxd");
-	nx_instance_conf_default(&conf);
+	nx__log_set_ident("nxd");
+	nx__instance_conf_default(&conf);
 	/* First pass: the config file, so that options override it. */
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "i:w:c:f:qh", long_opts, NULL)) != -1)
 		if (opt == 'f')
 			config = optarg;
-	if (config != NULL && (nx_conf_parse(config, NX_FILE_ANY, on_conf, &conf) < 0 ||
-			       nx_instance_conf_finish(&conf) < 0)) {
+	if (config != NULL && (nx__conf_parse(config, NX_FILE_ANY, on_conf, &conf) < 0 ||
+			       nx__instance_conf_finish(&conf) < 0)) {
 		fprintf(stderr, "nxd: %s%s\n", nx__errmsg(),
 			strstr(nx__errmsg(), config) ? "" : " (in the configuration)");
-		nx_instance_conf_release(&conf);
+		nx__instance_conf_release(&conf);
 		return 2;
 	}
 	opterr = 1;
@@ -336,9 +336,9 @@ main(int argc, char **argv)
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
-		if (key != NULL && nx_instance_conf_set(&conf, key, optarg) < 0) {
+		if (key != NULL && nx__instance_conf_set(&conf, key, optarg) < 0) {
 			fprintf(stderr, "nxd: %s\n", nx__errmsg());
-			nx_instance_conf_release(&conf);
+			nx__instance_conf_release(&conf);
 			return 2;
 		}
 	}
@@ -349,7 +349,7 @@ main(int argc, char **argv)
 	if (placement)
 		return print_placement(&conf);
 	if (conf.quiet)
-		nx_log_set_level(NX_LOG_WARN);
+		nx__log_set_level(NX_LOG_WARN);
 	wd_from_env(&conf.wd);
 	standby_fd = getenv(NX_WD_ENV_STANDBY_FD);
 	if (standby_fd != NULL) {
@@ -358,27 +358,27 @@ main(int argc, char **argv)
 		unsetenv(NX_WD_ENV_STANDBY_FD);
 		rc = standby(buf, &conf, &plan);
 		if (rc != 0) {
-			nx_instance_conf_release(&conf);
+			nx__instance_conf_release(&conf);
 			return rc < 0 ? 0 : 1;
 		}
 		conf.plan = &plan;
 	}
 
-	rc = nx_instance_create(&inst, &conf);
-	nx_instance_conf_release(&conf);
+	rc = nx__instance_create(&inst, &conf);
+	nx__instance_conf_release(&conf);
 	if (rc < 0) {
 		fprintf(stderr, "nxd: %s\n", nx__errmsg());
 		return rc == NX_EBUSY ? 3 : 1;
 	}
-	nx_place_format(nx_instance_plan(inst), buf, sizeof buf);
+	nx__place_format(nx__instance_plan(inst), buf, sizeof buf);
 	if (!conf.quiet) {
 		fputs(buf, stderr);
-		nx_log(NX_LOG_INFO, "instance '%s' ready: generation %llu, %d worker(s), idle %s",
-		       conf.instance, (unsigned long long)nx_instance_generation(inst),
-		       nx_instance_plan(inst)->nworkers, conf.idle == NX_WAIT_SLEEP ? "sleep" : "spin");
+		nx__log(NX_LOG_INFO, "instance '%s' ready: generation %llu, %d worker(s), idle %s",
+		       conf.instance, (unsigned long long)nx__instance_generation(inst),
+		       nx__instance_plan(inst)->nworkers, conf.idle == NX_WAIT_SLEEP ? "sleep" : "spin");
 	}
-	rc = nx_instance_run(inst, true);
-	nx_instance_destroy(inst);
+	rc = nx__instance_run(inst, true);
+	nx__instance_destroy(inst);
 	if (rc < 0) {
 		fprintf(stderr, "nxd: %s\n", nx__errmsg());
 		return 1;

@@ -32,7 +32,7 @@ json_header(struct nx_json *j, const char *instance, const struct nx_hr_snap *s,
 	nx__json_kstr(j, "state", nxtop_snap_state(s));
 	nx__json_kbool(j, "up", s->up);
 	nx__json_kbool(j, "segment", s->mapped);
-	nx__json_kstr(j, "health", nx_hstate_name(s->health));
+	nx__json_kstr(j, "health", nx__hstate_name(s->health));
 	nx__json_kstr(j, "why", s->why);
 	nx__json_kdouble(j, "uptime_s", (double)s->uptime_ns / 1e9, 3);
 	nx__json_kuint(j, "start_wall_ns", s->hdr.start_wall_ns);
@@ -108,7 +108,7 @@ json_workers(struct nx_json *j, const struct nx_hr_snap *s)
 		nx__json_kuint(j, "heartbeat_age_ns", w->hb_age_ns);
 		nx__json_kuint(j, "dlq_written", raw->dlq_written);
 		nx__json_kuint(j, "dlq_dropped", raw->dlq_dropped);
-		nx__json_kstr(j, "health", nx_hstate_name(w->health));
+		nx__json_kstr(j, "health", nx__hstate_name(w->health));
 		nx__json_kstr(j, "why", w->why);
 		nx__json_obj_close(j);
 	}
@@ -143,7 +143,7 @@ json_stages(struct nx_json *j, const struct nx_hr_snap *s)
 		nx__json_kuint(j, "window_calls", sl->win_calls);
 		nx__json_kuint(j, "p50_ns", sl->p50_ns);
 		nx__json_kuint(j, "p99_ns", sl->p99_ns);
-		nx__json_kstr(j, "breaker", nx_brk_state_name(sl->breaker));
+		nx__json_kstr(j, "breaker", nx__brk_state_name(sl->breaker));
 		nx__json_kuint(j, "breaker_opened", sl->opened);
 		nx__json_kuint(j, "breaker_half_opened", sl->half_opened);
 		nx__json_kuint(j, "breaker_closed", sl->closed);
@@ -153,7 +153,7 @@ json_stages(struct nx_json *j, const struct nx_hr_snap *s)
 		nx__json_kuint(j, "faults", sl->faults);
 		nx__json_kbool(j, "quarantined", sl->quarantined != 0);
 		nx__json_kuint(j, "degraded", sl->degraded);
-		nx__json_kstr(j, "health", nx_hstate_name(sl->health));
+		nx__json_kstr(j, "health", nx__hstate_name(sl->health));
 		nx__json_kstr(j, "why", sl->why);
 		nx__json_obj_close(j);
 	}

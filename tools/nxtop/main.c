@@ -74,11 +74,11 @@ static int
 run_batch(struct nx_hr *r, const char *instance, double delay, bool json)
 {
 	const struct nx_hr_snap *s;
-	int rc = nx_hr_snapshot(r, &s);
+	int rc = nx__hr_snapshot(r, &s);
 
 	if (rc == 0 && json) {
 		sleep_s(delay);
-		rc = nx_hr_snapshot(r, &s);
+		rc = nx__hr_snapshot(r, &s);
 	}
 	if (rc < 0) {
 		fprintf(stderr, "nxtop: instance '%s': %s\n", instance, nx_errmsg());
@@ -159,7 +159,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "nxtop: --once needs --json (or use --prometheus)\n");
 		return 2;
 	}
-	rc = nx_hr_open(&r, instance, NULL);
+	rc = nx__hr_open(&r, instance, NULL);
 	if (rc < 0) {
 		fprintf(stderr, "nxtop: %s\n", nx_errmsg());
 		return rc == NX_EINVAL ? 2 : 1;
@@ -173,6 +173,6 @@ main(int argc, char **argv)
 	} else {
 		rc = nxtop_screen_run(r, instance, delay);
 	}
-	nx_hr_close(r);
+	nx__hr_close(r);
 	return rc;
 }

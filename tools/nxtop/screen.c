@@ -209,9 +209,9 @@ draw_header(const struct screen *sc)
 	    sc->paused ? "PAUSED" : "      ", sc->delay);
 	put(1, 0, A_NORMAL, "health: ");
 	if (s->up) {
-		put(1, 8, health_attr(sc, s->health), "%s", nx_hstate_name(s->health));
+		put(1, 8, health_attr(sc, s->health), "%s", nx__hstate_name(s->health));
 		if (s->why[0] != '\0')
-			put(1, 8 + (int)strlen(nx_hstate_name(s->health)), A_NORMAL, "  %s", s->why);
+			put(1, 8 + (int)strlen(nx__hstate_name(s->health)), A_NORMAL, "  %s", s->why);
 	} else if (s->hdr.generation != 0) {
 		nxtop_fmt_wall(when, sizeof when, s->down_since_wall_ns);
 		put(1, 8, health_attr(sc, NX_H_DOWN), "down since %s", when);
@@ -269,7 +269,7 @@ draw_workers(struct screen *sc, int y, int rows)
 		    "%-4u %4d %-9s %9s %6.1f %8s %8s %8s %12llu %8llu  %s %s", sc->order[i], w->raw.cpu,
 		    nxtop_worker_state_name(w->raw.state), rate, w->busy_pct, p50, p99, hb,
 		    (unsigned long long)w->raw.answered, (unsigned long long)errs,
-		    nx_hstate_name(w->health), w->why);
+		    nx__hstate_name(w->health), w->why);
 	}
 	if (n == 0)
 		put(y, 0, A_DIM, "  (no workers)");
@@ -296,8 +296,8 @@ draw_stages(struct screen *sc, int y, int rows)
 		    sl->meta.stage, (unsigned long long)sl->meta.version,
 		    (unsigned long long)sl->meta.swaps, (unsigned long long)sl->calls, rate,
 		    sl->fail_pct, (unsigned long long)sl->consec_failures, p99,
-		    sl->quarantined ? "QUARANTINE" : nx_brk_state_name(sl->breaker),
-		    (unsigned long long)sl->degraded, nx_hstate_name(sl->health), sl->why);
+		    sl->quarantined ? "QUARANTINE" : nx__brk_state_name(sl->breaker),
+		    (unsigned long long)sl->degraded, nx__hstate_name(sl->health), sl->why);
 	}
 	if (n == 0)
 		put(y, 0, A_DIM, "  (no stage slots)");
@@ -484,7 +484,7 @@ key(struct screen *sc, int ch)
 static int
 snapshot(struct screen *sc)
 {
-	int rc = nx_hr_snapshot(sc->r, &sc->s);
+	int rc = nx__hr_snapshot(sc->r, &sc->s);
 
 	if (rc < 0)
 		snprintf(sc->msg, sizeof sc->msg, "%s", nx_errmsg());
@@ -521,9 +521,9 @@ nxtop_screen_run(struct nx_hr *r, const char *instance, double delay)
 		init_pair(C_DOWN, COLOR_MAGENTA, -1);
 		sc.colors = true;
 	}
-	next_ns = nx_clock_ns() + (uint64_t)(sc.delay * 1e9);
+	next_ns = nx__clock_ns() + (uint64_t)(sc.delay * 1e9);
 	for (;;) {
-		uint64_t now = nx_clock_ns();
+		uint64_t now = nx__clock_ns();
 
 		draw(&sc);
 		timeout(now >= next_ns ? 0 : (int)((next_ns - now) / 1000000) + 1);
@@ -534,10 +534,10 @@ nxtop_screen_run(struct nx_hr *r, const char *instance, double delay)
 			if (!key(&sc, ch))
 				break;
 			if (sc.delay != was)
-				next_ns = nx_clock_ns() + (uint64_t)(sc.delay * 1e9);
+				next_ns = nx__clock_ns() + (uint64_t)(sc.delay * 1e9);
 			continue;
 		}
-		now = nx_clock_ns();
+		now = nx__clock_ns();
 		if (now < next_ns)
 			continue;
 		next_ns = now + (uint64_t)(sc.delay * 1e9);

@@ -99,7 +99,7 @@ static uint64_t
 wd_clock(void *arg)
 {
 	(void)arg;
-	return nx_clock_ns();
+	return nx__clock_ns();
 }
 
 static uint64_t
@@ -123,7 +123,7 @@ segment_generation(struct wd *w)
 	uint64_t gen = 0;
 	int32_t pid;
 
-	if (nx_hr_heartbeats(w->hr, w->ages, NXWD_MAX_WORKERS, &n, &gen, &pid) < 0)
+	if (nx__hr_heartbeats(w->hr, w->ages, NXWD_MAX_WORKERS, &n, &gen, &pid) < 0)
 		return 0;
 	return gen;
 }
@@ -307,7 +307,7 @@ on_standby_death(struct wd *w, int st)
 	else
 		fprintf(stderr, "nxwd: standby nxd (pid %d) exited with status %d; another in 1 s\n",
 			(int)pid, WEXITSTATUS(st));
-	w->sb_next_ns = nx_clock_ns() + 1000 * MS;
+	w->sb_next_ns = nx__clock_ns() + 1000 * MS;
 }
 
 /* Start a standby once the active nxd serves: the next restart starts there. */
@@ -316,7 +316,7 @@ standby_start(struct wd *w)
 {
 	if (launch(w, NULL, &w->sb_pid, &w->sb_pidfd, &w->sb_fd) != 0) {
 		w->sb_pid = -1;
-		w->sb_next_ns = nx_clock_ns() + 1000 * MS;
+		w->sb_next_ns = nx__clock_ns() + 1000 * MS;
 	}
 }
 
@@ -400,7 +400,7 @@ watch_life(void *arg)
 		int32_t pid = 0;
 		int died;
 
-		died = nx_life_watch(w->life, &seen, 100 * MS, &pid, &when);
+		died = nx__life_watch(w->life, &seen, 100 * MS, &pid, &when);
 		if (died >= 0)
 			__atomic_store_n(&w->life_done, seen, __ATOMIC_RELEASE);
 		if (died == 1) {
@@ -417,7 +417,7 @@ watch_life(void *arg)
 static void
 life_start(struct wd *w)
 {
-	w->life_fd = nx_life_create(&w->life);
+	w->life_fd = nx__life_create(&w->life);
 	if (w->life_fd < 0) {
 		w->life = NULL;
 		return;
@@ -441,25 +441,25 @@ life_start(struct wd *w)
 static void
 life_settle(struct wd *w)
 {
-	const uint64_t t0 = nx_clock_ns();
+	const uint64_t t0 = nx__clock_ns();
 
 	if (!w->watching)
 		return;
 	while (__atomic_load_n(&w->life_done, __ATOMIC_ACQUIRE) !=
 		       __atomic_load_n(&w->life->armed, __ATOMIC_ACQUIRE) &&
-	       nx_clock_ns() - t0 < 100 * MS)
-		nx_sleep_ns(50000);
+	       nx__clock_ns() - t0 < 100 * MS)
+		nx__sleep_ns(50000);
 }
 
 /* Wait ns for a stop signal. @return true when one came */
 static bool
 wait_for_stop(struct wd *w, uint64_t ns)
 {
-	const uint64_t end = nx_clock_ns() + ns;
+	const uint64_t end = nx__clock_ns() + ns;
 	struct signalfd_siginfo si;
 	uint64_t now;
 
-	while ((now = nx_clock_ns()) < end) {
+	while ((now = nx__clock_ns()) < end) {
 		struct pollfd pf = { .fd = w->sigfd, .events = POLLIN };
 		uint64_t left_ms = (end - now + MS - 1) / MS;
 
@@ -475,7 +475,7 @@ wait_for_stop(struct wd *w, uint64_t ns)
 static int
 on_death(struct wd *w, int st)
 {
-	uint64_t wall = nx_wallclock_ns();
+	uint64_t wall = nx__wallclock_ns();
 	struct restart_env env = { .old_pid = w->pid };
 	uint64_t delay, gen;
 	int rc;
@@ -562,8 +562,8 @@ static void
 on_stall(struct wd *w, unsigned worker, uint64_t age_ns)
 {
 	w->stalled = true;
-	w->notice_wall_ns = nx_wallclock_ns();
-	w->abort_ns = nx_clock_ns();
+	w->notice_wall_ns = nx__wallclock_ns();
+	w->abort_ns = nx__clock_ns();
 	snprintf(w->stall_reason, sizeof w->stall_reason, "stalled: worker %u heartbeat %llu ms old",
 		 worker, (unsigned long long)(age_ns / MS));
 	fprintf(stderr, "nxwd: nxd (pid %d) %s (limit %llu ms): SIGABRT\n", (int)w->pid,
@@ -576,15 +576,15 @@ on_stall(struct wd *w, unsigned worker, uint64_t age_ns)
 static void
 on_tick(struct wd *w)
 {
-	const uint64_t now = nx_clock_ns();
+	const uint64_t now = nx__clock_ns();
 	const struct nx_health_view *v;
 	unsigned i, n = 0;
 	uint64_t gen = 0;
 	int32_t hpid = 0;
 	bool up = false;
 
-	if (w->pid > 0 && nx_hr_heartbeats(w->hr, w->ages, NXWD_MAX_WORKERS, &n, &gen, &hpid) == 0 &&
-	    (v = nx_hr_view(w->hr)) != NULL)
+	if (w->pid > 0 && nx__hr_heartbeats(w->hr, w->ages, NXWD_MAX_WORKERS, &n, &gen, &hpid) == 0 &&
+	    (v = nx__hr_view(w->hr)) != NULL)
 		up = hpid == w->pid && gen > w->launch_gen &&
 		     nx__load32(&v->hdr->state) == NX_INST_RUNNING;
 	if (up && !w->serving) {
@@ -635,7 +635,7 @@ on_tick(struct wd *w)
 		const struct nx_hr_snap *s;
 
 		w->last_watchdog_ns = now;
-		if (w->serving && !w->stalled && nx_hr_snapshot(w->hr, &s) == 0 && s->up &&
+		if (w->serving && !w->stalled && nx__hr_snapshot(w->hr, &s) == 0 && s->up &&
 		    s->health <= NX_H_DEGRADED)
 			nxwd_notify_watchdog();
 	}
@@ -675,7 +675,7 @@ on_signal(struct wd *w, int *st)
 		if ((si.ssi_signo != SIGTERM && si.ssi_signo != SIGINT) || w->stopping)
 			continue;
 		w->stopping = true;
-		w->stop_ns = nx_clock_ns();
+		w->stop_ns = nx__clock_ns();
 		nxwd_notify_stopping();
 		fprintf(stderr, "nxwd: %s: stopping nxd (pid %d)\n", strsignal((int)si.ssi_signo),
 			(int)w->pid);
@@ -710,11 +710,11 @@ nxwd_supervise(const struct nxwd_opts *o)
 	w->sb_pidfd = -1;
 	w->sb_fd = -1;
 	w->life_fd = -1;
-	nx__rand_seed(&w->rng, nx_random_seed());
+	nx__rand_seed(&w->rng, nx__random_seed());
 	nx__backoff_init(&w->bo, &bc, wd_clock, wd_random, w);
 	if (o->stall_ns != 0)
 		hc.stale_ns = o->stall_ns;
-	rc = nx_hr_open(&w->hr, o->instance, &hc);
+	rc = nx__hr_open(&w->hr, o->instance, &hc);
 	if (rc < 0) {
 		fprintf(stderr, "nxwd: %s\n", nx__errmsg());
 		free(w);
@@ -783,18 +783,18 @@ out:
 	if (w->watching) {
 		/* nxd is gone, so no lock keeps the watcher; wake it from its wait */
 		__atomic_store_n(&w->life_stop, 1, __ATOMIC_RELEASE);
-		nx_futex_wake(&w->life->armed, 1, true);
+		nx__futex_wake(&w->life->armed, 1, true);
 		pthread_join(w->watcher, NULL);
 	}
 	if (w->life != NULL) {
-		nx_life_unmap(w->life);
+		nx__life_unmap(w->life);
 		close(w->life_fd);
 	}
 	if (w->pidfd >= 0)
 		close(w->pidfd);
 	if (w->sigfd >= 0)
 		close(w->sigfd);
-	nx_hr_close(w->hr);
+	nx__hr_close(w->hr);
 	free(w);
 	return rc;
 }

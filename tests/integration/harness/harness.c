@@ -591,7 +591,7 @@ nxt_cleanup(const char *instance)
 	snprintf(path, sizeof path, "/dev/shm/nx.%s.dlq", instance);
 	unlink(path);
 	/* the control socket and lock an nxd killed with SIGKILL leaves */
-	if (nx_ctl_path(path, sizeof path, instance) == 0) {
+	if (nx__ctl_path(path, sizeof path, instance) == 0) {
 		unlink(path);
 		snprintf(path + strlen(path) - 4, 6, ".lock");
 		unlink(path);
@@ -649,7 +649,7 @@ nxt_ctl_peers(pid_t pid, const char *instance)
 	closedir(dir);
 	/* those bound to the control socket's name that do not listen:
 	 * accepted connections carry their listener's address */
-	if (nx_ctl_path(want, sizeof want, instance) < 0)
+	if (nx__ctl_path(want, sizeof want, instance) < 0)
 		return -1;
 	f = fopen("/proc/net/unix", "r");
 	if (f == NULL)

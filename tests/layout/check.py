@@ -62,7 +62,9 @@ RUNTIME_ALLOW = {
     "__umodti3", "__modti3", "__udivmodti4", "__divmodti4", "__popcountdi2",
     "__popcountti2", "__clzdi2", "__ctzdi2", "__muloti4",
 }
-ALLOW_PREFIX = ("ck_",)  # Concurrency Kit
+ALLOW_PREFIX = ("ck_",  # Concurrency Kit
+                # the sanitizers' runtime, in ASan, UBSan and TSan builds
+                "__asan_", "__ubsan_", "__tsan_", "__sanitizer_")
 
 # What a forbidden symbol is, for the message.
 ENV = {"getenv", "secure_getenv", "setenv", "unsetenv", "putenv", "clearenv", "environ"}

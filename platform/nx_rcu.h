@@ -4,10 +4,10 @@
  * nexus uses liburcu's QSBR flavour: readers (workers) pay nothing on the
  * read side; each marks a quiescent state once per poll loop and goes
  * offline while it sleeps. Writers (the control thread) publish with
- * nx_rcu_assign() and free the old version after nx__rcu_synchronize().
+ * nx__rcu_assign() and free the old version after nx__rcu_synchronize().
  *
- *   worker loop:  set = nx_rcu_deref(w->chans); ...; nx__rcu_quiescent();
- *   control:      nx_rcu_assign(w->chans, new); nx__rcu_synchronize(); free(old);
+ *   worker loop:  set = nx__rcu_deref(w->chans); ...; nx__rcu_quiescent();
+ *   control:      nx__rcu_assign(w->chans, new); nx__rcu_synchronize(); free(old);
  *
  * Only readers registered with nx__rcu_register() are waited for.
  */

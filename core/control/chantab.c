@@ -81,7 +81,7 @@ chanset_publish(struct nx_instance *inst, struct nx_worker *w, struct nx_wchan *
 	if (add != NULL)
 		set->ch[n++] = add;
 	set->n = n;
-	nx_rcu_assign(w->chans, set);
+	nx__rcu_assign(w->chans, set);
 	nx__worker_kick(w);
 	w->nchans = n;
 	nx__store32(&w->hw->nchannels, n);

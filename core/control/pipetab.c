@@ -258,7 +258,7 @@ table_put(struct nx_instance *inst, struct nx_pipeline *p)
 	}
 	p->id = (uint32_t)i;
 	tab->p[i] = p;
-	nx_rcu_assign(inst->pipes, tab);
+	nx__rcu_assign(inst->pipes, tab);
 	directory_show(inst, p);
 	defer(inst, GONE_TABLE, old);
 	defer(inst, GONE_PIPE, gone);
@@ -385,7 +385,7 @@ nx__pipetab_swap_stage(struct nx_instance *inst, const char *pipe, const char *s
 	s->prev = s->cur;
 	s->last_version++;
 	s->swaps++;
-	nx_rcu_assign(s->cur, fresh);
+	nx__rcu_assign(s->cur, fresh);
 	health_slot_show(inst, p, s);
 	/* the previous one's previous: out of reach since an earlier swap */
 	defer(inst, GONE_INST, old_prev);
@@ -409,7 +409,7 @@ nx__pipetab_rollback(struct nx_instance *inst, const char *pipe, const char *slo
 		return nx__err(NX_ENOENT, "%s/%s has no previous version to roll back to", pipe,
 			       slot);
 	tmp = s->cur;
-	nx_rcu_assign(s->cur, s->prev);
+	nx__rcu_assign(s->cur, s->prev);
 	s->prev = tmp;
 	s->swaps++;
 	health_slot_show(inst, p, s);

@@ -30,7 +30,7 @@ static inline int
 nx__run_slot(const struct nx_pipeline *p, uint16_t slot, struct nx_msg *m, struct nx_exec *x)
 {
 	const struct nx_slot *s = &p->slots[slot];
-	const struct nx_stage_inst *si = nx_rcu_deref(s->cur);
+	const struct nx_stage_inst *si = nx__rcu_deref(s->cur);
 	struct nx_ctx *ctx = x->ctx;
 	int rc;
 

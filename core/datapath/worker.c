@@ -520,8 +520,8 @@ nx__worker_main(void *arg)
 	t_prev = t_hb = nx__ticks();
 
 	while (ck_pr_load_32(&w->stop) == 0) {
-		const struct nx_chanset *set = nx_rcu_deref(w->chans);
-		const struct nx_pipetab *pipes = nx_rcu_deref(*w->pipes);
+		const struct nx_chanset *set = nx__rcu_deref(w->chans);
+		const struct nx_pipetab *pipes = nx__rcu_deref(*w->pipes);
 		uint64_t t = nx__ticks();
 		unsigned i, did = 0;
 

@@ -35,8 +35,8 @@ nx__rcu_offline(void)
 	urcu_qsbr_thread_offline();
 }
 
-#define nx_rcu_assign(p, v) __atomic_store_n(&(p), (v), __ATOMIC_RELEASE)
-#define nx_rcu_deref(p) __atomic_load_n(&(p), __ATOMIC_ACQUIRE)
+#define nx__rcu_assign(p, v) __atomic_store_n(&(p), (v), __ATOMIC_RELEASE)
+#define nx__rcu_deref(p) __atomic_load_n(&(p), __ATOMIC_ACQUIRE)
 #else
 static inline void
 nx__rcu_quiescent(void)
@@ -50,8 +50,8 @@ nx__rcu_offline(void)
 	urcu_qsbr_thread_offline();
 }
 
-#define nx_rcu_assign(p, v) rcu_assign_pointer((p), (v))
-#define nx_rcu_deref(p) rcu_dereference(p)
+#define nx__rcu_assign(p, v) rcu_assign_pointer((p), (v))
+#define nx__rcu_deref(p) rcu_dereference(p)
 #endif
 
 static inline void

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/datapath/hist.h"
+#include "platform/base/rand.h"
 
 static struct nx_hist *
 hist_new(void)
@@ -22,16 +23,6 @@ hist_new(void)
 	assert_non_null(h);
 	nx__hist_init(h);
 	return h;
-}
-
-/* xorshift64*: deterministic values for the merge tests */
-static uint64_t
-rnd(uint64_t *s)
-{
-	*s ^= *s >> 12;
-	*s ^= *s << 25;
-	*s ^= *s >> 27;
-	return *s * UINT64_C(2685821657736338717);
 }
 
 /*
@@ -277,12 +268,15 @@ static void
 test_hist_merge_equals_recording_both(void **state)
 {
 	struct nx_hist *a = hist_new(), *b = hist_new(), *both = hist_new();
-	uint64_t s = 0x9e3779b97f4a7c15ull, v;
+	struct nx_rand s;
+	uint64_t v;
+
 	unsigned i;
 
 	(void)state;
+	nx__rand_seed(&s, 0x9e3779b97f4a7c15ull);
 	for (i = 0; i < 50000; i++) {
-		v = rnd(&s) >> (rnd(&s) % 64); /* every scale, some overflows */
+		v = nx__rand_next(&s) >> (nx__rand_next(&s) % 64); /* every scale, some overflows */
 		nx__hist_record(i % 3 ? a : b, v);
 		nx__hist_record(both, v);
 	}
@@ -306,14 +300,16 @@ static void
 test_hist_snapshot_equals_source(void **state)
 {
 	struct nx_hist *h = hist_new(), *snap = malloc(sizeof *snap);
-	uint64_t s = 42;
+	struct nx_rand s;
+
 	unsigned i;
 
 	(void)state;
+	nx__rand_seed(&s, 42);
 	assert_non_null(snap);
 	memset(snap, 0xa5, sizeof *snap);
 	for (i = 0; i < 10000; i++)
-		nx__hist_record(h, rnd(&s) % 10000000);
+		nx__hist_record(h, nx__rand_next(&s) % 10000000);
 	nx__hist_snapshot(snap, h);
 	assert_memory_equal(snap, h, sizeof *h);
 	assert_int_equal(nx__hist_percentile(snap, 99), nx__hist_percentile(h, 99));

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 
 #include "platform/base/buf.h"
+#include "platform/base/json.h"
 
 struct nx_instance;
 
@@ -20,6 +21,14 @@ struct nx_instance;
  *  @return 0, or an error code with its message (nx__errmsg) */
 typedef int (*nx__cmd_fn)(struct nx_instance *inst, int argc, char **argv, bool json,
 			  struct nx_buf *out);
+
+/* cmd_reply.c: what every family's --json answer starts and ends with */
+
+/** Start a JSON answer in out: one object, with "pipeline" and "slot"
+ *  first when given (NULL: left out). */
+void nx__cmd_json_open(struct nx_json *j, struct nx_buf *out, const char *pipe, const char *slot);
+/** End it: close the object, end the line. */
+void nx__cmd_json_close(struct nx_json *j);
 
 #define NX_CMD_ARGS_ANY (-1) /* max_args: no bound (the handler checks) */
 

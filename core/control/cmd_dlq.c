@@ -160,8 +160,7 @@ dlq_list(struct nx_instance *inst, int argc, char **argv, bool json, struct nx_b
 		nx__json_kuint(&j, "dropped", dropped);
 		nx__json_kuint(&j, "corrupt", corrupt);
 		nx__json_kuint(&j, "capacity", inst->dlq.entries * inst->dlq.nrings);
-		nx__json_obj_close(&j);
-		nx__buf_put(out, "\n", 1);
+		nx__cmd_json_close(&j);
 	} else {
 		nx__buf_printf(out, "%" PRIu64 " held, %" PRIu64 " written, %" PRIu64
 			       " dropped (ring full), %u per worker\n", held, written, dropped,
@@ -226,12 +225,10 @@ dlq_show(struct nx_instance *inst, int argc, char **argv, bool json, struct nx_b
 		char payload[2 * NX_DLQ_PAYLOAD + 1];
 		struct nx_json j;
 
-		nx__json_init(&j, out);
-		nx__json_obj_open(&j);
+		nx__cmd_json_open(&j, out, NULL, NULL);
 		entry_json(inst, r, &e, nx__clock_ns(), &j);
 		nx__json_kstr(&j, "payload_hex", hex_str(payload, e.payload, keep));
-		nx__json_obj_close(&j);
-		nx__buf_put(out, "\n", 1);
+		nx__cmd_json_close(&j);
 	} else {
 		nx__buf_printf(out, "%-10s", id);
 		entry_text(inst, &e, nx__clock_ns(), out);
@@ -288,11 +285,9 @@ dlq_drain(struct nx_instance *inst, int argc, char **argv, bool json, struct nx_
 	if (json) {
 		struct nx_json j;
 
-		nx__json_init(&j, out);
-		nx__json_obj_open(&j);
+		nx__cmd_json_open(&j, out, NULL, NULL);
 		nx__json_kuint(&j, "drained", drained);
-		nx__json_obj_close(&j);
-		nx__buf_put(out, "\n", 1);
+		nx__cmd_json_close(&j);
 	} else {
 		nx__buf_printf(out, "%" PRIu64 " dead letter(s) drained\n", drained);
 	}

@@ -40,8 +40,7 @@ list_json(const struct nx_pipetab *tab, struct nx_buf *out)
 	struct nx_json j;
 	uint32_t i, k;
 
-	nx__json_init(&j, out);
-	nx__json_obj_open(&j);
+	nx__cmd_json_open(&j, out, NULL, NULL);
 	nx__json_key(&j, "pipelines");
 	nx__json_arr_open(&j);
 	for (i = 0; i < tab->n; i++) {
@@ -74,8 +73,7 @@ list_json(const struct nx_pipetab *tab, struct nx_buf *out)
 		nx__json_obj_close(&j);
 	}
 	nx__json_arr_close(&j);
-	nx__json_obj_close(&j);
-	nx__buf_put(out, "\n", 1);
+	nx__cmd_json_close(&j);
 }
 
 static int
@@ -188,16 +186,12 @@ cmd_swap(struct nx_instance *inst, int argc, char **argv, bool json, struct nx_b
 	if (json) {
 		struct nx_json j;
 
-		nx__json_init(&j, out);
-		nx__json_obj_open(&j);
-		nx__json_kstr(&j, "pipeline", pipe);
-		nx__json_kstr(&j, "slot", slot);
+		nx__cmd_json_open(&j, out, pipe, slot);
 		nx__json_kstr(&j, "stage", s->cur->spec.stage);
 		nx__json_kuint(&j, "version", s->cur->version);
 		nx__json_kuint(&j, "previous", s->prev->version);
 		nx__json_kuint(&j, "swaps", s->swaps);
-		nx__json_obj_close(&j);
-		nx__buf_put(out, "\n", 1);
+		nx__cmd_json_close(&j);
 	} else {
 		nx__buf_printf(out, "%s/%s: %s version %llu is live (was %s version %llu)\n", pipe,
 			       slot, s->cur->spec.stage, (unsigned long long)s->cur->version,
@@ -220,14 +214,10 @@ cmd_rollback(struct nx_instance *inst, int argc, char **argv, bool json, struct 
 	if (json) {
 		struct nx_json j;
 
-		nx__json_init(&j, out);
-		nx__json_obj_open(&j);
-		nx__json_kstr(&j, "pipeline", pipe);
-		nx__json_kstr(&j, "slot", slot);
+		nx__cmd_json_open(&j, out, pipe, slot);
 		nx__json_kuint(&j, "version", s->cur->version);
 		nx__json_kuint(&j, "swaps", s->swaps);
-		nx__json_obj_close(&j);
-		nx__buf_put(out, "\n", 1);
+		nx__cmd_json_close(&j);
 	} else {
 		nx__buf_printf(out, "%s/%s: back to %s version %llu\n", pipe, slot,
 			       s->cur->spec.stage, (unsigned long long)s->cur->version);
@@ -286,14 +276,11 @@ cmd_swap_pipeline(struct nx_instance *inst, int argc, char **argv, bool json,
 	if (json) {
 		struct nx_json j;
 
-		nx__json_init(&j, out);
-		nx__json_obj_open(&j);
-		nx__json_kstr(&j, "pipeline", name);
+		nx__cmd_json_open(&j, out, name, NULL);
 		nx__json_kint(&j, "id", rc);
 		nx__json_kuint(&j, "version", p->version);
 		nx__json_kuint(&j, "slots", p->nslots);
-		nx__json_obj_close(&j);
-		nx__buf_put(out, "\n", 1);
+		nx__cmd_json_close(&j);
 	} else {
 		nx__buf_printf(out, "pipeline %s version %llu is live (id %d, %u slots)\n", name,
 			       (unsigned long long)p->version, rc, p->nslots);

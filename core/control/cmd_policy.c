@@ -40,13 +40,9 @@ cmd_breaker(struct nx_instance *inst, int argc, char **argv, bool json, struct n
 	if (json) {
 		struct nx_json j;
 
-		nx__json_init(&j, out);
-		nx__json_obj_open(&j);
-		nx__json_kstr(&j, "pipeline", pipe);
-		nx__json_kstr(&j, "slot", slot);
+		nx__cmd_json_open(&j, out, pipe, slot);
 		nx__json_kstr(&j, "breaker", names[force]);
-		nx__json_obj_close(&j);
-		nx__buf_put(out, "\n", 1);
+		nx__cmd_json_close(&j);
 	} else {
 		nx__buf_printf(out, "%s/%s: breaker %s\n", pipe, slot,
 			       force == NX_BRK_FORCE_AUTO ? "back to automatic (closed, fresh window)"
@@ -72,13 +68,9 @@ cmd_release(struct nx_instance *inst, int argc, char **argv, bool json, struct n
 	if (json) {
 		struct nx_json j;
 
-		nx__json_init(&j, out);
-		nx__json_obj_open(&j);
-		nx__json_kstr(&j, "pipeline", pipe);
-		nx__json_kstr(&j, "slot", slot);
+		nx__cmd_json_open(&j, out, pipe, slot);
 		nx__json_kbool(&j, "was_quarantined", was != 0);
-		nx__json_obj_close(&j);
-		nx__buf_put(out, "\n", 1);
+		nx__cmd_json_close(&j);
 	} else {
 		nx__buf_printf(out, "%s/%s: %s\n", pipe, slot,
 			       was ? "released from quarantine" : "was not quarantined");
@@ -134,13 +126,11 @@ cmd_ratelimit(struct nx_instance *inst, int argc, char **argv, bool json, struct
 	if (json) {
 		struct nx_json j;
 
-		nx__json_init(&j, out);
-		nx__json_obj_open(&j);
+		nx__cmd_json_open(&j, out, NULL, NULL);
 		nx__json_kuint(&j, "channels", n);
 		nx__json_kuint(&j, "rate", rate);
 		nx__json_kuint(&j, "burst", burst);
-		nx__json_obj_close(&j);
-		nx__buf_put(out, "\n", 1);
+		nx__cmd_json_close(&j);
 	} else if (rate == 0) {
 		nx__buf_printf(out, "%u channel(s): no rate limit\n", n);
 	} else {

@@ -11,8 +11,10 @@
  * its room: NX_LIFE_LOCK_BYTES opaque bytes, 8-aligned; each port
  * static-asserts that its lock fits.
  *
- * 40 bytes is glibc's pthread_mutex_t on 64-bit Linux: the segment keeps
- * the size and offsets it had when it held those directly.
+ * The room is the largest glibc pthread_mutex_t of the 64-bit Linux ports:
+ * 40 bytes on x86-64, where the segment keeps the size and offsets it had
+ * when it held those mutexes directly, 48 on aarch64. nxwd and the nxd it
+ * starts are one build, so the room only has to agree within a machine.
  */
 #ifndef NX_SHM_ABI_LIFE_H
 #define NX_SHM_ABI_LIFE_H
@@ -21,7 +23,11 @@
 #include <stdint.h>
 
 #define NX_LIFE_LOCKS 257     /* the control thread and up to 256 workers */
-#define NX_LIFE_LOCK_BYTES 40 /* room for one platform lock, 8-aligned */
+#if defined(__aarch64__)
+#define NX_LIFE_LOCK_BYTES 48 /* room for one platform lock, 8-aligned */
+#else
+#define NX_LIFE_LOCK_BYTES 40
+#endif
 
 /* One lock: the platform's, opaque here. */
 struct nx_life_lock {

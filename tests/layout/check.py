@@ -20,7 +20,8 @@
      A file includes and calls only its own layer and those below.
   4. Names: a non-static symbol of core/, shm/ or platform/ is either
      declared by an installed header (include/nx/) or named nx__; a tool's
-     is main, nx__ or the tool's own prefix (nxtop_ in tools/nxtop/).
+     is main, nx__ or the tool's own prefix (nxtop_ in tools/nxtop/,
+     nxb_ in bench/, which is checked as a tool).
 
 Usage: check.py [--obj build/obj] [--src .]   (objects from `make all`)
 Exit status 1 when a seam is crossed; each line names file and symbol.
@@ -31,7 +32,7 @@ import re
 import subprocess
 import sys
 
-DIRS = ("core", "shm", "platform", "tools")
+DIRS = ("core", "shm", "platform", "tools", "bench")
 
 # ISO C headers core may include, and what of them it may call (below).
 CORE_SYS_HEADERS = {
@@ -43,7 +44,8 @@ CORE_PLATFORM_HEADERS = {"platform/nx_platform.h", "platform/nx_rcu.h"}
 # The C library functions core may use: text, memory blocks, numbers.
 LIBC_ALLOW = {
     # string.h
-    "memcpy", "memmove", "memset", "memcmp", "memchr", "memrchr", "strlen",
+    "memcpy", "memmove", "memset", "memcmp", "bcmp",  # clang: memcmp() == 0
+    "memchr", "memrchr", "strlen",
     "strnlen", "strcmp", "strncmp", "strchr", "strrchr", "strstr", "strspn",
     "strcspn", "strcpy", "strncpy", "strcat", "strncat", "strpbrk",
     # stdio.h: formatting into memory only
@@ -146,6 +148,8 @@ LAYERS = ("abi", "platform", "libnx", "core", "monitor", "tools")
 
 
 def layer(path):
+    if path.startswith("bench/"):
+        return "tools"  # nxbench is one more tool
     if path.startswith("shm/abi/"):
         return "abi"
     if path.startswith("shm/monitor/"):
@@ -155,12 +159,18 @@ def layer(path):
     return top(path)
 
 
+def tool(path):
+    """tools/nxtop/x.c -> nxtop; bench/x.c -> bench."""
+    parts = path.split("/")
+    return parts[1] if parts[0] == "tools" else parts[0]
+
+
 def layer_ok(user, used):
     lu, lv = layer(user), layer(used)
     if lu not in LAYERS or lv not in LAYERS:
         return True
     if lu == "tools" and lv == "tools":
-        return user.split("/")[1] == used.split("/")[1]  # one tool uses no other's files
+        return tool(user) == tool(used)  # one tool uses no other's files
     return LAYERS.index(lv) <= LAYERS.index(lu)
 
 
@@ -315,8 +325,8 @@ def main():
         same = [c for c in cands if os.path.dirname(c) == os.path.dirname(user)]
         if same:
             return same[0]
-        lib = [c for c in cands if top(c) != "tools"]
-        if top(user) != "tools" or lib:
+        lib = [c for c in cands if layer(c) != "tools"]
+        if layer(user) != "tools" or lib:
             return (lib or [None])[0]
         return cands[0]
 
@@ -352,10 +362,12 @@ def main():
             if len(parts) < 3:
                 continue
             sym = parts[2]
-            if top(f) == "tools":
-                tool = f.split("/")[1]
-                ok = sym == "main" or sym.startswith(("nx__", tool + "_"))
-                want = f"nx__ or {tool}_"
+            if sym.startswith("__"):
+                continue  # the compiler's own (ASan's __odr_asan.*), reserved to it
+            if layer(f) == "tools":
+                pfx = "nxb" if top(f) == "bench" else tool(f)
+                ok = sym == "main" or sym.startswith(("nx__", pfx + "_"))
+                want = f"nx__ or {pfx}_"
             else:
                 ok = sym in public or sym.startswith("nx__")
                 want = "nx__ (nx_ is for what include/nx/ declares)"

@@ -100,7 +100,8 @@ TEST_SO := $(patsubst tests/preload/%.c,$(TST)/preload/%.so,$(wildcard tests/pre
 	$(patsubst tests/plugins/%.c,$(TST)/plugins/%.so,$(wildcard tests/plugins/*.c))
 
 .PHONY: all deps test test-stress demo bench asan tsan install clean headers-check clang layout-check
-all: $(LIBNX_SO) $(LIBNX_A) $(LIBCORE_A) $(TOOL_BINS) $(BENCH_BINS) $(LIB)/nx.pc $(EXAMPLE_PLUGINS)
+all: $(LIBNX_SO) $(LIBNX_A) $(LIBCORE_A) $(TOOL_BINS) $(BENCH_BINS) $(LIB)/nx.pc $(EXAMPLE_PLUGINS) \
+	$(LIB)/retrieval.conf
 
 deps:
 	$(Q)scripts/install-deps.sh
@@ -134,6 +135,14 @@ $(LIBCORE_A): $(CORE_OBJ)
 $(LIB)/nx.pc: scripts/nx.pc.in
 	@mkdir -p $(LIB)
 	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|g' $< > $@
+
+# the reference retrieval configuration: nxd takes literal paths, so the
+# built plugin's (absolute) and the corpus's are written in
+RETRIEVAL_CORPUS ?= /usr/share/wordnet
+$(LIB)/retrieval.conf: examples/retrieval.conf Makefile
+	@mkdir -p $(LIB)
+	$(Q)sed -e 's|@PLUGIN@|$(abspath $(LIB))/nx-retrieval.so|g' \
+		-e 's|@CORPUS@|$(RETRIEVAL_CORPUS)|g' $< > $@
 
 # ---- tools: thin mains over the libraries ----
 # -rdynamic and -u: plugins call the stage API in nxd, all of it linked in

@@ -27,7 +27,8 @@
 #define NXR_PREFIX_EXPAND 8        /* vocabulary terms a prefix stands for */
 #define NXR_PREFIX_SCAN 512        /* vocabulary terms a prefix looks at */
 #define NXR_FUZZY_PER_TERM 4       /* vocabulary terms a fuzzy term stands for */
-#define NXR_FUZZY_SCAN 2048        /* candidate terms a fuzzy term looks at */
+#define NXR_FUZZY_SCAN 1024        /* candidate terms a fuzzy term looks at */
+#define NXR_FUZZY_KNOWN_DF 3       /* a word in this many documents is spelt right */
 #define NXR_PHRASE_VERIFY 4096     /* documents a phrase checks */
 #define NXR_WINDOW_SCAN 1024       /* tokens of a document rerank reads */
 #define NXR_SEP UINT32_MAX         /* between a document's lemmas and its gloss */
@@ -133,7 +134,8 @@ uint32_t nxr_prefix_terms(const struct nxr_index *idx, const char *w, uint32_t n
 			  struct nxr_qterm *out, uint32_t max);
 /* The terms trigram-similar to w[n] (Jaccard >= 0.4; for short words
  * also their adjacent transpositions), weighted by similarity squared
- * and a frequency prior; w itself, when known, weighs 1. @return count */
+ * and a frequency prior; w itself, when known, weighs 1, and a word in
+ * NXR_FUZZY_KNOWN_DF documents or more stands for itself alone. @return count */
 uint32_t nxr_fuzzy_terms(const struct nxr_index *idx, const char *w, uint32_t n,
 			 struct nxr_qterm *out, uint32_t max);
 /* Term proximity of doc for terms[]: (present/nterms) * (present/window),

@@ -385,6 +385,10 @@ nxr_fuzzy_terms(const struct nxr_index *idx, const char *w, uint32_t n,
 	t = nxr_term_find(idx, w, n);
 	if (t != UINT32_MAX)
 		cnt = keep(idx, out, cnt, max, t, 1.0f);
+	/* a word the corpus knows well is taken as spelt right: the search
+	 * for its neighbours is most of this engine's cost */
+	if (t != UINT32_MAX && nxr_df(idx, t) >= NXR_FUZZY_KNOWN_DF)
+		return cnt;
 	na = nxr_trigrams(w, n, tri);
 	/* Jaccard >= 0.4 needs at least 0.4 * na shared trigrams, so a match
 	 * holds one of the (na - need + 1) rarest: read only those lists */

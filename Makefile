@@ -85,6 +85,15 @@ TOOL_BINS := $(TOOLS:%=$(BIN)/%) $(BIN)/nxbench $(BIN)/nxdemo
 BENCH_BINS := $(if $(SAN),,$(BIN)/nxd-nocounters)
 EXAMPLE_PLUGINS := $(LIB)/nx-upper.so
 
+# reference stage packages (stages/*/): the retrieval stages as a plugin,
+# and as an archive (all but the plugin's file) for tests and built-ins
+RETR_SRC := $(filter-out stages/retrieval/plugin.c,$(wildcard stages/retrieval/*.c))
+RETR_HDR := $(wildcard stages/retrieval/*.h) include/nx/nx_stage.h
+RETR_SO := $(LIB)/nx-retrieval.so
+RETR_A := $(LIB)/libnxretrieval.a
+STAGE_CFLAGS := -std=gnu11 $(WARN) $(OPT) -fPIC -D_GNU_SOURCE -Iinclude -I. \
+	$(filter -fsanitize=%,$(CFLAGS_ALL))
+
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(TST)/unit/%)
 INTEG_SRC := $(wildcard tests/integration/test_*.c)
@@ -100,7 +109,8 @@ TEST_SO := $(patsubst tests/preload/%.c,$(TST)/preload/%.so,$(wildcard tests/pre
 	$(patsubst tests/plugins/%.c,$(TST)/plugins/%.so,$(wildcard tests/plugins/*.c))
 
 .PHONY: all deps test test-stress demo bench asan tsan install clean headers-check clang layout-check
-all: $(LIBNX_SO) $(LIBNX_A) $(LIBCORE_A) $(TOOL_BINS) $(BENCH_BINS) $(LIB)/nx.pc $(EXAMPLE_PLUGINS)
+all: $(LIBNX_SO) $(LIBNX_A) $(LIBCORE_A) $(TOOL_BINS) $(BENCH_BINS) $(LIB)/nx.pc $(EXAMPLE_PLUGINS) \
+	$(LIB)/retrieval.conf $(RETR_SO) $(RETR_A)
 
 deps:
 	$(Q)scripts/install-deps.sh
@@ -134,6 +144,14 @@ $(LIBCORE_A): $(CORE_OBJ)
 $(LIB)/nx.pc: scripts/nx.pc.in
 	@mkdir -p $(LIB)
 	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|g' $< > $@
+
+# the reference retrieval configuration: nxd takes literal paths, so the
+# built plugin's (absolute) and the corpus's are written in
+RETRIEVAL_CORPUS ?= /usr/share/wordnet
+$(LIB)/retrieval.conf: examples/retrieval.conf Makefile
+	@mkdir -p $(LIB)
+	$(Q)sed -e 's|@PLUGIN@|$(abspath $(LIB))/nx-retrieval.so|g' \
+		-e 's|@CORPUS@|$(RETRIEVAL_CORPUS)|g' $< > $@
 
 # ---- tools: thin mains over the libraries ----
 # -rdynamic and -u: plugins call the stage API in nxd, all of it linked in
@@ -178,6 +196,12 @@ $(BIN)/nxdemo: $(OBJ)/examples/nxdemo.o $(LIBCORE_A)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBCORE_A) $(LIBS_CORE)
 
 # ---- tests ----
+# the retrieval stages' test calls their internals and runs them as built-ins
+$(TST)/unit/test_retrieval: $(OBJ)/tests/unit/test_retrieval.o $(RETR_A) $(LIBCORE_A)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(RETR_A) $(LIBCORE_A) $(LIBS_CORE) -lm $(shell pkg-config --libs $(PKG_TEST))
+
 $(TST)/unit/%: $(OBJ)/tests/unit/%.o $(LIBCORE_A)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LINK    $@")
@@ -212,6 +236,23 @@ $(LIB)/nx-%.so: examples/%.c include/nx/nx_stage.h
 	@mkdir -p $(LIB)
 	@$(if $(Q),echo "  PLUGIN  $@")
 	$(Q)$(CC) -std=gnu11 $(WARN) $(OPT) -fPIC -shared -Iinclude $(filter -fsanitize=%,$(CFLAGS_ALL)) -o $@ $<
+
+# the retrieval stages: built as a stage author would, against the public
+# header and their own; libm for the index's idf
+$(RETR_SO): $(RETR_SRC) stages/retrieval/plugin.c $(RETR_HDR)
+	@mkdir -p $(LIB)
+	@$(if $(Q),echo "  PLUGIN  $@")
+	$(Q)$(CC) $(STAGE_CFLAGS) -shared -o $@ $(filter %.c,$^) -lm
+
+$(OBJ)/stages/%.o: stages/%.c $(RETR_HDR)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(STAGE_CFLAGS) -c $< -o $@
+
+$(RETR_A): $(RETR_SRC:%.c=$(OBJ)/%.o)
+	@mkdir -p $(LIB)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 # test plugins: built as a stage author would, against the public header
 $(TST)/plugins/%.so: tests/plugins/%.c include/nx/nx_stage.h

@@ -4,7 +4,8 @@
 set -eu
 
 PKGS="build-essential pkg-config clang libclang-rt-dev libck-dev liburcu-dev libhwloc-dev \
-libcmocka-dev libncurses-dev libinih-dev libsystemd-dev libelf-dev tmux jq stress-ng python3 binutils"
+libcmocka-dev libncurses-dev libinih-dev libsystemd-dev libelf-dev tmux jq stress-ng python3 binutils \
+wordnet-base"
 
 missing=""
 for p in $PKGS; do

@@ -64,7 +64,7 @@ dead_letter(struct nx_worker *w, const struct nx_wchan *ch, const struct nx_pipe
 static inline __attribute__((always_inline)) int
 serve_one(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab *pipes,
 	  const struct nx_req_desc *rq, struct nx_resp_desc *rs, uint32_t seq, uint32_t rslot,
-	  uint64_t ticks, bool first)
+	  uint64_t ticks, bool first, uint32_t backlog)
 {
 	const struct nx_chan_geom *g = &ch->v.g;
 	const struct nx_pipeline *p = NULL;
@@ -132,6 +132,7 @@ serve_one(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab *pip
 	ctx->deadline_ns = 0;
 	ctx->seq = seq;
 	ctx->channel = ch->id;
+	ctx->backlog = backlog;
 	ctx->flags = (rq->flags & NX_DESC_IDEMPOTENT) ? NX_CTX_IDEMPOTENT : 0;
 	/* 1 request in stage_timing has its stages timed */
 	if (!NX_NO_COUNTERS && (++w->timing_count & w->timing_mask) == 0 && w->timing_on)
@@ -205,7 +206,7 @@ nx__worker_serve(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipet
 	/* as the loop does: a time base, then the TSC */
 	w->now_ns = nx__clock_ns();
 	w->now_ticks = nx__ticks();
-	return serve_one(w, ch, pipes, rq, rs, seq, rslot, w->now_ticks, true);
+	return serve_one(w, ch, pipes, rq, rs, seq, rslot, w->now_ticks, true, 0);
 }
 
 /* Wake the client if it sleeps. Its side: client_waiting = 1, fence, check
@@ -273,16 +274,33 @@ publish_chan(struct nx_wchan *ch)
 	nx__store64(&hc->errors, ch->errors);
 }
 
+/*
+ * A request's backlog (nx_ctx.backlog): the requests after it up to the
+ * producer index read at the burst's start, the one read the emptiness
+ * test makes anyway. A request that came during the burst (at or past
+ * that index) gets 0. The index is the client's to write: anything not
+ * below twice the ring (a "negative" distance included) is 0 too.
+ */
+static inline uint32_t
+backlog_of(uint32_t tail, uint32_t seq, uint32_t ring_size)
+{
+	const uint32_t d = tail - seq - 1;
+
+	return d < 2 * ring_size ? d : 0;
+}
+
 static unsigned
 serve_channel(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab *pipes,
 	      uint64_t ticks)
 {
 	struct nx_chan_view *v = &ch->v;
+	/* Cheap emptiness test first: an idle channel costs one line read.
+	 * What it read dates every request's backlog in this burst. */
+	const uint32_t tail = ck_pr_load_uint(&v->req->p_tail);
 	bool limited;
 	unsigned n;
 
-	/* Cheap emptiness test first: an idle channel costs one line read. */
-	if (ck_pr_load_uint(&v->req->p_tail) == v->req->c_head && !ch->replay)
+	if (tail == v->req->c_head && !ch->replay)
 		return 0;
 	/* A rate limit costs one clock read a burst; none without one. */
 	if (__builtin_expect(ck_pr_load_32(&ch->rl_gen) != ch->rl_seen, 0)) {
@@ -323,7 +341,7 @@ serve_channel(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab 
 			rs->flags = 0;
 			rs->len = 0;
 		} else if (serve_one(w, ch, pipes, &rq, rs, seq, (uint32_t)(rs - v->resp_slots),
-				     ticks, n == 0) < 0) {
+				     ticks, n == 0, backlog_of(tail, seq, v->g.ring_size)) < 0) {
 			ch->errors++;
 		}
 		ck_ring_enqueue_commit_spsc(v->resp);
@@ -343,6 +361,14 @@ serve_channel(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab 
 		publish_chan(ch);
 	}
 	return n;
+}
+
+unsigned
+nx__worker_poll(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab *pipes)
+{
+	w->now_ns = nx__clock_ns();
+	w->now_ticks = nx__ticks();
+	return serve_channel(w, ch, pipes, w->now_ticks);
 }
 
 /* The worker's counters, to the health segment (one writer, plain

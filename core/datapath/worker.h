@@ -143,6 +143,13 @@ int nx__worker_serve(struct nx_worker *w, struct nx_wchan *ch, const struct nx_p
 		     const struct nx_req_desc *rq, struct nx_resp_desc *rs, uint32_t seq,
 		     uint32_t rslot);
 
+/**
+ * Serve one burst from one channel, as the worker loop does on each
+ * visit (up to NX_BURST requests). Exposed for the tests of what the
+ * loop hands a stage (nx_ctx.backlog). @return the requests served
+ */
+unsigned nx__worker_poll(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab *pipes);
+
 /** Publish a new channel set to a worker and wake it. Control thread. */
 void nx__worker_kick(struct nx_worker *w);
 

@@ -14,6 +14,35 @@
  * by client or by request; a round-robin takes turns. A slot's stage can
  * be swapped while requests flow (nxctl swap).
  *
+ * A stage that needs a large read-only structure (an index, a model, a
+ * table loaded from a file) builds or maps it in init and frees it in fini:
+ *
+ *   - init runs on the control thread: it may read files, allocate, take
+ *     seconds. nxd runs every init and fini on that one thread, one at a
+ *     time, so stage instances (slots, swaps, pipelines) that share one
+ *     structure count their references with a plain integer: the first
+ *     init builds it, each init takes a reference, each fini drops one.
+ *   - Once built it is never written: workers read it from process without
+ *     a lock, an atomic or a fence (init completes before nxd publishes the
+ *     instance to any worker).
+ *   - The last fini frees it. nxd calls fini only after a grace period in
+ *     which every worker has finished any request that could see the
+ *     instance (a swap, a reload, a stop): nothing still reads it.
+ *   - process itself still allocates nothing and writes nothing shared
+ *     (several workers may run it at once): its work space is on its
+ *     stack, bounded, or in ctx.
+ *
+ *   static struct index *shared; static unsigned refs;
+ *   static int ix_init(void **st, const struct nx_stage_conf *c)
+ *   {
+ *       if (refs == 0 && (shared = index_build(nx_stage_conf_get(c, "path", DEF))) == NULL)
+ *           return NX_ENOMEM;
+ *       refs++;
+ *       *st = shared;
+ *       return 0;
+ *   }
+ *   static void ix_fini(void *st) { if (--refs == 0) index_free(shared); }
+ *
  * process returns 0 (output written), or NX_STAGE_PASS (the output is the
  * input, unchanged: nothing copied), or a negative NX_E* code. A selector
  * (the stage a branch asks) returns the index of the child to run.
@@ -45,8 +74,9 @@ extern "C" {
 #endif
 
 /** Version of this header's structures; a plugin built for another is refused.
- *  2: plugins carry a .nx_plugin section (NX_PLUGIN); in and out never overlap. */
-#define NX_STAGE_ABI 2
+ *  2: plugins carry a .nx_plugin section (NX_PLUGIN); in and out never overlap.
+ *  3: struct nx_ctx carries backlog (the load behind a request). */
+#define NX_STAGE_ABI 3
 
 /**
  * The message a stage works on. What a stage may assume of its buffers:
@@ -137,6 +167,10 @@ struct nx_ctx {
 	uint64_t seq;           /**< request's sequence number in its channel */
 	uint64_t stage_version; /**< the running stage's version in its slot */
 	uint32_t channel;       /**< channel id */
+	/** Requests waiting behind this one in its channel when the worker
+	 *  took it (see below): the worker's load, for a selector that picks a
+	 *  cheaper route when it is behind. */
+	uint32_t backlog;
 	uint32_t flags;         /**< NX_CTX_* */
 	uint32_t nmeta;
 	uint32_t nroute;
@@ -144,6 +178,20 @@ struct nx_ctx {
 	uint16_t route[NX_CTX_ROUTE_MAX];    /**< slots run, in order (health slot index) */
 	uint32_t route_ns[NX_CTX_ROUTE_MAX]; /**< time spent in each, when timed */
 };
+
+/*
+ * ctx->backlog, exactly: a worker takes a channel's requests in bursts
+ * (up to 32). When it starts a burst it reads the channel's producer
+ * index once (it must, to see whether anything is waiting); a request's
+ * backlog is the number of requests after it up to that index. So it is
+ * exact for the load that was waiting when the burst began, and a lower
+ * bound for the load when the request is taken: what arrived during the
+ * burst is not counted, and a request that itself arrived during the
+ * burst has backlog 0. It counts one channel, not the worker's other
+ * channels. It costs the data path nothing (no extra shared-memory read),
+ * and since a client writes its own producer index it is that client's
+ * word: it can only mislead its own requests (bounded to twice the ring).
+ */
 
 #define NX_CTX_IDEMPOTENT 0x1u /**< the client may send it again */
 #define NX_CTX_FALLBACK 0x2u   /**< a split fell back to its first child */

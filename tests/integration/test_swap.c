@@ -260,7 +260,7 @@ test_swap_storm_under_load_loses_nothing_and_finalises_each_stage_once(void **st
 
 /* ---- refusals ---- */
 
-#define NXT_WRONG_ABI 100 /* tests/plugins/wrongabi.c: NX_STAGE_ABI + 98 */
+#define NXT_WRONG_ABI 101 /* tests/plugins/wrongabi.c: NX_STAGE_ABI + 98 */
 _Static_assert(NXT_WRONG_ABI == NX_STAGE_ABI + 98, "wrongabi's ABI");
 #define NXT_STR2(x) #x
 #define NXT_STR(x) NXT_STR2(x)

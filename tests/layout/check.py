@@ -32,7 +32,10 @@ import re
 import subprocess
 import sys
 
-DIRS = ("core", "shm", "platform", "tools", "bench")
+DIRS = ("core", "shm", "platform", "tools", "bench", "stages")
+
+# stage packages (stages/NAME/): the prefix of their own symbols
+PKG_PREFIX = {"retrieval": "nxr_"}
 
 # ISO C headers core may include, and what of them it may call (below).
 CORE_SYS_HEADERS = {
@@ -144,7 +147,7 @@ def top(path):
 # kernel's uapi headers), so it sits below the port, which may use them.
 # libnx (the rest of shm/) is below core/: it links without it; the
 # operators' side (shm/monitor/) may use core/'s readers (hist).
-LAYERS = ("abi", "platform", "libnx", "core", "monitor", "tools")
+LAYERS = ("abi", "platform", "libnx", "core", "monitor", "stages", "tools")
 
 
 def layer(path):
@@ -167,6 +170,8 @@ def tool(path):
 
 def layer_ok(user, used):
     lu, lv = layer(user), layer(used)
+    if lu == "stages":  # a stage package: its own files and include/nx/ only
+        return lv == "stages" and user.split("/")[1] == used.split("/")[1]
     if lu not in LAYERS or lv not in LAYERS:
         return True
     if lu == "tools" and lv == "tools":
@@ -330,6 +335,7 @@ def main():
             return (lib or [None])[0]
         return cands[0]
 
+    public = public_names(src)
     calls = {}
     for f in sorted(objs):
         external = []
@@ -341,6 +347,8 @@ def main():
             if o == f:
                 continue
             calls.setdefault(f, {}).setdefault(o, []).append(sym)
+            if layer(f) == "stages" and sym in public:
+                continue  # the stage API (nx_ctx_set, ...), what nxd exports to plugins
             if not layer_ok(f, o):
                 fail("layer", f"{f}: {layer(f)} calls {sym} of {o} ({layer(o)})")
         if top(f) != "core":
@@ -355,7 +363,6 @@ def main():
             if own:
                 fail("core-call", f"{f}: core calls {sym}: {why(sym)}")
     # ---- names: nx_ is the installed headers' alone ----
-    public = public_names(src)
     for f, o in sorted(objs.items()):
         for line in nm(o, "--defined-only", "-g"):
             parts = line.split()
@@ -364,7 +371,12 @@ def main():
             sym = parts[2]
             if sym.startswith("__"):
                 continue  # the compiler's own (ASan's __odr_asan.*), reserved to it
-            if layer(f) == "tools":
+            if layer(f) == "stages":
+                pkg = f.split("/")[1]
+                pfx = PKG_PREFIX.get(pkg, pkg + "_")
+                ok = sym.startswith(pfx) or sym == "nx_plugin"
+                want = f"{pfx} (the package's prefix)"
+            elif layer(f) == "tools":
                 pfx = "nxb" if top(f) == "bench" else tool(f)
                 ok = sym == "main" or sym.startswith(("nx__", pfx + "_"))
                 want = f"nx__ or {pfx}_"

@@ -13,6 +13,7 @@
 
 #include "core/datapath/crc32c.h"
 #include "core/pipeline/pipe.h"
+#include "core/pipeline/stages.h"
 #include "core/control/segment.h"
 #include "core/datapath/worker.h"
 
@@ -336,6 +337,83 @@ test_serve_uses_the_copy_not_the_shared_slot(void **state)
 	assert_memory_equal(rs.data, "good", 4);
 }
 
+/* "t_backlog": records what the worker told it of the load behind each request. */
+static uint32_t backlogs[128];
+static unsigned nbacklogs;
+
+static int
+backlog_process(void *st, struct nx_msg *m, struct nx_ctx *ctx)
+{
+	(void)st;
+	(void)m;
+	if (nbacklogs < sizeof backlogs / sizeof backlogs[0])
+		backlogs[nbacklogs++] = ctx->backlog;
+	return NX_STAGE_PASS;
+}
+
+static const struct nx_stage_ops backlog_stage = {
+	.abi = NX_STAGE_ABI, .version = 1, .name = "t_backlog", .process = backlog_process,
+};
+
+static void
+enqueue(struct fixture *f, uint16_t pipe, unsigned n)
+{
+	struct nx_chan_view *v = &f->ch.v;
+	struct nx_req_desc d = { .pipeline = pipe, .len = 1, .data = { 'x' } };
+
+	while (n-- > 0)
+		assert_true(ck_ring_enqueue_spsc_nx_req(v->req, v->req_slots, &d));
+}
+
+/* The worker hands each request the count of requests queued behind it
+ * when it began the burst: N queued, the first sees N-1, the last 0; a
+ * queue longer than a burst is counted whole, and what comes during a
+ * burst is not. */
+static void
+test_worker_tells_each_request_the_backlog_behind_it(void **state)
+{
+	static bool registered;
+	struct fixture *f = *state;
+	struct nx_resp_desc rs;
+	unsigned i;
+
+	if (!registered)
+		assert_int_equal(nx__stage_register(&backlog_stage), 0);
+	registered = true;
+	f->pipes.p[3] = build("backlog", "graph = t_backlog");
+	f->pipes.n = 4;
+
+	nbacklogs = 0;
+	enqueue(f, 3, 5);
+	assert_int_equal(nx__worker_poll(&f->w, &f->ch, &f->pipes), 5);
+	assert_int_equal(nbacklogs, 5);
+	for (i = 0; i < 5; i++)
+		assert_int_equal(backlogs[i], 4 - i);
+	assert_int_equal(nx__worker_poll(&f->w, &f->ch, &f->pipes), 0); /* nothing left */
+	for (i = 0; i < 5; i++)
+		assert_true(ck_ring_dequeue_spsc_nx_resp(f->ch.v.resp, f->ch.v.resp_slots, &rs));
+
+	/* 40 queued: a burst of NX_BURST, then the rest, each counted from the ring's end */
+	nbacklogs = 0;
+	enqueue(f, 3, 40);
+	assert_int_equal(nx__worker_poll(&f->w, &f->ch, &f->pipes), NX_BURST);
+	assert_int_equal(nx__worker_poll(&f->w, &f->ch, &f->pipes), 40 - NX_BURST);
+	assert_int_equal(nbacklogs, 40);
+	for (i = 0; i < 40; i++)
+		assert_int_equal(backlogs[i], 39 - i);
+	assert_int_equal(f->ch.taken, 45);
+
+	/* nx__worker_serve (one request, outside a burst) knows of none */
+	nbacklogs = 0;
+	{
+		struct nx_req_desc rq = { .pipeline = 3, .len = 1 };
+
+		assert_int_equal(serve(f, &rq, &rs), 0);
+	}
+	assert_int_equal(nbacklogs, 1);
+	assert_int_equal(backlogs[0], 0);
+}
+
 static void
 test_crc32c_matches_the_table_and_the_check_value(void **state)
 {
@@ -394,6 +472,8 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_serve_refuses_input_and_output_that_overlap, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_worker_tells_each_request_the_backlog_behind_it,
+						setup, teardown),
 		cmocka_unit_test(test_crc32c_matches_the_table_and_the_check_value),
 		cmocka_unit_test(test_pipeline_refuses_bad_definitions),
 	};

@@ -14,10 +14,9 @@
  *     exactly one completion, across restarts of nxd. --measure is the
  *     same mix one pipeline at a time, for the latency table.
  *
- * It uses the public API (<nx/nx.h>), the retrieval message header's
- * layout (stages/retrieval/nxr_msg.h: only its 12-byte header is read
- * here), and, for the percentiles, the histogram nxbench and the health
- * segment use.
+ * It uses the public API (<nx/nx.h>), the retrieval package's message
+ * parser (stages/retrieval/nxr_msg.h) and, for the percentiles, the
+ * histogram nxbench and the health segment use.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -33,6 +32,7 @@
 
 #include "core/datapath/hist.h"
 #include "platform/base/rand.h"
+#include "stages/retrieval/nxr_msg.h"
 
 uint32_t nx__crc32c(uint32_t crc, const void *buf, size_t len);
 
@@ -181,14 +181,7 @@ run_echo(struct nx_client *c, const struct opts *o)
 
 /* ---- retrieval traffic: queries from WordNet ---- */
 
-/* The answer's header, as stages/retrieval/nxr_msg.h lays it out: "NXR1",
- * kind, route, flags (little-endian), ... */
-#define R_HDR_BYTES 12
-#define R_KIND_ANSWER 3
-#define R_F_CACHED 0x1u
-#define R_F_MISS 0x2u
-
-#define R_QUERY_MAX 1024 /* a raw query, as the stages take it */
+#define R_QUERY_MAX NXR_Q_MAX /* a raw query, as the stages take it */
 #define R_OUT_CAP 16384  /* k hits with titles fit many times over */
 #define R_HOT 64         /* the queries everybody asks: the cache's share */
 
@@ -502,7 +495,7 @@ account(struct rstate *s, struct rfl *fl, unsigned window, const struct nx_compl
 {
 	struct rfl *f = &fl[cp->user_data % window];
 	struct pstat *p;
-	const uint8_t *o;
+	struct nxr_view v;
 
 	if (cp->user_data != s->completed) {
 		/* completions come in submission order: anything else is a
@@ -529,14 +522,14 @@ account(struct rstate *s, struct rfl *fl, unsigned window, const struct nx_compl
 	}
 	if (cp->flags & NX_COMP_DEGRADED)
 		p->degraded++;
-	o = f->out;
-	if (cp->out_len < R_HDR_BYTES || memcmp(o, "NXR1", 4) != 0) {
+	/* bounds-checked: the answer is whatever the stages wrote */
+	if (nxr_parse(&v, f->out, cp->out_len) < 0) {
 		p->wrong++; /* not the retrieval stages' answer */
 		return;
 	}
-	if ((o[6] | o[7] << 8) & R_F_CACHED)
+	if (v.flags & NXR_F_CACHED)
 		p->cached++;
-	else if ((o[6] | o[7] << 8) & R_F_MISS)
+	else if (v.flags & NXR_F_MISS)
 		p->misses++;
 }
 
@@ -879,7 +872,7 @@ run_measure(struct nx_client *c, const struct opts *o)
 	struct words wd;
 	struct rfl *fl = NULL;
 	struct nx_rand rng;
-	unsigned i, k, window = o->window;
+	unsigned i, j, k, window = o->window;
 	int rc = 0;
 
 	if (retrieval_setup(c, o, &s, &wd, &fl, &rng) < 0) {
@@ -889,8 +882,13 @@ run_measure(struct nx_client *c, const struct opts *o)
 	printf("| pipeline | p50 | p99 | p99.9 | seed target | goal (p99 <= 1/100) | p99 under target "
 	       "| cached | requests/s, 1 worker (%u in flight) |\n|---|---|---|---|---|---|---|---|---|\n",
 	       window);
-	for (i = 0; i < NPIPES && rc == 0; i++) {
-		struct pstat *p = &s.p[i];
+	/* cache-only last: it answers what the others put in the cache */
+	for (j = 0; j < NPIPES && rc >= 0; j++) {
+		struct pstat *p;
+
+		i = (j + 1) % NPIPES;
+		p = &s.p[i];
+		rc = 0;
 		uint64_t t0, n0, v99;
 		char p50[16], p99[16], p999[16], goal[16];
 		double rps;

@@ -19,6 +19,7 @@
 # file: the run's checks as JSON, for tests/shell/test_demo.sh),
 # NX_DEMO_NXD_ARGS (more nxd options), NX_DEMO_FAULT (PIPELINE/SLOT, default
 # full/fuzzy), NX_DEMO_SWAP (PIPELINE/SLOT, default maximum/rerank).
+# `scripts/demo.sh --measure [N]` measures the latency table instead (below).
 set -u
 BUILD=${BUILD:-build}
 BIN=$BUILD/bin
@@ -94,6 +95,18 @@ progressed() { # P N MARK_ANSWERS MARK_TIME
 	[ "$(st ".pipelines[\"$1\"].answers // 0")" -ge $(($3 + $2)) ] && [ "$SECONDS" -ge "$4" ]
 }
 ctl() { "$BIN/nxctl" --instance "$inst" "$@"; }
+# errors of pipeline P by name since the reading SNAP: "EEXPIRED 3, ..." or "none"
+errs_since() { # P SNAP
+	jq -r --argjson was "$2" --arg p "$1" '.pipelines[$p].err as $now | ($was.pipelines[$p].err // {}) as $old |
+		[$now | to_entries[] | select(.value > ($old[.key] // 0)) | "\(.key) \(.value - ($old[.key] // 0))"] |
+		if length > 0 then join(", ") else "none" end' "$status"
+}
+# errors of pipeline P since SNAP other than deadlines missed (a loaded
+# machine's, not the step's)
+errs_not_deadline() { # P SNAP
+	jq -r --argjson was "$2" --arg p "$1" '.pipelines[$p].err as $now | ($was.pipelines[$p].err // {}) as $old |
+		[$now | to_entries[] | select(.key != "EEXPIRED") | .value - ($old[.key] // 0)] | add // 0' "$status"
+}
 
 write_summary() { # RC
 	[ -n "$summary" ] || return 0
@@ -106,6 +119,19 @@ write_summary() { # RC
 		  fault_degraded: $degraded, dead_letters: $dlq, restarts: $restarts,
 		  restart_down_ms: $down_ms, swap_errors: $swap_errors, client: $client}' >"$summary"
 }
+
+# scripts/demo.sh --measure [N]: the README's latency table instead of the
+# story: nxd alone with the configuration, the client pinned to CPU 0
+# (nxd's worker is on the other), each pipeline N requests (default 20000)
+# one at a time, then N with 16 in flight
+if [ "${1:-}" = --measure ]; then
+	"$BIN/nxd" --instance "$inst" --config "$conf" --quiet ${NX_DEMO_NXD_ARGS:-} 2>"$tmp/nxd.log" &
+	wd_pid=$! # the cleanup stops it
+	"$BIN/nxdemo" --instance "$inst" --wait-ready="$wait_s" || fail "nxd did not come up"
+	echo "nxd $("$BIN/nxd" --print-placement | sed -n 1p); client on cpu 0"
+	taskset -c 0 "$BIN/nxdemo" --measure --instance "$inst" --requests "${2:-20000}" --window 16
+	exit $?
+fi
 
 echo "== nexus demo: a text-retrieval service over WordNet, instance '$inst'"
 echo "   configuration $conf"
@@ -154,8 +180,8 @@ echo
 echo "== 1. live swap: $ss in $sp to a new version, under the traffic"
 stage=$(jq -r ".pipelines[] | select(.name == \"$sp\") | .slots[] | select(.slot == \"$ss\") | .stage" "$tmp/list.json")
 plugin=$(jq -r ".pipelines[] | select(.name == \"$sp\") | .slots[] | select(.slot == \"$ss\") | .plugin" "$tmp/list.json")
-a0=$(st ".pipelines[\"$sp\"].answers")
-e0=$(st ".pipelines[\"$sp\"].errors")
+was=$(cat "$status")
+a0=$(jq -r ".pipelines[\"$sp\"].answers" <<<"$was")
 set -- swap "$sp" "$ss" "$stage"
 [ -n "$plugin" ] && set -- "$@" --plugin "$plugin"
 t1=$(ms_now)
@@ -164,8 +190,9 @@ t2=$(ms_now)
 echo "   $(cat "$tmp/swap.log")  ($((t2 - t1)) ms, nxctl's round trip)"
 mark=$((SECONDS + dwell))
 wait_until "traffic after the swap" progressed "$sp" 200 "$a0" "$mark"
-swap_errors=$(($(st ".pipelines[\"$sp\"].errors") - e0))
-echo "   measured: $sp answered $(($(st ".pipelines[\"$sp\"].answers") - a0)) requests since, $swap_errors errors;"
+swap_errors=$(errs_not_deadline "$sp" "$was")
+echo "   measured: $sp answered $(($(st ".pipelines[\"$sp\"].answers") - a0)) requests since; errors: $(errs_since "$sp" "$was")"
+echo "   (a deadline missed is the load's: $swap_errors errors of any other kind);"
 # one reading of the counts (the file is rewritten under us)
 snap=$(cat "$status")
 sn() { jq -r "$1" <<<"$snap"; }
@@ -179,9 +206,9 @@ fs=${fault#*/}
 echo
 echo "== 2. a fault in one engine: $fs in $fp swapped for the built-in 'fail' stage (every call fails)"
 ctl dlq drain >/dev/null 2>&1
-a0=$(st ".pipelines[\"$fp\"].answers")
-d0=$(st ".pipelines[\"$fp\"].degraded")
-e0=$(st ".pipelines[\"$fp\"].errors")
+was=$(cat "$status")
+a0=$(jq -r ".pipelines[\"$fp\"].answers" <<<"$was")
+d0=$(jq -r ".pipelines[\"$fp\"].degraded" <<<"$was")
 ctl swap "$fp" "$fs" fail --set percent=100 >"$tmp/fault.log" 2>&1 || fail "the fault's swap was refused"
 echo "   $(cat "$tmp/fault.log")"
 t1=$(ms_now)
@@ -196,9 +223,9 @@ fault_degraded=$(($(st ".pipelines[\"$fp\"].degraded") - d0))
 ctl --json dlq list >"$tmp/dlq.json" 2>/dev/null
 dlq_n=$(jq '.entries | length' "$tmp/dlq.json" 2>/dev/null || echo 0)
 echo "   measured: $fp answered $(($(st ".pipelines[\"$fp\"].answers") - a0)) requests, $fault_degraded of them degraded"
-echo "   (NX_COMP_DEGRADED: the slot's degraded strategy answered), $(($(st ".pipelines[\"$fp\"].errors") - e0)) errors;"
-echo "   breaker: $(slot_json "$fp" "$fs" '"\(.breaker), opened \(.breaker_opened) times, half-open \(.breaker_half_opened) (each probe failed)"');"
-echo "   dead letters held: $dlq_n $(jq -r '[.entries[] | "\(.pipeline) \(.status)"] | group_by(.) | map("\(.[0]) \(length)") | if length > 0 then "(" + join(", ") + ")" else "" end' "$tmp/dlq.json" 2>/dev/null)"
+echo "   (NX_COMP_DEGRADED: the slot's degraded strategy answered); errors: $(errs_since "$fp" "$was");"
+echo "   breaker: $(slot_json "$fp" "$fs" '"\(.breaker), opened \(.breaker_opened) times, half-open \(.breaker_half_opened) times (a probe that fails reopens it), \(.breaker_rejected) calls refused"');"
+echo "   dead letters held (nxctl dlq list): $dlq_n $(jq -r '[.entries[] | "\(.pipeline) \(.status)"] | group_by(.) | map("\(.[0]) \(length)") | if length > 0 then "(" + join(", ") + ")" else "" end' "$tmp/dlq.json" 2>/dev/null)"
 ctl rollback "$fp" "$fs" >"$tmp/lift.log" 2>&1 || fail "the rollback was refused"
 t1=$(ms_now)
 echo "   fault lifted: $(cat "$tmp/lift.log") (a stage put in a slot starts with its breaker closed)"
@@ -219,7 +246,8 @@ pid=$(top .pid)
 gen=$(top .generation)
 r0=$(top .restarts)
 [ -n "$pid" ] && [ "$pid" != null ] || fail "no serving nxd"
-c0=$(st .completed)
+was=$(cat "$status")
+c0=$(jq -r .completed <<<"$was")
 kill -KILL "$pid" || fail "kill $pid"
 echo "   kill -9 $pid (generation $gen), $(st .outstanding) requests in flight"
 restarted() { grep -q "serves generation $((gen + 1))" "$tmp/nxwd.log"; }
@@ -233,8 +261,9 @@ echo "   $(grep -m1 'killed by signal 9' "$tmp/nxwd.log")"
 echo "   measured: generation $(top .generation), restarts $restarts; down $down_ms ms by nxd's restart log;"
 echo "   the client's longest time without an answer around the restart: $(st .restart_gap_ms) ms"
 mark=$((SECONDS + dwell))
-a0=$(st .completed)
 wait_until "traffic after the restart" progressed full 200 "$(st '.pipelines.full.answers')" "$mark"
+echo "   errors since the kill: $(for p in cache-only smart full maximum adaptive; do printf '%s: %s; ' "$p" "$(errs_since "$p" "$was")"; done)"
+echo "   (requests that waited in the ring past their deadline while nxd was down are answered EEXPIRED)"
 
 # ---- 4. summary ----
 echo

@@ -18,7 +18,9 @@
 # NX_DEMO_WAIT (the bound on each wait, s, default 60), NX_DEMO_SUMMARY (a
 # file: the run's checks as JSON, for tests/shell/test_demo.sh),
 # NX_DEMO_NXD_ARGS (more nxd options), NX_DEMO_FAULT (PIPELINE/SLOT, default
-# full/fuzzy), NX_DEMO_SWAP (PIPELINE/SLOT, default maximum/rerank).
+# full/bm25: its degraded mode answers from its cache when it can, and a
+# request it cannot answer fails and is kept as a dead letter; full/fuzzy
+# falls back to BM25 and every request is answered), NX_DEMO_SWAP (PIPELINE/SLOT, default maximum/rerank).
 # `scripts/demo.sh --measure [N]` measures the latency table instead (below).
 set -u
 BUILD=${BUILD:-build}
@@ -28,7 +30,7 @@ rate=${NX_DEMO_RATE:-2000}
 conf=${NX_DEMO_CONF:-$BUILD/lib/retrieval.conf}
 wait_s=${NX_DEMO_WAIT:-60}
 summary=${NX_DEMO_SUMMARY:-}
-fault=${NX_DEMO_FAULT:-full/fuzzy}
+fault=${NX_DEMO_FAULT:-full/bm25}
 swap=${NX_DEMO_SWAP:-maximum/rerank}
 # each step lets the traffic run this long around what it does
 dwell=$((traffic_s / 7))

@@ -15,7 +15,7 @@ fail() { echo "FAIL: $*"; echo "---- demo output"; cat "$tmp/demo.out"; exit 1; 
 wait_s=120
 [ -n "${NX_SAN:-}" ] && wait_s=300
 BUILD=$BUILD NX_DEMO_SECONDS=${NX_DEMO_SECONDS:-8} NX_DEMO_WAIT=$wait_s \
-	NX_DEMO_SUMMARY="$tmp/summary.json" scripts/demo.sh >"$tmp/demo.out" 2>&1
+	NX_DEMO_FAULT=full/fuzzy NX_DEMO_SUMMARY="$tmp/summary.json" scripts/demo.sh >"$tmp/demo.out" 2>&1
 rc=$?
 [ -s "$tmp/summary.json" ] || fail "no summary (exit $rc)"
 check() { jq -e "$1" "$tmp/summary.json" >/dev/null || fail "$2 (jq: $1)"; }

@@ -18,8 +18,8 @@
  * (table=NAME) to start from cold instead.
  *
  * What goes in: only an answer the answer stage built in this request
- * (ctx meta NXR_META_ANSWERED): a client that sends its own NXR_ANSWER
- * gets it back, but cannot plant it for others.
+ * (ctx meta NXR_META_ANSWERED) from lists the engines made (preprocess
+ * lets no client's answer or list past it), and never a degraded one.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,17 +53,6 @@ struct cache {
 	int put;
 	int mark_miss;
 };
-
-static uint64_t
-hash64(const char *s, uint32_t n)
-{
-	uint64_t h = 1469598103934665603ull;
-	uint32_t i;
-
-	for (i = 0; i < n; i++)
-		h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
-	return h;
-}
 
 static inline struct entry *
 entry_at(const struct table *t, uint64_t hash)
@@ -184,14 +173,16 @@ entry_read(const struct table *t, struct entry *e, uint64_t hash, uint64_t *buf)
 
 		if (s1 & 1u)
 			continue;
-		if (__atomic_load_n(&e->hash, __ATOMIC_RELAXED) != hash)
+		/* each load acquires, so the second look at seq below cannot
+		 * move before any of them (a fence would do as well, but TSan
+		 * does not model fences; on x86 both are plain loads) */
+		if (__atomic_load_n(&e->hash, __ATOMIC_ACQUIRE) != hash)
 			return 0;
-		len = __atomic_load_n(&e->len, __ATOMIC_RELAXED);
+		len = __atomic_load_n(&e->len, __ATOMIC_ACQUIRE);
 		if (len == 0 || len > t->value_max)
 			return 0;
 		for (i = 0; i < (len + 7) / 8; i++)
-			buf[i] = __atomic_load_n(&e->data[i], __ATOMIC_RELAXED);
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+			buf[i] = __atomic_load_n(&e->data[i], __ATOMIC_ACQUIRE);
 		if (__atomic_load_n(&e->seq, __ATOMIC_RELAXED) == s1)
 			return len;
 	}
@@ -207,15 +198,17 @@ entry_write(struct entry *e, uint64_t hash, const uint8_t *msg, uint32_t len)
 	if ((s & 1u) || !__atomic_compare_exchange_n(&e->seq, &s, s + 1, 0, __ATOMIC_ACQUIRE,
 						      __ATOMIC_RELAXED))
 		return;
-	__atomic_thread_fence(__ATOMIC_RELEASE);
-	__atomic_store_n(&e->hash, hash, __ATOMIC_RELAXED);
-	__atomic_store_n(&e->len, len, __ATOMIC_RELAXED);
+	/* each store releases, so none can be seen before the odd seq
+	 * (pairs with the reader's acquiring loads; TSan models these, not
+	 * fences; on x86 they are plain stores) */
+	__atomic_store_n(&e->hash, hash, __ATOMIC_RELEASE);
+	__atomic_store_n(&e->len, len, __ATOMIC_RELEASE);
 	for (i = 0; i < (len + 7) / 8; i++) {
 		uint64_t w = 0;
 		uint32_t n = len - i * 8 < 8 ? len - i * 8 : 8;
 
 		memcpy(&w, msg + i * 8, n);
-		__atomic_store_n(&e->data[i], w, __ATOMIC_RELAXED);
+		__atomic_store_n(&e->data[i], w, __ATOMIC_RELEASE);
 	}
 	__atomic_store_n(&e->seq, s + 2, __ATOMIC_RELEASE);
 }
@@ -232,13 +225,16 @@ cache_process(void *state, struct nx_msg *m, struct nx_ctx *ctx)
 
 	if (nxr_parse(&v, m->in, m->in_len) < 0 || nxr_parse_q(&v, q, sizeof q) < 0)
 		return NX_EINVAL;
-	h = hash64(q, v.qlen);
+	h = nxr_hash64(q, v.qlen);
 	if (c->put) {
 		const void *val;
 		uint32_t vlen;
 
-		/* an answer this request built, not one from the cache or a client */
+		/* an answer this request built, not one from the cache or a
+		 * client, and not a degraded one (an engine skipped or replaced:
+		 * served as it is now, never remembered as the answer) */
 		if (v.kind != NXR_ANSWER || (v.flags & NXR_F_CACHED) || v.len > c->t->value_max ||
+		    (ctx->flags & NX_CTX_DEGRADED) ||
 		    nx_ctx_get(ctx, NXR_META_ANSWERED, &val, &vlen) != 0)
 			return NX_STAGE_PASS;
 		/* copy first: the stored bytes are the ones parsed */

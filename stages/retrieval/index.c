@@ -55,17 +55,6 @@ vec_grow(struct vec *v, size_t more)
 #define VEC(type) { NULL, 0, 0, sizeof(type) }
 #define VAT(v, type, i) (((type *)(v).p)[i])
 
-static uint32_t
-hash_str(const char *s, uint32_t n)
-{
-	uint32_t h = 2166136261u;
-	uint32_t i;
-
-	for (i = 0; i < n; i++)
-		h = (h ^ (uint8_t)s[i]) * 16777619u;
-	return h;
-}
-
 /* ---- the build ---- */
 
 struct build {
@@ -85,7 +74,7 @@ struct build {
 static int
 intern(struct build *b, const char *w, uint32_t n, uint32_t *id)
 {
-	uint32_t i = hash_str(w, n) & b->hmask, t;
+	uint32_t i = nxr_hash32(w, n) & b->hmask, t;
 
 	while ((t = b->h[i]) != 0) {
 		const char *s = &VAT(b->text, char, VAT(b->toff, uint32_t, t - 1));
@@ -105,7 +94,7 @@ intern(struct build *b, const char *w, uint32_t n, uint32_t *id)
 			return NX_ENOMEM;
 		for (j = 0; j < b->toff.n; j++) {
 			const char *s = &VAT(b->text, char, VAT(b->toff, uint32_t, j));
-			uint32_t k = hash_str(s, (uint32_t)strlen(s)) & nmask;
+			uint32_t k = nxr_hash32(s, (uint32_t)strlen(s)) & nmask;
 
 			while (nh[k] != 0)
 				k = (k + 1) & nmask;
@@ -420,11 +409,11 @@ finish(struct nxr_index *x, struct build *b)
 	x->post_off = calloc((size_t)nterms + 1, sizeof *x->post_off);
 	x->idf = malloc((size_t)nterms * sizeof *x->idf);
 	text = malloc(b->text.n);
+	x->term_text = text; /* the index owns it from here, freed with it on failure too */
 	if (!order || !rank || !fill || !dl || !dterm || !dtf || !x->tri_n || !x->term_off ||
 	    !x->term_len ||
 	    !x->post_off || !x->idf || !text)
 		goto out;
-	x->term_text = text;
 	for (t = 0; t < nterms; t++)
 		order[t] = t;
 	qsort_r(order, nterms, sizeof *order, cmp_term, b);
@@ -491,7 +480,7 @@ finish(struct nxr_index *x, struct build *b)
 	if (!x->hash)
 		goto out;
 	for (t = 0; t < nterms; t++) {
-		uint32_t k = hash_str(text + x->term_off[t], x->term_len[t]) & x->hash_mask;
+		uint32_t k = nxr_hash32(text + x->term_off[t], x->term_len[t]) & x->hash_mask;
 
 		while (x->hash[k] != 0)
 			k = (k + 1) & x->hash_mask;

@@ -150,6 +150,30 @@ float nxr_trigram_sim(const char *a, uint32_t an, const char *b, uint32_t bn);
 
 /* ---- the stages ---- */
 
+/* FNV-1a over n bytes: the vocabulary's hash table (32 bits) and the
+ * cache's keys (64 bits). */
+static inline uint32_t
+nxr_hash32(const char *s, uint32_t n)
+{
+	uint32_t h = 2166136261u;
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ (uint8_t)s[i]) * 16777619u;
+	return h;
+}
+
+static inline uint64_t
+nxr_hash64(const char *s, uint32_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
+	return h;
+}
+
 /* nx_ctx.backlog (NX_STAGE_ABI 3): requests waiting behind this one. */
 static inline uint32_t
 nxr_ctx_backlog(const struct nx_ctx *ctx)

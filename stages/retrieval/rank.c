@@ -10,17 +10,6 @@
 
 #define BM25_K1 1.2f
 
-static uint32_t
-hash_str(const char *s, uint32_t n)
-{
-	uint32_t h = 2166136261u;
-	uint32_t i;
-
-	for (i = 0; i < n; i++)
-		h = (h ^ (uint8_t)s[i]) * 16777619u;
-	return h;
-}
-
 static inline const char *
 term_str(const struct nxr_index *idx, uint32_t t)
 {
@@ -34,7 +23,7 @@ nxr_term_find(const struct nxr_index *idx, const char *w, uint32_t n)
 
 	if (n == 0 || n > NXR_TERM_MAX)
 		return UINT32_MAX;
-	i = hash_str(w, n) & idx->hash_mask;
+	i = nxr_hash32(w, n) & idx->hash_mask;
 	while ((t = idx->hash[i]) != 0) {
 		if (idx->term_len[t - 1] == n && memcmp(term_str(idx, t - 1), w, n) == 0)
 			return t - 1;

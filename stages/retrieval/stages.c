@@ -150,12 +150,21 @@ pre_process(void *state, struct nx_msg *m, struct nx_ctx *ctx)
 	if (nxr_is_msg(m->in, m->in_len)) {
 		struct nxr_view v;
 
-		/* already normalized (or answered): nothing to do */
-		return nxr_parse(&v, m->in, m->in_len) < 0 ? NX_EINVAL : NX_STAGE_PASS;
+		/*
+		 * Bytes a client sent, not a stage's: only a query is taken,
+		 * and it goes on as a fresh query, normalized again, no flags,
+		 * no hits. An answer or a ranked list from a client must never
+		 * reach the cache's store as if the stages had made it.
+		 */
+		if (nxr_parse(&v, m->in, m->in_len) < 0 || v.kind != NXR_QUERY)
+			return NX_EINVAL;
+		len = v.qlen;
+		memcpy(raw, v.q, len);
+	} else {
+		if (len > NXR_Q_MAX)
+			return NX_E2BIG;
+		memcpy(raw, m->in, len);
 	}
-	if (len > NXR_Q_MAX)
-		return NX_E2BIG;
-	memcpy(raw, m->in, len);
 	qlen = nxr_normalize(raw, len, q, sizeof q);
 	if (nx_ctx_get(ctx, NXR_META_ROUTE, &val, &vlen) == 0) {
 		for (i = 0; i <= NXR_ROUTE_COMPLEX; i++)
@@ -431,6 +440,14 @@ fusion_process(void *state, struct nx_msg *m, struct nx_ctx *ctx)
 		/* a part that is not NXR1 (a failed engine's) is an empty list */
 		if (nxr_parse(&v, part, len) < 0)
 			continue;
+		if (v.kind == NXR_ANSWER) {
+			/* a cache hit the engines passed through: it is the answer */
+			if (v.len > m->out_cap)
+				return NX_EOVERFLOW;
+			memcpy(m->out, part, v.len);
+			m->out_len = v.len;
+			return 0;
+		}
 		if (!have_q) {
 			r.v = v;
 			if (nxr_parse_q(&v, r.q, sizeof r.q) < 0)

@@ -7,33 +7,8 @@ set -u
 BUILD=${BUILD:-build}
 BIN=$BUILD/bin
 command -v jq >/dev/null || { echo "FAIL: jq not installed (scripts/install-deps.sh)"; exit 1; }
-# unique to this run (pids are reused), and nothing left by a killed one
-inst="nxt-call-$$-$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')"
-# nxd's control socket and lock (what a SIGKILL leaves), where nxd puts them
-if [ -n "${NX_RUNTIME_DIR:-}" ]; then rundir=$NX_RUNTIME_DIR
-elif [ "$(id -u)" = 0 ] || [ -w /run/nexus ]; then rundir=/run/nexus
-elif [ -n "${XDG_RUNTIME_DIR:-}" ]; then rundir=$XDG_RUNTIME_DIR/nexus
-else rundir=/tmp/nexus-$(id -u); fi
-rm -f "$rundir/$inst.ctl" "$rundir/$inst.lock" "/dev/shm/nx.$inst".*
-tmp=$(mktemp -d /tmp/nxt-call.XXXXXX)
-# how long to wait for what must come (seconds): never a measure of speed
-budget=60
-[ -n "${NX_SAN:-}" ] && budget=300
-nxd_pid=
-cleanup() {
-	[ -n "$nxd_pid" ] && kill -KILL "$nxd_pid" 2>/dev/null
-	rm -f "$rundir/$inst.ctl" "$rundir/$inst.lock" "/dev/shm/nx.$inst".*
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 143' TERM
-fail() {
-	echo "FAIL: $*"
-	for f in "$tmp"/*; do echo "---- $f"; head -c 3000 "$f"; echo; done
-	exit 1
-}
+. "$(dirname "$0")/lib.sh"
+nxt_setup call
 # expect STATUS WHAT CMD...: CMD exits STATUS (its output in $tmp/out, $tmp/err)
 expect() {
 	local want=$1 what=$2 rc

@@ -720,10 +720,10 @@ test_hostile_corpus_paths_are_refused(void **state)
 static const struct nx_build_env env = { .max_payload = CAP, .scratch_bytes = 1 << 20 };
 
 static int
-pipe_run(struct nx_pipeline *p, const char *text, uint8_t *out, uint32_t *len, uint8_t *scratch)
+pipe_run_bytes(struct nx_pipeline *p, const uint8_t *in, uint32_t in_len, uint8_t *out,
+	       uint32_t *len, uint8_t *scratch)
 {
-	struct nx_msg m = { .in = (const uint8_t *)text, .in_len = (uint32_t)strlen(text),
-			    .out = out, .out_cap = CAP };
+	struct nx_msg m = { .in = in, .in_len = in_len, .out = out, .out_cap = CAP };
 	uint32_t rr[NX_MAX_RR] = { 0 };
 	struct nx_ctx ctx = { 0 };
 	struct nx_exec x = { .ctx = &ctx, .scratch = scratch, .scratch_cap = 1 << 20,
@@ -732,6 +732,12 @@ pipe_run(struct nx_pipeline *p, const char *text, uint8_t *out, uint32_t *len, u
 
 	*len = m.out_len;
 	return rc;
+}
+
+static int
+pipe_run(struct nx_pipeline *p, const char *text, uint8_t *out, uint32_t *len, uint8_t *scratch)
+{
+	return pipe_run_bytes(p, (const uint8_t *)text, (uint32_t)strlen(text), out, len, scratch);
 }
 
 static struct nx_pipeline *
@@ -807,6 +813,64 @@ test_pipelines_end_to_end_as_builtins(void **state)
 	free(scratch);
 }
 
+/*
+ * A client cannot plant an answer or a ranked list for others: whatever
+ * NXR1 message it sends in place of a query, full refuses it (only a
+ * query passes preprocess), and what the cache then answers for that
+ * query is what the engines found, never the client's list.
+ */
+static void
+test_client_cannot_plant_an_answer(void **state)
+{
+	static const char slots[] =
+		"engines = fanout(phrase, prefix, fuzzy, bm25; merge: fusion)\n"
+		"cget.stage = cache\ncget.table = plant\n"
+		"cput.stage = cache\ncput.mode = put\ncput.table = plant\n";
+	uint8_t *scratch = calloc(1, 1 << 20), msg[CAP], out[CAP];
+	struct nx_pipeline *full, *only;
+	struct nxr_hit forged[3] = { { 7, 9.0f }, { 8, 8.0f }, { 9, 7.0f } };
+	uint8_t kinds[] = { NXR_ANSWER, NXR_HITS };
+	char text[1024];
+	uint32_t len, k;
+	int n;
+
+	(void)state;
+	NEED_CORPUS();
+	snprintf(text, sizeof text, "graph = seq(router, preprocess, cget, engines, answer, cput)\n%s",
+		 slots);
+	full = pipe_make(text);
+	snprintf(text, sizeof text, "graph = seq(router, preprocess, cget)\n"
+		 "cget.stage = cache\ncget.table = plant\n");
+	only = pipe_make(text);
+	for (k = 0; k < sizeof kinds; k++) {
+		n = nxr_write(msg, sizeof msg, kinds[k], NXR_ROUTE_LOOKUP, 0, "dog", 3, forged, 3);
+		assert_true(n > 0);
+		assert_int_equal(pipe_run_bytes(full, msg, (uint32_t)n, out, &len, scratch), NX_EINVAL);
+	}
+	/* nothing stored: a miss, the query passed on */
+	assert_int_equal(pipe_run(only, "dog", out, &len, scratch), 0);
+	assert_int_not_equal(view(out, len).kind, NXR_ANSWER);
+	/* an honest answer is stored and served, and it is the engines' */
+	assert_int_equal(pipe_run(full, "dog", out, &len, scratch), 0);
+	assert_int_equal(pipe_run(only, "dog", out, &len, scratch), 0);
+	assert_int_equal(view(out, len).kind, NXR_ANSWER);
+	assert_true(view(out, len).flags & NXR_F_CACHED);
+	assert_int_not_equal(view(out, len).hits[0].doc, 7);
+	/* a hit flows through full untouched: the stored answer, not re-fused */
+	{
+		uint8_t first[CAP];
+		uint32_t flen = len;
+
+		memcpy(first, out, len);
+		assert_int_equal(pipe_run(full, "dog", out, &len, scratch), 0);
+		assert_int_equal(len, flen);
+		assert_memory_equal(out, first, len);
+	}
+	nx__pipeline_destroy(full, &env);
+	nx__pipeline_destroy(only, &env);
+	free(scratch);
+}
+
 /* ---- what a request costs, in process (not a benchmark: printed) ---- */
 
 static void
@@ -869,6 +933,7 @@ main(void)
 		cmocka_unit_test(test_hostile_input_into_every_stage),
 		cmocka_unit_test(test_hostile_corpus_paths_are_refused),
 		cmocka_unit_test(test_pipelines_end_to_end_as_builtins),
+		cmocka_unit_test(test_client_cannot_plant_an_answer),
 		cmocka_unit_test(test_costs_per_stage),
 	};
 

@@ -141,8 +141,9 @@ parse_args(struct opts *o, int argc, char **argv)
 			o->window = (uint32_t)v;
 			break;
 		case 'd':
-			/* a request's deadline travels in microseconds: an hour is plenty */
-			if (parse_num("--deadline-us", optarg, 1, 3600000000ull, &o->deadline_us) < 0)
+			/* a request's deadline travels as a signed 32-bit count of
+			 * microseconds: at most about 35 minutes */
+			if (parse_num("--deadline-us", optarg, 1, 2000000000ull, &o->deadline_us) < 0)
 				return 2;
 			break;
 		case 't':

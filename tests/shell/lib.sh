@@ -4,7 +4,8 @@
 # its control socket and lock), tmp (a private directory) and budget (how
 # long to wait for what must come, in seconds: never a measure of speed;
 # sanitized builds run slower); at exit, kills nxd_pid and removes what
-# nxd and the test made. fail prints its reason and every file in tmp.
+# nxd and the test made. fail prints its reason and every file in tmp;
+# expect STATUS WHAT CMD... runs CMD and fails unless it exits STATUS.
 nxt_setup() {
 	inst="nxt-$1-$$-$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')"
 	if [ -n "${NX_RUNTIME_DIR:-}" ]; then rundir=$NX_RUNTIME_DIR
@@ -32,4 +33,13 @@ fail() {
 	echo "FAIL: $*"
 	for f in "$tmp"/*; do echo "---- $f"; head -c 3000 "$f"; echo; done
 	exit 1
+}
+
+# expect STATUS WHAT CMD...: CMD exits STATUS (its output in $tmp/out, $tmp/err)
+expect() {
+	local want=$1 what=$2 rc
+	shift 2
+	"$@" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	[ "$rc" = "$want" ] || fail "$what: exit $rc, not $want"
 }

@@ -9,14 +9,6 @@ BIN=$BUILD/bin
 command -v jq >/dev/null || { echo "FAIL: jq not installed (scripts/install-deps.sh)"; exit 1; }
 . "$(dirname "$0")/lib.sh"
 nxt_setup call
-# expect STATUS WHAT CMD...: CMD exits STATUS (its output in $tmp/out, $tmp/err)
-expect() {
-	local want=$1 what=$2 rc
-	shift 2
-	"$@" >"$tmp/out" 2>"$tmp/err"
-	rc=$?
-	[ "$rc" = "$want" ] || fail "$what: exit $rc, not $want"
-}
 
 # ---- no nxd: exit 1, saying so ----
 expect 1 "no nxd" "$BIN/nxcall" --instance "$inst" echo hello

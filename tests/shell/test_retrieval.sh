@@ -14,14 +14,6 @@ BIN=$BUILD/bin
 command -v jq >/dev/null || { echo "FAIL: jq not installed (scripts/install-deps.sh)"; exit 1; }
 . "$(dirname "$0")/lib.sh"
 nxt_setup retr
-# expect STATUS WHAT CMD...: CMD exits STATUS (its output in $tmp/out, $tmp/err)
-expect() {
-	local want=$1 what=$2 rc
-	shift 2
-	"$@" >"$tmp/out" 2>"$tmp/err"
-	rc=$?
-	[ "$rc" = "$want" ] || fail "$what: exit $rc, not $want"
-}
 
 
 [ -r /usr/share/wordnet/data.noun ] || fail "no WordNet (scripts/install-deps.sh installs wordnet-base)"

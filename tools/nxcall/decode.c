@@ -6,8 +6,6 @@
  */
 #include <string.h>
 
-#include "stages/retrieval/nxr_msg.h"
-
 #include "nxcall.h"
 
 bool

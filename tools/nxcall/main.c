@@ -194,7 +194,7 @@ count(struct tally *t, const struct nx_completion *c, const uint8_t *out, uint64
 	if (c->flags & NX_COMP_DEGRADED)
 		t->degraded++;
 	if (c->out_len >= 8 && c->out_len <= t->last_cap && memcmp(out, "NXR1", 4) == 0 &&
-	    ((out[6] | out[7] << 8) & NXCALL_NXR_F_CACHED))
+	    ((out[6] | out[7] << 8) & NXR_F_CACHED))
 		t->cached++;
 	t->last_len = c->out_len < t->last_cap ? c->out_len : t->last_cap;
 	memcpy(t->last, out, t->last_len);

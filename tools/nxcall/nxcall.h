@@ -10,18 +10,8 @@
 #include <stdint.h>
 
 #include "platform/base/json.h"
+#include "stages/retrieval/nxr_msg.h" /* the retrieval stages' message (NXR1) */
 
-/* The retrieval stages' message (NXR1), as far as a client reads it. */
-#define NXCALL_NXR_QUERY 1
-#define NXCALL_NXR_HITS 2
-#define NXCALL_NXR_ANSWER 3
-#define NXCALL_NXR_F_CACHED 0x1u
-#define NXCALL_NXR_F_MISS 0x2u
-#define NXCALL_NXR_F_RERANKED 0x4u
-#define NXCALL_NXR_F_FUSED 0x8u
-#define NXCALL_NXR_K_MAX 32
-#define NXCALL_NXR_TITLE_MAX 160
-#define NXCALL_NXR_ROUTE_UNKNOWN 0xff
 
 /* One ranked hit; title points into the answer's bytes (NXR_ANSWER only). */
 struct nxcall_hit {
@@ -39,7 +29,7 @@ struct nxcall_nxr {
 	const uint8_t *q;
 	uint16_t qlen;
 	uint16_t nhits;
-	struct nxcall_hit hits[NXCALL_NXR_K_MAX];
+	struct nxcall_hit hits[NXR_K_MAX];
 };
 
 /**

@@ -113,9 +113,9 @@ print_nxr(const struct nxcall_nxr *m, bool degraded)
 	printf("%s: %u hit%s", kinds[m->kind], m->nhits, m->nhits == 1 ? "" : "s");
 	if (route != NULL)
 		printf(", route %s", route);
-	if (m->flags & NXCALL_NXR_F_FUSED)
+	if (m->flags & NXR_F_FUSED)
 		printf(", fused");
-	if (m->flags & NXCALL_NXR_F_RERANKED)
+	if (m->flags & NXR_F_RERANKED)
 		printf(", reranked");
 	if (m->qlen != 0) {
 		printf(", query \"");
@@ -124,7 +124,7 @@ print_nxr(const struct nxcall_nxr *m, bool degraded)
 	}
 	printf("\n");
 	if (m->nhits != 0)
-		printf("  %4s  %10s  %8s  %s\n", "rank", "score", "doc", m->kind == NXCALL_NXR_ANSWER ? "title" : "");
+		printf("  %4s  %10s  %8s  %s\n", "rank", "score", "doc", m->kind == NXR_ANSWER ? "title" : "");
 	for (i = 0; i < m->nhits; i++) {
 		const struct nxcall_hit *h = &m->hits[i];
 
@@ -133,9 +133,9 @@ print_nxr(const struct nxcall_nxr *m, bool degraded)
 			put_escaped(stdout, h->title, h->title_len);
 		printf("\n");
 	}
-	if (m->flags & NXCALL_NXR_F_CACHED)
+	if (m->flags & NXR_F_CACHED)
 		printf("(answered from the cache)\n");
-	if (m->flags & NXCALL_NXR_F_MISS)
+	if (m->flags & NXR_F_MISS)
 		printf("no cached answer\n");
 	if (degraded)
 		printf("degraded: a slot answered with its degraded strategy (skip, fallback or cache)\n");
@@ -178,10 +178,10 @@ nxcall_json_answer(struct nx_json *j, const uint8_t *p, uint32_t len)
 		nx__json_kstr(j, "route", route);
 	else
 		nx__json_knull(j, "route");
-	nx__json_kbool(j, "cached", (m.flags & NXCALL_NXR_F_CACHED) != 0);
-	nx__json_kbool(j, "miss", (m.flags & NXCALL_NXR_F_MISS) != 0);
-	nx__json_kbool(j, "fused", (m.flags & NXCALL_NXR_F_FUSED) != 0);
-	nx__json_kbool(j, "reranked", (m.flags & NXCALL_NXR_F_RERANKED) != 0);
+	nx__json_kbool(j, "cached", (m.flags & NXR_F_CACHED) != 0);
+	nx__json_kbool(j, "miss", (m.flags & NXR_F_MISS) != 0);
+	nx__json_kbool(j, "fused", (m.flags & NXR_F_FUSED) != 0);
+	nx__json_kbool(j, "reranked", (m.flags & NXR_F_RERANKED) != 0);
 	nx__json_key(j, "query");
 	json_bytes(j, m.q, m.qlen);
 	nx__json_key(j, "hits");

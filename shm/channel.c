@@ -84,6 +84,8 @@ nx__chan_view_setup(struct nx_chan_view *v)
 	v->req->mask = g->ring_size - 1;
 	v->resp->size = g->ring_size;
 	v->resp->mask = g->ring_size - 1;
+	v->ring_shift = (uint32_t)__builtin_ctz(g->ring_size);
+	v->resp_c_seen = ck_pr_load_uint(&v->resp->c_head);
 	return 0;
 }
 

@@ -77,6 +77,7 @@ struct nx_client {
 	uint64_t arena_tail;
 	uint32_t idle_polls;
 	bool ext_used;                      /* requests use extensions: prefetch them */
+	bool check_index;                   /* next poll: an answer by the index too */
 	uint64_t dup_dropped;
 	struct nx_rand rng;                 /* retries' jitter */
 	struct nx_pending *slots;
@@ -327,11 +328,12 @@ submit_one(struct nx_client *c, const struct nx_req *r)
 	if ((r->in_len != 0 && r->in == NULL) || (r->out_cap != 0 && r->out == NULL) ||
 	    (r->flags & ~NX_REQ_IDEMPOTENT) != 0)
 		return NX_EINVAL;
-	d = ck_ring_enqueue_reserve_spsc_nx_req(c->v.req, c->v.req_slots);
-	if (d == NULL)
-		return NX_EAGAIN;
+	if (r->pipeline > UINT8_MAX)
+		return NX_ENOPIPE; /* no instance has that many */
+	/* Room: fewer than ring_size - 1 unanswered, checked above. */
+	d = nx__req_slot(&c->v);
 	s = &c->slots[c->submitted & c->mask];
-	d->pipeline = r->pipeline;
+	d->pipeline = (uint8_t)r->pipeline;
 	d->flags = (r->flags & NX_REQ_IDEMPOTENT) ? NX_DESC_IDEMPOTENT : 0;
 	if (r->deadline_ns != 0) {
 		d->flags |= NX_DESC_DEADLINE;
@@ -360,7 +362,7 @@ submit_one(struct nx_client *c, const struct nx_req *r)
 		struct nx_req_arena ar;
 
 		if (arena_alloc(c, in_bytes + round_line(r->out_cap), &off) < 0)
-			return NX_EAGAIN; /* reserved slot is simply not committed */
+			return NX_EAGAIN; /* the slot is simply not published */
 		memcpy(c->v.arena + off, r->in, r->in_len);
 		ar.in_off = off;
 		ar.in_len = r->in_len;
@@ -377,7 +379,7 @@ submit_one(struct nx_client *c, const struct nx_req *r)
 	s->out = r->out;
 	s->out_cap = r->out_cap;
 	s->discard = 0;
-	ck_ring_enqueue_commit_spsc(c->v.req);
+	nx__req_publish(&c->v, d);
 	c->submitted++;
 	if (c->worker_sleeps)
 		ring_doorbell(c);
@@ -508,7 +510,9 @@ poll_some(struct nx_client *c, struct nx_completion *comps, unsigned max)
 
 		/* An answer outside the descriptor: fetch its line alongside the
 		 * descriptor's rather than after it. */
-		rslot = c->v.resp->c_head & c->mask;
+		const uint32_t head = c->v.resp->c_head;
+
+		rslot = head & c->mask;
 		if (c->completed != c->submitted) {
 			const struct nx_pending *next = &c->slots[c->completed & c->mask];
 
@@ -517,8 +521,16 @@ poll_some(struct nx_client *c, struct nx_completion *comps, unsigned max)
 			else if (next->place == NX_RESP_ARENA)
 				__builtin_prefetch(c->v.arena + next->out_off, 0);
 		}
-		if (!ck_ring_dequeue_spsc_nx_resp(c->v.resp, c->v.resp_slots, &rd))
-			break;
+		/* The slot's own seq says the answer is there: one line. Only
+		 * on the slow look (check_index) does the index count, for an
+		 * answer published without its seq: taken as it is, and checked
+		 * below like any other. */
+		if (!nx__resp_ready(&c->v, head)) {
+			if (!c->check_index || nx__ring_pending(c->v.resp) == 0)
+				break;
+			c->check_index = false;
+		}
+		nx__resp_take(&c->v, head, &rd);
 		expect = (uint32_t)c->completed;
 		if (rd.seq != expect) {
 			uint32_t ahead = rd.seq - expect;
@@ -555,6 +567,7 @@ poll_some(struct nx_client *c, struct nx_completion *comps, unsigned max)
 	}
 	if (n == 0 && ++c->idle_polls >= NX_CHECK_EVERY) {
 		c->idle_polls = 0;
+		c->check_index = true; /* the next poll compares the index too */
 		check_instance(c);
 	}
 	if (c->state == CLIENT_STOPPED || c->state == CLIENT_LOST) {
@@ -608,8 +621,16 @@ wait_some(struct nx_client *c, struct nx_completion *comps, unsigned max, uint64
 		if (timeout_ns == 0)
 			return NX_ETIMEDOUT;
 		if ((spins & 255) != 0) {
-			nx__cpu_relax();
-			continue;
+			/* Nothing yet: watch the one word the answer sets (its
+			 * slot's seq) until it changes or 256 looks have passed,
+			 * without poll_some's bookkeeping between looks. */
+			const uint32_t head = c->v.resp->c_head;
+
+			do
+				nx__cpu_relax();
+			while ((++spins & 255) != 0 && !nx__resp_ready(&c->v, head));
+			if ((spins & 255) != 0)
+				continue; /* there: poll it */
 		}
 		now = nx__clock_ns();
 		if (start == 0)

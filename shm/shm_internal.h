@@ -96,6 +96,9 @@ struct nx_chan_view {
 	uint8_t *req_ext;               /* NX_EXT_BYTES per request slot */
 	uint8_t *resp_ext;              /* NX_EXT_BYTES per response slot */
 	uint8_t *arena;
+	uint32_t ring_shift;            /* log2(ring_size): a request's lap */
+	uint32_t resp_c_seen;           /* nxd: its last copy of the client's
+					 * response c_head (nx__resp_reserve) */
 };
 
 /**
@@ -243,11 +246,130 @@ nx__store64(uint64_t *p, uint64_t v)
 	ck_pr_store_64(p, v);
 }
 
-/* Requests waiting in a ring: p_tail - c_head as the consumer sees it. */
+/* Requests waiting in a ring: p_tail - c_head as the consumer sees it.
+ * The consumer may be ahead of the index it sees by a few: it takes a
+ * slot by the slot's own flag, and the producer's store to p_tail comes
+ * after (the hand-off, below). That reads as none waiting. */
 static inline unsigned
 nx__ring_pending(const struct ck_ring *r)
 {
-	return ck_pr_load_uint(&r->p_tail) - ck_pr_load_uint(&r->c_head);
+	const uint32_t d = ck_pr_load_uint(&r->p_tail) - ck_pr_load_uint(&r->c_head);
+
+	return (int32_t)d > 0 ? d : 0;
+}
+
+/*
+ * The hand-off (shm/abi/channel.h, "The hand-off"): each descriptor
+ * carries its sequence number, written last; the consumer polls the slot
+ * it expects. ck_ring's indices move as ck moves them (the commit below
+ * is ck's), after the slot: a consumer reads them only off its critical
+ * path. Each function's fences say what they order; on x86 (TSO) all of
+ * them are compiler barriers.
+ */
+
+/* A request's lap: the 8 bits of its sequence number above the slot's. */
+static inline uint8_t
+nx__req_lap(uint32_t seq, uint32_t shift)
+{
+	return (uint8_t)((seq >> shift) + 1u);
+}
+
+/* Client: the slot for the next request. Room is the caller's to know
+ * (fewer than ring_size - 1 unanswered): no read of the worker's line. */
+static inline struct nx_req_desc *
+nx__req_slot(const struct nx_chan_view *v)
+{
+	return &v->req_slots[v->req->p_tail & (v->g.ring_size - 1)];
+}
+
+/* Client: publish the request written into d, the slot of p_tail. */
+static inline void
+nx__req_publish(struct nx_chan_view *v, struct nx_req_desc *d)
+{
+	/* payload and header before the lap that flags them (pairs with the
+	 * fence in nx__req_take) */
+	ck_pr_fence_store();
+	ck_pr_store_8(&d->lap, nx__req_lap(v->req->p_tail, v->ring_shift));
+	ck_ring_enqueue_commit_spsc(v->req); /* the index, after the lap */
+}
+
+/* Worker: has the client published request seq? One read of its slot. */
+static inline bool
+nx__req_ready(const struct nx_chan_view *v, uint32_t seq)
+{
+	return ck_pr_load_8(&v->req_slots[seq & (v->g.ring_size - 1)].lap) ==
+	       nx__req_lap(seq, v->ring_shift);
+}
+
+/* Worker: copy request seq out of its slot (after nx__req_ready, or
+ * when the index says it is there) and free the slot. */
+static inline void
+nx__req_take(struct nx_chan_view *v, uint32_t seq, struct nx_req_desc *out)
+{
+	ck_pr_fence_load(); /* the lap (or p_tail) before the rest of the slot */
+	*out = v->req_slots[seq & (v->g.ring_size - 1)];
+	ck_pr_fence_store(); /* the copy before the index that frees the slot */
+	ck_pr_store_uint(&v->req->c_head, seq + 1);
+}
+
+/* Worker: the slot for the next response, or NULL when the client has
+ * not read ring_size - 1 of them. The client's c_head is read only when
+ * the last copy of it says full: once a ring, not once a response. */
+static inline struct nx_resp_desc *
+nx__resp_reserve(struct nx_chan_view *v)
+{
+	const uint32_t p = v->resp->p_tail, room = v->g.ring_size - 1;
+
+	if (p - v->resp_c_seen >= room) {
+		/* acquire: the client's copy of the slot before we rewrite it */
+		v->resp_c_seen = ck_pr_load_uint(&v->resp->c_head);
+		if (p - v->resp_c_seen >= room)
+			return NULL;
+	}
+	return &v->resp_slots[p & (v->g.ring_size - 1)];
+}
+
+/* Worker: publish the response written into rs (from nx__resp_reserve)
+ * as the answer to request seq. */
+static inline void
+nx__resp_publish(struct nx_chan_view *v, struct nx_resp_desc *rs, uint32_t seq)
+{
+	ck_pr_fence_store(); /* the answer before the seq that flags it */
+	ck_pr_store_32(&rs->seq, seq);
+	ck_ring_enqueue_commit_spsc(v->resp); /* the index, after the seq */
+}
+
+/* Client: has the worker answered response c_head? One read of its slot. */
+static inline bool
+nx__resp_ready(const struct nx_chan_view *v, uint32_t seq)
+{
+	return ck_pr_load_32(&v->resp_slots[seq & (v->g.ring_size - 1)].seq) == seq;
+}
+
+/* A producer that keeps no counts of its own (tests; a tool speaking the
+ * protocol by hand): ck's room check, which reads the worker's index,
+ * then d's header and payload, then its lap. @return false when full */
+static inline bool
+nx__req_enqueue(struct nx_chan_view *v, const struct nx_req_desc *d)
+{
+	struct nx_req_desc *slot = ck_ring_enqueue_reserve_spsc_nx_req(v->req, v->req_slots);
+
+	if (slot == NULL)
+		return false;
+	memcpy((uint8_t *)slot + sizeof slot->lap, (const uint8_t *)d + sizeof d->lap,
+	       sizeof *d - sizeof d->lap);
+	nx__req_publish(v, slot);
+	return true;
+}
+
+/* Client: copy response seq out of its slot and free the slot. */
+static inline void
+nx__resp_take(struct nx_chan_view *v, uint32_t seq, struct nx_resp_desc *out)
+{
+	ck_pr_fence_load(); /* the seq (or p_tail) before the rest of the slot */
+	*out = v->resp_slots[seq & (v->g.ring_size - 1)];
+	ck_pr_fence_store(); /* the copy before the index that frees the slot */
+	ck_pr_store_uint(&v->resp->c_head, seq + 1);
 }
 
 #endif /* NX_SHM_INTERNAL_H */

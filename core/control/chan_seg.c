@@ -9,6 +9,7 @@ nx__chan_create(struct nx_chan_view *v, const struct nx_chan_geom *g, uint32_t c
 		uint32_t worker, uint32_t wait_mode, uint64_t generation)
 {
 	struct nx_chan_hdr *h;
+	uint32_t i;
 	int fd, rc;
 
 	memset(v, 0, sizeof *v);
@@ -47,6 +48,10 @@ nx__chan_create(struct nx_chan_view *v, const struct nx_chan_geom *g, uint32_t c
 	h->arena_off = g->arena_off;
 	h->req_ext_off = g->req_ext_off;
 	h->resp_ext_off = g->resp_ext_off;
-	/* the memfd is zeroed: indices and wake words start at 0 */
+	/* the memfd is zeroed: indices and wake words start at 0, and every
+	 * request slot at lap 0, which no request has. A response slot starts
+	 * a lap behind, so that seq 0 is not taken for answered. */
+	for (i = 0; i < g->ring_size; i++)
+		v->resp_slots[i].seq = i - g->ring_size;
 	return 0;
 }

@@ -183,8 +183,7 @@ serve_one(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab *pip
 			dead_letter(w, ch, p, rq, &msg, status);
 	}
 
-answer:
-	rs->seq = seq;
+answer: /* the seq is the caller's to write, last (nx__resp_publish) */
 	rs->status = (int16_t)status;
 	rs->flags = 0;
 	rs->len = 0;
@@ -206,7 +205,10 @@ nx__worker_serve(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipet
 	/* as the loop does: a time base, then the TSC */
 	w->now_ns = nx__clock_ns();
 	w->now_ticks = nx__ticks();
-	return serve_one(w, ch, pipes, rq, rs, seq, rslot, w->now_ticks, true, 0);
+	int rc = serve_one(w, ch, pipes, rq, rs, seq, rslot, w->now_ticks, true, 0);
+
+	rs->seq = seq;
+	return rc;
 }
 
 /* Wake the client if it sleeps. Its side: client_waiting = 1, fence, check
@@ -248,11 +250,10 @@ replay_take(struct nx_wchan *ch, struct nx_req_desc *rq, uint32_t *seq)
 /* A replayed request may have run: run it again only when the client
  * marked it idempotent. */
 static bool
-replay_refuses(const struct nx_req_desc *rq, struct nx_resp_desc *rs, uint32_t seq)
+replay_refuses(const struct nx_req_desc *rq, struct nx_resp_desc *rs)
 {
 	if (rq->flags & NX_DESC_IDEMPOTENT)
 		return false;
-	rs->seq = seq;
 	rs->status = NX_ERESTARTED;
 	rs->flags = 0;
 	rs->len = 0;
@@ -276,10 +277,14 @@ publish_chan(struct nx_wchan *ch)
 
 /*
  * A request's backlog (nx_ctx.backlog): the requests after it up to the
- * producer index read at the burst's start, the one read the emptiness
- * test makes anyway. A request that came during the burst (at or past
- * that index) gets 0. The index is the client's to write: anything not
- * below twice the ring (a "negative" distance included) is 0 too.
+ * producer index, as last read. Reading that index is a line transfer
+ * the hand-off otherwise avoids, so it is read only where a queue has
+ * been seen: from a burst's second request on, and at the start of a
+ * burst after one that took more than one. A lone request after a quiet
+ * spell therefore sees 0, as a request in ping-pong should. A request
+ * that came after the read (at or past that index) gets 0. The index is
+ * the client's to write: anything not below twice the ring (a
+ * "negative" distance included) is 0 too.
  */
 static inline uint32_t
 backlog_of(uint32_t tail, uint32_t seq, uint32_t ring_size)
@@ -289,19 +294,49 @@ backlog_of(uint32_t tail, uint32_t seq, uint32_t ring_size)
 	return d < 2 * ring_size ? d : 0;
 }
 
+/* A request the index published without its lap: answered, not run. */
+static void
+answer_bad(struct nx_worker *w, struct nx_wchan *ch, struct nx_resp_desc *rs)
+{
+	fail(w, NX_WERR_BADDESC, NX_EBADDESC);
+	ch->errors++;
+	rs->status = NX_EBADDESC;
+	rs->flags = 0;
+	rs->len = 0;
+}
+
+/* @param tp the loop's TSC read: 0 until a channel has work, then read
+ * once for the whole loop (an idle loop reads no clock) */
 static unsigned
 serve_channel(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab *pipes,
-	      uint64_t ticks)
+	      uint64_t *tp)
 {
 	struct nx_chan_view *v = &ch->v;
-	/* Cheap emptiness test first: an idle channel costs one line read.
-	 * What it read dates every request's backlog in this burst. */
-	const uint32_t tail = ck_pr_load_uint(&v->req->p_tail);
-	bool limited;
+	/* Taken by the index up to here, lap or not: see below. */
+	uint32_t by_index = v->req->c_head, tail = by_index;
+	bool limited, queue = ch->queued;
+	uint64_t ticks;
 	unsigned n;
 
-	if (tail == v->req->c_head && !ch->replay)
-		return 0;
+	/* Cheap emptiness test first: an idle channel costs one read, of the
+	 * slot it expects next. */
+	if (!nx__req_ready(v, by_index) && !ch->replay) {
+		if (!ch->check_index)
+			return 0;
+		/* Once a heartbeat, the index too: what it published without a
+		 * lap is taken, and refused (shm/abi/channel.h). */
+		ch->check_index = false;
+		by_index = ck_pr_load_uint(&v->req->p_tail);
+		if ((int32_t)(by_index - v->req->c_head) <= 0 ||
+		    by_index - v->req->c_head > v->g.ring_size)
+			return 0;
+		tail = by_index;
+	}
+	if (queue)
+		tail = ck_pr_load_uint(&v->req->p_tail);
+	if (*tp == 0)
+		*tp = nx__ticks();
+	ticks = *tp;
 	/* A rate limit costs one clock read a burst; none without one. */
 	if (__builtin_expect(ck_pr_load_32(&ch->rl_gen) != ch->rl_seen, 0)) {
 		ch->rl_seen = ck_pr_load_32(&ch->rl_gen);
@@ -314,29 +349,40 @@ serve_channel(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab 
 		struct nx_resp_desc *rs;
 		struct nx_req_desc rq;
 		uint32_t seq = v->req->c_head;
-		bool replayed;
+		bool replayed, bad = false;
 
 		/* An extension sits at the slot's index: fetch it alongside the
 		 * descriptor when this channel's last request had one. */
 		if (ch->ext_hint)
 			__builtin_prefetch(v->req_ext + (size_t)(seq & (v->g.ring_size - 1)) *
 					   NX_EXT_BYTES, 0);
-		rs = ck_ring_enqueue_reserve_spsc_nx_resp(v->resp, v->resp_slots);
+		rs = nx__resp_reserve(v);
 		if (rs == NULL)
 			break; /* the client is not reading its answers */
 		if (ck_pr_load_32(&w->stop) != 0)
 			break; /* stopping: take nothing more */
 		replayed = __builtin_expect(ch->replay, 0) && replay_take(ch, &rq, &seq);
-		if (!replayed && !ck_ring_dequeue_spsc_nx_req(v->req, v->req_slots, &rq))
-			break;
+		if (!replayed) {
+			if (!nx__req_ready(v, seq)) {
+				if ((int32_t)(by_index - seq) <= 0)
+					break;
+				bad = true; /* published by the index, not by its lap */
+			}
+			nx__req_take(v, seq, &rq);
+			if (n == 1 && !queue) {
+				queue = true; /* a queue: its length is worth a read */
+				tail = ck_pr_load_uint(&v->req->p_tail);
+			}
+		}
 		ch->ext_hint = (rq.flags & NX_DESC_EXT) != 0;
-		if (__builtin_expect(replayed, 0) && replay_refuses(&rq, rs, seq)) {
+		if (__builtin_expect(bad, 0)) {
+			answer_bad(w, ch, rs);
+		} else if (__builtin_expect(replayed, 0) && replay_refuses(&rq, rs)) {
 			ch->errors++;
 		} else if (__builtin_expect(limited, 0) && !nx__bkt_take(&ch->bkt, ticks)) {
 			/* over the channel's rate: answered at once, nothing run */
 			ch->errors++;
 			ch->rate_limited++;
-			rs->seq = seq;
 			rs->status = NX_ERATELIMIT;
 			rs->flags = 0;
 			rs->len = 0;
@@ -344,8 +390,9 @@ serve_channel(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab 
 				     ticks, n == 0, backlog_of(tail, seq, v->g.ring_size)) < 0) {
 			ch->errors++;
 		}
-		ck_ring_enqueue_commit_spsc(v->resp);
+		nx__resp_publish(v, rs, seq);
 	}
+	ch->queued = n > 1;
 	if (n != 0) {
 		/* Own the next answer's lines before it is due: the client read
 		 * them a ring ago, so our stores would wait for them then. */
@@ -366,9 +413,12 @@ serve_channel(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab 
 unsigned
 nx__worker_poll(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab *pipes)
 {
+	uint64_t t;
+
 	w->now_ns = nx__clock_ns();
 	w->now_ticks = nx__ticks();
-	return serve_channel(w, ch, pipes, w->now_ticks);
+	t = w->now_ticks;
+	return serve_channel(w, ch, pipes, &t);
 }
 
 /* The worker's counters, to the health segment (one writer, plain
@@ -430,9 +480,13 @@ heartbeat_chans(struct nx_worker *w, const struct nx_chanset *set)
 		const struct nx_chan_view *v = &ch->v;
 		const uint32_t tail = ck_pr_load_uint(&v->req->p_tail);
 		const uint32_t mask = 2 * v->g.ring_size - 1;
-		const uint32_t depth = (tail - v->req->c_head) & mask;
-		const uint32_t outstanding = (tail - ck_pr_load_uint(&v->resp->c_head)) & mask;
+		/* c_head may run a little ahead of the p_tail we see (the
+		 * hand-off takes a slot by its lap): that is none, not 2^32 */
+		const uint32_t d = tail - v->req->c_head, o = tail - ck_pr_load_uint(&v->resp->c_head);
+		const uint32_t depth = (int32_t)d > 0 ? d & mask : 0;
+		const uint32_t outstanding = (int32_t)o > 0 ? o & mask : 0;
 
+		ch->check_index = true; /* serve_channel: compare the index once */
 		if (ch->taken != ch->hb_taken) {
 			ch->hb_taken = ch->taken;
 			nx__store64(&hc->last_ns, w->now_ns);
@@ -497,9 +551,14 @@ worker_sleep(struct nx_worker *w, const struct nx_chanset *set)
 
 	nx__store32(&w->hw->sleeping, 1);
 	ck_pr_fence_store_load(); /* pairs with the client's fence after its enqueue */
-	for (i = 0; i < set->n; i++)
-		if (nx__ring_pending(set->ch[i]->v.req) != 0)
+	for (i = 0; i < set->n; i++) {
+		/* requests waiting, by the index (a client's rewritten index
+		 * that claims more than a ring waiting is not believed) */
+		const unsigned pending = nx__ring_pending(set->ch[i]->v.req);
+
+		if (pending != 0 && pending <= set->ch[i]->v.g.ring_size)
 			goto awake;
+	}
 	if (ck_pr_load_32(&w->stop) != 0)
 		goto awake;
 	set_state(w, NX_WORKER_SLEEPING);
@@ -531,8 +590,7 @@ nx__worker_main(void *arg)
 	struct nx_worker *w = arg;
 	const bool may_sleep = w->may_sleep;
 	const uint64_t hb_ticks = nx__ns_to_ticks(NX_HEARTBEAT_NS);
-	uint64_t idle_loops = 0, idle_since = 0, now, t_prev, t_hb;
-	bool busy = false;
+	uint64_t idle_loops = 0, idle_since = 0, now, t_hb;
 
 	if (w->life != NULL && nx__life_hold(w->life, 1 + w->idx))
 		ck_pr_store_32(&w->life_held, 1);
@@ -543,23 +601,23 @@ nx__worker_main(void *arg)
 	set_state(w, NX_WORKER_IDLE);
 	publish(w);
 	heartbeat(w, nx__clock_ns());
-	t_prev = t_hb = nx__ticks();
+	t_hb = nx__ticks();
 
 	while (ck_pr_load_32(&w->stop) == 0) {
 		const struct nx_chanset *set = nx__rcu_deref(w->chans);
 		const struct nx_pipetab *pipes = nx__rcu_deref(*w->pipes);
-		uint64_t t = nx__ticks();
+		uint64_t t = 0; /* the TSC: read by the first channel with work */
 		unsigned i, did = 0;
 
-		/* One TSC read a loop: it ends the last loop and starts this one. */
-		if (busy)
-			w->busy_ns += nx__ticks_to_ns(t - t_prev);
-		t_prev = t;
 		for (i = 0; i < set->n; i++)
-			did += serve_channel(w, set->ch[i], pipes, t);
+			did += serve_channel(w, set->ch[i], pipes, &t);
 		w->loops++;
-		busy = did != 0;
-		if (busy) {
+		if (did != 0) {
+			/* Busy from the work's first TSC read to this one. */
+			const uint64_t t_end = nx__ticks();
+
+			w->busy_ns += nx__ticks_to_ns(t_end - t);
+			t = t_end;
 			w->taken += did;
 			w->answered += did;
 			idle_loops = 0;
@@ -572,6 +630,13 @@ nx__worker_main(void *arg)
 			 * work stay tight, for a burst's stragglers. */
 			if (idle_loops > NX_TIGHT_LOOPS)
 				nx__cpu_relax();
+			/* An idle loop is a look at each channel's next slot and
+			 * no more: the clock, for the heartbeat, every 16th. */
+			if ((idle_loops & 15) != 0) {
+				nx__rcu_quiescent();
+				continue;
+			}
+			t = nx__ticks();
 		} else {
 			set_state(w, NX_WORKER_IDLE);
 			publish(w);
@@ -586,6 +651,7 @@ nx__worker_main(void *arg)
 					continue;
 				}
 			}
+			t = nx__ticks();
 		}
 		if (t - t_hb > hb_ticks) {
 			publish(w);

@@ -57,6 +57,8 @@ struct nx_wchan {
 	uint32_t replay_until;
 	/* the last request used its extension: prefetch the next one's */
 	bool ext_hint;
+	bool queued;        /* the last burst took more than one: read the index */
+	bool check_index;   /* set each heartbeat: look at the index once */
 	/* worker-private counts, published to hc after each burst */
 	uint64_t taken;
 	uint64_t answered;

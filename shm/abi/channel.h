@@ -68,6 +68,41 @@
  * the worker has taken; the response ring's p_tail is the number it has
  * answered. Requests are answered in order, so request n is answered by
  * response n. A restarted nxd answers [answered, taken) explicitly.
+ *
+ * The hand-off: each descriptor carries its sequence number, written
+ * last, and each consumer polls the slot it expects next, not the
+ * producer's index. A hop then costs one line transfer on its critical
+ * path (the slot's), as in the two-line floor nxbench measures, where
+ * reading the index first and the slot second costs two, one after the
+ * other. The indices still move, as ck_ring moves them, off that path:
+ * depth, sleeping, restarts and a stuck client's diagnosis read them.
+ *
+ *   request n    the client writes the payload and header, then (store
+ *                fence) lap = (n >> log2(ring_size)) + 1, truncated to
+ *                8 bits, then advances p_tail. The slot index gives n's
+ *                low bits and the lap the next eight: the slot's previous
+ *                occupant, n - ring_size, has another lap. Zeroed memory
+ *                has lap 0, which no first-lap request has. The worker
+ *                polls slot c_head for the lap it expects.
+ *   response n   the worker writes the answer, then (store fence) seq =
+ *                n, then advances p_tail. nxd starts slot i at seq
+ *                i - ring_size. The client polls slot c_head for seq ==
+ *                c_head.
+ *
+ * Room needs no look at the other side's line either: the client has
+ * room for request n when fewer than ring_size - 1 of its requests are
+ * unanswered (an answer means the worker copied the request out); the
+ * worker re-reads the client's response c_head only when its last copy
+ * of it says the ring is full.
+ *
+ * A client that breaks this (a lap ahead, behind or random, p_tail moved
+ * past a slot without its lap) affects only its own channel: a slot
+ * without the expected lap is not taken, so the channel looks idle,
+ * until the worker's heartbeat (every millisecond) compares p_tail: a
+ * request published by the index but not by its lap is taken and
+ * answered NX_EBADDESC. (A lap one ahead is the lap of the slot's next
+ * pass: it publishes whatever the slot then holds, the client's own
+ * bytes, checked like any request.)
  */
 #ifndef NX_SHM_ABI_CHANNEL_H
 #define NX_SHM_ABI_CHANNEL_H
@@ -104,7 +139,8 @@
 /* Request descriptor: written by the client into a request slot, copied
  * once by the worker, validated on the copy. */
 struct nx_req_desc {
-	uint16_t pipeline;    /* index in the health pipeline directory */
+	uint8_t lap;          /* written last: the flag the worker polls (above) */
+	uint8_t pipeline;     /* index in the health pipeline directory */
 	uint8_t flags;        /* NX_DESC_* */
 	uint8_t len;          /* payload length: 0..56 inline, 0..192 with EXT,
 			       * 0 with ARENA */
@@ -129,7 +165,8 @@ struct nx_req_arena {
 
 /* Response descriptor: written by the worker, read by the client. */
 struct nx_resp_desc {
-	uint32_t seq;   /* the request's sequence number (low 32 bits) */
+	uint32_t seq;   /* the request's sequence number (low 32 bits), written
+			 * last: the flag the client polls (above) */
 	int16_t status; /* 0 or a negative NX_E* code */
 	uint8_t flags;  /* NX_RESP_* */
 	uint8_t len;    /* answer length: 0..56 inline, 0..192 with EXT */
@@ -139,6 +176,8 @@ struct nx_resp_desc {
 _Static_assert(sizeof(struct nx_req_desc) == NX_CACHELINE, "request descriptor is one line");
 _Static_assert(sizeof(struct nx_resp_desc) == NX_CACHELINE, "response descriptor is one line");
 _Static_assert(offsetof(struct nx_req_desc, data) == 8, "8-byte request header");
+_Static_assert(offsetof(struct nx_req_desc, lap) == 0, "the lap: its own byte");
+_Static_assert(offsetof(struct nx_resp_desc, seq) == 0, "the response's seq: its own word");
 _Static_assert(offsetof(struct nx_resp_desc, data) == 8, "8-byte response header");
 _Static_assert(sizeof(struct nx_req_arena) <= NX_DESC_INLINE, "arena refs fit inline");
 

@@ -22,7 +22,8 @@
 #ifndef NX_SHM_ABI_VERSION_H
 #define NX_SHM_ABI_VERSION_H
 
-#define NX_SHM_VERSION 1u /* channel, health and dead-letter segments */
+#define NX_SHM_VERSION 2u /* channel, health and dead-letter segments; 2: the
+			   * descriptors' sequence flags (channel.h) */
 #define NX_CTL_VERSION 1u /* control-socket messages (ctl.h) */
 
 #define NX_CHAN_MAGIC 0x4e584348u   /* "NXCH": channel segment */

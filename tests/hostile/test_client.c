@@ -225,6 +225,7 @@ make_keys(struct keys *k, uint64_t seed)
 /* ---- what the processes tell the test (a shared anonymous mapping) ---- */
 
 enum rw_kind {
+	RW_DESC_LAP,
 	RW_DESC_PIPELINE,
 	RW_DESC_FLAGS,
 	RW_DESC_LEN,
@@ -261,6 +262,7 @@ enum rw_kind {
 };
 
 static const char *const rw_names[RW_KINDS] = {
+	"request descriptor: lap (its sequence flag)",
 	"request descriptor: pipeline id",
 	"request descriptor: flags",
 	"request descriptor: length",
@@ -796,7 +798,7 @@ pick_kind(uint64_t *s, bool indices_ok)
 {
 	/* in-flight payload races weigh more: they race stages and the cache */
 	static const uint8_t weight[RW_KINDS] = {
-		[RW_DESC_PIPELINE] = 3, [RW_DESC_FLAGS] = 3, [RW_DESC_LEN] = 3, [RW_DESC_DEADLINE] = 2,
+		[RW_DESC_LAP] = 3, [RW_DESC_PIPELINE] = 3, [RW_DESC_FLAGS] = 3, [RW_DESC_LEN] = 3, [RW_DESC_DEADLINE] = 2,
 		[RW_DESC_DATA] = 2, [RW_DESC_ARENA_WRAP] = 4, [RW_DESC_ARENA_OVERLAP] = 4,
 		[RW_DESC_WHOLE] = 2, [RW_REQ_EXT] = 6, [RW_RESP_EXT] = 4, [RW_ARENA_IN] = 6,
 		[RW_ARENA_OUT] = 6, [RW_ARENA_ANY] = 3, [RW_CACHE_HAMMER] = 12,
@@ -851,6 +853,15 @@ rewrite_one(struct hostile *h, struct rawview *v)
 	struct nx_req_desc copy;
 
 	switch (kind) {
+	case RW_DESC_LAP: {
+		/* a slot's sequence flag: a lap ahead, behind, or anything */
+		const uint32_t seq = head + ((slot - head) & mask);
+		const uint8_t want = (uint8_t)((seq >> __builtin_ctz(ring)) + 1);
+		const uint8_t laps[3] = { (uint8_t)(want + 1), (uint8_t)(want - 1), (uint8_t)rnd(s) };
+
+		ck_pr_store_8(&d->lap, laps[below(s, 3)]);
+		break;
+	}
 	case RW_DESC_PIPELINE: {
 		static const uint16_t odd[] = { 0xffff, 0x8000, 60000, NPIPE + 3, 255, 256 };
 

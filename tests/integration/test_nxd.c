@@ -279,9 +279,10 @@ raw_take(struct nx_chan_view *v, struct nx_resp_desc *out, uint64_t timeout_ns)
 {
 	uint64_t t0 = nx_now_ns();
 
-	while (!ck_ring_dequeue_spsc_nx_resp(v->resp, v->resp_slots, out))
+	while (!nx__resp_ready(v, v->resp->c_head))
 		if (nx_now_ns() - t0 > timeout_ns)
 			return false;
+	nx__resp_take(v, v->resp->c_head, out);
 	return true;
 }
 
@@ -290,7 +291,7 @@ raw_status(struct nx_chan_view *v, const struct nx_req_desc *d)
 {
 	struct nx_resp_desc rs;
 
-	if (!ck_ring_enqueue_spsc_nx_req(v->req, v->req_slots, (struct nx_req_desc *)d))
+	if (!nx__req_enqueue(v, d))
 		return 1000;
 	if (!raw_take(v, &rs, nxt_patience_ns()))
 		return 1001;
@@ -338,7 +339,7 @@ run_hostile(const char *inst)
 	ctl = raw_attach(inst, &v);
 	if (ctl < 0)
 		return 20;
-	d = (struct nx_req_desc){ .pipeline = 999, .len = 3 };
+	d = (struct nx_req_desc){ .pipeline = 200, .len = 3 };
 	if (raw_status(&v, &d) != NX_ENOPIPE)
 		return 21;
 	d = arena_desc(0, 0, v.g.arena_bytes + 1, 0, 64); /* length beyond the arena */
@@ -352,20 +353,38 @@ run_hostile(const char *inst)
 		return 24;
 	/* rewritten after submit: whatever the worker copied, it answers */
 	for (i = 0; i < 20000; i++) {
-		struct nx_req_desc *slot = ck_ring_enqueue_reserve_spsc_nx_req(v.req, v.req_slots);
+		struct nx_req_desc *slot = nx__req_slot(&v), ok = arena_desc(0, 0, 64, 64, 64);
 		struct nx_resp_desc rs;
 
-		if (slot == NULL)
+		if (!nx__req_enqueue(&v, &ok))
 			return 25;
-		*slot = arena_desc(0, 0, 64, 64, 64);
-		ck_ring_enqueue_commit_spsc(v.req);
-		for (unsigned k = 0; k < sizeof *slot; k += 4) {
-			uint32_t r = rnd(&s);
-
-			memcpy((uint8_t *)slot + k, &r, 4);
-		}
+		for (unsigned k = 1; k < sizeof *slot; k++) /* all but the lap */
+			((uint8_t *)slot)[k] = (uint8_t)rnd(&s);
 		if (!raw_take(&v, &rs, nxt_patience_ns()))
 			return 26;
+	}
+	/* the lap too: published by the index with a lap behind, two ahead
+	 * or at random, each is answered NX_EBADDESC at the worker's next look
+	 * at the index. (A lap one ahead is the slot's next pass: it is served
+	 * then, with whatever the slot holds; that is the client's own.) */
+	for (i = 0; i < 300; i++) {
+		struct nx_req_desc *slot = nx__req_slot(&v), ok = { .pipeline = 0, .len = 3 };
+		const uint8_t want = nx__req_lap(v.req->p_tail, v.ring_shift);
+		uint8_t lap = (uint8_t)rnd(&s);
+		struct nx_resp_desc rs;
+
+		if (i % 3 == 0)
+			lap = (uint8_t)(want - 1);
+		else if (i % 3 == 1 || lap == want || lap == (uint8_t)(want + 1))
+			lap = (uint8_t)(want + 2);
+		memcpy(ok.data, "abc", 3);
+		memcpy((uint8_t *)slot + 1, (uint8_t *)&ok + 1, sizeof ok - 1);
+		ck_pr_store_8(&slot->lap, lap);
+		ck_ring_enqueue_commit_spsc(v.req);
+		if (!raw_take(&v, &rs, nxt_patience_ns()))
+			return 27;
+		if (rs.seq != v.resp->c_head - 1 || rs.status != NX_EBADDESC)
+			return 28;
 	}
 	/* garbage descriptors in bulk, answers not read: the ring fills */
 	for (i = 0; i < 100000; i++) {

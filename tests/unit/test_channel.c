@@ -217,14 +217,11 @@ test_rings_carry_every_message_in_order_across_fork(void **state)
 		if (nx__chan_map(&b, dup(a.fd)) != 0)
 			_exit(2);
 		while (seq < FORK_N) {
-			struct nx_req_desc *d = ck_ring_enqueue_reserve_spsc_nx_req(b.req, b.req_slots);
+			struct nx_req_desc d = { .pipeline = (uint8_t)seq };
 
-			if (d == NULL)
-				continue;
-			memcpy(d->data, &seq, sizeof seq);
-			d->pipeline = (uint16_t)seq;
-			ck_ring_enqueue_commit_spsc(b.req);
-			seq++;
+			memcpy(d.data, &seq, sizeof seq);
+			if (nx__req_enqueue(&b, &d)) /* the hand-off, across processes */
+				seq++;
 		}
 		_exit(0);
 	}
@@ -233,10 +230,11 @@ test_rings_carry_every_message_in_order_across_fork(void **state)
 		struct nx_req_desc d;
 		uint64_t got;
 
-		if (!ck_ring_dequeue_spsc_nx_req(a.req, a.req_slots, &d))
+		if (!nx__req_ready(&a, a.req->c_head))
 			continue;
+		nx__req_take(&a, a.req->c_head, &d);
 		memcpy(&got, d.data, sizeof got);
-		if (got != expect || d.pipeline != (uint16_t)expect)
+		if (got != expect || d.pipeline != (uint8_t)expect)
 			break;
 		expect++;
 	}

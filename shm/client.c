@@ -328,12 +328,12 @@ submit_one(struct nx_client *c, const struct nx_req *r)
 	if ((r->in_len != 0 && r->in == NULL) || (r->out_cap != 0 && r->out == NULL) ||
 	    (r->flags & ~NX_REQ_IDEMPOTENT) != 0)
 		return NX_EINVAL;
-	if (r->pipeline > UINT8_MAX)
-		return NX_ENOPIPE; /* no instance has that many */
 	/* Room: fewer than ring_size - 1 unanswered, checked above. */
 	d = nx__req_slot(&c->v);
 	s = &c->slots[c->submitted & c->mask];
-	d->pipeline = (uint8_t)r->pipeline;
+	/* an id past the descriptor's byte is no pipeline, as 255 is none
+	 * (an instance has at most 64): nxd answers NX_ENOPIPE, as for any */
+	d->pipeline = r->pipeline > UINT8_MAX ? UINT8_MAX : (uint8_t)r->pipeline;
 	d->flags = (r->flags & NX_REQ_IDEMPOTENT) ? NX_DESC_IDEMPOTENT : 0;
 	if (r->deadline_ns != 0) {
 		d->flags |= NX_DESC_DEADLINE;

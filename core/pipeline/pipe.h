@@ -29,6 +29,8 @@
 #include "shm/shm_internal.h"
 
 #define NX_MAX_PIPELINES 64   /* per instance */
+/* a request names its pipeline in one byte, 255 meaning none (shm/abi/channel.h) */
+_Static_assert(NX_MAX_PIPELINES < 255, "pipeline ids fit a descriptor's byte");
 #define NX_MAX_NODES 32       /* per pipeline */
 #define NX_MAX_SLOTS 16       /* per pipeline */
 #define NX_MAX_CHILDREN 64    /* per pipeline, all nodes together */

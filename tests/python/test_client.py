@@ -309,6 +309,25 @@ def test_close_with_requests_in_flight_and_garbage(nxd):
 
 # ---- the GIL is released while waiting ----
 
+def _stop(proc):
+    """SIGSTOP, and wait until every thread of proc is stopped (the signal
+    is delivered asynchronously: a worker may still answer meanwhile)."""
+    proc.send_signal(signal.SIGSTOP)
+    end = time.monotonic() + BUDGET
+    while time.monotonic() < end:
+        states = []
+        for t in os.listdir(f"/proc/{proc.pid}/task"):
+            try:
+                with open(f"/proc/{proc.pid}/task/{t}/stat") as f:
+                    states.append(f.read().rsplit(")", 1)[1].split()[0])
+            except FileNotFoundError:
+                pass
+        if states and all(st in "Tt" for st in states):
+            return
+        time.sleep(0.001)
+    pytest.fail("nxd did not stop")
+
+
 def _gil_released_while(nxd_proc, client, blocking_call, before=None):
     """Stop nxd, run blocking_call in a thread; while it waits in libnx,
     another thread runs Python and sees the client busy (refused, not let
@@ -323,14 +342,14 @@ def _gil_released_while(nxd_proc, client, blocking_call, before=None):
         except BaseException as e:  # reported by the main thread
             result["error"] = e
 
-    nxd_proc.send_signal(signal.SIGSTOP)
+    _stop(nxd_proc)
     try:
         if before is not None:
             before()
         w = threading.Thread(target=waiter)
         w.start()
         end = time.monotonic() + BUDGET
-        while not refusals and time.monotonic() < end and "error" not in result:
+        while not refusals and time.monotonic() < end and not result:
             try:
                 client.poll()  # harmless before the waiter is in libnx: nxd is stopped
             except nexus.InvalidArgument as e:

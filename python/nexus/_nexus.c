@@ -699,7 +699,9 @@ PyDoc_STRVAR(call_doc,
 "pipeline    an id from pipeline_id(), or a pipeline's name\n"
 "payload     bytes, bytearray, memoryview or any contiguous buffer\n"
 "out_cap     the largest answer accepted, in bytes (default: max_payload);\n"
-"            a larger answer raises AnswerTooLarge\n"
+"            a larger answer raises AnswerTooLarge. At most 192 (with a\n"
+"            payload of at most 192) is faster: the answer then rides in\n"
+"            the ring's slot, not in the channel's arena\n"
 "timeout     seconds to wait for the answer (each attempt); None: no limit\n"
 "deadline    seconds from now: nxd refuses to start the request after it\n"
 "            (DeadlineExpired), and no retry starts after it\n"
@@ -829,7 +831,9 @@ PyDoc_STRVAR(submit_doc,
 "\n"
 "out        a writable buffer the answer is written into (held until the\n"
 "           completion is taken); default: a bytes object of out_cap\n"
-"out_cap    the largest answer accepted (default: max_payload, or len(out))\n"
+"out_cap    the largest answer accepted (default: max_payload, or len(out));\n"
+"           each request in flight reserves that much of the channel's arena\n"
+"           (1 MiB by default) unless it and the payload are at most 192\n"
 "deadline   seconds from now: nxd refuses to start the request after it");
 
 static PyObject *

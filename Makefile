@@ -314,4 +314,5 @@ clean:
 	rm -rf build build-asan build-tsan build-clang
 
 -include tests/fuzz/fuzz.mk
+include mk/python.mk
 -include $(shell find $(BUILD)/obj $(NC_OBJ) $(LIBNX_OBJDIR) -name '*.d' 2>/dev/null)

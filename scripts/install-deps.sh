@@ -6,6 +6,8 @@ set -eu
 PKGS="build-essential pkg-config clang libclang-rt-dev libck-dev liburcu-dev libhwloc-dev \
 libcmocka-dev libncurses-dev libinih-dev libsystemd-dev libelf-dev tmux jq stress-ng python3 binutils \
 wordnet-base"
+# the Python client (python/): built against Debian's interpreter, tested with its pytest
+PKGS="$PKGS python3-dev python3-pytest"
 
 missing=""
 for p in $PKGS; do

@@ -94,7 +94,7 @@ store(int *p, int v)
 }
 
 /* In a container: fail, saying where and why. */
-static void __attribute__((noreturn))
+static void __attribute__((noreturn, format(printf, 2, 3)))
 cfail(int where, const char *fmt, ...)
 {
 	va_list ap;

@@ -56,6 +56,8 @@ struct nx_instance_conf {
 	char plugin_dirs[512];         /* plugins only from under these ("DIR:DIR"); "" any
 					* trusted place */
 	uint32_t stop_timeout_s;       /* SIGTERM: exit within this, whatever is stuck */
+	uint32_t orphan_hold_s;        /* after a restart, how long a channel of a client
+					* whose pid nxd cannot see waits to be reclaimed */
 	uint32_t reply_max;            /* the largest nxctl answer built (<= NX_CTL_REPLY_MAX) */
 	char isolated[256];            /* isolated CPUs override ("" = read /sys) */
 	bool has_isolated;
@@ -82,7 +84,7 @@ void nx__instance_conf_default(struct nx_instance_conf *c);
  * config file: instance, workers, cpus, idle, max_channels, ring_size,
  * arena, max_payload, keep, mlock, quiet, rt_prio, allow_gid, admin_gid,
  * uid_channels, pid_channels, uid_pending, runtime_dir, dumpable, isolated,
- * plugin_dirs, stop_timeout, reply_max
+ * plugin_dirs, stop_timeout, orphan_hold, reply_max
  * ('-' and '_' are the same). Sizes take k/m/g suffixes.
  * @return 0, or NX_EINVAL naming the key and what was wrong
  */

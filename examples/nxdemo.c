@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,46 @@
 #include "core/datapath/hist.h"
 #include "platform/base/rand.h"
 #include "stages/retrieval/nxr_msg.h"
+
+/*
+ * Progress where a person waits: on a terminal, one line rewritten in
+ * place at most five times a second and wiped before anything else is
+ * printed; nothing at all when stdout is a pipe or a file, which stay
+ * what they were (tests and scripts parse them).
+ */
+static bool progress_tty;
+static bool progress_shown;
+static uint64_t progress_last_ns;
+
+static void __attribute__((format(printf, 1, 2)))
+progress(const char *fmt, ...)
+{
+	uint64_t now;
+	va_list ap;
+
+	if (!progress_tty)
+		return;
+	now = nx_now_ns();
+	if (progress_shown && now - progress_last_ns < 200000000ull)
+		return;
+	progress_last_ns = now;
+	progress_shown = true;
+	fputs("\r\033[K", stdout);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	fflush(stdout);
+}
+
+static void
+progress_clear(void)
+{
+	if (!progress_shown)
+		return;
+	progress_shown = false;
+	fputs("\r\033[K", stdout);
+	fflush(stdout);
+}
 
 uint32_t nx__crc32c(uint32_t crc, const void *buf, size_t len);
 
@@ -888,11 +929,14 @@ run_measure(struct nx_client *c, const struct opts *o)
 		p = &s.p[i];
 		rc = 0;
 		uint64_t t0, n0, v99;
-		char p50[16], p99[16], p999[16], goal[16];
+		char p50[16], p99[16], p999[16], goal[16], row[256];
 		double rps;
 
 		/* warm-up: the hot set into the cache, the index into the caches */
 		for (k = 0; k < o->requests / 10 && rc >= 0; k++) {
+			if ((k & 255) == 0)
+				progress("  %s (%u of %u): warm-up, %u of %u", rpipes[i].name, j + 1,
+					 (unsigned)NPIPES, k, o->requests / 10);
 			rc = submit_one(c, &s, fl, 1, &wd, &rng, i, 0, nx_now_ns());
 			while (rc >= 0 && s.completed < s.submitted)
 				rc = collect(c, &s, fl, 1, 1000000000ull);
@@ -901,6 +945,9 @@ run_measure(struct nx_client *c, const struct opts *o)
 		p->cached = p->answers = 0;
 		/* the round trip, one at a time */
 		for (k = 0; k < o->requests && rc >= 0; k++) {
+			if ((k & 255) == 0)
+				progress("  %s (%u of %u): round trips, %u of %u", rpipes[i].name,
+					 j + 1, (unsigned)NPIPES, k, o->requests);
 			rc = submit_one(c, &s, fl, 1, &wd, &rng, i, 0, nx_now_ns());
 			while (rc >= 0 && s.completed < s.submitted)
 				rc = collect(c, &s, fl, 1, 1000000000ull);
@@ -912,16 +959,19 @@ run_measure(struct nx_client *c, const struct opts *o)
 		fmt_ns(p99, sizeof p99, v99);
 		fmt_ns(p999, sizeof p999, nx__hist_percentile(p->h, 99.9));
 		fmt_ns(goal, sizeof goal, rpipes[i].target_ns / 100);
-		printf("| %s | %s | %s | %s | %.0f ms | %s: %s | %.0fx | %.0f%% |", rpipes[i].name, p50,
-		       p99, p999, (double)rpipes[i].target_ns / 1e6, goal,
-		       v99 * 100 <= rpipes[i].target_ns ? "met" : "missed",
-		       (double)rpipes[i].target_ns / (double)v99,
-		       p->answers ? 100.0 * (double)p->cached / (double)p->answers : 0.0);
-		fflush(stdout);
+		/* the row is printed whole, after the throughput: no progress
+		 * line in the middle of it */
+		snprintf(row, sizeof row, "| %s | %s | %s | %s | %.0f ms | %s: %s | %.0fx | %.0f%% |",
+			 rpipes[i].name, p50, p99, p999, (double)rpipes[i].target_ns / 1e6, goal,
+			 v99 * 100 <= rpipes[i].target_ns ? "met" : "missed",
+			 (double)rpipes[i].target_ns / (double)v99,
+			 p->answers ? 100.0 * (double)p->cached / (double)p->answers : 0.0);
 		/* throughput: a window in flight */
 		t0 = nx_now_ns();
 		n0 = s.completed;
 		for (k = 0; k < o->requests && rc >= 0;) {
+			progress("  %s (%u of %u): %u in flight, %u of %u", rpipes[i].name, j + 1,
+				 (unsigned)NPIPES, window, k, o->requests);
 			while (k < o->requests && s.submitted - s.completed < window) {
 				rc = submit_one(c, &s, fl, window, &wd, &rng, i, 0, nx_now_ns());
 				if (rc == NX_EAGAIN)
@@ -937,9 +987,11 @@ run_measure(struct nx_client *c, const struct opts *o)
 		while (rc >= 0 && s.completed < s.submitted)
 			rc = collect(c, &s, fl, window, 1000000000ull);
 		rps = (double)(s.completed - n0) * 1e9 / (double)(nx_now_ns() - t0);
-		printf(" %.0f |\n", rps);
+		progress_clear();
+		printf("%s %.0f |\n", row, rps);
 		fflush(stdout);
 	}
+	progress_clear();
 	for (i = 0; i < NPIPES; i++)
 		if (s.p[i].errors != 0 || s.p[i].wrong != 0) {
 			fprintf(stderr, "nxdemo: %s: %llu errors, %llu answers not NXR1\n", rpipes[i].name,
@@ -1051,15 +1103,20 @@ main(int argc, char **argv)
 			"--requests 1..100000000; --retrieval or --measure\n");
 		return 2;
 	}
+	progress_tty = isatty(STDOUT_FILENO) == 1;
 	if (o.wait_ready) {
 		t0 = nx_now_ns();
 		do {
 			if (nx_open(&c, o.instance, NULL) == 0) {
 				nx_close(c);
+				progress_clear();
 				return 0;
 			}
+			progress("   waiting for nxd to serve '%s': %.1f s", o.instance,
+				 (double)(nx_now_ns() - t0) / 1e9);
 			usleep(10000);
 		} while (nx_now_ns() - t0 < o.ready_s * 1000000000ull);
+		progress_clear();
 		fprintf(stderr, "nxdemo: not ready within %u s: %s\n", o.ready_s, nx_errmsg());
 		return 1;
 	}

@@ -308,10 +308,19 @@ uint64_t nx__process_cpu_ns(int32_t pid);
 /* ---- control transport (UNIX seqpacket with credentials and fd passing) ---- */
 
 struct nx_peer_cred {
-	int32_t pid;
+	int32_t pid; /* 0: the peer is in a PID namespace this process cannot see */
 	uint32_t uid;
 	uint32_t gid;
 };
+
+/**
+ * Which file fd is (fstat's st_dev and st_ino): two descriptors with the
+ * same are the same file, a memfd's being unique while it exists.
+ * @return 0, or NX_EIO (message set)
+ */
+int nx__fd_ident(int fd, uint64_t *dev, uint64_t *ino);
+/** This process's PID namespace (an inode number), 0 when /proc does not say. */
+uint64_t nx__pid_ns_id(void);
 
 #define NX_CTL_NAME_MAX 48 /**< an instance's name and a suffix */
 /** The longest runtime directory: "<dir>/<name>" fits a socket's address (108 bytes). */

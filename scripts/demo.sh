@@ -77,14 +77,28 @@ fail() {
 	exit 1
 }
 ms_now() { echo $(($(date +%s%N) / 1000000)); }
+# Progress where a person waits: on a terminal, one line rewritten in
+# place while a step waits, wiped when it ends; nothing at all when stdout
+# is a pipe or a file (tests/shell/test_demo.sh parses it).
+if [ -t 1 ]; then tty_out=1; else tty_out=; fi
+progress() { [ -n "$tty_out" ] && printf '\r\033[K%s' "$*"; }
+progress_clear() { [ -n "$tty_out" ] && printf '\r\033[K'; return 0; }
 # wait_until WHAT CMD...: poll CMD until it succeeds, at most wait_s seconds
 wait_until() {
-	local what=$1 deadline=$((SECONDS + wait_s))
+	local what=$1 deadline=$((SECONDS + wait_s)) start=$SECONDS n=0 done
 	shift
 	until "$@"; do
-		[ "$SECONDS" -lt "$deadline" ] || fail "waited $wait_s s for $what"
+		if [ "$SECONDS" -ge "$deadline" ]; then
+			progress_clear
+			fail "waited $wait_s s for $what"
+		fi
+		if [ -n "$tty_out" ] && [ $((n++ % 5)) = 0 ]; then
+			done=$(st '.completed // empty')
+			progress "   ... $what: $((SECONDS - start)) s${done:+, $done answers so far}"
+		fi
 		sleep 0.05
 	done
+	progress_clear
 }
 # the client's counts (its status file, renamed into place every 100 ms)
 st() { jq -r "$1" "$status" 2>/dev/null; }

@@ -9,11 +9,22 @@
  * control thread never touches a ring a worker serves, except to reclaim
  * a channel after a restart, before any worker sees it.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "platform/nx_rcu.h"
 
 #include "core/control/chantab.h"
+
+const char *
+nx__peer_who(int32_t pid, char *buf, size_t len)
+{
+	if (pid > 0)
+		snprintf(buf, len, "pid %d", (int)pid);
+	else
+		snprintf(buf, len, "a pid outside nxd's namespace");
+	return buf;
+}
 
 /* ---- channel sets (RCU) ---- */
 
@@ -33,11 +44,14 @@ nx__chantab_reclaim(struct nx_instance *inst, bool passed_only)
 		if (r->release != NULL) {
 			struct nx_wchan *ch = r->release;
 
+			char who[48];
+
 			if (!inst->conf.quiet)
-				nx__log(NX_LOG_INFO, "channel %u (pid %d) detached: %s; %llu requests "
-				       "answered", ch->id, ch->pid, ch->detach_why,
-				       (unsigned long long)ch->answered);
+				nx__log(NX_LOG_INFO, "channel %u (%s) detached: %s; %llu requests "
+				       "answered", ch->id, nx__peer_who(ch->pid, who, sizeof who),
+				       ch->detach_why, (unsigned long long)ch->answered);
 			nx__chan_release(inst, ch);
+			nx__store64(&inst->hv.hdr->chans_detached, inst->hv.hdr->chans_detached + 1);
 		}
 	}
 	inst->nretired = kept;
@@ -156,7 +170,9 @@ nx__chan_record(struct nx_instance *inst, struct nx_wchan *ch, const struct nx_p
 	hc->worker = ch->worker;
 	hc->pid = cred->pid;
 	hc->uid = cred->uid;
-	hc->pid_start = nx__process_start_time(cred->pid);
+	/* pid 0: a process in a PID namespace nxd cannot see, which has no
+	 * /proc entry here (nor is /proc/0 anyone's): no start time */
+	hc->pid_start = cred->pid > 0 ? nx__process_start_time(cred->pid) : 0;
 	hc->attach_ns = nx__clock_ns();
 	hc->ring_size = inst->cgeom.ring_size;
 	hc->arena_bytes = inst->cgeom.arena_bytes;
@@ -183,6 +199,8 @@ nx__chan_release(struct nx_instance *inst, struct nx_wchan *ch)
 	hc->pid = 0;
 	hc->uid = 0;
 	hc->pid_start = 0;
+	hc->seg_dev = 0;
+	hc->seg_ino = 0;
 	nx__store64(&hc->taken, 0);
 	nx__store64(&hc->answered, 0);
 	nx__store64(&hc->errors, 0);
@@ -260,19 +278,49 @@ nx__chantab_detach_retry(struct nx_instance *inst)
 	}
 }
 
+/*
+ * Is an orphan's client gone? With a pid nxd can see: that process has
+ * exited (or its pid is another's now). With pid 0 (a client in a PID
+ * namespace nxd cannot see, a container's) nothing tells: the dead nxd's
+ * socket was the only thing nxd held of it, so the orphan waits
+ * orphan_hold for a reclaim, then goes. A live client that comes later
+ * is refused, completes what it had outstanding NX_ERESTARTED and
+ * attaches anew: nothing runs twice, nothing is lost silently.
+ */
+static bool
+orphan_gone(const struct nx_instance *inst, const struct nx_health_chan *hc, uint64_t now)
+{
+	if (hc->pid > 0)
+		return !nx__process_alive(hc->pid) ||
+		       nx__process_start_time(hc->pid) != hc->pid_start;
+	return now >= inst->orphan_until_ns;
+}
+
+static void
+orphan_free(struct nx_instance *inst, uint32_t i, const char *why)
+{
+	struct nx_health_chan *hc = &inst->hv.chans[i];
+	char who[48];
+
+	nx__log(NX_LOG_INFO, "channel %u: client (%s, uid %u) %s; freed", i,
+	       nx__peer_who(hc->pid, who, sizeof who), hc->uid, why);
+	nx__chan_release(inst, &inst->chans[i]);
+	nx__store64(&inst->hv.hdr->orphans_freed, inst->hv.hdr->orphans_freed + 1);
+}
+
 void
 nx__chantab_sweep_orphans(struct nx_instance *inst)
 {
+	const uint64_t now = nx__clock_ns();
 	uint32_t i;
 
 	for (i = 0; i < inst->conf.max_channels; i++) {
 		struct nx_health_chan *hc = &inst->hv.chans[i];
 
-		if (hc->state == NX_CHAN_ORPHANED &&
-		    (!nx__process_alive(hc->pid) || nx__process_start_time(hc->pid) != hc->pid_start)) {
-			nx__log(NX_LOG_INFO, "channel %u: client pid %d is gone; freed", i, hc->pid);
-			nx__chan_release(inst, &inst->chans[i]);
-		}
+		if (hc->state == NX_CHAN_ORPHANED && !inst->chans[i].in_use &&
+		    orphan_gone(inst, hc, now))
+			orphan_free(inst, i, hc->pid > 0 ? "is gone"
+					     : "did not reclaim it within orphan_hold");
 	}
 }
 
@@ -281,22 +329,33 @@ nx__chantab_sweep_orphans(struct nx_instance *inst)
 static void
 orphan_channels(struct nx_instance *inst)
 {
-	uint32_t i, n = 0;
+	const uint64_t now = nx__clock_ns();
+	uint32_t i, n = 0, hidden = 0;
 
+	inst->orphan_until_ns = now + (uint64_t)inst->conf.orphan_hold_s * 1000000000ull;
 	for (i = 0; i < inst->conf.max_channels; i++) {
 		struct nx_health_chan *hc = &inst->hv.chans[i];
 
 		if (hc->state == NX_CHAN_FREE)
 			continue;
-		if (!nx__process_alive(hc->pid) || nx__process_start_time(hc->pid) != hc->pid_start) {
-			nx__chan_release(inst, &inst->chans[i]);
+		/* pids the dead nxd recorded in another PID namespace than
+		 * ours name other processes here, or none: not to be trusted */
+		if (inst->pids_foreign && hc->pid != 0) {
+			hc->pid = 0;
+			hc->pid_start = 0;
+		}
+		if (hc->pid > 0 && orphan_gone(inst, hc, now)) {
+			orphan_free(inst, i, "is gone");
 			continue;
 		}
 		nx__store32(&hc->state, NX_CHAN_ORPHANED);
 		n++;
+		hidden += hc->pid == 0;
 	}
 	if (n != 0)
-		nx__log(NX_LOG_INFO, "%u channels wait for their clients to reclaim them", n);
+		nx__log(NX_LOG_INFO, "%u channels wait for their clients to reclaim them "
+		       "(%u of pids nxd cannot see: at most %u s)", n, hidden,
+		       inst->conf.orphan_hold_s);
 }
 
 int

@@ -22,7 +22,9 @@ void nx__chantab_reclaim(struct nx_instance *inst, bool passed_only);
 bool nx__chantab_room(struct nx_instance *inst);
 /** Detaches deferred for want of room: again. */
 void nx__chantab_detach_retry(struct nx_instance *inst);
-/** Free the orphans whose client died. */
+/** "pid N", or words for a pid nxd cannot see (0), in buf. @return buf */
+const char *nx__peer_who(int32_t pid, char *buf, size_t len);
+/** Free the orphans whose client died (pid 0: not reclaimed in orphan_hold). */
 void nx__chantab_sweep_orphans(struct nx_instance *inst);
 
 /** May the peer hold one more channel? @return 0 or NX_EQUOTA with its message */

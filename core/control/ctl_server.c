@@ -111,7 +111,10 @@ on_listen(struct nx_instance *inst)
 		}
 		role = peer_role(inst, fd, &cred);
 		if (role == ROLE_NONE) {
-			nx__log(NX_LOG_WARN, "refused pid %d: uid %u not allowed", cred.pid, cred.uid);
+			char who[48];
+
+			nx__log(NX_LOG_WARN, "refused %s: uid %u not allowed",
+			       nx__peer_who(cred.pid, who, sizeof who), cred.uid);
 			nx__ctl_reply_error(fd, NX_EPERM,
 					    "uid %u may not attach to instance '%s' (nxd runs as uid %u%s)",
 					    cred.uid, inst->conf.instance, nx__process_uid(),
@@ -206,6 +209,13 @@ peer_attach(struct nx_instance *inst, struct nx_peer *p, const struct nx_ctl_msg
 		nx__ctl_reply_error(p->fd, rc, "cannot create a channel: %s", nx__errmsg());
 		goto drop;
 	}
+	/* which file it is: a reclaim must hand this one back (peer_reclaim) */
+	rc = nx__fd_ident(ch->v.fd, &ch->hc->seg_dev, &ch->hc->seg_ino);
+	if (rc < 0) {
+		nx__chan_unmap(&ch->v);
+		nx__ctl_reply_error(p->fd, rc, "cannot create a channel: %s", nx__errmsg());
+		goto drop;
+	}
 	if (inst->conf.mlock)
 		nx__mem_prefault(ch->v.base, ch->v.g.layout_bytes, true);
 	ch->in_use = true;
@@ -230,13 +240,39 @@ peer_attach(struct nx_instance *inst, struct nx_peer *p, const struct nx_ctl_msg
 		nx__chan_detach(inst, ch, "attach failed");
 		return;
 	}
-	if (!inst->conf.quiet)
-		nx__log(NX_LOG_INFO, "channel %d attached: pid %d uid %u, worker %u, %s", id,
-		       ch->pid, p->cred.uid, ch->worker,
+	if (!inst->conf.quiet) {
+		char who[48];
+
+		nx__log(NX_LOG_INFO, "channel %d attached: %s uid %u, worker %u, %s", id,
+		       nx__peer_who(ch->pid, who, sizeof who), p->cred.uid, ch->worker,
 		       ch->sleep_client ? "client sleeps" : "client spins");
+	}
 	return;
 drop:
 	peer_drop(inst, p);
+}
+
+/*
+ * Is the peer the client of orphan hc, handing over fd? It must hand over
+ * the very file the channel is (proof of possession: only its client, and
+ * what it chose to share it with, holds that memfd; a header it rewrote
+ * to name another channel does not make it that channel), under the same
+ * uid; and when the dead nxd could see its pid, be that process still
+ * (pid and start time). A pid of 0 (a client in a PID namespace nxd
+ * cannot see, or a record from another namespace) proves nothing and is
+ * never looked up: the file is the proof.
+ */
+static bool
+orphan_of(const struct nx_health_chan *hc, const struct nx_peer_cred *cred, int fd)
+{
+	uint64_t dev, ino;
+
+	if (hc->uid != cred->uid || hc->seg_ino == 0)
+		return false;
+	if (hc->pid > 0 && (hc->pid != cred->pid ||
+			    hc->pid_start != nx__process_start_time(cred->pid)))
+		return false;
+	return nx__fd_ident(fd, &dev, &ino) == 0 && dev == hc->seg_dev && ino == hc->seg_ino;
 }
 
 /*
@@ -271,11 +307,16 @@ peer_reclaim(struct nx_instance *inst, struct nx_peer *p, const struct nx_ctl_ms
 	}
 	ch = &inst->chans[m->chan_id];
 	hc = ch->hc;
-	if (ch->in_use || hc->state != NX_CHAN_ORPHANED || hc->pid != p->cred.pid ||
-	    hc->uid != p->cred.uid || hc->pid_start != nx__process_start_time(p->cred.pid)) {
+	if (ch->in_use || hc->state != NX_CHAN_ORPHANED || !orphan_of(hc, &p->cred, fd)) {
+		char who[48];
+
+		nx__peer_who(p->cred.pid, who, sizeof who);
+		/* a client whose orphan was freed meanwhile, or one after another's */
+		nx__log(NX_LOG_WARN, "reclaim of channel %u refused: %s, uid %u, is not its "
+		       "client", m->chan_id, who, p->cred.uid);
 		nx__ctl_reply_error(p->fd, NX_ENOENT,
-				    "channel %u is not an orphan of pid %d: attach anew", m->chan_id,
-				    p->cred.pid);
+				    "channel %u is not an orphan of this client (%s, uid %u, with "
+				    "its segment): attach anew", m->chan_id, who, p->cred.uid);
 		goto drop;
 	}
 	rc = nx__chan_map(&ch->v, fd);
@@ -316,6 +357,9 @@ peer_reclaim(struct nx_instance *inst, struct nx_peer *p, const struct nx_ctl_ms
 	ch->sleep_client = hc->wait_mode == NX_WAIT_SLEEP;
 	ch->pid = p->cred.pid;
 	ch->uid = p->cred.uid;
+	/* who holds it now, as this nxd sees it */
+	hc->pid = p->cred.pid;
+	hc->pid_start = p->cred.pid > 0 ? nx__process_start_time(p->cred.pid) : 0;
 	ch->taken = ch->answered = answered;
 	ch->errors = 0;
 	nx__chan_limits(inst, ch);
@@ -330,8 +374,14 @@ peer_reclaim(struct nx_instance *inst, struct nx_peer *p, const struct nx_ctl_ms
 		nx__chan_detach(inst, ch, "reclaim failed");
 		return;
 	}
-	nx__log(NX_LOG_INFO, "channel %u reclaimed by pid %d: %u in flight at the restart, %u waiting",
-	       m->chan_id, ch->pid, taken - answered, submitted - taken);
+	nx__store64(&inst->hv.hdr->orphans_reclaimed, inst->hv.hdr->orphans_reclaimed + 1);
+	{
+		char who[48];
+
+		nx__log(NX_LOG_INFO, "channel %u reclaimed by %s: %u in flight at the restart, "
+		       "%u waiting", m->chan_id, nx__peer_who(ch->pid, who, sizeof who),
+		       taken - answered, submitted - taken);
+	}
 	return;
 drop:
 	nx__fd_close(fd);
@@ -375,9 +425,11 @@ reply_flush(struct nx_instance *inst, struct nx_peer *p, uint32_t idx)
 			return;
 		}
 		if (rc < 0) {
+			char who[48];
+
 			if (rc != NX_ECLOSED)
-				nx__log(NX_LOG_WARN, "nxctl (pid %d): reply not sent: %s", p->cred.pid,
-				       nx__errmsg());
+				nx__log(NX_LOG_WARN, "nxctl (%s): reply not sent: %s",
+				       nx__peer_who(p->cred.pid, who, sizeof who), nx__errmsg());
 			peer_drop(inst, p);
 			return;
 		}
@@ -397,14 +449,14 @@ reply_flush(struct nx_instance *inst, struct nx_peer *p, uint32_t idx)
 static void
 peer_command(struct nx_instance *inst, struct nx_peer *p, struct nx_ctl_cmd *c, size_t got)
 {
-	char *argv[64];
+	char *argv[64], who[48];
 	struct nx_buf out = { 0 };
 	int rc, argc;
 
 	if (!p->admin) {
 		/* refused before anything of it is read: no file opened, no plugin loaded */
-		nx__log(NX_LOG_WARN, "refused a command from pid %d: uid %u may attach, not administer",
-		       p->cred.pid, p->cred.uid);
+		nx__log(NX_LOG_WARN, "refused a command from %s: uid %u may attach, not administer",
+		       nx__peer_who(p->cred.pid, who, sizeof who), p->cred.uid);
 		nx__ctl_reply_error(p->fd, NX_EPERM, "control commands need the admin role (nxd's "
 				    "uid %u%s); uid %u may only attach", nx__process_uid(),
 				    inst->conf.admin_gid >= 0 ? " or the admin group" : "",
@@ -434,8 +486,8 @@ peer_command(struct nx_instance *inst, struct nx_peer *p, struct nx_ctl_cmd *c, 
 		rc = nx__err(NX_EBUSY, "%s: %zu MiB of answers wait for their readers: retry",
 			     argv[0], inst->reply_bytes >> 20);
 	if (!inst->conf.quiet || rc < 0)
-		nx__log(rc < 0 ? NX_LOG_WARN : NX_LOG_INFO, "nxctl (pid %d) %s: %s", p->cred.pid,
-		       argv[0], rc < 0 ? nx__errmsg() : "done");
+		nx__log(rc < 0 ? NX_LOG_WARN : NX_LOG_INFO, "nxctl (%s) %s: %s",
+		       nx__peer_who(p->cred.pid, who, sizeof who), argv[0], rc < 0 ? nx__errmsg() : "done");
 	if (rc < 0) {
 		/* what was built is dropped whole: an error is never cut short */
 		nx__buf_free(&out);
@@ -531,9 +583,11 @@ sweep(struct nx_instance *inst, uint64_t now)
 		struct nx_peer *p = &inst->peers[i];
 
 		if (p->fd >= 0 && now - p->since_ns > NX_PEER_TIMEOUT_NS) {
+			char who[48];
+
 			if (p->replying)
-				nx__log(NX_LOG_WARN, "nxctl (pid %d) read none of its answer for 5 s: "
-				       "dropped", p->cred.pid);
+				nx__log(NX_LOG_WARN, "nxctl (%s) read none of its answer for 5 s: "
+				       "dropped", nx__peer_who(p->cred.pid, who, sizeof who));
 			else
 				nx__ctl_reply_error(p->fd, NX_ETIMEDOUT, "no request within 5 s");
 			peer_drop(inst, p);

@@ -40,6 +40,7 @@ nx__instance_conf_default(struct nx_instance_conf *c)
 	c->stage_timing = 16;
 	c->dlq_entries = 1024;
 	c->stop_timeout_s = 10;
+	c->orphan_hold_s = 60;
 	c->reply_max = NX_CTL_REPLY_MAX;
 	c->wd.life_fd = -1;
 }
@@ -212,6 +213,15 @@ nx__instance_create(struct nx_instance **out, const struct nx_instance_conf *con
 		inst->logged_restart = true;
 	}
 	h->stop_wall_ns = 0;
+	{
+		/* the pids in the channel table are of the PID namespace the
+		 * nxd that wrote them ran in: a restart in another (a new
+		 * container) cannot use them (chantab.c) */
+		uint64_t ns = nx__pid_ns_id();
+
+		inst->pids_foreign = inst->reattached && (ns == 0 || h->pid_ns != ns);
+		h->pid_ns = ns;
+	}
 	h->pid = nx__process_id();
 	h->uid = nx__process_uid();
 	h->start_ns = nx__clock_ns();

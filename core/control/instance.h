@@ -94,6 +94,10 @@ struct nx_instance {
 	struct nx_ctl_reply *reply;    /* one chunk being sent */
 	size_t reply_bytes;            /* replies queued, all peers together */
 	uint64_t last_sweep_ns;
+	/* chantab.c: orphans of clients whose pid nxd cannot see go then */
+	uint64_t orphan_until_ns;
+	bool pids_foreign;             /* the dead nxd's PID namespace was not ours: its
+					* channel table's pids mean nothing here */
 	/* chantab.c */
 	struct nx_wchan *chans;
 	struct nx_retired retired[NX_MAX_RETIRED];

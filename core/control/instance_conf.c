@@ -249,6 +249,12 @@ nx__instance_conf_set(struct nx_instance_conf *c, const char *key, const char *v
 			c->stop_timeout_s = (uint32_t)v;
 		return rc;
 	}
+	if (key_is(key, "orphan_hold")) {
+		rc = parse_u64(key, value, 1, 86400, &v);
+		if (rc == 0)
+			c->orphan_hold_s = (uint32_t)v;
+		return rc;
+	}
 	if (key_is(key, "isolated")) {
 		int cpus[NX_PLACE_MAX_WORKERS * 4];
 

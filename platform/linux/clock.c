@@ -125,6 +125,8 @@ stat_fields(int32_t pid, char *buf, size_t len)
 	FILE *f;
 	size_t n;
 
+	if (pid <= 0)
+		return NULL; /* 0: a process nxd cannot see; never /proc/0 */
 	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
 	f = fopen(path, "re");
 	if (f == NULL)

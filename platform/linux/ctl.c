@@ -337,10 +337,32 @@ nx__ctl_peer_cred(int fd, struct nx_peer_cred *cred)
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) != 0)
 		return nx__err_sys(NX_EIO, errno, "SO_PEERCRED");
-	cred->pid = uc.pid;
+	/* 0 when the peer is in a PID namespace this one cannot see (a
+	 * sibling container's): never a process to signal or look up */
+	cred->pid = uc.pid > 0 ? uc.pid : 0;
 	cred->uid = uc.uid;
 	cred->gid = uc.gid;
 	return 0;
+}
+
+int
+nx__fd_ident(int fd, uint64_t *dev, uint64_t *ino)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0)
+		return nx__err_sys(NX_EIO, errno, "fstat");
+	*dev = (uint64_t)st.st_dev;
+	*ino = (uint64_t)st.st_ino;
+	return 0;
+}
+
+uint64_t
+nx__pid_ns_id(void)
+{
+	struct stat st;
+
+	return stat("/proc/self/ns/pid", &st) == 0 ? (uint64_t)st.st_ino : 0;
 }
 
 bool

@@ -146,7 +146,16 @@ struct nx_health_hdr {
 	uint32_t grace_completed;  /* ... and waited for (grace thread): equal when no
 				    * retired object waits and no worker is asked for a
 				    * quiescent state */
-	uint8_t reserved[256 - 160];
+	/* channels, over the segment's life (control thread writes) */
+	uint64_t chans_detached;   /* freed when their client closed or died (its socket's
+				    * hang-up: whatever its pid) */
+	uint64_t orphans_reclaimed;/* taken back by their client after a restart */
+	uint64_t orphans_freed;    /* freed after a restart without being reclaimed: the
+				    * client died, or (a pid nxd cannot see) did not come
+				    * back within orphan_hold */
+	uint64_t pid_ns;           /* nxd's PID namespace (inode of /proc/self/ns/pid; 0
+				    * unknown): the channel table's pids are of it */
+	uint8_t reserved[256 - 192];
 };
 
 /* Health header flags. */
@@ -201,7 +210,7 @@ struct nx_health_chan {
 	/* line 0: control thread writes */
 	uint32_t state;          /* enum nx_chan_state */
 	uint32_t worker;
-	int32_t pid;             /* client process */
+	int32_t pid;             /* client process; 0 when nxd cannot see it */
 	uint32_t uid;
 	uint64_t pid_start;      /* client start time (ticks since boot): pid reuse */
 	uint64_t attach_ns;
@@ -209,7 +218,11 @@ struct nx_health_chan {
 	uint32_t arena_bytes;
 	uint32_t wait_mode;
 	uint32_t attach_count;   /* incremented on every attach to this entry */
-	uint8_t reserved0[NX_CACHELINE - 48];
+	/* the channel's memfd (fstat): a client that reclaims it must hand
+	 * over that very file, whatever its pid says (pid 0: a process in a
+	 * PID namespace nxd cannot see) */
+	uint64_t seg_dev;
+	uint64_t seg_ino;
 	/* line 1: serving worker writes, after each burst and at each heartbeat */
 	uint64_t taken;
 	uint64_t answered;

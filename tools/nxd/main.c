@@ -66,6 +66,9 @@ usage(FILE *f)
 		"                           root or nxd's uid, writable by no one else)\n"
 		"      --stop-timeout SEC   exit at most this long after SIGTERM, whatever is\n"
 		"                           stuck (default 10)\n"
+		"      --orphan-hold SEC    after a restart, keep the channel of a client whose\n"
+		"                           pid nxd cannot see (another PID namespace) this\n"
+		"                           long for it to reclaim (default 60)\n"
 		"      --reply-max BYTES    the largest nxctl answer nxd builds (4k to 16m,\n"
 		"                           the default); a larger one is refused whole\n"
 		"      --isolated LIST      treat these CPUs as isolated (default: read\n"
@@ -204,7 +207,8 @@ standby(const char *fdstr, struct nx_instance_conf *conf, struct nx_place_plan *
 enum { OPT_IDLE = 256, OPT_MAXCH, OPT_RING, OPT_ARENA, OPT_MAXPAY, OPT_KEEP, OPT_MLOCK,
        OPT_RTPRIO, OPT_GID, OPT_ISOL, OPT_PLACE, OPT_SLOTS, OPT_SCRATCH, OPT_STATE, OPT_TIMING,
        OPT_RATE, OPT_BURST, OPT_DLQ, OPT_PLUGDIRS, OPT_STOPTO, OPT_REPLYMAX,
-       OPT_ADMINGID, OPT_UIDCH, OPT_PIDCH, OPT_UIDPEND, OPT_RUNDIR, OPT_DUMPABLE };
+       OPT_ADMINGID, OPT_UIDCH, OPT_PIDCH, OPT_UIDPEND, OPT_RUNDIR, OPT_DUMPABLE,
+       OPT_ORPHAN };
 
 static const struct option long_opts[] = {
 	{ "instance", required_argument, NULL, 'i' },
@@ -237,6 +241,7 @@ static const struct option long_opts[] = {
 	{ "pid-channels", required_argument, NULL, OPT_PIDCH },
 	{ "uid-pending", required_argument, NULL, OPT_UIDPEND },
 	{ "runtime-dir", required_argument, NULL, OPT_RUNDIR },
+	{ "orphan-hold", required_argument, NULL, OPT_ORPHAN },
 	{ "dumpable", no_argument, NULL, OPT_DUMPABLE },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -329,6 +334,7 @@ main(int argc, char **argv)
 		case OPT_PIDCH: key = "pid_channels"; break;
 		case OPT_UIDPEND: key = "uid_pending"; break;
 		case OPT_RUNDIR: key = "runtime_dir"; break;
+		case OPT_ORPHAN: key = "orphan_hold"; break;
 		case OPT_DUMPABLE: key = "dumpable"; optarg = NULL; break;
 		case 'q': key = "quiet"; optarg = NULL; break;
 		case 'f': break;

@@ -631,6 +631,9 @@ wait_some(struct nx_client *c, struct nx_completion *comps, unsigned max, uint64
 			while ((++spins & 255) != 0 && !nx__resp_ready(&c->v, head));
 			if ((spins & 255) != 0)
 				continue; /* there: poll it */
+			/* 256 looks, as many as NX_CHECK_EVERY empty polls: the
+			 * next empty poll looks at the instance */
+			c->idle_polls = NX_CHECK_EVERY - 1;
 		}
 		now = nx__clock_ns();
 		if (start == 0)

@@ -6,6 +6,8 @@ set -eu
 PKGS="build-essential pkg-config clang libclang-rt-dev libck-dev liburcu-dev libhwloc-dev \
 libcmocka-dev libncurses-dev libinih-dev libsystemd-dev libelf-dev tmux jq stress-ng python3 binutils \
 wordnet-base"
+# nxexport: its HTTP library; a real Prometheus and a browser for its tests
+PKGS="$PKGS libmicrohttpd-dev prometheus chromium"
 
 missing=""
 for p in $PKGS; do

@@ -46,3 +46,8 @@ wait_for() {
 	done
 	fail "waited ${budget}s: $what"
 }
+# free_port: a TCP port free on 127.0.0.1 when asked (a program that then
+# fails to bind it is started again on another: see the callers)
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}

@@ -107,6 +107,8 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 			 "nxexport: not found; try /, /metrics, /health or /api/snapshot\n");
 }
 
+static void on_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
 static void
 on_log(void *cls, const char *fmt, va_list ap)
 {

@@ -158,4 +158,7 @@ kill -TERM "$hold_pid"
 wait "$hold_pid" 2>/dev/null
 hold_pid=
 nxe_stop
+kill -TERM "$nxd_pid"
+wait "$nxd_pid" 2>/dev/null
+nxd_pid=
 echo "browser: chromium drew the dashboard: $polls polls, $points chart points, $drawn rate charts; $(cat "$tmp/png.txt")"

@@ -108,4 +108,10 @@ awk -v v="$val" 'BEGIN { exit !(v > 0) }' || fail "no request rate in Prometheus
 rate=$val
 
 nxe_stop
+kill -TERM "$prom_pid"
+wait "$prom_pid" 2>/dev/null
+prom_pid=
+kill -TERM "$nxd_pid"
+wait "$nxd_pid" 2>/dev/null
+nxd_pid=
 echo "prometheus: scraped nx_up 1; counter $base -> $have (+$N, what the client sent); increase() $inc; peak rate $(printf '%.0f' "$rate")/s"

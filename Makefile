@@ -313,6 +313,7 @@ install: all
 clean:
 	rm -rf build build-asan build-tsan build-clang
 
+include mk/nxexport.mk
 -include tests/fuzz/fuzz.mk
 include mk/python.mk
 -include $(shell find $(BUILD)/obj $(NC_OBJ) $(LIBNX_OBJDIR) -name '*.d' 2>/dev/null)

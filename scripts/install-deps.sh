@@ -8,6 +8,8 @@ libcmocka-dev libncurses-dev libinih-dev libsystemd-dev libelf-dev tmux jq stres
 wordnet-base"
 # the Python client (python/): built against Debian's interpreter, tested with its pytest
 PKGS="$PKGS python3-dev python3-pytest"
+# nxexport: its HTTP library; a real Prometheus and a browser for its tests
+PKGS="$PKGS libmicrohttpd-dev prometheus chromium"
 
 missing=""
 for p in $PKGS; do

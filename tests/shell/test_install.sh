@@ -35,7 +35,8 @@ fail() { echo "FAIL: $*"; exit 1; }
 make -s -C "$root" install BUILD="$BUILD" PREFIX=/usr/local DESTDIR="$stage" >/dev/null ||
 	fail "make install"
 for f in usr/local/include/nx/nx.h usr/local/include/nx/nx_stage.h usr/local/lib/libnx.so \
-	 usr/local/lib/pkgconfig/nx.pc usr/local/bin/nxd; do
+	 usr/local/lib/pkgconfig/nx.pc usr/local/bin/nxd usr/local/bin/nxexport \
+	 usr/local/lib/systemd/system/nxexport@.service; do
 	[ -e "$stage/$f" ] || fail "not installed: $f"
 done
 readlink "$stage/usr/local/lib/libnx.so" | grep -q 'libnx.so.1' || fail "libnx.so is not a link to its soname"

@@ -1,56 +1,7 @@
 /* Names and figures formatted for people (nxtop.h). */
 #include <stdio.h>
-#include <time.h>
 
 #include "nxtop.h"
-
-const char *
-nxtop_inst_state_name(uint32_t state)
-{
-	switch (state) {
-	case NX_INST_STARTING: return "starting";
-	case NX_INST_RUNNING: return "running";
-	case NX_INST_STOPPING: return "stopping";
-	case NX_INST_STOPPED: return "stopped";
-	}
-	return "unknown";
-}
-
-const char *
-nxtop_snap_state(const struct nx_hr_snap *s)
-{
-	if (s->up)
-		return nxtop_inst_state_name(s->hdr.state);
-	if (!s->mapped)
-		return s->hdr.generation != 0 ? "removed" : "absent";
-	/* the header still says it serves, but its pid is gone */
-	if (s->hdr.state == NX_INST_STARTING || s->hdr.state == NX_INST_RUNNING)
-		return "gone";
-	return nxtop_inst_state_name(s->hdr.state);
-}
-
-const char *
-nxtop_worker_state_name(uint32_t state)
-{
-	switch (state) {
-	case NX_WORKER_OFF: return "off";
-	case NX_WORKER_RUNNING: return "running";
-	case NX_WORKER_IDLE: return "idle";
-	case NX_WORKER_SLEEPING: return "sleeping";
-	}
-	return "unknown";
-}
-
-const char *
-nxtop_chan_state_name(uint32_t state)
-{
-	switch (state) {
-	case NX_CHAN_FREE: return "free";
-	case NX_CHAN_ATTACHED: return "attached";
-	case NX_CHAN_ORPHANED: return "orphaned";
-	}
-	return "unknown";
-}
 
 void
 nxtop_fmt_dur(char *buf, size_t len, uint64_t ns)
@@ -82,17 +33,6 @@ nxtop_fmt_uptime(char *buf, size_t len, uint64_t ns)
 		snprintf(buf, len, "%lluh%02llum", s / 3600, s % 3600 / 60);
 	else
 		snprintf(buf, len, "%llud%02lluh", s / 86400, s % 86400 / 3600);
-}
-
-void
-nxtop_fmt_wall(char *buf, size_t len, uint64_t wall_ns)
-{
-	time_t t = (time_t)(wall_ns / 1000000000ull);
-	struct tm tm;
-
-	if (wall_ns == 0 || localtime_r(&t, &tm) == NULL ||
-	    strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm) == 0)
-		snprintf(buf, len, "-");
 }
 
 void

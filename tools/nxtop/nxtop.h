@@ -1,7 +1,8 @@
 /*
  * nxtop.h - what nxtop's parts share: the batch writers (export.c), the
  * screen (screen.c) and the figures' formatting (format.c). Every figure
- * comes from the health reader library (shm/monitor/health_read.h).
+ * comes from the health reader library (shm/monitor/health_read.h), the
+ * state names and the batch text from health_text.h beside it.
  */
 #ifndef NX_TOOLS_NXTOP_H
 #define NX_TOOLS_NXTOP_H
@@ -11,24 +12,12 @@
 #include <stdio.h>
 
 #include "shm/monitor/health_read.h"
+#include "shm/monitor/health_text.h"
 
-/* "running", "stopped", ... of a header's enum nx_inst_state. */
-const char *nxtop_inst_state_name(uint32_t state);
-/* The instance's state as a snapshot shows it: the header's while nxd
- * serves; "gone" (its pid died), "stopped", "removed" (the segment is
- * gone, the last header kept) or "absent" (never seen) when it does not. */
-const char *nxtop_snap_state(const struct nx_hr_snap *s);
-/* "off", "running", "idle", "sleeping". */
-const char *nxtop_worker_state_name(uint32_t state);
-/* "free", "attached", "orphaned". */
-const char *nxtop_chan_state_name(uint32_t state);
 /* A duration for a person: "850ns", "12.3us", "4.56ms", "2.1s". */
 void nxtop_fmt_dur(char *buf, size_t len, uint64_t ns);
 /* An uptime: "45s", "12m03s", "3h04m", "2d05h". */
 void nxtop_fmt_uptime(char *buf, size_t len, uint64_t ns);
-/* A wall-clock time (CLOCK_REALTIME ns), local: "2024-05-01 12:34:56";
- * "-" for 0. */
-void nxtop_fmt_wall(char *buf, size_t len, uint64_t wall_ns);
 /* A rate: "0", "950", "12.3k", "4.57M". */
 void nxtop_fmt_rate(char *buf, size_t len, double per_s);
 

@@ -203,7 +203,7 @@ draw_header(const struct screen *sc)
 	nxtop_fmt_uptime(up, sizeof up, s->uptime_ns);
 	put(0, 0, A_BOLD, "nxtop  instance %s  generation %llu  pid %d  %s  up %s  restarts %llu",
 	    sc->instance, (unsigned long long)s->hdr.generation, s->hdr.pid,
-	    nxtop_snap_state(s), s->up ? up : "-",
+	    nx__hr_snap_state(s), s->up ? up : "-",
 	    (unsigned long long)s->hdr.restarts);
 	put(0, COLS > 24 ? COLS - 24 : 0, sc->paused ? A_REVERSE | A_BOLD : A_NORMAL, "%s every %.2gs",
 	    sc->paused ? "PAUSED" : "      ", sc->delay);
@@ -213,7 +213,7 @@ draw_header(const struct screen *sc)
 		if (s->why[0] != '\0')
 			put(1, 8 + (int)strlen(nx__hstate_name(s->health)), A_NORMAL, "  %s", s->why);
 	} else if (s->hdr.generation != 0) {
-		nxtop_fmt_wall(when, sizeof when, s->down_since_wall_ns);
+		nx__hr_fmt_wall(when, sizeof when, s->down_since_wall_ns);
 		put(1, 8, health_attr(sc, NX_H_DOWN), "down since %s", when);
 		put(1, 8 + 11 + (int)strlen(when), A_NORMAL, "  last generation %llu: %s",
 		    (unsigned long long)s->hdr.generation, s->why);
@@ -267,7 +267,7 @@ draw_workers(struct screen *sc, int y, int rows)
 		nxtop_fmt_dur(hb, sizeof hb, w->hb_age_ns);
 		put(y++, 0, row_attr(sc, w->health),
 		    "%-4u %4d %-9s %9s %6.1f %8s %8s %8s %12llu %8llu  %s %s", sc->order[i], w->raw.cpu,
-		    nxtop_worker_state_name(w->raw.state), rate, w->busy_pct, p50, p99, hb,
+		    nx__hr_worker_state_name(w->raw.state), rate, w->busy_pct, p50, p99, hb,
 		    (unsigned long long)w->raw.answered, (unsigned long long)errs,
 		    nx__hstate_name(w->health), w->why);
 	}
@@ -320,7 +320,7 @@ draw_channels(struct screen *sc, int y, int rows)
 		nxtop_fmt_dur(idle, sizeof idle, c->idle_ns);
 		put(y++, 0, c->raw.state == NX_CHAN_ORPHANED ? health_attr(sc, NX_H_DEGRADED) : A_NORMAL,
 		    "%-4u %8d %-9s %3u %6u %6u %9s %12llu %8llu %8llu %8llu %8s", c->index, c->raw.pid,
-		    nxtop_chan_state_name(c->raw.state), c->raw.worker, c->raw.depth,
+		    nx__hr_chan_state_name(c->raw.state), c->raw.worker, c->raw.depth,
 		    c->raw.outstanding, rate, (unsigned long long)c->raw.answered,
 		    (unsigned long long)c->raw.errors, (unsigned long long)c->raw.rate_limited,
 		    (unsigned long long)c->raw.expired, idle);
@@ -342,7 +342,7 @@ draw_restarts(const struct screen *sc, int y)
 		const struct nx_health_restart *rs = &s->restarts[i];
 		char when[32], down[16];
 
-		nxtop_fmt_wall(when, sizeof when, rs->wall_ns);
+		nx__hr_fmt_wall(when, sizeof when, rs->wall_ns);
 		nxtop_fmt_dur(down, sizeof down, rs->down_ns);
 		put(y++, 0, A_NORMAL, "  %s  generation %-4llu old pid %-7d down %-8s %s", when,
 		    (unsigned long long)rs->generation, rs->old_pid, down, rs->reason);

@@ -312,8 +312,10 @@ ring_doorbell(struct nx_client *c)
 	}
 }
 
+/* @param bell ring the doorbell if the worker sleeps (a batch rings once,
+ * after its last request) */
 static int
-submit_one(struct nx_client *c, const struct nx_req *r)
+submit_one(struct nx_client *c, const struct nx_req *r, bool bell)
 {
 	struct nx_req_desc *d;
 	struct nx_pending *s;
@@ -381,7 +383,7 @@ submit_one(struct nx_client *c, const struct nx_req *r)
 	s->discard = 0;
 	nx__req_publish(&c->v, d);
 	c->submitted++;
-	if (c->worker_sleeps)
+	if (bell && c->worker_sleeps)
 		ring_doorbell(c);
 	return 0;
 }
@@ -391,7 +393,7 @@ nx_submit(struct nx_client *c, const struct nx_req *req)
 {
 	if (c == NULL || req == NULL)
 		return NX_EINVAL;
-	return submit_one(c, req);
+	return submit_one(c, req, true);
 }
 
 int
@@ -403,10 +405,13 @@ nx_submit_batch(struct nx_client *c, const struct nx_req *reqs, unsigned n, unsi
 	if (c == NULL || (reqs == NULL && n != 0))
 		return NX_EINVAL;
 	for (i = 0; i < n; i++) {
-		rc = submit_one(c, &reqs[i]);
+		rc = submit_one(c, &reqs[i], false);
 		if (rc < 0)
 			break;
 	}
+	/* one fence and one look at the worker for the batch, not one each */
+	if (i != 0 && c->worker_sleeps)
+		ring_doorbell(c);
 	if (submitted != NULL)
 		*submitted = i;
 	return rc;
@@ -667,7 +672,7 @@ nx_call(struct nx_client *c, uint16_t pipeline, const void *in, uint32_t in_len,
 		return NX_EINVAL;
 	if (c->submitted - c->completed != c->ndiscard)
 		return NX_EINVAL; /* requests of nx_submit outstanding: poll them first */
-	rc = submit_one(c, &r);
+	rc = submit_one(c, &r, true);
 	if (rc < 0)
 		return rc;
 	seq = c->submitted - 1;
@@ -706,7 +711,7 @@ nx_call_retry(struct nx_client *c, uint16_t pipeline, const void *in, uint32_t i
 	if (c->rng.s == 0)
 		nx__rand_seed(&c->rng, nx__random_seed());
 	for (;;) {
-		rc = submit_one(c, &r);
+		rc = submit_one(c, &r, true);
 		if (rc == 0) {
 			uint64_t seq = c->submitted - 1;
 

@@ -314,16 +314,20 @@ nx__req_take(struct nx_chan_view *v, uint32_t seq, struct nx_req_desc *out)
 
 /* Worker: the slot for the next response, or NULL when the client has
  * not read ring_size - 1 of them. The client's c_head is read only when
- * the last copy of it says full: once a ring, not once a response. */
+ * the last copy of it says full: once a ring, not once a response.
+ * Signed: the client may be ahead of p_tail, having taken answers by
+ * their seq when an nxd died between a seq and its p_tail (the next nxd
+ * starts from that p_tail); those slots are read, so there is room. */
 static inline struct nx_resp_desc *
 nx__resp_reserve(struct nx_chan_view *v)
 {
-	const uint32_t p = v->resp->p_tail, room = v->g.ring_size - 1;
+	const uint32_t p = v->resp->p_tail;
+	const int32_t room = (int32_t)v->g.ring_size - 1;
 
-	if (p - v->resp_c_seen >= room) {
+	if ((int32_t)(p - v->resp_c_seen) >= room) {
 		/* acquire: the client's copy of the slot before we rewrite it */
 		v->resp_c_seen = ck_pr_load_uint(&v->resp->c_head);
-		if (p - v->resp_c_seen >= room)
+		if ((int32_t)(p - v->resp_c_seen) >= room)
 			return NULL;
 	}
 	return &v->resp_slots[p & (v->g.ring_size - 1)];

@@ -197,6 +197,65 @@ test_map_rejects_offsets_that_do_not_match_the_geometry(void **state)
  * consumes them and checks every one, in order, none lost. */
 #define FORK_N 1000000u
 
+/*
+ * The hand-off's flags against the slots' previous occupants: a response
+ * slot starts a lap behind (seq 0 is not there before it is written), a
+ * request slot at lap 0, which no request has; a request published by its
+ * lap is there before its index moves.
+ */
+static void
+test_a_new_channel_has_no_answer_and_no_request_until_published(void **state)
+{
+	struct nx_chan_geom g = geom(64, 1 << 16, 4096);
+	struct nx_chan_view a, b;
+	struct nx_req_desc *d, out;
+	uint32_t i;
+
+	(void)state;
+	assert_int_equal(nx__chan_create(&a, &g, 0, 0, NX_WAIT_SPIN, 1), 0);
+	assert_int_equal(nx__chan_map(&b, dup(a.fd)), 0);
+	for (i = 0; i < 64; i++) {
+		assert_false(nx__resp_ready(&b, i));
+		assert_false(nx__req_ready(&a, i));
+	}
+	d = nx__req_slot(&b);
+	d->pipeline = 3;
+	d->len = 1;
+	d->data[0] = 'x';
+	nx__req_publish(&b, d);
+	assert_true(nx__req_ready(&a, 0));
+	assert_false(nx__req_ready(&a, 64)); /* the same slot, a lap later */
+	nx__req_take(&a, 0, &out);
+	assert_int_equal(out.pipeline, 3);
+	assert_int_equal(a.req->c_head, 1);
+	nx__chan_unmap(&b);
+	nx__chan_unmap(&a);
+}
+
+/* The worker's room: its copy of the client's index is read again only
+ * when it says full; a client ahead of p_tail (it took answers by their
+ * seq and the nxd that wrote them died before moving p_tail) has room. */
+static void
+test_response_room_from_a_cached_index_and_a_client_ahead(void **state)
+{
+	struct nx_chan_geom g = geom(64, 1 << 16, 4096);
+	struct nx_chan_view a;
+
+	(void)state;
+	assert_int_equal(nx__chan_create(&a, &g, 0, 0, NX_WAIT_SPIN, 1), 0);
+	a.resp->p_tail = 63;      /* 63 answers, none read: full */
+	assert_null(nx__resp_reserve(&a));
+	a.resp->c_head = 1;       /* one read: room, once the copy is refreshed */
+	assert_non_null(nx__resp_reserve(&a));
+	assert_int_equal(a.resp_c_seen, 1);
+	a.resp->c_head = 0;       /* the copy is used while it says room */
+	assert_non_null(nx__resp_reserve(&a));
+	a.resp->p_tail = 1000;
+	a.resp->c_head = 1001;    /* the client ahead of the index */
+	assert_ptr_equal(nx__resp_reserve(&a), &a.resp_slots[1000 & 63]);
+	nx__chan_unmap(&a);
+}
+
 static void
 test_rings_carry_every_message_in_order_across_fork(void **state)
 {
@@ -260,6 +319,8 @@ main(void)
 		cmocka_unit_test(test_map_rejects_another_abi),
 		cmocka_unit_test(test_map_rejects_a_size_that_lies),
 		cmocka_unit_test(test_map_rejects_offsets_that_do_not_match_the_geometry),
+		cmocka_unit_test(test_a_new_channel_has_no_answer_and_no_request_until_published),
+		cmocka_unit_test(test_response_room_from_a_cached_index_and_a_client_ahead),
 		cmocka_unit_test(test_rings_carry_every_message_in_order_across_fork),
 	};
 

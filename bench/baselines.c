@@ -1169,3 +1169,64 @@ out:
 	nx__shm_unmap(seg, seglen);
 	return rc;
 }
+
+/* ================= memcpy: the copying limit ================= */
+
+/*
+ * One core copying one payload from a buffer to another, both hot in its
+ * caches, as fast as it can: what a design that copies each message in
+ * and out (libnx into the channel, the stage out of it) is bound by. On
+ * the client's CPU, in the same run as the transports it bounds.
+ */
+int
+nxb_memcpy_copy(const struct nxb_opts *o, struct nxb_result *r)
+{
+	const size_t len = o->payload;
+	uint64_t n = 0, t0, t1, min_ns = 50000000ull;
+	uint8_t *src, *dst;
+	int rc;
+
+	nxb_result_init(r, o, "memcpy", "copy");
+	rc = nxb_pin_client(o, r);
+	if (rc < 0)
+		return rc;
+	src = aligned_alloc(64, (len + 63) & ~(size_t)63);
+	dst = aligned_alloc(64, (len + 63) & ~(size_t)63);
+	if (src == NULL || dst == NULL) {
+		free(src);
+		free(dst);
+		return nx__err(NX_ENOMEM, "memcpy: buffers");
+	}
+	fill_pattern(src, len);
+	memset(dst, 0, len);
+	for (n = 0; n < o->warmup; n++) {
+		memcpy(dst, src, len);
+		__asm__ __volatile__("" ::"r"(dst) : "memory"); /* the copy happens */
+	}
+	/* at least --ops copies and 50 ms, at most --duration */
+	t0 = nx__clock_ns();
+	t1 = t0;
+	for (n = 0; n < o->ops || t1 - t0 < min_ns;) {
+		unsigned k;
+
+		for (k = 0; k < 64; k++, n++) {
+			memcpy(dst, src, len);
+			__asm__ __volatile__("" ::"r"(dst) : "memory");
+		}
+		t1 = nx__clock_ns();
+		if (t1 - t0 >= o->duration_ns) {
+			r->by_duration = n < o->ops;
+			break;
+		}
+	}
+	rc = memcmp(dst, src, len) == 0 ? 0 : nx__err(NX_EPROTO, "memcpy: the copy differs");
+	free(src);
+	free(dst);
+	if (rc < 0)
+		return rc;
+	r->ops = n;
+	r->elapsed_ns = t1 - t0;
+	r->ops_per_s = (double)n * 1e9 / (double)r->elapsed_ns;
+	nxb_note(r, "one core, buffers hot");
+	return 0;
+}

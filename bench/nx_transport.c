@@ -58,6 +58,7 @@ nxb_nx_setup(struct nxb_opts *o)
 	if (pid < 0)
 		return nx__err_sys(NX_EIO, errno, "fork nxd");
 	if (pid == 0) {
+		char arena[24];
 		cpu_set_t set;
 
 		/* nxbench pins itself to the client CPU; nxd needs the server CPU
@@ -76,6 +77,17 @@ nxb_nx_setup(struct nxb_opts *o)
 		}
 		for (i = 0; i < 4 && o->nxd_extra[i] != NULL; i++)
 			argv[n++] = o->nxd_extra[i];
+		/* payloads over 192 bytes go through the arena, in and out: room
+		 * for the whole window (the default, 1 MiB, when that is less) */
+		if (o->payload > 192) {
+			uint64_t need = 2ull * ((o->payload + 63u) & ~63u) * (o->window + 1u), a = 1u << 20;
+
+			while (a < need && a < (1u << 30))
+				a <<= 1;
+			snprintf(arena, sizeof arena, "%llu", (unsigned long long)a);
+			argv[n++] = "--arena";
+			argv[n++] = arena;
+		}
 		argv[n] = NULL;
 		execv(o->nxd_path, (char *const *)argv);
 		fprintf(stderr, "nxbench: exec %s: %s\n", o->nxd_path, strerror(errno));
@@ -364,9 +376,11 @@ nxb_nxswap_pingpong(const struct nxb_opts *o, struct nxb_result *r)
  * throughput little.
  */
 static int
-window(const struct nxb_opts *o, struct nxb_result *r, const char *pipeline, int expect)
+window(const struct nxb_opts *o, struct nxb_result *r, const char *pipeline, int expect,
+       bool batch)
 {
 	struct nx_completion comps[256];
+	struct nx_req reqs[256];
 	struct nx_session s;
 	uint64_t *sent_at, sent = 0, done = 0, total, t0, t_meas = 0, deadline, now;
 	struct nx_client *c;
@@ -394,7 +408,28 @@ window(const struct nxb_opts *o, struct nxb_result *r, const char *pipeline, int
 			r->by_duration = true;
 			break;
 		}
-		while (sent < total && sent - done < w) {
+		if (batch) {
+			/* what the window has room for, in one nx_submit_batch */
+			unsigned k, room = (unsigned)(w - (sent - done)), got = 0;
+
+			if (room > total - sent)
+				room = (unsigned)(total - sent);
+			if (room > sizeof reqs / sizeof reqs[0])
+				room = sizeof reqs / sizeof reqs[0];
+			for (k = 0; k < room; k++)
+				reqs[k] = (struct nx_req){ .in = s.in, .in_len = o->payload,
+							   .out = s.out, .out_cap = o->payload,
+							   .user_data = sent + k, .pipeline = s.echo };
+			rc = room != 0 ? nx_submit_batch(c, reqs, room, &got) : 0;
+			if (rc < 0 && rc != NX_EAGAIN) {
+				rc = nx__err(rc, "nx: submit batch: %s", nx_strerror(rc));
+				goto out;
+			}
+			for (k = 0; k < got; k++)
+				sent_at[(sent + k) % w] = now;
+			sent += got;
+		}
+		while (!batch && sent < total && sent - done < w) {
 			struct nx_req req = { .in = s.in, .in_len = o->payload, .out = s.out,
 					      .out_cap = o->payload, .user_data = sent,
 					      .pipeline = s.echo };
@@ -447,7 +482,15 @@ int
 nxb_nx_window(const struct nxb_opts *o, struct nxb_result *r)
 {
 	nxb_result_init(r, o, "nx", "window");
-	return window(o, r, "echo", 0);
+	return window(o, r, "echo", 0, false);
+}
+
+int
+nxb_nxbatch_window(const struct nxb_opts *o, struct nxb_result *r)
+{
+	nxb_result_init(r, o, "nxbatch", "window");
+	nxb_note(r, "nx_submit_batch of what the window has room for");
+	return window(o, r, "echo", 0, true);
 }
 
 /*
@@ -467,7 +510,7 @@ nxb_nxshed_window(const struct nxb_opts *o, struct nxb_result *r)
 	nx__mem_free(text);
 	if (rc < 0 || status < 0)
 		return nx__err(rc < 0 ? rc : status, "nxshed: cannot force the breaker open");
-	rc = window(o, r, "shed", NX_EBREAKER);
+	rc = window(o, r, "shed", NX_EBREAKER, false);
 	nxb_note(r, "breaker forced open: every answer EBREAKER, the stage never runs");
 	return rc;
 }

@@ -41,6 +41,8 @@ static const struct transport transports[] = {
 	{ "nxpol", nxb_nxpol_pingpong, NULL, NULL,
 	  "the same slot with breaker, budget and slow-call checks, a deadline on every\n"
 	  "                              request and a channel rate limit (never reached)" },
+	{ "nxbatch", NULL, nxb_nxbatch_window, "window",
+	  "nx's window, each refill one nx_submit_batch (throughput only)" },
 	{ "nxshed", NULL, nxb_nxshed_window, "window",
 	  "a slot whose breaker is forced open: answers/s of load shed (window mode)" },
 	{ "nx3", nxb_nx3_pingpong, NULL, NULL,
@@ -51,6 +53,9 @@ static const struct transport transports[] = {
 	  "two cache lines, the sequence number as the flag; pingpong only" },
 	{ "ck", nxb_ck_pingpong, nxb_ck_stream, "stream",
 	  "bare ck SPSC ring each way; throughput: one-way stream" },
+	{ "memcpy", NULL, nxb_memcpy_copy, "copy",
+	  "memcpy of one payload on the client's CPU, buffers hot: the bound of a design\n"
+	  "                              that copies each way (throughput only)" },
 	{ "uds", nxb_uds_pingpong, NULL, NULL,
 	  "UNIX SOCK_STREAM socket pair, blocking; pingpong only" },
 	{ "futex", nxb_futex_wakeup, NULL, NULL,
@@ -64,6 +69,99 @@ static const struct transport transports[] = {
 #define NTRANSPORTS (sizeof transports / sizeof transports[0])
 
 enum { MODE_PINGPONG = 1, MODE_THROUGHPUT = 2, MODE_ALL = 3 };
+
+/* forward: the sweep runs transports as main does */
+static unsigned run_transport(struct nxb_opts *o, const struct transport *t, int mode,
+			      struct nxb_result *rs, unsigned *n, struct nxb_result *tmp);
+
+static const struct transport *
+transport_named(const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < NTRANSPORTS; i++)
+		if (strcmp(transports[i].name, name) == 0)
+			return &transports[i];
+	return NULL;
+}
+
+static const struct nxb_result *
+result_of(const struct nxb_result *rs, unsigned n, const char *transport, const char *mode)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(rs[i].transport, transport) == 0 && strcmp(rs[i].mode, mode) == 0)
+			return &rs[i];
+	return NULL;
+}
+
+/*
+ * The payload sweep: per payload, nx's round trip and window, and memcpy
+ * of the same payload on the client's CPU, the rounds interleaved. The
+ * payload bandwidth of the window counts the payload both ways (request
+ * and answer); each way is copied twice (into the channel, out of it).
+ */
+static unsigned
+run_sweep(struct nxb_opts *o, struct nxb_result *rs)
+{
+	static const uint32_t sizes[] = { 56, 64, 256, 1024, 4096, 65536 };
+	enum { NSIZES = sizeof sizes / sizeof sizes[0], PER = 4 };
+	const struct transport *nx = transport_named("nx"), *mc = transport_named("memcpy");
+	struct nxb_result *tmp = &rs[2 * NTRANSPORTS], *all;
+	unsigned n[NSIZES] = { 0 }, failed = 0, round, k;
+
+	all = calloc(NSIZES * PER, sizeof *all);
+	if (all == NULL) {
+		fprintf(stderr, "nxbench: out of memory\n");
+		return 1;
+	}
+	if (!o->json)
+		printf("nxbench --sweep: client pinned to CPU %d, nxd's worker to CPU %d; %u rounds "
+		       "per payload, nx and memcpy taking turns\n",
+		       o->client_cpu, o->server_cpu, o->rounds);
+	for (k = 0; k < NSIZES; k++) {
+		o->payload = sizes[k];
+		for (round = 0; round < o->rounds; round++) {
+			failed += run_transport(o, nx, MODE_ALL, &all[k * PER], &n[k], tmp);
+			failed += run_transport(o, mc, MODE_THROUGHPUT, &all[k * PER], &n[k], tmp);
+		}
+		if (!o->isatty_progress)
+			continue;
+		fprintf(stderr, "\r  payload %u B done (%u of %u)   ", sizes[k], k + 1, NSIZES);
+	}
+	if (o->isatty_progress)
+		fprintf(stderr, "\r%60s\r", "");
+	if (o->json) {
+		for (k = 0; k < NSIZES; k++)
+			for (round = 0; round < n[k]; round++)
+				nxb_print(&all[k * PER + round], true);
+		free(all);
+		return failed;
+	}
+	printf("\n%8s %9s %9s %12s %12s %12s %12s %8s\n", "payload", "p50 us", "p99 us",
+	       "pingpong/s", "window/s", "window GB/s", "memcpy GB/s", "of copy");
+	for (k = 0; k < NSIZES; k++) {
+		const struct nxb_result *pp = result_of(&all[k * PER], n[k], "nx", "pingpong");
+		const struct nxb_result *w = result_of(&all[k * PER], n[k], "nx", "window");
+		const struct nxb_result *m = result_of(&all[k * PER], n[k], "memcpy", "copy");
+		double wgb = w != NULL ? w->ops_per_s * 2.0 * sizes[k] / 1e9 : 0;
+		double mgb = m != NULL ? m->ops_per_s * sizes[k] / 1e9 : 0;
+
+		printf("%8u %9.3f %9.3f %12.0f %12.0f %12.2f %12.2f %7.1f%%\n", sizes[k],
+		       pp != NULL ? nx__hist_percentile(&pp->hist, 50) / 1e3 : 0.0,
+		       pp != NULL ? nx__hist_percentile(&pp->hist, 99) / 1e3 : 0.0,
+		       pp != NULL ? pp->ops_per_s : 0.0, w != NULL ? w->ops_per_s : 0.0, wgb, mgb,
+		       mgb > 0 ? 100.0 * wgb / mgb : 0.0);
+	}
+	printf("\nwindow GB/s: payload bytes answered per second, request and answer counted "
+	       "(window %u);\nmemcpy GB/s: one core copying one payload between hot buffers. "
+	       "Each way a payload is\ncopied twice (into the channel by libnx, out of it by the "
+	       "stage or libnx), so a\ncopying design on two cores tops out near the memcpy figure.\n",
+	       o->window);
+	free(all);
+	return failed;
+}
 
 static void
 usage(FILE *f)
@@ -111,6 +209,10 @@ usage(FILE *f)
 		"  --restart          instead of the transports: crash recovery under nxwd;\n"
 		"                     nxd killed with SIGKILL --kills times under load: kill\n"
 		"                     to nxwd noticing, and to the first answer (p50, p99)\n"
+		"  --sweep            instead of the transports: the payload sweep; for each of\n"
+		"                     56 B, 64 B, 256 B, 1 KiB, 4 KiB and 64 KiB, nx's round trip\n"
+		"                     (p50, p99, requests/s) and window, against memcpy's\n"
+		"                     bandwidth on one core, all in the same run (--rounds apply)\n"
 		"  --kills N          --restart: how many kills (default 100)\n"
 		"  --nxwd PATH        --restart: the nxwd binary (default: next to nxd)\n"
 		"  -h, --help         this text\n"
@@ -247,6 +349,7 @@ enum {
 	OPT_JSON,
 	OPT_ROUNDS,
 	OPT_RESTART,
+	OPT_SWEEP,
 	OPT_KILLS,
 	OPT_NXWD,
 	OPT_START_TIMEOUT,
@@ -269,6 +372,7 @@ static const struct option longopts[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "rounds", required_argument, NULL, OPT_ROUNDS },
 	{ "restart", no_argument, NULL, OPT_RESTART },
+	{ "sweep", no_argument, NULL, OPT_SWEEP },
 	{ "kills", required_argument, NULL, OPT_KILLS },
 	{ "nxwd", required_argument, NULL, OPT_NXWD },
 	{ "start-timeout", required_argument, NULL, OPT_START_TIMEOUT },
@@ -388,6 +492,7 @@ main(int argc, char **argv)
 	unsigned idx[NTRANSPORTS], ntr, i, n = 0, failed = 0, round;
 	int cpus[CPU_SETSIZE], ncpus, mode = MODE_ALL, c, rc;
 	struct nxb_result *rs;
+	bool sweep = false;
 	uint64_t v;
 	double sec;
 	char *end;
@@ -460,6 +565,9 @@ main(int argc, char **argv)
 		case OPT_ROUNDS:
 			rc = parse_u64("--rounds", optarg, 1, 1000, &v);
 			o.rounds = (unsigned)v;
+			break;
+		case OPT_SWEEP:
+			sweep = true;
 			break;
 		case OPT_RESTART:
 			restart = true;
@@ -576,11 +684,26 @@ main(int argc, char **argv)
 		}
 		o.nxd_config = conf_buf;
 	}
+	/* progress on stderr while a person watches stdout; none into a pipe */
+	o.isatty_progress = isatty(STDOUT_FILENO) && isatty(STDERR_FILENO) && !o.json;
+	if (sweep) {
+		failed = run_sweep(&o, rs);
+		if (o.nxd_config != NULL)
+			unlink(o.nxd_config);
+		free(rs);
+		return failed > 0 ? NXB_EXIT_FAIL : 0;
+	}
 	nxb_print_header(&o, o.json);
 	for (round = 0; round < o.rounds; round++)
-		for (i = 0; i < ntr; i++)
+		for (i = 0; i < ntr; i++) {
+			if (o.isatty_progress)
+				fprintf(stderr, "\r  round %u of %u: %-8s ", round + 1, o.rounds,
+					transports[idx[i]].name);
 			failed += run_transport(&o, &transports[idx[i]], mode, rs, &n,
 						&rs[2 * NTRANSPORTS]);
+		}
+	if (o.isatty_progress)
+		fprintf(stderr, "\r%40s\r", "");
 	for (i = 0; i < n; i++) {
 		if (o.rounds > 1)
 			nxb_note(&rs[i], "%u rounds merged", o.rounds);

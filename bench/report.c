@@ -135,6 +135,9 @@ nxb_print_footer(const struct nxb_result *rs, unsigned n, bool json)
 	const struct nxb_result *nxoff = find(rs, n, "nxoff", "pingpong");
 	const struct nxb_result *nxpol = find(rs, n, "nxpol", "pingpong");
 	const struct nxb_result *nxshed = find(rs, n, "nxshed", "window");
+	const struct nxb_result *nxb = find(rs, n, "nxbatch", "window");
+	const struct nxb_result *mc = find(rs, n, "memcpy", "copy");
+	const struct nxb_result *fl = find(rs, n, "floor", "pingpong");
 	unsigned i;
 
 	if (json)
@@ -186,6 +189,30 @@ nxb_print_footer(const struct nxb_result *rs, unsigned n, bool json)
 	if (nxw != NULL && cks != NULL && cks->ops_per_s > 0)
 		printf("throughput: nx window / ck stream = %.2fx (%.0f vs %.0f ops/s)\n",
 		       nxw->ops_per_s / cks->ops_per_s, nxw->ops_per_s, cks->ops_per_s);
+	if (nxb != NULL && cks != NULL && cks->ops_per_s > 0)
+		printf("throughput: nxbatch window / ck stream = %.2fx (%.0f vs %.0f ops/s)\n",
+		       nxb->ops_per_s / cks->ops_per_s, nxb->ops_per_s, cks->ops_per_s);
+	if (mc != NULL && mc->ops_per_s > 0 && (nxw != NULL || nxb != NULL)) {
+		const struct nxb_result *w = nxw != NULL ? nxw : nxb;
+
+		printf("copying: %s window moves %.2f GB/s of payload (both ways), memcpy %.2f GB/s "
+		       "on one core\n", w->transport, w->ops_per_s * 2.0 * w->payload / 1e9,
+		       mc->ops_per_s * mc->payload / 1e9);
+	}
+	if (fl != NULL && has_latency(fl)) {
+		const double f50 = (double)nx__hist_percentile(&fl->hist, 50) / 1e3;
+
+		printf("regime: floor p50 %.3f us: %s\n", f50,
+		       f50 < NXB_REGIME_SHARED_US ?
+			       "the two vCPUs share a physical core (hyperthreads): lines move "
+			       "within one core, software costs more" :
+			       "the two vCPUs are on separate cores: each line crosses between cores");
+		if (nxp != NULL && has_latency(nxp))
+			printf("  nx pingpong against the floor: %.2fx at p50, %.2fx at p99\n",
+			       pct_ratio(nxp, fl, 50), pct_ratio(nxp, fl, 99));
+	} else if (nxp != NULL) {
+		printf("regime: unknown (run floor too: its p50 tells)\n");
+	}
 	else if (nxw != NULL || cks != NULL)
 		printf("throughput: nx window / ck stream: n/a (%s%s%s not measured)\n",
 		       nxw == NULL ? "nx window" : "", nxw == NULL && cks == NULL ? " and " : "",

@@ -117,19 +117,19 @@ run_sweep(struct nxb_opts *o, struct nxb_result *rs)
 		return 1;
 	}
 	if (!o->json)
-		printf("nxbench --sweep: client pinned to CPU %d, nxd's worker to CPU %d; %u rounds "
-		       "per payload, nx and memcpy taking turns\n",
+		printf("nxbench --sweep: client pinned to CPU %d, nxd's worker to CPU %d; %u rounds, "
+		       "each through every payload, nx and memcpy taking turns\n",
 		       o->client_cpu, o->server_cpu, o->rounds);
-	for (k = 0; k < NSIZES; k++) {
-		o->payload = sizes[k];
-		for (round = 0; round < o->rounds; round++) {
+	/* each round visits every payload: the machine's drift falls on all */
+	for (round = 0; round < o->rounds; round++)
+		for (k = 0; k < NSIZES; k++) {
+			if (o->isatty_progress)
+				fprintf(stderr, "\r  round %u of %u: payload %u B   ", round + 1,
+					o->rounds, sizes[k]);
+			o->payload = sizes[k];
 			failed += run_transport(o, nx, MODE_ALL, &all[k * PER], &n[k], tmp);
 			failed += run_transport(o, mc, MODE_THROUGHPUT, &all[k * PER], &n[k], tmp);
 		}
-		if (!o->isatty_progress)
-			continue;
-		fprintf(stderr, "\r  payload %u B done (%u of %u)   ", sizes[k], k + 1, NSIZES);
-	}
 	if (o->isatty_progress)
 		fprintf(stderr, "\r%60s\r", "");
 	if (o->json) {

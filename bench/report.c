@@ -189,6 +189,10 @@ nxb_print_footer(const struct nxb_result *rs, unsigned n, bool json)
 	if (nxw != NULL && cks != NULL && cks->ops_per_s > 0)
 		printf("throughput: nx window / ck stream = %.2fx (%.0f vs %.0f ops/s)\n",
 		       nxw->ops_per_s / cks->ops_per_s, nxw->ops_per_s, cks->ops_per_s);
+	else if (nxw != NULL || cks != NULL)
+		printf("throughput: nx window / ck stream: n/a (%s%s%s not measured)\n",
+		       nxw == NULL ? "nx window" : "", nxw == NULL && cks == NULL ? " and " : "",
+		       cks == NULL ? "ck stream" : "");
 	if (nxb != NULL && cks != NULL && cks->ops_per_s > 0)
 		printf("throughput: nxbatch window / ck stream = %.2fx (%.0f vs %.0f ops/s)\n",
 		       nxb->ops_per_s / cks->ops_per_s, nxb->ops_per_s, cks->ops_per_s);
@@ -213,9 +217,5 @@ nxb_print_footer(const struct nxb_result *rs, unsigned n, bool json)
 	} else if (nxp != NULL) {
 		printf("regime: unknown (run floor too: its p50 tells)\n");
 	}
-	else if (nxw != NULL || cks != NULL)
-		printf("throughput: nx window / ck stream: n/a (%s%s%s not measured)\n",
-		       nxw == NULL ? "nx window" : "", nxw == NULL && cks == NULL ? " and " : "",
-		       cks == NULL ? "ck stream" : "");
 }
 

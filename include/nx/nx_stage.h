@@ -167,9 +167,9 @@ struct nx_ctx {
 	uint64_t seq;           /**< request's sequence number in its channel */
 	uint64_t stage_version; /**< the running stage's version in its slot */
 	uint32_t channel;       /**< channel id */
-	/** Requests waiting behind this one in its channel when the worker
-	 *  took it (see below): the worker's load, for a selector that picks a
-	 *  cheaper route when it is behind. */
+	/** Requests waiting behind this one in its channel, as the worker
+	 *  last read (see below): the worker's load, for a selector that picks
+	 *  a cheaper route when it is behind. */
 	uint32_t backlog;
 	uint32_t flags;         /**< NX_CTX_* */
 	uint32_t nmeta;
@@ -181,16 +181,20 @@ struct nx_ctx {
 
 /*
  * ctx->backlog, exactly: a worker takes a channel's requests in bursts
- * (up to 32). When it starts a burst it reads the channel's producer
- * index once (it must, to see whether anything is waiting); a request's
- * backlog is the number of requests after it up to that index. So it is
- * exact for the load that was waiting when the burst began, and a lower
- * bound for the load when the request is taken: what arrived during the
- * burst is not counted, and a request that itself arrived during the
- * burst has backlog 0. It counts one channel, not the worker's other
- * channels. It costs the data path nothing (no extra shared-memory read),
- * and since a client writes its own producer index it is that client's
- * word: it can only mislead its own requests (bounded to twice the ring).
+ * (up to 32), each one when its slot says it is there (the hand-off: the
+ * worker does not read the channel's producer index to find work). The
+ * index, which counts what is waiting, is read where a queue has shown:
+ * at a burst's second request, and at the start of a burst after one that
+ * took more than one. A request's backlog is the number of requests after
+ * it up to the index as last read. So a lone request after a quiet spell
+ * sees 0 (in ping-pong the index costs no line), a burst's first request
+ * after a quiet spell sees 0 even when more came with it, and from then on
+ * it is exact for the load that was waiting when the index was read and a
+ * lower bound for the load when the request is taken: what arrived later
+ * is not counted, and a request that arrived later has backlog 0. It
+ * counts one channel, not the worker's other channels, and since a client
+ * writes its own producer index it is that client's word: it can only
+ * mislead its own requests (bounded to twice the ring).
  */
 
 #define NX_CTX_IDEMPOTENT 0x1u /**< the client may send it again */

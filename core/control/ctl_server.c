@@ -346,6 +346,15 @@ peer_reclaim(struct nx_instance *inst, struct nx_peer *p, const struct nx_ctl_ms
 				    "%u, submitted %u)", m->chan_id, taken, answered, submitted);
 		goto drop;
 	}
+	/* An answer the dead nxd wrote in full (its seq, written last) but did
+	 * not count (killed before its p_tail store) is answered: the client
+	 * may have taken it by its seq already. Run again, it would run twice
+	 * and write its output over whatever the client has put in the arena
+	 * since. A client that forged a seq there skips a replay of its own. */
+	while (answered != taken &&
+	       ck_pr_load_32(&ch->v.resp_slots[answered & (ch->v.g.ring_size - 1)].seq) == answered)
+		answered++;
+	ck_pr_store_uint(&ch->v.resp->p_tail, answered);
 	/* What was taken and not answered is replayed in place, with the
 	 * replay rule (worker.c: replay_take); c_head stays at taken, so that
 	 * a restart before the replay ends still knows what may have run. */

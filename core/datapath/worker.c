@@ -472,6 +472,8 @@ heartbeat_chans(struct nx_worker *w, const struct nx_chanset *set)
 {
 	unsigned i;
 
+	for (i = 0; i < set->n; i++)
+		set->ch[i]->check_index = true; /* serve_channel: compare the index once */
 	if (NX_NO_COUNTERS)
 		return;
 	for (i = 0; i < set->n; i++) {
@@ -486,7 +488,6 @@ heartbeat_chans(struct nx_worker *w, const struct nx_chanset *set)
 		const uint32_t depth = (int32_t)d > 0 ? d & mask : 0;
 		const uint32_t outstanding = (int32_t)o > 0 ? o & mask : 0;
 
-		ch->check_index = true; /* serve_channel: compare the index once */
 		if (ch->taken != ch->hb_taken) {
 			ch->hb_taken = ch->taken;
 			nx__store64(&hc->last_ns, w->now_ns);

@@ -26,6 +26,7 @@
 
 #include "core/datapath/crc32c.h"
 #include "platform/base/rand.h"
+#include "shm/abi/channel.h"
 #include "shm/monitor/health_read.h"
 #include "harness/harness.h"
 #include "harness/wd.h"
@@ -1004,6 +1005,90 @@ test_restart_during_replay_does_not_run_a_request_twice(void **state)
 	unlink(conf);
 }
 
+/* The channel this process's client mapped: found by its memfd's name in
+ * our own maps, and checked by its magic. */
+static struct nx_chan_hdr *
+own_channel(void)
+{
+	struct nx_chan_hdr *h = NULL;
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+
+	while (f != NULL && h == NULL && fgets(line, sizeof line, f) != NULL) {
+		unsigned long lo, hi, off;
+
+		if (strstr(line, "nx-channel") != NULL &&
+		    sscanf(line, "%lx-%lx %*s %lx", &lo, &hi, &off) == 3 && off == 0 &&
+		    ((struct nx_chan_hdr *)lo)->magic == NX_CHAN_MAGIC)
+			h = (struct nx_chan_hdr *)lo;
+	}
+	if (f != NULL)
+		fclose(f);
+	return h;
+}
+
+/*
+ * nxd killed between an answer's seq and its index (the seq is written
+ * first, and the client takes the answer by it): the client has its
+ * answer, the response index does not count it. The next nxd must count
+ * it answered, not run it again: run again, this idempotent request's
+ * output (in the arena) would land on the input of the request the client
+ * wrote there since, which would then be answered from corrupt input.
+ * The kill's window is made by hand: a clean kill, then the index put back
+ * by one, as the dead nxd would have left it.
+ */
+static void
+test_an_answer_taken_before_its_index_is_not_run_again(void **state)
+{
+	uint8_t in1[100], out1[300], in2[400], out2[400];
+	struct nx_req r1 = { .in = in1, .in_len = sizeof in1, .out = out1, .out_cap = sizeof out1,
+			     .flags = NX_REQ_IDEMPOTENT, .user_data = 1 };
+	struct nx_req r2 = { .in = in2, .in_len = sizeof in2, .out = out2, .out_cap = sizeof out2,
+			     .flags = NX_REQ_IDEMPOTENT, .user_data = 2 };
+	struct nx_completion comp;
+	struct nx_ring_hdr *resp;
+	struct nx_chan_hdr *h;
+	struct nx_client *c;
+	struct nxt_nxd d;
+	char inst[64];
+	int echo;
+	unsigned i;
+
+	(void)state;
+	nxt_instance(inst, sizeof inst, "ahead");
+	for (i = 0; i < sizeof in1; i++)
+		in1[i] = (uint8_t)(i * 7 + 1);
+	for (i = 0; i < sizeof in2; i++)
+		in2[i] = (uint8_t)(i * 13 + 5);
+	assert_int_equal(nxt_nxd_start(&d, inst, NULL), 0);
+	assert_int_equal(nx_open(&c, inst, NULL), 0);
+	echo = nx_pipeline_id(c, "echo");
+	assert_true(echo >= 0);
+	r1.pipeline = r2.pipeline = (uint16_t)echo;
+	assert_int_equal(nx_submit(c, &r1), 0);
+	assert_int_equal(poll_one(c, &comp, nxt_patience_ns()), 1);
+	assert_int_equal(comp.status, 0);
+	nxt_nxd_kill(&d);
+
+	h = own_channel();
+	assert_non_null(h);
+	resp = (struct nx_ring_hdr *)((uint8_t *)h + h->resp_ctl_off);
+	assert_int_equal(resp->p_tail, 1);
+	assert_int_equal(resp->c_head, 1); /* the client has taken answer 0 */
+	resp->p_tail = 0;                  /* as if nxd died before counting it */
+
+	/* the next request goes where the first one's was in the arena */
+	assert_int_equal(nx_submit(c, &r2), 0);
+	assert_int_equal(nxt_nxd_start(&d, inst, NULL), 0);
+	assert_int_equal(poll_one(c, &comp, nxt_patience_ns()), 1);
+	assert_int_equal(comp.user_data, 2);
+	assert_int_equal(comp.status, 0);
+	assert_int_equal(comp.out_len, sizeof in2);
+	assert_memory_equal(out2, in2, sizeof in2);
+	nx_close(c);
+	assert_int_equal(nxt_nxd_stop(&d), 0);
+}
+
 /*
  * An nxd restarted on a segment its predecessor left, that fails to start
  * (exit 1): the segment must stay, and say nothing about a clean stop, so
@@ -1097,6 +1182,8 @@ main(void)
 		cmocka_unit_test_teardown(test_no_standby_restarts_cold, nxt_teardown),
 		cmocka_unit_test_teardown(test_stuck_worker_does_not_hold_the_control_thread, nxt_teardown),
 		cmocka_unit_test_teardown(test_restart_during_replay_does_not_run_a_request_twice,
+					  nxt_teardown),
+		cmocka_unit_test_teardown(test_an_answer_taken_before_its_index_is_not_run_again,
 					  nxt_teardown),
 		cmocka_unit_test_teardown(test_failed_restart_keeps_the_clients_for_the_next, nxt_teardown),
 		cmocka_unit_test_teardown(test_kill9_at_random_moments_loses_and_duplicates_nothing,

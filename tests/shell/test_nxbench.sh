@@ -18,7 +18,7 @@ trap 'exit 143' TERM
 bounds="--start-timeout 60 --op-timeout 60 --duration 600"
 
 "$BIN/nxbench" $bounds --ops 3000 --warmup 300 --json \
-	--transports nx,nx3,nxswap,floor,ck,uds,futex,nxsleep >"$out" 2>&1 || { cat "$out"; fail "nxbench --json"; }
+	--transports nx,nxbatch,nx3,nxswap,floor,ck,uds,futex,nxsleep,memcpy >"$out" 2>&1 || { cat "$out"; fail "nxbench --json"; }
 python3 - "$out" <<'PY' || exit 1
 import json, sys
 need = {"transport", "mode", "payload", "ops", "min_ns", "p50_ns", "p90_ns", "p99_ns",
@@ -31,10 +31,11 @@ for line in open(sys.argv[1]):
         sys.exit("FAIL: %s %s lacks %s" % (d.get("transport"), d.get("mode"), sorted(missing)))
     if d["ops"] <= 0 or d["ops_per_s"] <= 0:
         sys.exit("FAIL: %s %s measured nothing" % (d["transport"], d["mode"]))
-    if d["mode"] not in ("stream", "window") and not (0 < d["min_ns"] <= d["p50_ns"] <= d["p99_ns"] <= d["max_ns"]):
+    if d["mode"] not in ("stream", "window", "copy") and not (0 < d["min_ns"] <= d["p50_ns"] <= d["p99_ns"] <= d["max_ns"]):
         sys.exit("FAIL: %s %s percentiles out of order: %s" % (d["transport"], d["mode"], d))
     seen.add((d["transport"], d["mode"]))
-want = {("nx", "pingpong"), ("nx", "window"), ("nx3", "pingpong"), ("nxswap", "pingpong"),
+want = {("nx", "pingpong"), ("nx", "window"), ("nxbatch", "window"), ("memcpy", "copy"),
+        ("nx3", "pingpong"), ("nxswap", "pingpong"),
         ("floor", "pingpong"), ("ck", "pingpong"), ("ck", "stream"), ("uds", "pingpong"),
         ("futex", "wakeup"), ("nxsleep", "wakeup")}
 if want - seen:
@@ -46,7 +47,21 @@ grep -q "client pinned to CPU" "$out" || fail "no line saying where client and s
 grep -q "nx        pingpong" "$out" || fail "no nx row"
 grep -q "x ck; below 1 is faster" "$out" || fail "no ratios against ck"
 grep -q "throughput: nx window / ck stream = " "$out" || fail "no throughput ratio"
+# the regime, read off the floor; batches against ck's stream; what a pipe gets
+"$BIN/nxbench" $bounds --ops 3000 --warmup 300 --transports nx,nxbatch,floor,ck >"$out" 2>&1 ||
+	{ cat "$out"; fail "nxbench with the floor"; }
+grep -Eq "^regime: floor p50 [0-9.]+ us: the two vCPUs (share|are on separate)" "$out" ||
+	fail "no regime line"
+grep -q "nx pingpong against the floor: " "$out" || fail "no ratio against the floor"
+grep -q "throughput: nxbatch window / ck stream = " "$out" || fail "no batch throughput ratio"
+grep -q "round 1 of" "$out" && fail "progress written into a pipe"
+# the payload sweep: every size, its memcpy, a row each
+"$BIN/nxbench" $bounds --sweep --ops 300 --warmup 30 >"$out" 2>&1 || { cat "$out"; fail "nxbench --sweep"; }
+for size in 56 64 256 1024 4096 65536; do
+	grep -Eq "^ +$size +[0-9.]+ +[0-9.]+ +[0-9]+ +[0-9]+ +[0-9.]+ +[0-9.]+ +[0-9.]+%$" "$out" ||
+		{ cat "$out"; fail "--sweep: no row for $size bytes"; }
+done
 "$BIN/nxbench" --payload 0 >/dev/null 2>&1; [ $? = 2 ] || fail "--payload 0 accepted"
 "$BIN/nxbench" --start-timeout 0 >/dev/null 2>&1; [ $? = 2 ] || fail "--start-timeout 0 accepted"
 "$BIN/nxbench" --transports carrier-pigeon >/dev/null 2>&1; [ $? = 2 ] || fail "unknown transport accepted"
-echo "nxbench: every transport measured, JSON keys and table present"
+echo "nxbench: every transport measured, JSON keys and table present, the regime said, the payload sweep"

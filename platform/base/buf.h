@@ -29,6 +29,11 @@ void nx__buf_put(struct nx_buf *b, const char *s, size_t n);
 void nx__buf_json_str(struct nx_buf *b, const char *s);
 /** The same of at most n bytes of s (it stops at a NUL before). */
 void nx__buf_json_strn(struct nx_buf *b, const char *s, size_t n);
+
+/** The length (1 to 4) of the whole UTF-8 sequence at p, within n bytes;
+ *  0 when none starts there (a stray or cut byte, an overlong form, a
+ *  surrogate, past U+10FFFF). */
+size_t nx__utf8_seq(const char *p, size_t n);
 /** Forget the text, keep the memory. */
 void nx__buf_reset(struct nx_buf *b);
 /** Free the memory; the buffer is empty and usable again. */

@@ -11,8 +11,10 @@
  * but Debian's python3-dev (cffi's compiler mode wants setuptools).
  *
  * Threads: a struct nx_client belongs to one thread at a time. A Client
- * marks itself busy while a thread waits in libnx without the GIL; any
- * other use meanwhile is refused with an exception, never let through.
+ * marks itself busy for the whole of each method (its wait in libnx
+ * without the GIL included); any other use meanwhile, from another thread
+ * or from Python code the method itself set off, is refused with an
+ * exception, never let through.
  *
  * Requests in flight (submit) keep, per request, the object the answer
  * goes into and the caller's user_data, in a table indexed by the
@@ -41,11 +43,20 @@ err_make(int code, const char *detail)
 {
 	PyObject *cls = err_base;
 
+	PyObject *d, *e;
+
 	if (code < 0 && code >= NX_ERRNO_MIN && err_class[-code] != NULL)
 		cls = err_class[-code];
 	if (cls == NULL) /* the package did not register its classes */
 		cls = PyExc_RuntimeError;
-	return PyObject_CallFunction(cls, "is", code, detail != NULL ? detail : "");
+	/* libnx's message may end in a character cut in half: replace it */
+	d = PyUnicode_DecodeUTF8(detail != NULL ? detail : "",
+				 detail != NULL ? (Py_ssize_t)strlen(detail) : 0, "replace");
+	if (d == NULL)
+		return NULL;
+	e = PyObject_CallFunction(cls, "iO", code, d);
+	Py_DECREF(d);
+	return e;
 }
 
 /* Raise the exception for code, with detail; returns NULL for the caller's return. */
@@ -229,7 +240,7 @@ struct pending {
 typedef struct {
 	PyObject_HEAD
 	struct nx_client *c;
-	int busy;       /* a thread waits in libnx without the GIL */
+	int busy;       /* a method is running (see HELD_FASTKW) */
 	unsigned cap;   /* nx_capacity */
 	uint32_t max_payload;
 	struct pending *pend; /* cap entries: the requests of submit in flight */
@@ -251,12 +262,15 @@ client_usable(Client *self, const char *fn)
 		err_raise(NX_ECLOSED, "%s(): the client is closed", fn);
 		return -1;
 	}
-	if (self->busy) {
-		err_raise(NX_EINVAL, "%s(): the client is in use by another thread (a Client belongs "
-				     "to one thread at a time: open one per thread)", fn);
-		return -1;
-	}
 	return 0;
+}
+
+static PyObject *
+client_refuse_busy(const char *fn)
+{
+	return err_raise(NX_EINVAL, "%s(): the client is in use (by another thread, or by a "
+				    "method still running: a Client belongs to one thread at a "
+				    "time, open one per thread)", fn);
 }
 
 static void
@@ -291,9 +305,36 @@ client_free_all(Client *self)
 	self->count = 0;
 }
 
+/* A request in flight holds its user_data and out buffer, which may hold
+ * the client: the cycle collector sees those references and can break
+ * such a cycle by closing the client. */
+static int
+Client_traverse(Client *self, visitproc visit, void *arg)
+{
+	unsigned i;
+
+	if (self->pend != NULL)
+		for (i = 0; i < self->cap; i++) {
+			Py_VISIT(self->pend[i].user_data);
+			Py_VISIT(self->pend[i].out);
+		}
+	Py_VISIT(self->instance);
+	return 0;
+}
+
+static int
+Client_clear(Client *self)
+{
+	/* unreachable, so no method runs on it: close, drop the references */
+	client_free_all(self);
+	Py_CLEAR(self->instance);
+	return 0;
+}
+
 static void
 Client_dealloc(Client *self)
 {
+	PyObject_GC_UnTrack(self);
 	if (self->weakrefs != NULL)
 		PyObject_ClearWeakRefs((PyObject *)self);
 	client_free_all(self);
@@ -313,6 +354,10 @@ Client_init(Client *self, PyObject *args, PyObject *kw)
 	Py_ssize_t len;
 	int rc;
 
+	if (self->busy) {
+		client_refuse_busy("Client");
+		return -1;
+	}
 	if (self->c != NULL || self->pend != NULL) {
 		err_raise(NX_EINVAL, "Client(): already open");
 		return -1;
@@ -666,14 +711,12 @@ do_call(Client *self, const char *fn, PyObject **v, void *out, uint32_t cap, uin
 		retry.attempts = 1;
 	use_retry = use_retry || retry.deadline_ns != 0 || idem;
 	retry.timeout_ns = timeout == 0 ? 1 : timeout;
-	self->busy = 1;
 	Py_BEGIN_ALLOW_THREADS
 	if (use_retry)
 		rc = nx_call_retry(self->c, pipe, pl.p, pl.len, out, cap, out_len, &retry);
 	else
 		rc = nx_call(self->c, pipe, pl.p, pl.len, out, cap, out_len, timeout);
 	Py_END_ALLOW_THREADS
-	self->busy = 0;
 	payload_release(&pl);
 	if (rc < 0) {
 		if (rc == NX_EOVERFLOW)
@@ -1077,9 +1120,16 @@ completions(Client *self, int n)
 			Py_CLEAR(list);
 			continue;
 		}
+		if (list == NULL) {
+			/* one before failed, its exception set: build nothing more
+			 * (no Python call with an exception pending), free the entry */
+			pending_release(&self->pend[cp->user_data]);
+			self->count--;
+			self->head = (self->head + 1) % self->cap;
+			continue;
+		}
 		comp = completion(self, cp);
-		if (list == NULL || comp == NULL) {
-			Py_XDECREF(comp);
+		if (comp == NULL) {
 			Py_CLEAR(list);
 			continue;
 		}
@@ -1167,11 +1217,9 @@ Client_wait(Client *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwn
 		slice = timeout - (now - start);
 		if (slice > 100000000ull)
 			slice = 100000000ull; /* wake to see signals */
-		self->busy = 1;
 		Py_BEGIN_ALLOW_THREADS
 		n = nx_wait(self->c, self->comps, max, slice);
 		Py_END_ALLOW_THREADS
-		self->busy = 0;
 		if (n == NX_ETIMEDOUT) {
 			n = 0;
 			if (PyErr_CheckSignals() < 0)
@@ -1307,14 +1355,56 @@ Client_get_instance(Client *self, void *unused)
 }
 
 #define FASTKW (METH_FASTCALL | METH_KEYWORDS)
+/*
+ * Each method holds the client from its first line to its last, not only
+ * while it waits in libnx without the GIL: Python code can run in the
+ * middle of one (an exception's __init__, a finalizer the allocator sets
+ * off, another thread while the GIL is released), and a close() or another
+ * method from there would free or reuse the request table under it. Such
+ * a use is refused, as is any use from a second thread meanwhile.
+ */
+
+#define HELD_FASTKW(fn, pyname)                                                          \
+	static PyObject *fn##_held(Client *self, PyObject *const *args, Py_ssize_t nargs, \
+				   PyObject *kwnames)                                    \
+	{                                                                                \
+		PyObject *r;                                                             \
+                                                                                         \
+		if (self->busy)                                                          \
+			return client_refuse_busy(pyname);                               \
+		self->busy = 1;                                                          \
+		r = fn(self, args, nargs, kwnames);                                      \
+		self->busy = 0;                                                          \
+		return r;                                                                \
+	}
+HELD_FASTKW(Client_call, "call")
+HELD_FASTKW(Client_call_into, "call_into")
+HELD_FASTKW(Client_submit, "submit")
+HELD_FASTKW(Client_submit_batch, "submit_batch")
+HELD_FASTKW(Client_poll, "poll")
+HELD_FASTKW(Client_wait, "wait")
+
+static PyObject *
+Client_pipeline_id_held(Client *self, PyObject *name)
+{
+	PyObject *r;
+
+	if (self->busy)
+		return client_refuse_busy("pipeline_id");
+	self->busy = 1;
+	r = Client_pipeline_id(self, name);
+	self->busy = 0;
+	return r;
+}
+
 static PyMethodDef Client_methods[] = {
-	{ "call", (PyCFunction)(void (*)(void))Client_call, FASTKW, call_doc },
-	{ "call_into", (PyCFunction)(void (*)(void))Client_call_into, FASTKW, call_into_doc },
-	{ "submit", (PyCFunction)(void (*)(void))Client_submit, FASTKW, submit_doc },
-	{ "submit_batch", (PyCFunction)(void (*)(void))Client_submit_batch, FASTKW, submit_batch_doc },
-	{ "poll", (PyCFunction)(void (*)(void))Client_poll, FASTKW, poll_doc },
-	{ "wait", (PyCFunction)(void (*)(void))Client_wait, FASTKW, wait_doc },
-	{ "pipeline_id", (PyCFunction)Client_pipeline_id, METH_O, pipeline_id_doc },
+	{ "call", (PyCFunction)(void (*)(void))Client_call_held, FASTKW, call_doc },
+	{ "call_into", (PyCFunction)(void (*)(void))Client_call_into_held, FASTKW, call_into_doc },
+	{ "submit", (PyCFunction)(void (*)(void))Client_submit_held, FASTKW, submit_doc },
+	{ "submit_batch", (PyCFunction)(void (*)(void))Client_submit_batch_held, FASTKW, submit_batch_doc },
+	{ "poll", (PyCFunction)(void (*)(void))Client_poll_held, FASTKW, poll_doc },
+	{ "wait", (PyCFunction)(void (*)(void))Client_wait_held, FASTKW, wait_doc },
+	{ "pipeline_id", (PyCFunction)Client_pipeline_id_held, METH_O, pipeline_id_doc },
 	{ "close", (PyCFunction)Client_close, METH_NOARGS, close_doc },
 	{ "__enter__", (PyCFunction)Client_enter, METH_NOARGS, "Returns the client itself." },
 	{ "__exit__", (PyCFunction)Client_exit, METH_VARARGS, "Closes the client." },
@@ -1354,7 +1444,9 @@ static PyTypeObject Client_Type = {
 	.tp_basicsize = sizeof(Client),
 	.tp_dealloc = (destructor)Client_dealloc,
 	.tp_repr = (reprfunc)Client_repr,
-	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+	.tp_traverse = (traverseproc)Client_traverse,
+	.tp_clear = (inquiry)Client_clear,
 	.tp_doc = Client_doc,
 	.tp_weaklistoffset = offsetof(Client, weakrefs),
 	.tp_methods = Client_methods,

@@ -196,7 +196,10 @@ ensure_mapped(struct nx_hr *r)
 		r->hv.base = NULL;
 		return rc;
 	}
-	return size_tables(r);
+	rc = size_tables(r);
+	if (rc < 0)
+		nx__health_unmap(&r->hv); /* no tables: map again, and size them, next time */
+	return rc;
 }
 
 /* The control thread's tables, copied under its sequence lock. */
@@ -596,6 +599,11 @@ nx__hr_snapshot(struct nx_hr *r, const struct nx_hr_snap **out)
 	s->mapped = rc == 0;
 	if (rc == NX_ENOINST || rc == NX_EPERM || rc == NX_EIO) {
 		down_snapshot(r, s);
+		/* not simply absent: say why it could not be read (a segment
+		 * of an untrusted owner, a read error) */
+		if (rc != NX_ENOINST)
+			snprintf(s->why, sizeof s->why, "instance '%s' cannot be read: %s", r->instance,
+				 nx__errmsg());
 		return 0;
 	}
 	if (rc < 0)

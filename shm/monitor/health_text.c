@@ -305,6 +305,20 @@ prom_label(struct nx_buf *b, const char *s)
 
 	nx__buf_put(b, "\"", 1);
 	for (; *s != '\0'; s++) {
+		if ((unsigned char)*s >= 0x80) {
+			/* label values are UTF-8, and one invalid byte makes
+			 * Prometheus refuse the whole scrape: U+FFFD instead */
+			size_t k = nx__utf8_seq(s, strnlen(s, 4));
+
+			if (k != 0) {
+				s += k - 1;
+				continue;
+			}
+			nx__buf_put(b, run, (size_t)(s - run));
+			nx__buf_put(b, "\xef\xbf\xbd", 3);
+			run = s + 1;
+			continue;
+		}
 		if (*s != '\\' && *s != '"' && *s != '\n')
 			continue;
 		nx__buf_put(b, run, (size_t)(s - run));

@@ -1072,7 +1072,7 @@ test_an_answer_taken_before_its_index_is_not_run_again(void **state)
 
 	h = own_channel();
 	assert_non_null(h);
-	resp = (struct nx_ring_hdr *)((uint8_t *)h + h->resp_ctl_off);
+	resp = (struct nx_ring_hdr *)(void *)((uint8_t *)h + h->resp_ctl_off);
 	assert_int_equal(resp->p_tail, 1);
 	assert_int_equal(resp->c_head, 1); /* the client has taken answer 0 */
 	resp->p_tail = 0;                  /* as if nxd died before counting it */

@@ -7,6 +7,7 @@ import gc
 import os
 import signal
 import threading
+import weakref
 import time
 
 import pytest
@@ -497,3 +498,47 @@ def test_help_reads_well():
                  "outstanding", "GIL"):
         assert word in text
     assert "Retry" in pydoc.render_doc(nexus, renderer=pydoc.plaintext)
+
+
+def test_close_from_inside_a_method_is_refused_not_a_crash(client):
+    """Python code can run in the middle of a method (here an exception
+    class's __init__, while poll builds a completion's error): a close()
+    from there would free the request table under the method. It is
+    refused, and the client goes on."""
+    refused = []
+    orig = nexus.NoSuchPipeline.__init__
+
+    def closing_init(self, *args, **kw):
+        try:
+            client.close()
+        except nexus.InvalidArgument as e:
+            refused.append(str(e))
+        orig(self, *args, **kw)
+
+    nexus.NoSuchPipeline.__init__ = closing_init
+    try:
+        client.submit(200, b"x", user_data=1)   # no pipeline 200
+        client.submit(200, b"y", user_data=2)
+        comps = []
+        end = time.monotonic() + BUDGET
+        while len(comps) < 2 and time.monotonic() < end:
+            comps += client.wait(2 - len(comps), timeout=BUDGET)
+    finally:
+        nexus.NoSuchPipeline.__init__ = orig
+    assert [c.user_data for c in comps] == [1, 2]
+    assert all(isinstance(c.error, nexus.NoSuchPipeline) for c in comps)
+    assert refused and all("in use" in r for r in refused), refused
+    assert not client.closed
+    assert client.call("echo", b"ok") == b"ok"
+
+
+def test_a_client_held_only_by_its_own_requests_is_collected(nxd):
+    """A request in flight holds its user_data; a user_data that holds the
+    client makes a cycle, which the collector breaks by closing the client
+    (else its channel would stay attached for ever)."""
+    c = nexus.open(nxd.instance)
+    c.submit("echo", b"x", user_data=c)
+    r = weakref.ref(c)
+    del c
+    gc.collect()
+    assert r() is None

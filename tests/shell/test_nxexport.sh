@@ -91,6 +91,15 @@ for m in POST PUT DELETE PATCH OPTIONS TRACE; do
 	[ "$code" = 405 ] || fail "$m /metrics: $code, not 405"
 	grep -qi '^allow: GET, HEAD' "$tmp/headers" || fail "$m: 405 without Allow"
 done
+# on loopback, only requests addressed to loopback (DNS rebinding)
+http /api/snapshot -H "Host: attacker.example"
+[ "$code" = 421 ] || fail "Host attacker.example on loopback: $code, not 421"
+http /metrics -H "Host: 127.0.0.1.attacker.example:80"
+[ "$code" = 421 ] || fail "a Host that starts like 127.0.0.1: $code, not 421"
+for h in localhost "localhost:9" 127.0.0.1 "127.0.0.1:1"; do
+	http /health -H "Host: $h"
+	[ "$code" != 421 ] || fail "Host $h refused"
+done
 http "/$(head -c 100000 /dev/zero | tr '\0' a)"
 [ "$code" = 414 ] || fail "a 100 kB URL: $code, not 414"
 http / -H "X-Junk: $(head -c 100000 /dev/zero | tr '\0' a)"
@@ -142,4 +151,4 @@ jq -e '.up == false and .health == "down"' "$tmp/body" >/dev/null || fail "/api/
 # ---- SIGTERM: exit 0; the port is free again ----
 nxe_stop
 if curl -s -m 5 -o /dev/null "$url"; then fail "something still answers on $url"; fi
-echo "nxexport: /health 503 down, 200, 429, 503 unhealthy, 503 down; $N requests counted; HEAD, 404, 405, 414, 431; 300 connections; SIGTERM exits 0"
+echo "nxexport: /health 503 down, 200, 429, 503 unhealthy, 503 down; $N requests counted; HEAD, 404, 405, 421 for another Host, 414, 431; 300 connections; SIGTERM exits 0"

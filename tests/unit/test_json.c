@@ -73,6 +73,27 @@ test_quotes_and_backslashes_are_escaped_the_rest_kept(void **state)
 	assert_string_equal(text(), "\"a \\\"q\\\" b\\\\c\\u0009d\\u000a\xc3\xa9/\"");
 }
 
+/* JSON is UTF-8: whole sequences pass, every byte that starts none (stray,
+ * cut by a limit, overlong, a surrogate, past U+10FFFF) is U+FFFD. */
+static void
+test_invalid_utf8_becomes_the_replacement_character(void **state)
+{
+	(void)state;
+	nx__json_arr_open(&j);
+	nx__json_str(&j, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"); /* é, €, an emoji: kept */
+	nx__json_str(&j, "caf\xe9");            /* Latin-1 */
+	nx__json_str(&j, "\xe2\x82");           /* a cut sequence */
+	nx__json_str(&j, "\xc0\xaf");           /* overlong '/' */
+	nx__json_str(&j, "\xed\xa0\x80");       /* a surrogate */
+	nx__json_str(&j, "\xf4\x90\x80\x80");   /* past U+10FFFF */
+	nx__json_strn(&j, "\xc3\xa9", 1);        /* cut by n */
+	nx__json_arr_close(&j);
+	assert_string_equal(text(), "[\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\","
+				    "\"caf\\ufffd\",\"\\ufffd\\ufffd\",\"\\ufffd\\ufffd\","
+				    "\"\\ufffd\\ufffd\\ufffd\",\"\\ufffd\\ufffd\\ufffd\\ufffd\","
+				    "\"\\ufffd\"]");
+}
+
 static void
 test_strn_stops_at_n_or_at_a_nul(void **state)
 {
@@ -284,6 +305,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_every_control_character_is_escaped, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_quotes_and_backslashes_are_escaped_the_rest_kept,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_invalid_utf8_becomes_the_replacement_character,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_strn_stops_at_n_or_at_a_nul, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keys_are_escaped_too, setup, teardown),

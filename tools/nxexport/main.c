@@ -11,6 +11,7 @@
  * nxd or its clients, so it costs nxd nothing however often it is asked.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -93,8 +94,8 @@ parse_listen(const char *arg, struct nxexport_opts *o)
 	host[hlen] = '\0';
 	errno = 0;
 	port = strtoul(colon + 1, &end, 10);
-	if (errno != 0 || end == colon + 1 || *end != '\0' || port > 65535 || colon[1] == '-' ||
-	    colon[1] == '+')
+	if (errno != 0 || end == colon + 1 || *end != '\0' || port > 65535 ||
+	    !isdigit((unsigned char)colon[1])) /* strtoul takes spaces and signs */
 		return -1;
 	memset(&o->addr, 0, sizeof o->addr);
 	if (arg[0] != '[') {

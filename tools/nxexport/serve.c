@@ -9,10 +9,15 @@
  * connection (a longer request line or header is refused with 414 or
  * 431 before it reaches us), and an idle timeout.
  */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <netinet/in.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <microhttpd.h>
 
@@ -24,7 +29,59 @@
 struct nxexport_server {
 	struct MHD_Daemon *d;
 	struct nxexport_pub *pub;
+	bool loopback; /* listening on a loopback address: check Host */
 };
+
+/*
+ * A server on loopback answers only requests addressed to loopback: a web
+ * page elsewhere can make a browser on this host send it requests under
+ * its own name (DNS rebinding) and read the answers. Its Host header then
+ * names that page's host. No Host (HTTP/1.0) is no browser's request.
+ */
+static bool
+digits_only(const char *s)
+{
+	if (*s == '\0')
+		return false;
+	for (; *s != '\0'; s++)
+		if (!isdigit((unsigned char)*s))
+			return false;
+	return true;
+}
+
+static bool
+host_is_loopback(const char *h)
+{
+	char name[64];
+	const char *port;
+	struct in_addr a;
+	size_t n;
+
+	if (h == NULL)
+		return true;
+	if (h[0] == '[') {
+		const char *e = strchr(h, ']');
+
+		if (e == NULL || (size_t)(e - h - 1) >= sizeof name)
+			return false;
+		n = (size_t)(e - h - 1);
+		memcpy(name, h + 1, n);
+		name[n] = '\0';
+		port = e + 1;
+		if (*port != '\0' && (*port != ':' || !digits_only(port + 1)))
+			return false;
+		return strcmp(name, "::1") == 0;
+	}
+	port = strchr(h, ':');
+	n = port != NULL ? (size_t)(port - h) : strlen(h);
+	if (n >= sizeof name || (port != NULL && !digits_only(port + 1)))
+		return false;
+	memcpy(name, h, n);
+	name[n] = '\0';
+	if (strcasecmp(name, "localhost") == 0)
+		return true;
+	return inet_pton(AF_INET, name, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
+}
 
 static const char csp[] =
 	"default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
@@ -87,6 +144,10 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 	(void)upload;
 	(void)upload_len;
 	(void)con_cls;
+	if (srv->loopback &&
+	    !host_is_loopback(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST)))
+		return reply_str(c, 421, "nxexport: this server answers requests to a loopback "
+					 "address only (Host names another host)\n");
 	/* HEAD is GET without the body: the library leaves the body out */
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
 		return reply_str(c, MHD_HTTP_METHOD_NOT_ALLOWED,
@@ -130,6 +191,10 @@ nxexport_serve(struct nxexport_pub *pub, const struct nxexport_opts *o)
 	if (o->addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	srv->pub = pub;
+	if (o->addr.ss_family == AF_INET)
+		srv->loopback = (ntohl(((const struct sockaddr_in *)&o->addr)->sin_addr.s_addr) >> 24) == 127;
+	else
+		srv->loopback = IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)&o->addr)->sin6_addr);
 	/* the logger first, or the library logs the options before it its own way */
 	srv->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv,
 		MHD_OPTION_EXTERNAL_LOGGER, on_log, NULL,

@@ -201,6 +201,9 @@ void nxb_print_header(const struct nxb_opts *o, bool json);
 void nxb_print(const struct nxb_result *r, bool json);
 /** b's text (one or more JSON lines) to stdout, then b freed. */
 void nxb_print_json(struct nx_buf *b);
+/** The result of transport's mode among rs[0..n), or NULL. */
+const struct nxb_result *nxb_find(const struct nxb_result *rs, unsigned n, const char *transport,
+				  const char *mode);
 /** After the table: each transport against ck, computed from the results. */
 void nxb_print_footer(const struct nxb_result *rs, unsigned n, bool json);
 

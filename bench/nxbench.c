@@ -85,17 +85,6 @@ transport_named(const char *name)
 	return NULL;
 }
 
-static const struct nxb_result *
-result_of(const struct nxb_result *rs, unsigned n, const char *transport, const char *mode)
-{
-	unsigned i;
-
-	for (i = 0; i < n; i++)
-		if (strcmp(rs[i].transport, transport) == 0 && strcmp(rs[i].mode, mode) == 0)
-			return &rs[i];
-	return NULL;
-}
-
 /*
  * The payload sweep: per payload, nx's round trip and window, and memcpy
  * of the same payload on the client's CPU, the rounds interleaved. The
@@ -142,9 +131,9 @@ run_sweep(struct nxb_opts *o, struct nxb_result *rs)
 	printf("\n%8s %9s %9s %12s %12s %12s %12s %8s\n", "payload", "p50 us", "p99 us",
 	       "pingpong/s", "window/s", "window GB/s", "memcpy GB/s", "of copy");
 	for (k = 0; k < NSIZES; k++) {
-		const struct nxb_result *pp = result_of(&all[k * PER], n[k], "nx", "pingpong");
-		const struct nxb_result *w = result_of(&all[k * PER], n[k], "nx", "window");
-		const struct nxb_result *m = result_of(&all[k * PER], n[k], "memcpy", "copy");
+		const struct nxb_result *pp = nxb_find(&all[k * PER], n[k], "nx", "pingpong");
+		const struct nxb_result *w = nxb_find(&all[k * PER], n[k], "nx", "window");
+		const struct nxb_result *m = nxb_find(&all[k * PER], n[k], "memcpy", "copy");
 		double wgb = w != NULL ? w->ops_per_s * 2.0 * sizes[k] / 1e9 : 0;
 		double mgb = m != NULL ? m->ops_per_s * sizes[k] / 1e9 : 0;
 

@@ -99,8 +99,8 @@ nxb_print(const struct nxb_result *r, bool json)
 	fflush(stdout);
 }
 
-static const struct nxb_result *
-find(const struct nxb_result *rs, unsigned n, const char *transport, const char *mode)
+const struct nxb_result *
+nxb_find(const struct nxb_result *rs, unsigned n, const char *transport, const char *mode)
 {
 	unsigned i;
 
@@ -122,22 +122,22 @@ pct_ratio(const struct nxb_result *r, const struct nxb_result *base, double pct)
 void
 nxb_print_footer(const struct nxb_result *rs, unsigned n, bool json)
 {
-	const struct nxb_result *ck = find(rs, n, "ck", "pingpong");
-	const struct nxb_result *nxw = find(rs, n, "nx", "window");
-	const struct nxb_result *cks = find(rs, n, "ck", "stream");
-	const struct nxb_result *nxs = find(rs, n, "nxsleep", "wakeup");
-	const struct nxb_result *fx = find(rs, n, "futex", "wakeup");
-	const struct nxb_result *nxp = find(rs, n, "nx", "pingpong");
-	const struct nxb_result *uds = find(rs, n, "uds", "pingpong");
-	const struct nxb_result *nx3 = find(rs, n, "nx3", "pingpong");
-	const struct nxb_result *nxsw = find(rs, n, "nxswap", "pingpong");
-	const struct nxb_result *nxnc = find(rs, n, "nxnc", "pingpong");
-	const struct nxb_result *nxoff = find(rs, n, "nxoff", "pingpong");
-	const struct nxb_result *nxpol = find(rs, n, "nxpol", "pingpong");
-	const struct nxb_result *nxshed = find(rs, n, "nxshed", "window");
-	const struct nxb_result *nxb = find(rs, n, "nxbatch", "window");
-	const struct nxb_result *mc = find(rs, n, "memcpy", "copy");
-	const struct nxb_result *fl = find(rs, n, "floor", "pingpong");
+	const struct nxb_result *ck = nxb_find(rs, n, "ck", "pingpong");
+	const struct nxb_result *nxw = nxb_find(rs, n, "nx", "window");
+	const struct nxb_result *cks = nxb_find(rs, n, "ck", "stream");
+	const struct nxb_result *nxs = nxb_find(rs, n, "nxsleep", "wakeup");
+	const struct nxb_result *fx = nxb_find(rs, n, "futex", "wakeup");
+	const struct nxb_result *nxp = nxb_find(rs, n, "nx", "pingpong");
+	const struct nxb_result *uds = nxb_find(rs, n, "uds", "pingpong");
+	const struct nxb_result *nx3 = nxb_find(rs, n, "nx3", "pingpong");
+	const struct nxb_result *nxsw = nxb_find(rs, n, "nxswap", "pingpong");
+	const struct nxb_result *nxnc = nxb_find(rs, n, "nxnc", "pingpong");
+	const struct nxb_result *nxoff = nxb_find(rs, n, "nxoff", "pingpong");
+	const struct nxb_result *nxpol = nxb_find(rs, n, "nxpol", "pingpong");
+	const struct nxb_result *nxshed = nxb_find(rs, n, "nxshed", "window");
+	const struct nxb_result *nxb = nxb_find(rs, n, "nxbatch", "window");
+	const struct nxb_result *mc = nxb_find(rs, n, "memcpy", "copy");
+	const struct nxb_result *fl = nxb_find(rs, n, "floor", "pingpong");
 	unsigned i;
 
 	if (json)

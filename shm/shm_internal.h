@@ -250,12 +250,18 @@ nx__store64(uint64_t *p, uint64_t v)
  * The consumer may be ahead of the index it sees by a few: it takes a
  * slot by the slot's own flag, and the producer's store to p_tail comes
  * after (the hand-off, below). That reads as none waiting. */
+static inline uint32_t
+nx__ring_ahead(uint32_t p, uint32_t c)
+{
+	const uint32_t d = p - c;
+
+	return (int32_t)d > 0 ? d : 0;
+}
+
 static inline unsigned
 nx__ring_pending(const struct ck_ring *r)
 {
-	const uint32_t d = ck_pr_load_uint(&r->p_tail) - ck_pr_load_uint(&r->c_head);
-
-	return (int32_t)d > 0 ? d : 0;
+	return nx__ring_ahead(ck_pr_load_uint(&r->p_tail), ck_pr_load_uint(&r->c_head));
 }
 
 /*

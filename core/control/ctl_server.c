@@ -351,8 +351,7 @@ peer_reclaim(struct nx_instance *inst, struct nx_peer *p, const struct nx_ctl_ms
 	 * may have taken it by its seq already. Run again, it would run twice
 	 * and write its output over whatever the client has put in the arena
 	 * since. A client that forged a seq there skips a replay of its own. */
-	while (answered != taken &&
-	       ck_pr_load_32(&ch->v.resp_slots[answered & (ch->v.g.ring_size - 1)].seq) == answered)
+	while (answered != taken && nx__resp_ready(&ch->v, answered))
 		answered++;
 	ck_pr_store_uint(&ch->v.resp->p_tail, answered);
 	/* What was taken and not answered is replayed in place, with the

@@ -327,9 +327,8 @@ serve_channel(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab 
 		 * lap is taken, and refused (shm/abi/channel.h). */
 		ch->check_index = false;
 		by_index = ck_pr_load_uint(&v->req->p_tail);
-		if ((int32_t)(by_index - v->req->c_head) <= 0 ||
-		    by_index - v->req->c_head > v->g.ring_size)
-			return 0;
+		if (nx__ring_ahead(by_index, v->req->c_head) - 1 >= v->g.ring_size)
+			return 0; /* none, or more than a ring: not believed */
 		tail = by_index;
 	}
 	if (queue)
@@ -484,9 +483,8 @@ heartbeat_chans(struct nx_worker *w, const struct nx_chanset *set)
 		const uint32_t mask = 2 * v->g.ring_size - 1;
 		/* c_head may run a little ahead of the p_tail we see (the
 		 * hand-off takes a slot by its lap): that is none, not 2^32 */
-		const uint32_t d = tail - v->req->c_head, o = tail - ck_pr_load_uint(&v->resp->c_head);
-		const uint32_t depth = (int32_t)d > 0 ? d & mask : 0;
-		const uint32_t outstanding = (int32_t)o > 0 ? o & mask : 0;
+		const uint32_t depth = nx__ring_ahead(tail, v->req->c_head) & mask;
+		const uint32_t outstanding = nx__ring_ahead(tail, ck_pr_load_uint(&v->resp->c_head)) & mask;
 
 		if (ch->taken != ch->hb_taken) {
 			ch->hb_taken = ch->taken;

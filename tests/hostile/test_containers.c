@@ -372,17 +372,6 @@ log_says(const char *path, const char *what)
 
 /* ---- the client in its container ---- */
 
-static int
-echo_once(struct nx_client *c)
-{
-	char out[16];
-	uint32_t len = 0;
-	int rc = nx_call(c, (uint16_t)nx_pipeline_id(c, "echo"), "ping", 4, out, sizeof out, &len,
-			 nxt_patience_ns());
-
-	return rc != 0 ? rc : len == 4 && memcmp(out, "ping", 4) == 0 ? 0 : NX_EPROTO;
-}
-
 /* The channel id a client got: the one its segment names (libnx keeps it
  * private; the health table's entries with our uid say it too). */
 static uint32_t
@@ -422,7 +411,7 @@ client_restarts(void)
 
 	if (nx_open(&c, inst, NULL) != 0)
 		cfail(1, "nx_open in a container: %s", nx_errmsg());
-	if ((rc = echo_once(c)) != 0)
+	if ((rc = nxt_echo_once(c)) != 0)
 		cfail(2, "a call from a container: %d %s", rc, nx_errmsg());
 	board->chan_id = my_chan();
 	gen = nx_generation(c);
@@ -461,7 +450,7 @@ client_restarts(void)
 	}
 	if (nx_generation(c) == gen)
 		cfail(7, "no restart seen (generation %llu)", (unsigned long long)gen);
-	if ((rc = echo_once(c)) != 0)
+	if ((rc = nxt_echo_once(c)) != 0)
 		cfail(8, "a call after the restart: %d %s", rc, nx_errmsg());
 	board->chan_id = my_chan();
 	store(&board->phase, 3);
@@ -577,7 +566,7 @@ client_waits(void)
 
 	if (nx_open(&c, inst, NULL) != 0)
 		cfail(1, "nx_open in a container: %s", nx_errmsg());
-	if (echo_once(c) != 0)
+	if (nxt_echo_once(c) != 0)
 		cfail(2, "a call from a container: %s", nx_errmsg());
 	board->chan_id = my_chan();
 	store(&board->phase, 1);

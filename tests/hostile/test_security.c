@@ -69,18 +69,6 @@ become(uint32_t gid, const gid_t *groups, size_t ngroups)
 	}
 }
 
-/* A call through echo; @return 0 or the error */
-static int
-echo_once(struct nx_client *c)
-{
-	char out[16];
-	uint32_t len = 0;
-	int rc = nx_call(c, (uint16_t)nx_pipeline_id(c, "echo"), "ping", 4, out, sizeof out, &len,
-			 nxt_patience_ns());
-
-	return rc != 0 ? rc : len == 4 && memcmp(out, "ping", 4) == 0 ? 0 : NX_EPROTO;
-}
-
 static int
 child_status(pid_t pid)
 {
@@ -233,7 +221,7 @@ test_attaching_is_apart_from_administering(void **state)
 		char *text = NULL;
 
 		become(NOBODY, NULL, 0);
-		if (nx_open(&c, inst, NULL) != 0 || echo_once(c) != 0) {
+		if (nx_open(&c, inst, NULL) != 0 || nxt_echo_once(c) != 0) {
 			fprintf(stderr, "allowed group: %s\n", nx_errmsg());
 			_exit(1);
 		}
@@ -264,7 +252,7 @@ test_attaching_is_apart_from_administering(void **state)
 			fprintf(stderr, "admin group: %s\n", nx_errmsg());
 			_exit(2);
 		}
-		_exit(nx_open(&c, inst, NULL) == 0 && echo_once(c) == 0 ? 0 : 3);
+		_exit(nx_open(&c, inst, NULL) == 0 && nxt_echo_once(c) == 0 ? 0 : 3);
 	}
 	assert_int_equal(child_status(pid), 0);
 
@@ -328,7 +316,7 @@ test_quotas_keep_one_uid_from_locking_out_others(void **state)
 		close(fds[1]);
 		if (write(ack[1], "h", 1) != 1 || read(go[0], &b, 1) != 1)
 			_exit(22);
-		_exit(echo_once(cs[0]) == 0 ? 0 : 23);
+		_exit(nxt_echo_once(cs[0]) == 0 ? 0 : 23);
 	}
 	assert_int_equal(read(ack[0], &b, 1), 1);
 	/* until nxd has seen the silent ones close: the hog's 3 channels left */
@@ -345,13 +333,13 @@ test_quotas_keep_one_uid_from_locking_out_others(void **state)
 			_exit(1);
 		if (nx_open(&c2, inst, NULL) != NX_EQUOTA || strstr(nx_errmsg(), "uid_channels") == NULL)
 			_exit(2);
-		_exit(echo_once(c1) == 0 ? 0 : 3);
+		_exit(nxt_echo_once(c1) == 0 ? 0 : 3);
 	}
 	assert_int_equal(child_status(second), 0);
 
 	/* nxd's own uid is not held back by another's quota */
 	assert_int_equal(nx_open(&c, inst, NULL), 0);
-	assert_int_equal(echo_once(c), 0);
+	assert_int_equal(nxt_echo_once(c), 0);
 	nx_close(c);
 	assert_int_equal(write(go[1], "g", 1), 1);
 	assert_int_equal(child_status(hog), 0);
@@ -395,7 +383,7 @@ test_nxd_cannot_be_read_through_proc(void **state)
 			       nxt_patience_ns());
 		if (rc != 0)
 			_exit(1);
-		if (echo_once(c) != 0)
+		if (nxt_echo_once(c) != 0)
 			_exit(2);
 		snprintf(path, sizeof path, "/proc/%d/fd", (int)d);
 		if (opendir(path) != NULL)
@@ -424,7 +412,7 @@ test_nxd_keeps_no_channel_descriptor(void **state)
 	assert_int_equal(nxt_nxd_start(&nxd, inst, NULL), 0);
 	for (i = 0; i < 3; i++) {
 		assert_int_equal(nx_open(&c[i], inst, NULL), 0);
-		assert_int_equal(echo_once(c[i]), 0);
+		assert_int_equal(nxt_echo_once(c[i]), 0);
 	}
 	/* mapped, served, and not one descriptor to hand to anyone */
 	assert_true(nxt_count_memfd_maps(nxd.pid) >= 3);
@@ -455,7 +443,7 @@ test_a_client_in_another_network_namespace_attaches(void **state)
 			fprintf(stderr, "nx_open: %s\n", nx_errmsg());
 			_exit(2);
 		}
-		_exit(echo_once(c) == 0 ? 0 : 3);
+		_exit(nxt_echo_once(c) == 0 ? 0 : 3);
 	}
 	assert_int_equal(child_status(pid), 0);
 	assert_int_equal(nxt_nxd_stop(&nxd), 0);

@@ -765,3 +765,14 @@ nxt_ctl(const char *instance, char **text, int json, ...)
 		free(out);
 	return status;
 }
+
+int
+nxt_echo_once(struct nx_client *c)
+{
+	char out[16];
+	uint32_t len = 0;
+	int rc = nx_call(c, (uint16_t)nx_pipeline_id(c, "echo"), "ping", 4, out, sizeof out, &len,
+			 nxt_patience_ns());
+
+	return rc != 0 ? rc : len == 4 && memcmp(out, "ping", 4) == 0 ? 0 : NX_EPROTO;
+}

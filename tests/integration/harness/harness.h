@@ -117,6 +117,11 @@ bool nxt_pid_gone(pid_t pid);
 int nxt_ctl(const char *instance, char **text, int json, ...);
 /** True when built with a sanitizer ($NX_SAN non-empty). */
 bool nxt_sanitized(void);
+
+struct nx_client;
+/** One call through the instance's echo pipeline ("ping"), waiting at most
+ *  nxt_patience_ns(). @return 0 when it came back whole, or the error */
+int nxt_echo_once(struct nx_client *c);
 /** Scale a time budget for slow (sanitized) builds. */
 uint64_t nxt_budget_ns(uint64_t ns);
 /**

@@ -189,6 +189,79 @@ test_call_refuses_while_submitted_requests_are_outstanding(void **state)
 	assert_int_equal(nx_call(f->c, f->echo, "b", 1, o2, sizeof o2, &len, 5000000000ull), 0);
 }
 
+/* One call both ways: nx_call, and nx_submit then nx_wait; the same
+ * status, length and bytes, and nothing written past the buffer. */
+static void
+call_both_ways(struct fx *f, uint16_t pipe, const uint8_t *in, uint32_t in_len, uint32_t cap)
+{
+	static uint8_t a[1024 + 64], b[1024 + 64];
+	struct nx_req r = { .in = in, .in_len = in_len, .out = b, .out_cap = cap, .pipeline = pipe };
+	struct nx_completion comp;
+	uint32_t len = 12345;
+	int rc;
+
+	memset(a, 0xaa, sizeof a);
+	memset(b, 0xbb, sizeof b);
+	rc = nx_call(f->c, pipe, in, in_len, a, cap, &len, 5000000000ull);
+	assert_int_equal(nx_submit(f->c, &r), 0);
+	assert_int_equal(nx_wait(f->c, &comp, 1, 5000000000ull), 1);
+	if (rc != comp.status)
+		fail_msg("in %u, cap %u: nx_call %s, submit and wait %s", in_len, cap,
+			 nx_err_name(rc), nx_err_name(comp.status));
+	if (rc == 0 || rc == NX_EOVERFLOW)
+		assert_int_equal(len, comp.out_len);
+	if (rc == 0) {
+		assert_int_equal(len, in_len); /* echo */
+		assert_memory_equal(a, in, in_len);
+		assert_memory_equal(b, in, in_len);
+	}
+	for (uint32_t i = rc == 0 ? len : 0; i < cap + 64; i++)
+		if (a[i] != 0xaa && i >= cap)
+			fail_msg("in %u, cap %u: byte %u past the buffer written", in_len, cap, i);
+	assert_int_equal(nx_outstanding(f->c), 0);
+}
+
+/* nx_call has a short way (payload and answer within the slot's
+ * extension) and a long way (the rest, or an answer that is slow): at
+ * every size on either side of each border, both ways and submit/wait
+ * agree; so do the calls the short way refuses. */
+static void
+test_call_answers_as_submit_and_wait_do_at_every_size(void **state)
+{
+	static const uint32_t sizes[] = { 0, 1, 55, 56, 57, 64, 191, 192, 193, 1000 };
+	static uint8_t in[1024];
+	struct fx *f = *state;
+	uint8_t out[8];
+	uint32_t len;
+	unsigned i, j;
+
+	for (i = 0; i < sizeof in; i++)
+		in[i] = (uint8_t)(i * 7 + 1);
+	for (i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+		for (j = 0; j < sizeof sizes / sizeof sizes[0]; j++)
+			call_both_ways(f, f->echo, in, sizes[i], sizes[j]);
+	/* no such pipeline, by an id the descriptor's byte holds or not */
+	call_both_ways(f, 200, in, 8, 8);
+	call_both_ways(f, 300, in, 8, 8);
+	/* refused before anything is sent */
+	assert_int_equal(nx_call(f->c, f->echo, NULL, 3, out, sizeof out, &len, 1000000000),
+			 NX_EINVAL);
+	assert_int_equal(nx_call(f->c, f->echo, "abc", 3, NULL, 8, &len, 1000000000), NX_EINVAL);
+	assert_int_equal(nx_call(f->c, f->echo, in, nx_max_payload(f->c) + 1, out, 8, &len,
+				 1000000000),
+			 NX_E2BIG);
+	assert_int_equal(nx_outstanding(f->c), 0);
+	/* a zero timeout does not wait for an answer held back; the next
+	 * call gets its own answer, not that one */
+	gate_close();
+	assert_int_equal(nx_call(f->c, f->gate, "late", 4, out, sizeof out, &len, 0), NX_ETIMEDOUT);
+	gate_wait_for_request();
+	gate_release();
+	assert_int_equal(nx_call(f->c, f->echo, "own", 3, out, sizeof out, &len, 5000000000ull), 0);
+	assert_int_equal(len, 3);
+	assert_memory_equal(out, "own", 3);
+}
+
 static void
 test_completions_come_in_submission_order_with_user_data(void **state)
 {
@@ -334,6 +407,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_call_that_timed_out_never_delivers_its_late_answer,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_call_refuses_while_submitted_requests_are_outstanding,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_call_answers_as_submit_and_wait_do_at_every_size,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_completions_come_in_submission_order_with_user_data,
 						setup, teardown),

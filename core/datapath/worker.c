@@ -350,11 +350,6 @@ serve_channel(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab 
 		uint32_t seq = v->req->c_head;
 		bool replayed, bad = false;
 
-		/* An extension sits at the slot's index: fetch it alongside the
-		 * descriptor when this channel's last request had one. */
-		if (ch->ext_hint)
-			__builtin_prefetch(v->req_ext + (size_t)(seq & (v->g.ring_size - 1)) *
-					   NX_EXT_BYTES, 0);
 		rs = nx__resp_reserve(v);
 		if (rs == NULL)
 			break; /* the client is not reading its answers */
@@ -367,6 +362,13 @@ serve_channel(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab 
 					break;
 				bad = true; /* published by the index, not by its lap */
 			}
+			/* An extension sits at the slot's index: fetch it alongside
+			 * the descriptor when this channel's last request had one.
+			 * Not before the lap says the request is there: the client
+			 * would have to take that line back to write it. */
+			if (ch->ext_hint)
+				__builtin_prefetch(v->req_ext + (size_t)(seq & (v->g.ring_size - 1)) *
+						   NX_EXT_BYTES, 0);
 			nx__req_take(v, seq, &rq);
 			if (n == 1 && !queue) {
 				queue = true; /* a queue: its length is worth a read */

@@ -731,8 +731,6 @@ int
 nx_call(struct nx_client *c, uint16_t pipeline, const void *in, uint32_t in_len, void *out,
 	uint32_t out_cap, uint32_t *out_len, uint64_t timeout_ns)
 {
-	struct nx_req r = { .in = in, .in_len = in_len, .out = out, .out_cap = out_cap,
-			    .pipeline = pipeline };
 	struct nx_completion comp;
 	uint64_t seq;
 	int rc;
@@ -762,6 +760,9 @@ nx_call(struct nx_client *c, uint16_t pipeline, const void *in, uint32_t in_len,
 		}
 		/* not yet: wait as any call waits (timeouts, restarts, sleep) */
 	} else {
+		const struct nx_req r = { .in = in, .in_len = in_len, .out = out,
+					  .out_cap = out_cap, .pipeline = pipeline };
+
 		rc = submit_one(c, &r, true);
 		if (rc < 0)
 			return rc;

@@ -214,12 +214,14 @@ NX_API int nx_wait(struct nx_client *c, struct nx_completion *comps, unsigned ma
 		   uint64_t timeout_ns);
 
 /**
- * Submit one request and wait for its answer. Completions of earlier
- * nx_submit calls that arrive first are discarded; do not mix the two
- * styles on one client.
+ * Submit one request and wait for its answer. While requests of nx_submit
+ * are outstanding it is refused (NX_EINVAL): poll them first. The answer
+ * of an earlier nx_call that timed out is discarded when it arrives.
  * @param out_len     receives the answer's length
  * @param timeout_ns  relative; the request stays outstanding on timeout
- *   and its completion is discarded when it arrives
+ *   and its completion is discarded when it arrives. The first looks at
+ *   the answer read no clock, so a timeout may run a few microseconds
+ *   long; 0 = look once, do not wait
  * @return 0, a negative error from the answer (NX_ENOPIPE, NX_EBADDESC,
  *   NX_ERESTARTED, NX_EOVERFLOW, ...), NX_ETIMEDOUT, or a submit error
  */

@@ -81,6 +81,7 @@ struct nx_client {
 	uint64_t dup_dropped;
 	struct nx_rand rng;                 /* retries' jitter */
 	struct nx_pending *slots;
+	uint64_t short_calls;               /* nx_calls answered the short way */
 };
 
 #define NX_CHECK_EVERY 256 /* empty polls between looks at the instance */
@@ -754,6 +755,7 @@ nx_call(struct nx_client *c, uint16_t pipeline, const void *in, uint32_t in_len,
 			}
 			nx__resp_take(&c->v, head, &rd);
 			complete(c, &rd, head & c->mask, rd.status, &comp);
+			c->short_calls++;
 			if (out_len != NULL)
 				*out_len = comp.out_len;
 			return comp.status;
@@ -779,6 +781,12 @@ nx_call(struct nx_client *c, uint16_t pipeline, const void *in, uint32_t in_len,
 	if (out_len != NULL)
 		*out_len = comp.out_len;
 	return comp.status;
+}
+
+uint64_t
+nx__client_short_calls(const struct nx_client *c)
+{
+	return c->short_calls;
 }
 
 int

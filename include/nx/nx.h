@@ -220,8 +220,8 @@ NX_API int nx_wait(struct nx_client *c, struct nx_completion *comps, unsigned ma
  * @param out_len     receives the answer's length
  * @param timeout_ns  relative; the request stays outstanding on timeout
  *   and its completion is discarded when it arrives. The first looks at
- *   the answer read no clock, so a timeout may run a few microseconds
- *   long; 0 = look once, do not wait
+ *   the answer read no clock, so a timeout may run up to tens of
+ *   microseconds long; 0 = look once, do not wait
  * @return 0, a negative error from the answer (NX_ENOPIPE, NX_EBADDESC,
  *   NX_ERESTARTED, NX_EOVERFLOW, ...), NX_ETIMEDOUT, or a submit error
  */

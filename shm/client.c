@@ -313,6 +313,24 @@ ring_doorbell(struct nx_client *c)
 	}
 }
 
+/* A descriptor's pipeline byte: an id past it is no pipeline, as 255 is
+ * none (an instance has at most 64): nxd answers NX_ENOPIPE, as for any. */
+static inline uint8_t
+desc_pipeline(uint16_t id)
+{
+	return id > UINT8_MAX ? UINT8_MAX : (uint8_t)id;
+}
+
+/* Where a request's answer goes, kept by its sequence number. */
+static inline void
+pending_set(struct nx_pending *s, uint64_t user_data, void *out, uint32_t out_cap)
+{
+	s->user_data = user_data;
+	s->out = out;
+	s->out_cap = out_cap;
+	s->discard = 0;
+}
+
 /* A request whose payload and answer fit the slot's extension (192
  * bytes): the payload into the descriptor (up to 56 bytes) or the
  * extension, and where its answer will come. */
@@ -358,9 +376,7 @@ submit_one(struct nx_client *c, const struct nx_req *r, bool bell)
 	/* Room: fewer than ring_size - 1 unanswered, checked above. */
 	d = nx__req_slot(&c->v);
 	s = &c->slots[c->submitted & c->mask];
-	/* an id past the descriptor's byte is no pipeline, as 255 is none
-	 * (an instance has at most 64): nxd answers NX_ENOPIPE, as for any */
-	d->pipeline = r->pipeline > UINT8_MAX ? UINT8_MAX : (uint8_t)r->pipeline;
+	d->pipeline = desc_pipeline(r->pipeline);
 	d->flags = (r->flags & NX_REQ_IDEMPOTENT) ? NX_DESC_IDEMPOTENT : 0;
 	if (r->deadline_ns != 0) {
 		d->flags |= NX_DESC_DEADLINE;
@@ -388,10 +404,7 @@ submit_one(struct nx_client *c, const struct nx_req *r, bool bell)
 		s->arena_end = c->arena_head;
 		s->out_off = ar.out_off;
 	}
-	s->user_data = r->user_data;
-	s->out = r->out;
-	s->out_cap = r->out_cap;
-	s->discard = 0;
+	pending_set(s, r->user_data, r->out, r->out_cap);
 	nx__req_publish(&c->v, d);
 	c->submitted++;
 	if (bell && c->worker_sleeps)
@@ -714,13 +727,10 @@ call_submit_short(struct nx_client *c, uint16_t pipeline, const void *in, uint32
 		return false;
 	d = nx__req_slot(&c->v);
 	s = &c->slots[c->submitted & c->mask];
-	d->pipeline = pipeline > UINT8_MAX ? UINT8_MAX : (uint8_t)pipeline; /* as submit_one */
+	d->pipeline = desc_pipeline(pipeline);
 	d->flags = 0;
 	put_small(c, d, s, in, in_len, out_cap);
-	s->user_data = 0;
-	s->out = out;
-	s->out_cap = out_cap;
-	s->discard = 0;
+	pending_set(s, 0, out, out_cap);
 	nx__req_publish(&c->v, d);
 	c->submitted++;
 	if (c->worker_sleeps)

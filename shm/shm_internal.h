@@ -323,15 +323,23 @@ nx__req_ready(const struct nx_chan_view *v, uint32_t seq)
 	       nx__req_lap(seq, v->ring_shift);
 }
 
+/* Either consumer: copy slot seq out (after its flag, or the index,
+ * said it is there) and free it by moving the ring's c_head past it. */
+static inline void
+nx__slot_take(struct ck_ring *r, const void *slot, void *out, uint32_t seq)
+{
+	ck_pr_fence_load(); /* the flag (or p_tail) before the rest of the slot */
+	nx__copy_line(out, slot);
+	ck_pr_fence_store(); /* the copy before the index that frees the slot */
+	ck_pr_store_uint(&r->c_head, seq + 1);
+}
+
 /* Worker: copy request seq out of its slot (after nx__req_ready, or
  * when the index says it is there) and free the slot. */
 static inline void
 nx__req_take(struct nx_chan_view *v, uint32_t seq, struct nx_req_desc *out)
 {
-	ck_pr_fence_load(); /* the lap (or p_tail) before the rest of the slot */
-	nx__copy_line(out, &v->req_slots[seq & (v->g.ring_size - 1)]);
-	ck_pr_fence_store(); /* the copy before the index that frees the slot */
-	ck_pr_store_uint(&v->req->c_head, seq + 1);
+	nx__slot_take(v->req, &v->req_slots[seq & (v->g.ring_size - 1)], out, seq);
 }
 
 /* Worker: the slot for the next response, or NULL when the client has
@@ -392,10 +400,7 @@ nx__req_enqueue(struct nx_chan_view *v, const struct nx_req_desc *d)
 static inline void
 nx__resp_take(struct nx_chan_view *v, uint32_t seq, struct nx_resp_desc *out)
 {
-	ck_pr_fence_load(); /* the seq (or p_tail) before the rest of the slot */
-	nx__copy_line(out, &v->resp_slots[seq & (v->g.ring_size - 1)]);
-	ck_pr_fence_store(); /* the copy before the index that frees the slot */
-	ck_pr_store_uint(&v->resp->c_head, seq + 1);
+	nx__slot_take(v->resp, &v->resp_slots[seq & (v->g.ring_size - 1)], out, seq);
 }
 
 struct nx_client;

@@ -33,6 +33,16 @@ fail(struct nx_worker *w, int kind, int status)
 	return status;
 }
 
+/* An answer's status, with no payload yet (the seq is the caller's to
+ * write, last: nx__resp_publish). */
+static inline void
+answer_status(struct nx_resp_desc *rs, int status)
+{
+	rs->status = (int16_t)status;
+	rs->flags = 0;
+	rs->len = 0;
+}
+
 /*
  * CLOCK_MONOTONIC from the TSC: the worker reads the TSC once a loop, and
  * the clock once a heartbeat (1 ms); between, the clock is the last
@@ -184,9 +194,7 @@ serve_one(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab *pip
 	}
 
 answer: /* the seq is the caller's to write, last (nx__resp_publish) */
-	rs->status = (int16_t)status;
-	rs->flags = 0;
-	rs->len = 0;
+	answer_status(rs, status);
 	if (status == 0) {
 		rs->flags = where | ((ctx->flags & NX_CTX_DEGRADED) ? NX_RESP_DEGRADED : 0);
 		if (where == NX_RESP_ARENA)
@@ -254,9 +262,7 @@ replay_refuses(const struct nx_req_desc *rq, struct nx_resp_desc *rs)
 {
 	if (rq->flags & NX_DESC_IDEMPOTENT)
 		return false;
-	rs->status = NX_ERESTARTED;
-	rs->flags = 0;
-	rs->len = 0;
+	answer_status(rs, NX_ERESTARTED);
 	return true;
 }
 
@@ -300,9 +306,7 @@ answer_bad(struct nx_worker *w, struct nx_wchan *ch, struct nx_resp_desc *rs)
 {
 	fail(w, NX_WERR_BADDESC, NX_EBADDESC);
 	ch->errors++;
-	rs->status = NX_EBADDESC;
-	rs->flags = 0;
-	rs->len = 0;
+	answer_status(rs, NX_EBADDESC);
 }
 
 /* @param tp the loop's TSC read: 0 until a channel has work, then read
@@ -384,9 +388,7 @@ serve_channel(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab 
 			/* over the channel's rate: answered at once, nothing run */
 			ch->errors++;
 			ch->rate_limited++;
-			rs->status = NX_ERATELIMIT;
-			rs->flags = 0;
-			rs->len = 0;
+			answer_status(rs, NX_ERATELIMIT);
 		} else if (serve_one(w, ch, pipes, &rq, rs, seq, (uint32_t)(rs - v->resp_slots),
 				     ticks, n == 0, backlog_of(tail, seq, v->g.ring_size)) < 0) {
 			ch->errors++;

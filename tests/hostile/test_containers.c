@@ -353,23 +353,6 @@ chan_state(uint32_t id)
 	return chan_record(id, &hc) ? hc.state : UINT32_MAX;
 }
 
-static bool
-log_says(const char *path, const char *what)
-{
-	char buf[16384];
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	return strstr(buf, what) != NULL;
-}
-
 /* ---- the client in its container ---- */
 
 /* The channel id a client got: the one its segment names (libnx keeps it
@@ -523,7 +506,7 @@ client_life(bool boxed)
 		assert_int_equal(board->status[i], 0);    /* idempotent: run again if need be */
 	}
 	assert_int_equal(COUNTER(orphans_reclaimed), reclaimed + 1);
-	assert_true(log_says(d.log, "reclaimed by"));
+	assert_true(nxt_file_says(d.log, "reclaimed by"));
 	assert_true(chan_record(board->chan_id, &hc));
 	assert_int_equal(hc.state, NX_CHAN_ATTACHED);
 	assert_int_equal(hc.pid, boxed ? 0 : board->init_pid);
@@ -597,10 +580,10 @@ test_a_container_dead_while_nxd_was_down_is_freed_after_orphan_hold(void **state
 	freed = COUNTER(orphans_freed);
 	/* nxd cannot see that pid: it keeps the orphan --orphan-hold, then frees it */
 	daemon_start(&d, true, 1, "1");
-	assert_true(log_says(d.log, "of pids nxd cannot see"));
+	assert_true(nxt_file_says(d.log, "of pids nxd cannot see"));
 	assert_true(NXT_WAIT_UNTIL(chan_state(board->chan_id) == NX_CHAN_FREE, nxt_patience_ns()));
 	assert_int_equal(COUNTER(orphans_freed), freed + 1);
-	assert_true(NXT_WAIT_UNTIL(log_says(d.log, "did not reclaim it within orphan_hold"),
+	assert_true(NXT_WAIT_UNTIL(nxt_file_says(d.log, "did not reclaim it within orphan_hold"),
 				   nxt_patience_ns()));
 	daemon_stop(&d);
 	nxt_cleanup(inst);
@@ -701,7 +684,8 @@ test_a_client_in_a_container_cannot_reclaim_another_ones_channel(void **state)
 	board->phase = saved.phase;
 	board->init_pid = saved.init_pid;
 	assert_int_equal(chan_state(board->chan_id), NX_CHAN_ORPHANED);
-	assert_true(log_says(d.log, "refused: a pid outside nxd's namespace, uid 65534, is not"));
+	assert_true(nxt_file_says(d.log,
+				  "refused: a pid outside nxd's namespace, uid 65534, is not"));
 	/* the victim's channel is still its own, and nothing of it ran twice */
 	store(&board->go, 2);
 	if (!NXT_WAIT_UNTIL(load(&board->phase) >= 3 || load(&board->failed), nxt_patience_ns()) ||

@@ -416,21 +416,6 @@ ctl_child(const char *const *args)
 	return pid;
 }
 
-static bool
-log_says(const char *what)
-{
-	char buf[1 << 16];
-	FILE *f = fopen(nxd.log, "r");
-	size_t n;
-
-	if (f == NULL)
-		return false;
-	n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	return strstr(buf, what) != NULL;
-}
-
 static void
 test_sigterm_stops_nxd_while_a_stage_init_never_returns(void **state)
 {
@@ -450,8 +435,8 @@ test_sigterm_stops_nxd_while_a_stage_init_never_returns(void **state)
 	st = nxt_wait(nxd.pid, nxt_patience_ns());
 	nxd.pid = -1;
 	assert_int_equal(st, 1);
-	assert_true(log_says("not stopped within stop_timeout"));
-	assert_true(log_says("an nxctl command"));
+	assert_true(nxt_file_says(nxd.log, "not stopped within stop_timeout"));
+	assert_true(nxt_file_says(nxd.log, "an nxctl command"));
 	assert_true(nxt_segments_gone(inst));
 	nxt_wait(ctl, nxt_patience_ns());
 	print_message("SIGTERM with the control thread stuck in init: exit 1 within the stop "
@@ -533,7 +518,7 @@ test_a_stuck_worker_holds_neither_the_control_thread_nor_sigterm(void **state)
 	st = nxt_wait(nxd.pid, nxt_patience_ns());
 	nxd.pid = -1;
 	assert_int_equal(st, 1);
-	assert_true(log_says("stopping the workers"));
+	assert_true(nxt_file_says(nxd.log, "stopping the workers"));
 }
 
 int

@@ -156,21 +156,6 @@ test_an_answer_past_the_bound_is_refused_whole(void **state)
 	assert_int_equal(nxt_ctl(inst, NULL, 0, "list", NULL), 0);
 }
 
-static bool
-log_says(const char *what)
-{
-	static char buf[1 << 20];
-	FILE *f = fopen(nxd.log, "r");
-	size_t n;
-
-	if (f == NULL)
-		return false;
-	n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	return strstr(buf, what) != NULL;
-}
-
 static void
 test_a_reader_that_takes_nothing_holds_no_one_up(void **state)
 {
@@ -202,8 +187,8 @@ test_a_reader_that_takes_nothing_holds_no_one_up(void **state)
 		nx_close(cl);
 	}
 	/* and the silent readers are dropped (5 s without progress) */
-	assert_true(NXT_WAIT_UNTIL(log_says("read none of its answer for 5 s: dropped"),
-				   nxt_patience_ns()));
+	assert_true(NXT_WAIT_UNTIL(
+		nxt_file_says(nxd.log, "read none of its answer for 5 s: dropped"), nxt_patience_ns()));
 	for (i = 0; i < 4; i++) {
 		struct nx_ctl_reply *r = malloc(sizeof *r);
 		int n;

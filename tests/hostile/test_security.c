@@ -75,24 +75,6 @@ child_status(pid_t pid)
 	return nxt_wait(pid, nxt_patience_ns());
 }
 
-/* An nxd's log holds what. */
-static bool
-log_says(const struct nxt_nxd *d, const char *what)
-{
-	char buf[8192];
-	ssize_t n;
-	int fd = open(d->log, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	return strstr(buf, what) != NULL;
-}
-
 static void
 test_another_uid_cannot_take_the_instance(void **state)
 {
@@ -138,7 +120,7 @@ test_another_uid_cannot_take_the_instance(void **state)
 	rc = nxt_wait(nxd.pid, nxt_patience_ns());
 	nxd.pid = -1;
 	assert_int_not_equal(rc, 0);
-	assert_true(log_says(&nxd, "belongs to uid 65534"));
+	assert_true(nxt_file_says(nxd.log, "belongs to uid 65534"));
 	unlink(path);
 
 	snprintf(path, sizeof path, "/dev/shm/nx.%s.dlq", inst);
@@ -153,7 +135,7 @@ test_another_uid_cannot_take_the_instance(void **state)
 	rc = nxt_wait(nxd.pid, nxt_patience_ns());
 	nxd.pid = -1;
 	assert_int_not_equal(rc, 0);
-	assert_true(log_says(&nxd, "belongs to uid 65534"));
+	assert_true(nxt_file_says(nxd.log, "belongs to uid 65534"));
 	unlink(path);
 	nxt_cleanup(inst);
 

@@ -394,6 +394,27 @@ nxt_dump_file(const char *path)
 	fclose(f);
 }
 
+bool
+nxt_file_says(const char *path, const char *what)
+{
+	const size_t cap = 1u << 20;
+	char *buf = malloc(cap);
+	FILE *f = fopen(path, "r");
+	size_t n = 0;
+	bool found;
+
+	if (buf != NULL && f != NULL)
+		n = fread(buf, 1, cap - 1, f);
+	if (f != NULL)
+		fclose(f);
+	if (buf == NULL)
+		return false;
+	buf[n] = '\0';
+	found = n != 0 && strstr(buf, what) != NULL;
+	free(buf);
+	return found;
+}
+
 void
 nxt_nxd_dump_log(const struct nxt_nxd *d)
 {

@@ -146,5 +146,7 @@ uint64_t nxt_patience_ns(void);
 const char *nxt_plugin_path(const char *name);
 /** Copy a log file to stderr, framed by its name (on failure). */
 void nxt_dump_file(const char *path);
+/** Whether a file (a process's log) holds what, in its first MiB. */
+bool nxt_file_says(const char *path, const char *what);
 
 #endif

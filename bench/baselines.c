@@ -2,7 +2,8 @@
  * nxbench's baselines: what nexus is measured against.
  *
  *   floor  two cache lines, the sequence number as the flag: one line
- *          transfer per hop, nothing else. No transport beats it.
+ *          transfer per hop, nothing else. No transport beats it. Its
+ *          window: the same over a ring of slots each way, W outstanding.
  *   ck     a bare ck SPSC ring each way (CK_RING_PROTOTYPE over a 64-byte
  *          slot, 1024 slots), pingpong and one-way stream.
  *   uds    a UNIX SOCK_STREAM socket pair, blocking reads: the system-call
@@ -532,6 +533,189 @@ err_child:
 	child_stop(&child, false);
 err_free:
 out:
+	free(out);
+	free(in);
+	nx__shm_unmap(seg, seglen);
+	return rc;
+}
+
+/*
+ * Window: the floor's protocol over a ring of slots each way, W requests
+ * outstanding. Request n (from 1) sits in request slot (n - 1) % slots,
+ * its answer in the same answer slot; each slot is the payload rounded up
+ * to whole lines, its first 8 bytes the sequence number, written last.
+ * The server polls the request slot it expects next and nothing else;
+ * the client polls the answer slot it expects next. No index, no other
+ * line: the least any request-and-answer design moves, so the bound a
+ * window through nexus (or through anything built on shared memory)
+ * is measured against. Room needs no look either: with at most W <=
+ * slots outstanding, request n's slot last held n - slots, whose answer
+ * the client has read, and the server wrote that answer after copying
+ * the request out.
+ */
+struct floorw_ctx {
+	struct nxb_ctl *ctl;
+	uint8_t *req;
+	uint8_t *resp;
+	size_t len;     /* bytes used of a slot: max(payload, 8) */
+	size_t stride;  /* bytes per slot: len in whole lines */
+	uint64_t idle_ns;
+};
+
+static inline uint8_t *
+floorw_slot(uint8_t *ring, const struct floorw_ctx *f, uint64_t seq)
+{
+	return ring + (size_t)((seq - 1) & (NXB_CK_SLOTS - 1)) * f->stride;
+}
+
+static int
+floorw_serve(void *arg)
+{
+	struct floorw_ctx *f = arg;
+	struct nxb_spin sp;
+	uint64_t seq;
+	int rc;
+
+	for (seq = 1;; seq++) {
+		uint8_t *rq = floorw_slot(f->req, f, seq), *rs = floorw_slot(f->resp, f, seq);
+
+		spin_init(&sp, f->idle_ns, &f->ctl->cli_stop, 0);
+		while (ck_pr_load_64(msg_seq(rq)) != seq) {
+			rc = nxb_spin(&sp);
+			if (rc == NX_ECLOSED)
+				return 0;
+			if (rc < 0)
+				return srv_fail(f->ctl, rc, "floor window: no request %llu for %.1f s",
+						(unsigned long long)seq, (double)f->idle_ns / 1e9);
+		}
+		ck_pr_fence_load(); /* pairs with the client's fence before the seq */
+		if (f->len > 8)
+			memcpy(rs + 8, rq + 8, f->len - 8);
+		ck_pr_fence_store(); /* the payload before the seq that flags it */
+		ck_pr_store_64(msg_seq(rs), seq);
+	}
+}
+
+int
+nxb_floor_window(const struct nxb_opts *o, struct nxb_result *r)
+{
+	struct floorw_ctx f;
+	struct nxb_child child = { 0 };
+	struct nxb_spin sp;
+	uint8_t *out = NULL, *in = NULL;
+	uint64_t *sent_at = NULL, sent = 0, done = 0, total, t_meas = 0, deadline, now, k;
+	size_t ring, seglen;
+	unsigned w;
+	void *seg;
+	int rc;
+
+	nxb_result_init(r, o, "floor", "window");
+	f.len = o->payload < 8 ? 8 : o->payload;
+	f.stride = (f.len + 63) & ~(size_t)63;
+	f.idle_ns = 2 * o->op_timeout_ns;
+	ring = NXB_CK_SLOTS * f.stride;
+	seglen = NXB_CTL_SIZE + 2 * ring;
+	rc = seg_create(&seg, seglen, "nxbench-floorw");
+	if (rc < 0)
+		return rc;
+	f.ctl = seg;
+	f.req = (uint8_t *)seg + NXB_CTL_SIZE;
+	f.resp = f.req + ring;
+	w = o->window < NXB_CK_SLOTS ? o->window : NXB_CK_SLOTS;
+	out = malloc(f.len);
+	in = malloc(f.len);
+	sent_at = calloc(w, sizeof *sent_at);
+	if (out == NULL || in == NULL || sent_at == NULL) {
+		rc = nx__err(NX_ENOMEM, "floor window: buffers");
+		goto err_free;
+	}
+	fill_pattern(out, f.len);
+	nxb_note(r, "%u outstanding, %u-slot ring each way", w, NXB_CK_SLOTS);
+	if (w < o->window)
+		nxb_note(r, "window cut to the ring's %u", w);
+
+	rc = nxb_pin_client(o, r);
+	if (rc < 0)
+		goto err_free;
+	rc = child_start(&child, f.ctl, o, floorw_serve, &f, -1);
+	if (rc < 0)
+		goto err_free;
+	r->server_cpu = (int)ck_pr_load_32(&f.ctl->srv_cpu);
+
+	/* As nx's window: a request's latency runs from the clock read
+	 * before it went out to the one after the look that found its answer. */
+	total = o->warmup + o->ops;
+	now = nx__clock_ns();
+	deadline = now + o->duration_ns;
+	spin_init(&sp, o->op_timeout_ns, NULL, child.pid);
+	while (done < total) {
+		unsigned got = 0;
+
+		if (now >= deadline) {
+			r->by_duration = true;
+			break;
+		}
+		while (sent < total && sent - done < w) {
+			uint8_t *rq = floorw_slot(f.req, &f, ++sent);
+
+			if (f.len > 8)
+				memcpy(rq + 8, out + 8, f.len - 8);
+			ck_pr_fence_store(); /* the payload before the seq that flags it */
+			ck_pr_store_64(msg_seq(rq), sent);
+			sent_at[(sent - 1) % w] = now;
+		}
+		for (;;) {
+			const uint8_t *rs = floorw_slot(f.resp, &f, done + 1);
+
+			if (done == sent || ck_pr_load_64(msg_seq((uint8_t *)rs)) != done + 1)
+				break;
+			ck_pr_fence_load(); /* pairs with the server's fence before the seq */
+			if (f.len > 8)
+				memcpy(in + 8, rs + 8, f.len - 8);
+			done++;
+			got++;
+		}
+		if (got == 0) {
+			rc = nxb_spin(&sp);
+			if (rc < 0) {
+				rc = lost_server(rc, "floor window: no answer", done + 1,
+						 o->op_timeout_ns);
+				goto err_child;
+			}
+			continue;
+		}
+		spin_init(&sp, o->op_timeout_ns, NULL, child.pid);
+		now = nx__clock_ns(); /* the answers' time, and the next requests' */
+		for (k = done - got; k < done; k++) {
+			if (k == o->warmup)
+				t_meas = now;
+			if (k >= o->warmup)
+				nx__hist_record(&r->hist, now - sent_at[k % w]);
+		}
+	}
+	rc = child_stop(&child, true);
+	if (rc < 0)
+		goto err_free;
+	if (done <= o->warmup) {
+		rc = nx__err(NX_ETIMEDOUT, "floor window: the duration bound ran out in the warmup");
+		goto err_free;
+	}
+	if (memcmp(in + 8, out + 8, f.len - 8) != 0) {
+		rc = nx__err(NX_EPROTO, "floor window: the echoed payload differs");
+		goto err_free;
+	}
+	r->ops = done - o->warmup;
+	r->elapsed_ns = now - t_meas;
+	r->ops_per_s = r->elapsed_ns > 0 ? (double)r->ops * 1e9 / (double)r->elapsed_ns : 0.0;
+	if (r->by_duration)
+		nxb_note(r, "stopped by --duration after %llu ops", (unsigned long long)r->ops);
+	goto out;
+
+err_child:
+	child_stop(&child, false);
+err_free:
+out:
+	free(sent_at);
 	free(out);
 	free(in);
 	nx__shm_unmap(seg, seglen);

@@ -11,7 +11,7 @@
  *
  *   transport  pingpong             throughput
  *   nx         nxb_nx_pingpong      nxb_nx_window (W outstanding)
- *   floor      nxb_floor_pingpong   -
+ *   floor      nxb_floor_pingpong   nxb_floor_window (W outstanding)
  *   ck         nxb_ck_pingpong      nxb_ck_stream (one-way)
  *   uds        nxb_uds_pingpong     -
  *
@@ -36,6 +36,7 @@
  * (measured here: 0.13-0.15 us sharing a core, 0.31-0.34 us apart). */
 #define NXB_REGIME_SHARED_US 0.22
 #define NXB_NOTE_LEN 160
+#define NXB_ROUNDS_MAX 1000 /* --rounds at most */
 
 struct nxb_opts {
 	int client_cpu;            /* the measuring process (nxbench itself) */
@@ -73,6 +74,11 @@ struct nxb_result {
 	int client_cpu;               /* where the client side ran */
 	int server_cpu;               /* where the serving side ran */
 	char note[NXB_NOTE_LEN];      /* what a reader of the figures should know */
+	/* Each round's own figures, in order, for ratios paired round by
+	 * round (a drift between rounds then falls on both sides of each) */
+	unsigned nrounds;
+	double round_rate[NXB_ROUNDS_MAX];  /* ops/s */
+	uint64_t round_p50[NXB_ROUNDS_MAX]; /* ns; 0 for one-way modes */
 	struct nx_hist hist;          /* round trips in ns; empty for one-way modes */
 };
 
@@ -82,6 +88,8 @@ typedef int (*nxb_run_fn)(const struct nxb_opts *o, struct nxb_result *r);
 
 /** Two cache lines, the sequence number as the flag: the physical floor. */
 int nxb_floor_pingpong(const struct nxb_opts *o, struct nxb_result *r);
+/** The floor's protocol over a ring each way, a window of W requests outstanding. */
+int nxb_floor_window(const struct nxb_opts *o, struct nxb_result *r);
 /** A bare ck SPSC ring each way, one message outstanding. */
 int nxb_ck_pingpong(const struct nxb_opts *o, struct nxb_result *r);
 /** A bare ck SPSC ring, one way, as fast as the client can enqueue. */

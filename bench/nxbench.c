@@ -49,8 +49,9 @@ static const struct transport transports[] = {
 	  "nexus through noop3, a seq of three no-op stages (against nx: the graph's cost)" },
 	{ "nxswap", nxb_nxswap_pingpong, NULL, NULL,
 	  "nexus echo while its stage is swapped --swap-rate times a second (default 1000)" },
-	{ "floor", nxb_floor_pingpong, NULL, NULL,
-	  "two cache lines, the sequence number as the flag; pingpong only" },
+	{ "floor", nxb_floor_pingpong, nxb_floor_window, "window",
+	  "two cache lines, the sequence number as the flag; throughput: the same over a\n"
+	  "                              ring each way, window of W (the bound of any request-answer design)" },
 	{ "ck", nxb_ck_pingpong, nxb_ck_stream, "stream",
 	  "bare ck SPSC ring each way; throughput: one-way stream" },
 	{ "memcpy", NULL, nxb_memcpy_copy, "copy",
@@ -384,13 +385,19 @@ merge_round(struct nxb_result *rs, unsigned *n, const struct nxb_result *r)
 	if (i == *n) {
 		memcpy(t, r, sizeof *t);
 		(*n)++;
-		return;
+		t->nrounds = 0;
+	} else {
+		nx__hist_merge(&t->hist, &r->hist);
+		t->ops += r->ops;
+		t->elapsed_ns += r->elapsed_ns;
+		t->ops_per_s = t->elapsed_ns > 0 ? (double)t->ops * 1e9 / (double)t->elapsed_ns : 0.0;
+		t->by_duration = t->by_duration || r->by_duration;
 	}
-	nx__hist_merge(&t->hist, &r->hist);
-	t->ops += r->ops;
-	t->elapsed_ns += r->elapsed_ns;
-	t->ops_per_s = t->elapsed_ns > 0 ? (double)t->ops * 1e9 / (double)t->elapsed_ns : 0.0;
-	t->by_duration = t->by_duration || r->by_duration;
+	if (t->nrounds < NXB_ROUNDS_MAX) {
+		t->round_rate[t->nrounds] = r->ops_per_s;
+		t->round_p50[t->nrounds] = r->hist.count > 0 ? nx__hist_percentile(&r->hist, 50) : 0;
+		t->nrounds++;
+	}
 }
 
 /* Run one round of one transport's selected modes, merged into rs[0..*n).
@@ -552,7 +559,7 @@ main(int argc, char **argv)
 			o.json = true;
 			break;
 		case OPT_ROUNDS:
-			rc = parse_u64("--rounds", optarg, 1, 1000, &v);
+			rc = parse_u64("--rounds", optarg, 1, NXB_ROUNDS_MAX, &v);
 			o.rounds = (unsigned)v;
 			break;
 		case OPT_SWEEP:
@@ -601,7 +608,7 @@ main(int argc, char **argv)
 			break;
 	if (i == ntr) {
 		bad_usage("--mode throughput: none of these transports has a throughput mode "
-			  "(nx and ck do)");
+			  "(nx, floor and ck do)");
 		return NXB_EXIT_USAGE;
 	}
 	if (ncpus == 0) {

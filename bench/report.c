@@ -4,6 +4,7 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bench/bench.h"
@@ -119,6 +120,44 @@ pct_ratio(const struct nxb_result *r, const struct nxb_result *base, double pct)
 	return b > 0 ? (double)nx__hist_percentile(&r->hist, pct) / (double)b : NAN;
 }
 
+static int
+cmp_double(const void *a, const void *b)
+{
+	const double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * a's figure over b's, round by round (round i of each ran back to back,
+ * so a drift in the machine's speed between rounds falls on both), as
+ * "median (lowest to highest)". p50: the rounds' p50s, else their rates.
+ * Nothing when there are fewer than two rounds or they do not pair up
+ * (a transport lost a round).
+ */
+static void
+print_paired(const char *what, const struct nxb_result *a, const struct nxb_result *b, bool p50)
+{
+	double q[NXB_ROUNDS_MAX], med;
+	unsigned i, n = 0;
+
+	if (a->nrounds < 2 || a->nrounds != b->nrounds)
+		return;
+	for (i = 0; i < a->nrounds; i++) {
+		const double x = p50 ? (double)a->round_p50[i] : a->round_rate[i];
+		const double y = p50 ? (double)b->round_p50[i] : b->round_rate[i];
+
+		if (y > 0)
+			q[n++] = x / y;
+	}
+	if (n < 2)
+		return;
+	qsort(q, n, sizeof q[0], cmp_double);
+	med = n % 2 ? q[n / 2] : (q[n / 2 - 1] + q[n / 2]) / 2;
+	printf("  %s, round by round: median %.2fx (%.2fx to %.2fx over %u rounds)\n", what, med,
+	       q[0], q[n - 1], n);
+}
+
 void
 nxb_print_footer(const struct nxb_result *rs, unsigned n, bool json)
 {
@@ -138,6 +177,7 @@ nxb_print_footer(const struct nxb_result *rs, unsigned n, bool json)
 	const struct nxb_result *nxb = nxb_find(rs, n, "nxbatch", "window");
 	const struct nxb_result *mc = nxb_find(rs, n, "memcpy", "copy");
 	const struct nxb_result *fl = nxb_find(rs, n, "floor", "pingpong");
+	const struct nxb_result *flw = nxb_find(rs, n, "floor", "window");
 	unsigned i;
 
 	if (json)
@@ -157,6 +197,8 @@ nxb_print_footer(const struct nxb_result *rs, unsigned n, bool json)
 			printf("  %-9s %-9s %7.2fx %7.2fx %7.2fx\n", r->transport, r->mode,
 			       pct_ratio(r, ck, 50), pct_ratio(r, ck, 99), pct_ratio(r, ck, 99.9));
 		}
+		if (nxp != NULL && has_latency(nxp))
+			print_paired("nx p50 / ck p50", nxp, ck, true);
 	}
 	if (nxp != NULL && uds != NULL && has_latency(nxp) && nx__hist_percentile(&nxp->hist, 50) > 0)
 		printf("nx pingpong p50 is %.1fx lower than uds pingpong p50\n",
@@ -187,15 +229,30 @@ nxb_print_footer(const struct nxb_result *rs, unsigned n, bool json)
 		printf("wake-up round trip: nxsleep / futex = %.2fx at p50, %.2fx at p99\n",
 		       pct_ratio(nxs, fx, 50), pct_ratio(nxs, fx, 99));
 	if (nxw != NULL && cks != NULL && cks->ops_per_s > 0)
+	{
 		printf("throughput: nx window / ck stream = %.2fx (%.0f vs %.0f ops/s)\n",
 		       nxw->ops_per_s / cks->ops_per_s, nxw->ops_per_s, cks->ops_per_s);
-	else if (nxw != NULL || cks != NULL)
+		print_paired("nx window / ck stream", nxw, cks, false);
+	} else if (nxw != NULL || cks != NULL)
 		printf("throughput: nx window / ck stream: n/a (%s%s%s not measured)\n",
 		       nxw == NULL ? "nx window" : "", nxw == NULL && cks == NULL ? " and " : "",
 		       cks == NULL ? "ck stream" : "");
 	if (nxb != NULL && cks != NULL && cks->ops_per_s > 0)
+	{
 		printf("throughput: nxbatch window / ck stream = %.2fx (%.0f vs %.0f ops/s)\n",
 		       nxb->ops_per_s / cks->ops_per_s, nxb->ops_per_s, cks->ops_per_s);
+		print_paired("nxbatch window / ck stream", nxb, cks, false);
+	}
+	if (flw != NULL && flw->ops_per_s > 0) {
+		if (cks != NULL)
+			printf("throughput: floor window / ck stream = %.2fx: the least any request "
+			       "and its answer can move\n", flw->ops_per_s / cks->ops_per_s);
+		if (nxw != NULL) {
+			printf("throughput: nx window / floor window = %.2fx\n",
+			       nxw->ops_per_s / flw->ops_per_s);
+			print_paired("nx window / floor window", nxw, flw, false);
+		}
+	}
 	if (mc != NULL && mc->ops_per_s > 0 && (nxw != NULL || nxb != NULL)) {
 		const struct nxb_result *w = nxw != NULL ? nxw : nxb;
 
@@ -211,9 +268,11 @@ nxb_print_footer(const struct nxb_result *rs, unsigned n, bool json)
 			       "the two vCPUs share a physical core (hyperthreads): lines move "
 			       "within one core, software costs more" :
 			       "the two vCPUs are on separate cores: each line crosses between cores");
-		if (nxp != NULL && has_latency(nxp))
+		if (nxp != NULL && has_latency(nxp)) {
 			printf("  nx pingpong against the floor: %.2fx at p50, %.2fx at p99\n",
 			       pct_ratio(nxp, fl, 50), pct_ratio(nxp, fl, 99));
+			print_paired("nx p50 / floor p50", nxp, fl, true);
+		}
 	} else if (nxp != NULL) {
 		printf("regime: unknown (run floor too: its p50 tells)\n");
 	}

@@ -36,7 +36,7 @@ for line in open(sys.argv[1]):
     seen.add((d["transport"], d["mode"]))
 want = {("nx", "pingpong"), ("nx", "window"), ("nxbatch", "window"), ("memcpy", "copy"),
         ("nx3", "pingpong"), ("nxswap", "pingpong"),
-        ("floor", "pingpong"), ("ck", "pingpong"), ("ck", "stream"), ("uds", "pingpong"),
+        ("floor", "pingpong"), ("floor", "window"), ("ck", "pingpong"), ("ck", "stream"), ("uds", "pingpong"),
         ("futex", "wakeup"), ("nxsleep", "wakeup")}
 if want - seen:
     sys.exit("FAIL: not measured: %s" % sorted(want - seen))
@@ -47,13 +47,20 @@ grep -q "client pinned to CPU" "$out" || fail "no line saying where client and s
 grep -q "nx        pingpong" "$out" || fail "no nx row"
 grep -q "x ck; below 1 is faster" "$out" || fail "no ratios against ck"
 grep -q "throughput: nx window / ck stream = " "$out" || fail "no throughput ratio"
-# the regime, read off the floor; batches against ck's stream; what a pipe gets
-"$BIN/nxbench" $bounds --ops 3000 --warmup 300 --transports nx,nxbatch,floor,ck >"$out" 2>&1 ||
+# the regime, read off the floor; batches against ck's stream; the floor's
+# window; ratios paired round by round; what a pipe gets
+"$BIN/nxbench" $bounds --ops 3000 --warmup 300 --rounds 2 --transports nx,nxbatch,floor,ck >"$out" 2>&1 ||
 	{ cat "$out"; fail "nxbench with the floor"; }
 grep -Eq "^regime: floor p50 [0-9.]+ us: the two vCPUs (share|are on separate)" "$out" ||
 	fail "no regime line"
 grep -q "nx pingpong against the floor: " "$out" || fail "no ratio against the floor"
 grep -q "throughput: nxbatch window / ck stream = " "$out" || fail "no batch throughput ratio"
+grep -q "throughput: floor window / ck stream = " "$out" || fail "no floor window against ck's stream"
+grep -q "throughput: nx window / floor window = " "$out" || fail "no nx window against the floor's"
+for what in "nx p50 / ck p50" "nx p50 / floor p50" "nx window / ck stream" "nx window / floor window"; do
+	grep -Eq "^  $what, round by round: median [0-9.]+x \([0-9.]+x to [0-9.]+x over 2 rounds\)$" "$out" ||
+		{ cat "$out"; fail "no paired round ratio for $what"; }
+done
 grep -q "round 1 of" "$out" && fail "progress written into a pipe"
 # the payload sweep: every size, its memcpy, a row each
 "$BIN/nxbench" $bounds --sweep --ops 300 --warmup 30 >"$out" 2>&1 || { cat "$out"; fail "nxbench --sweep"; }
@@ -64,4 +71,4 @@ done
 "$BIN/nxbench" --payload 0 >/dev/null 2>&1; [ $? = 2 ] || fail "--payload 0 accepted"
 "$BIN/nxbench" --start-timeout 0 >/dev/null 2>&1; [ $? = 2 ] || fail "--start-timeout 0 accepted"
 "$BIN/nxbench" --transports carrier-pigeon >/dev/null 2>&1; [ $? = 2 ] || fail "unknown transport accepted"
-echo "nxbench: every transport measured, JSON keys and table present, the regime said, the payload sweep"
+echo "nxbench: every transport measured, JSON keys and table present, the regime said, ratios by round, the payload sweep"

@@ -333,26 +333,39 @@ pending_set(struct nx_pending *s, uint64_t user_data, void *out, uint32_t out_ca
 
 /* A request whose payload and answer fit the slot's extension (192
  * bytes): the payload into the descriptor (up to 56 bytes) or the
- * extension, and where its answer will come. */
-static inline void
+ * extension, and where its answer will come. The descriptor's header is
+ * the caller's to write, once, with the flags returned: a read-modify-
+ * write of a line the worker polls waits for that line. */
+static inline __attribute__((always_inline)) uint8_t
 put_small(struct nx_client *c, struct nx_req_desc *d, struct nx_pending *s, const void *in,
 	  uint32_t in_len, uint32_t out_cap)
 {
+	uint8_t flags = 0;
+
 	s->place = 0;
 	if (in_len <= NX_INLINE_MAX) {
-		memcpy(d->data, in, in_len);
+		nx__copy_small(d->data, in, in_len);
 	} else {
 		uint32_t slot = (uint32_t)(d - c->v.req_slots);
 
-		memcpy(c->v.req_ext + (size_t)slot * NX_EXT_BYTES, in, in_len);
-		d->flags |= NX_DESC_EXT;
+		nx__copy_small(c->v.req_ext + (size_t)slot * NX_EXT_BYTES, in, in_len);
+		flags = NX_DESC_EXT;
 		c->ext_used = true;
 	}
-	d->len = (uint8_t)in_len;
 	if (out_cap > NX_INLINE_MAX) {
-		d->flags |= NX_DESC_OUT_EXT;
+		flags |= NX_DESC_OUT_EXT;
 		s->place = NX_RESP_EXT;
 	}
+	return flags;
+}
+
+/* A descriptor's header but its lap (nx__req_publish writes that, last). */
+static inline void
+put_header(struct nx_req_desc *d, uint16_t pipeline, uint8_t flags, uint32_t len)
+{
+	d->pipeline = desc_pipeline(pipeline);
+	d->flags = flags;
+	d->len = (uint8_t)len;
 }
 
 /* @param bell ring the doorbell if the worker sleeps (a batch rings once,
@@ -362,6 +375,7 @@ submit_one(struct nx_client *c, const struct nx_req *r, bool bell)
 {
 	struct nx_req_desc *d;
 	struct nx_pending *s;
+	uint8_t flags;
 
 	if (c->state != CLIENT_ATTACHED)
 		return c->state == CLIENT_STOPPED ? NX_ESHUTDOWN :
@@ -376,16 +390,16 @@ submit_one(struct nx_client *c, const struct nx_req *r, bool bell)
 	/* Room: fewer than ring_size - 1 unanswered, checked above. */
 	d = nx__req_slot(&c->v);
 	s = &c->slots[c->submitted & c->mask];
-	d->pipeline = desc_pipeline(r->pipeline);
-	d->flags = (r->flags & NX_REQ_IDEMPOTENT) ? NX_DESC_IDEMPOTENT : 0;
+	flags = (r->flags & NX_REQ_IDEMPOTENT) ? NX_DESC_IDEMPOTENT : 0;
 	if (r->deadline_ns != 0) {
-		d->flags |= NX_DESC_DEADLINE;
+		flags |= NX_DESC_DEADLINE;
 		d->deadline_us = (uint32_t)(r->deadline_ns / 1000);
 	}
 	/* The payload: in the descriptor up to 56 bytes, in the slot's
 	 * extension up to 192, else in the arena (so is the answer). */
 	if (r->in_len <= NX_EXT_BYTES && r->out_cap <= NX_EXT_BYTES) {
-		put_small(c, d, s, r->in, r->in_len, r->out_cap);
+		flags |= put_small(c, d, s, r->in, r->in_len, r->out_cap);
+		put_header(d, r->pipeline, flags, r->in_len);
 	} else {
 		uint32_t in_bytes = round_line(r->in_len), off;
 		struct nx_req_arena ar;
@@ -397,8 +411,7 @@ submit_one(struct nx_client *c, const struct nx_req *r, bool bell)
 		ar.in_len = r->in_len;
 		ar.out_off = off + in_bytes;
 		ar.out_cap = r->out_cap;
-		d->flags |= NX_DESC_ARENA;
-		d->len = 0;
+		put_header(d, r->pipeline, flags | NX_DESC_ARENA, 0);
 		memcpy(d->data, &ar, sizeof ar);
 		s->place = NX_RESP_ARENA;
 		s->arena_end = c->arena_head;
@@ -727,9 +740,7 @@ call_submit_short(struct nx_client *c, uint16_t pipeline, const void *in, uint32
 		return false;
 	d = nx__req_slot(&c->v);
 	s = &c->slots[c->submitted & c->mask];
-	d->pipeline = desc_pipeline(pipeline);
-	d->flags = 0;
-	put_small(c, d, s, in, in_len, out_cap);
+	put_header(d, pipeline, put_small(c, d, s, in, in_len, out_cap), in_len);
 	pending_set(s, 0, out, out_cap);
 	nx__req_publish(&c->v, d);
 	c->submitted++;

@@ -305,6 +305,30 @@ test_rings_carry_every_message_in_order_across_fork(void **state)
 	nx__chan_unmap(&a);
 }
 
+/* The payload copy into a slot: every length it takes, at every
+ * alignment of either side, the same bytes as memcpy and none outside. */
+static void
+test_copy_small_copies_every_length_exactly(void **state)
+{
+	uint8_t src[NX_EXT_BYTES + 16], dst[NX_EXT_BYTES + 48], want[sizeof dst];
+	uint32_t n, so, d_off, i;
+
+	(void)state;
+	for (i = 0; i < sizeof src; i++)
+		src[i] = (uint8_t)(i * 37 + 11);
+	for (n = 0; n <= NX_EXT_BYTES; n++)
+		for (so = 0; so < 16; so += 5)
+			for (d_off = 16; d_off < 32; d_off += 3) {
+				memset(dst, 0xa5, sizeof dst);
+				memset(want, 0xa5, sizeof want);
+				memcpy(want + d_off, src + so, n);
+				nx__copy_small(dst + d_off, src + so, n);
+				if (memcmp(dst, want, sizeof dst) != 0)
+					fail_msg("nx__copy_small: %u bytes from +%u to +%u differ from memcpy",
+						 n, so, d_off);
+			}
+}
+
 int
 main(void)
 {
@@ -322,6 +346,7 @@ main(void)
 		cmocka_unit_test(test_a_new_channel_has_no_answer_and_no_request_until_published),
 		cmocka_unit_test(test_response_room_from_a_cached_index_and_a_client_ahead),
 		cmocka_unit_test(test_rings_carry_every_message_in_order_across_fork),
+		cmocka_unit_test(test_copy_small_copies_every_length_exactly),
 	};
 
 	return cmocka_run_group_tests_name("channel", tests, NULL, NULL);

@@ -603,7 +603,7 @@ nxb_floor_window(const struct nxb_opts *o, struct nxb_result *r)
 	struct nxb_child child = { 0 };
 	struct nxb_spin sp;
 	uint8_t *out = NULL, *in = NULL;
-	uint64_t *sent_at = NULL, sent = 0, done = 0, total, t_meas = 0, deadline, now, k;
+	uint64_t *sent_at = NULL, sent = 0, done = 0, total, t_meas = 0, deadline, now, k, wmask;
 	size_t ring, seglen;
 	unsigned w;
 	void *seg;
@@ -624,7 +624,8 @@ nxb_floor_window(const struct nxb_opts *o, struct nxb_result *r)
 	w = o->window < NXB_CK_SLOTS ? o->window : NXB_CK_SLOTS;
 	out = malloc(f.len);
 	in = malloc(f.len);
-	sent_at = calloc(w, sizeof *sent_at);
+	wmask = nxb_pow2(w) - 1;
+	sent_at = calloc(wmask + 1, sizeof *sent_at);
 	if (out == NULL || in == NULL || sent_at == NULL) {
 		rc = nx__err(NX_ENOMEM, "floor window: buffers");
 		goto err_free;
@@ -662,7 +663,7 @@ nxb_floor_window(const struct nxb_opts *o, struct nxb_result *r)
 				memcpy(rq + 8, out + 8, f.len - 8);
 			ck_pr_fence_store(); /* the payload before the seq that flags it */
 			ck_pr_store_64(msg_seq(rq), sent);
-			sent_at[(sent - 1) % w] = now;
+			sent_at[(sent - 1) & wmask] = now;
 		}
 		for (;;) {
 			const uint8_t *rs = floorw_slot(f.resp, &f, done + 1);
@@ -690,7 +691,7 @@ nxb_floor_window(const struct nxb_opts *o, struct nxb_result *r)
 			if (k == o->warmup)
 				t_meas = now;
 			if (k >= o->warmup)
-				nx__hist_record(&r->hist, now - sent_at[k % w]);
+				nx__hist_record(&r->hist, now - sent_at[k & wmask]);
 		}
 	}
 	rc = child_stop(&child, true);

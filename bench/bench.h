@@ -167,6 +167,19 @@ nxb_loop_begin(struct nxb_loop *l, const struct nxb_opts *o)
 	l->by_duration = false;
 }
 
+/** The least power of two not below n (n <= 2^31): a window's send
+ * times kept in that many entries are indexed by a mask, not a 64-bit
+ * division, which would cost the client tens of cycles a request. */
+static inline uint32_t
+nxb_pow2(uint32_t n)
+{
+	uint32_t p = 1;
+
+	while (p < n)
+		p <<= 1;
+	return p;
+}
+
 /** After each operation: one clock read, recorded past the warmup. @return true to go on */
 static inline bool
 nxb_loop_next(struct nxb_loop *l, struct nx_hist *h)

@@ -382,7 +382,7 @@ window(const struct nxb_opts *o, struct nxb_result *r, const char *pipeline, int
 	struct nx_completion comps[256];
 	struct nx_req reqs[256];
 	struct nx_session s;
-	uint64_t *sent_at, sent = 0, done = 0, total, t0, t_meas = 0, deadline, now;
+	uint64_t *sent_at, sent = 0, done = 0, total, t0, t_meas = 0, deadline, now, wmask;
 	struct nx_client *c;
 	unsigned w;
 	int rc, n, i;
@@ -394,7 +394,8 @@ window(const struct nxb_opts *o, struct nxb_result *r, const char *pipeline, int
 	w = o->window < nx_capacity(c) ? o->window : nx_capacity(c);
 	if (w < o->window)
 		nxb_note(r, "window cut to the channel's %u", w);
-	sent_at = calloc(w, sizeof *sent_at);
+	wmask = nxb_pow2(w) - 1;
+	sent_at = calloc(wmask + 1, sizeof *sent_at);
 	if (sent_at == NULL) {
 		rc = nx__err(NX_ENOMEM, "nx: window");
 		goto out;
@@ -426,7 +427,7 @@ window(const struct nxb_opts *o, struct nxb_result *r, const char *pipeline, int
 				goto out;
 			}
 			for (k = 0; k < got; k++)
-				sent_at[(sent + k) % w] = now;
+				sent_at[(sent + k) & wmask] = now;
 			sent += got;
 		}
 		while (!batch && sent < total && sent - done < w) {
@@ -441,7 +442,7 @@ window(const struct nxb_opts *o, struct nxb_result *r, const char *pipeline, int
 				rc = nx__err(rc, "nx: submit: %s", nx_strerror(rc));
 				goto out;
 			}
-			sent_at[sent % w] = now;
+			sent_at[sent & wmask] = now;
 			sent++;
 		}
 		n = nx_poll(c, comps, 256);
@@ -457,7 +458,7 @@ window(const struct nxb_opts *o, struct nxb_result *r, const char *pipeline, int
 			if (done == o->warmup)
 				t_meas = now;
 			if (done >= o->warmup)
-				nx__hist_record(&r->hist, now - sent_at[done % w]);
+				nx__hist_record(&r->hist, now - sent_at[done & wmask]);
 		}
 	}
 	if (done <= o->warmup) {

@@ -70,6 +70,17 @@ dead_letter(struct nx_worker *w, const struct nx_wchan *ch, const struct nx_pipe
 		    msg->in, msg->in_len, &w->dlq_written, &w->dlq_dropped);
 }
 
+/* What every run of this worker's pipelines gets, set once rather than
+ * built on every request: none of it changes while the worker runs. */
+static void
+exec_init(struct nx_worker *w)
+{
+	w->exec = (struct nx_exec){ .ctx = &w->ctx, .scratch = w->scratch,
+				    .scratch_cap = w->scratch_cap, .max_payload = w->max_payload,
+				    .rr = w->rr, .stats = w->stats, .hists = w->slot_hist,
+				    .pol = w->slot_pol, .nstats = w->nstats, .worker = w->idx };
+}
+
 /* Inlined into the poll loop: a call less on every request. */
 static inline __attribute__((always_inline)) int
 serve_one(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab *pipes,
@@ -164,24 +175,18 @@ serve_one(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab *pip
 		ctx->deadline_ns = now + (uint64_t)left_us * 1000;
 	}
 
-	{
-		struct nx_exec x = { .ctx = ctx, .scratch = w->scratch, .scratch_cap = w->scratch_cap,
-				     .max_payload = w->max_payload, .rr = w->rr, .stats = w->stats,
-				     .hists = w->slot_hist, .pol = w->slot_pol, .nstats = w->nstats,
-				     .worker = w->idx, .t_start = ticks,
-				     /* the loop's TSC read is this request's start if it is
-				      * the burst's first: the rest came after others ran */
-				     .t_route = first ? 0 : UINT32_MAX };
+	/* The loop's TSC read is this request's start if it is the burst's
+	 * first: the rest came after others ran. */
+	w->exec.t_start = ticks;
+	w->exec.t_route = first ? 0 : UINT32_MAX;
+	if (__builtin_expect(ctx->flags & NX_CTX_TIMED, 0)) {
+		/* a sampled request: its service time, for the worker's histogram */
+		uint64_t t0 = nx__ticks();
 
-		if (__builtin_expect(ctx->flags & NX_CTX_TIMED, 0)) {
-			/* a sampled request: its service time, for the worker's histogram */
-			uint64_t t0 = nx__ticks();
-
-			status = nx__pipeline_run(p, &msg, &x);
-			nx__lhist_record(w->hist, nx__ticks_to_ns(nx__ticks() - t0));
-		} else {
-			status = nx__pipeline_run(p, &msg, &x);
-		}
+		status = nx__pipeline_run(p, &msg, &w->exec);
+		nx__lhist_record(w->hist, nx__ticks_to_ns(nx__ticks() - t0));
+	} else {
+		status = nx__pipeline_run(p, &msg, &w->exec);
 	}
 	if (status == 0 && msg.out_len > msg.out_cap)
 		status = NX_EOVERFLOW; /* a stage lied about its output */
@@ -211,6 +216,7 @@ nx__worker_serve(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipet
 		 uint32_t rslot)
 {
 	/* as the loop does: a time base, then the TSC */
+	exec_init(w);
 	w->now_ns = nx__clock_ns();
 	w->now_ticks = nx__ticks();
 	int rc = serve_one(w, ch, pipes, rq, rs, seq, rslot, w->now_ticks, true, 0);
@@ -418,6 +424,7 @@ nx__worker_poll(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipeta
 {
 	uint64_t t;
 
+	exec_init(w);
 	w->now_ns = nx__clock_ns();
 	w->now_ticks = nx__ticks();
 	t = w->now_ticks;
@@ -595,6 +602,7 @@ nx__worker_main(void *arg)
 	const uint64_t hb_ticks = nx__ns_to_ticks(NX_HEARTBEAT_NS);
 	uint64_t idle_loops = 0, idle_since = 0, now, t_hb;
 
+	exec_init(w);
 	if (w->life != NULL && nx__life_hold(w->life, 1 + w->idx))
 		ck_pr_store_32(&w->life_held, 1);
 	nx__rcu_register();

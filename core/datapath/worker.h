@@ -28,6 +28,7 @@
 #include <nx/nx_stage.h>
 
 #include "core/datapath/bucket.h"
+#include "core/datapath/pipe_exec.h"
 #include "platform/nx_platform.h"
 #include "core/datapath/hist.h"
 #include "shm/shm_internal.h"
@@ -125,6 +126,9 @@ struct nx_worker {
 	uint64_t now_ticks;        /* the TSC at that heartbeat */
 	uint64_t dlq_written, dlq_dropped;
 	struct nx_ctx ctx;
+	/* What each run of a pipeline gets: filled once (exec_init), but
+	 * for t_start and t_route, which each request sets. */
+	struct nx_exec exec;
 	uint32_t rr[NX_MAX_RR];    /* round-robin turns, by node's counter index */
 };
 

@@ -99,6 +99,12 @@ uint64_t nx__wallclock_ns(void);
 /* ---- CPU ---- */
 
 static inline void nx__cpu_relax(void);
+/**
+ * Ask for the line at p to be owned, for a store soon (PREFETCHW where the
+ * CPU has it). A line another core last wrote or read must be taken from
+ * it before our store: asked for early, the transfer overlaps other work.
+ */
+static inline void nx__prefetch_w(const void *p);
 int nx__cpu_count(void);
 /** CPU the calling thread runs on now, or -1. */
 int nx__cpu_current(void);

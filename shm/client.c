@@ -604,9 +604,9 @@ poll_some(struct nx_client *c, struct nx_completion *comps, unsigned max)
 		 * read them a ring ago, so our stores would wait for them then. */
 		uint32_t next = c->v.req->p_tail & c->mask;
 
-		__builtin_prefetch(&c->v.req_slots[next], 1);
+		nx__prefetch_w(&c->v.req_slots[next]);
 		if (c->ext_used)
-			__builtin_prefetch(c->v.req_ext + (size_t)next * NX_EXT_BYTES, 1);
+			nx__prefetch_w(c->v.req_ext + (size_t)next * NX_EXT_BYTES);
 	}
 	if (n == 0 && ++c->idle_polls >= NX_CHECK_EVERY) {
 		c->idle_polls = 0;

@@ -147,7 +147,7 @@ serve_one(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab *pip
 	}
 	/* Own the answer's line while the stage reads the input. */
 	if (where != 0)
-		__builtin_prefetch(msg.out, 1);
+		nx__prefetch_w(msg.out);
 	msg.out_len = 0;
 
 	ctx->deadline_ns = 0;
@@ -407,9 +407,9 @@ serve_channel(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab 
 		 * them a ring ago, so our stores would wait for them then. */
 		uint32_t next = v->resp->p_tail & (v->g.ring_size - 1);
 
-		__builtin_prefetch(&v->resp_slots[next], 1);
+		nx__prefetch_w(&v->resp_slots[next]);
 		if (ch->ext_hint)
-			__builtin_prefetch(v->resp_ext + (size_t)next * NX_EXT_BYTES, 1);
+			nx__prefetch_w(v->resp_ext + (size_t)next * NX_EXT_BYTES);
 		ch->taken += n;
 		ch->answered += n;
 		if (ch->sleep_client)

@@ -22,6 +22,24 @@ nx__sleep_ns(uint64_t ns)
 		;
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
+bool nx__cpu_prefetchw;
+
+/* Before main (and when libnx is loaded): does this CPU have PREFETCHW? */
+static void __attribute__((constructor))
+detect_prefetchw(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	unsigned a, b, c, d;
+
+	if (__get_cpuid(0x80000001u, &a, &b, &c, &d))
+		nx__cpu_prefetchw = (c >> 8) & 1u;
+#endif
+}
+
 /* 1 tick = 1 ns until calibrated (exact where ticks are the clock) */
 uint64_t nx__tick_mult = 1ull << 32;
 

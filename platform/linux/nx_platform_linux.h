@@ -42,6 +42,28 @@ nx__ns_to_ticks(uint64_t ns)
 	return (uint64_t)(((unsigned __int128)ns << 32) / (nx__tick_mult ? nx__tick_mult : 1));
 }
 
+/*
+ * x86 has PREFETCHW where CPUID 0x80000001 says so in ECX bit 8 (AMD for
+ * long, Intel since Broadwell). Compilers emit it for __builtin_prefetch(p,
+ * 1) only when built for such a CPU; built for any x86-64, they emit a
+ * read prefetch, which brings a line another core wrote shared, and the
+ * store after it must ask for the line a second time. So the CPU is asked
+ * once, at load (clock.c).
+ */
+extern bool nx__cpu_prefetchw;
+
+static inline void
+nx__prefetch_w(const void *p)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	if (nx__cpu_prefetchw) {
+		__asm__("prefetchw %0" : : "m"(*(const char *)p));
+		return;
+	}
+#endif
+	__builtin_prefetch(p, 1);
+}
+
 static inline void
 nx__cpu_relax(void)
 {

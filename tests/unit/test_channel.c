@@ -15,6 +15,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
 #include "core/control/segment.h"
 #include "shm/shm_internal.h"
 
@@ -329,6 +333,26 @@ test_copy_small_copies_every_length_exactly(void **state)
 			}
 }
 
+/* The write prefetch both sides issue is PREFETCHW exactly where the
+ * CPU says it has it (a read prefetch elsewhere), and it is only a hint. */
+static void
+test_prefetch_w_is_what_the_cpu_has(void **state)
+{
+	static uint8_t line[64] __attribute__((aligned(64)));
+
+	(void)state;
+#if defined(__x86_64__) || defined(__i386__)
+	unsigned a, b, c = 0, d;
+
+	if (!__get_cpuid(0x80000001u, &a, &b, &c, &d))
+		c = 0;
+	assert_int_equal(nx__cpu_prefetchw, (c >> 8) & 1u);
+#endif
+	nx__prefetch_w(line);
+	line[0] = 1;
+	assert_int_equal(line[0], 1);
+}
+
 int
 main(void)
 {
@@ -347,6 +371,7 @@ main(void)
 		cmocka_unit_test(test_response_room_from_a_cached_index_and_a_client_ahead),
 		cmocka_unit_test(test_rings_carry_every_message_in_order_across_fork),
 		cmocka_unit_test(test_copy_small_copies_every_length_exactly),
+		cmocka_unit_test(test_prefetch_w_is_what_the_cpu_has),
 	};
 
 	return cmocka_run_group_tests_name("channel", tests, NULL, NULL);

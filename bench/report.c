@@ -268,6 +268,17 @@ nxb_print_footer(const struct nxb_result *rs, unsigned n, bool json)
 			       "the two vCPUs share a physical core (hyperthreads): lines move "
 			       "within one core, software costs more" :
 			       "the two vCPUs are on separate cores: each line crosses between cores");
+		if (fl->nrounds > 1) {
+			unsigned k, shared = 0;
+
+			for (k = 0; k < fl->nrounds; k++)
+				shared += (double)fl->round_p50[k] / 1e3 < NXB_REGIME_SHARED_US;
+			printf("  round by round: %u of %u rounds sharing a core%s\n", shared,
+			       fl->nrounds,
+			       shared != 0 && shared != fl->nrounds ?
+				       " (the regime changed during the run: compare the ratios "
+				       "round by round)" : "");
+		}
 		if (nxp != NULL && has_latency(nxp)) {
 			printf("  nx pingpong against the floor: %.2fx at p50, %.2fx at p99\n",
 			       pct_ratio(nxp, fl, 50), pct_ratio(nxp, fl, 99));

@@ -54,6 +54,7 @@ grep -q "throughput: nx window / ck stream = " "$out" || fail "no throughput rat
 grep -Eq "^regime: floor p50 [0-9.]+ us: the two vCPUs (share|are on separate)" "$out" ||
 	fail "no regime line"
 grep -q "nx pingpong against the floor: " "$out" || fail "no ratio against the floor"
+grep -Eq "^  round by round: [0-2] of 2 rounds sharing a core" "$out" || fail "no regime round by round"
 grep -q "throughput: nxbatch window / ck stream = " "$out" || fail "no batch throughput ratio"
 grep -q "throughput: floor window / ck stream = " "$out" || fail "no floor window against ck's stream"
 grep -q "throughput: nx window / floor window = " "$out" || fail "no nx window against the floor's"

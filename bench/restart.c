@@ -12,9 +12,15 @@
  *                    kill, through libnx's reclaim)
  *   notice to serve  the restart log's down_ns: nxwd noticing to the new
  *                    nxd's workers serving
+ *
+ * and, from /proc/stat's steal column of the two CPUs read around each
+ * kill, the kills during which the hypervisor took a vCPU away for 20 ms
+ * or more: on a VM those, not nexus, make the tail, so the kill-to-answer
+ * figures are also given without them.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,7 +36,51 @@
 
 struct restart_figures {
 	uint64_t *notice, *answer, *serve;
+	uint64_t *calm;  /* kill to answer of the kills without steal */
+	unsigned ncalm;
+	bool steal_known; /* /proc/stat's steal column was read every time */
 };
+
+/* A kill with this much of a vCPU stolen is counted apart. /proc/stat
+ * counts in ticks (10 ms at 100 Hz), and the hypervisor's usual short
+ * preemptions add up to a tick now and then: two ticks are a real one. */
+#define STEAL_MS 20u
+
+/*
+ * Time the hypervisor took from cpu so far, in ms (/proc/stat's steal
+ * column, in clock ticks), or UINT64_MAX when it cannot be read.
+ */
+static uint64_t
+steal_ms(int cpu)
+{
+	char want[16], line[256];
+	uint64_t v[8], ms = UINT64_MAX;
+	long hz = sysconf(_SC_CLK_TCK);
+	FILE *f;
+
+	if (cpu < 0 || hz <= 0 || (f = fopen("/proc/stat", "re")) == NULL)
+		return UINT64_MAX;
+	snprintf(want, sizeof want, "cpu%d ", cpu);
+	while (fgets(line, sizeof line, f) != NULL)
+		if (strncmp(line, want, strlen(want)) == 0) {
+			if (sscanf(line + strlen(want), "%" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
+				   " %" SCNu64 " %" SCNu64 " %" SCNu64, &v[0],
+				   &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 8)
+				ms = v[7] * 1000u / (uint64_t)hz;
+			break;
+		}
+	fclose(f);
+	return ms;
+}
+
+/* The two CPUs' steal so far, in ms, or UINT64_MAX. */
+static uint64_t
+steal_both_ms(const struct nxb_opts *o)
+{
+	const uint64_t a = steal_ms(o->client_cpu), b = steal_ms(o->server_cpu);
+
+	return a == UINT64_MAX || b == UINT64_MAX ? UINT64_MAX : a + b;
+}
 
 static int
 cmp_u64(const void *a, const void *b)
@@ -121,7 +171,9 @@ nxb_restart_run(const struct nxb_opts *o, unsigned kills, const char *nxwd)
 	f.notice = calloc(kills, sizeof *f.notice);
 	f.answer = calloc(kills, sizeof *f.answer);
 	f.serve = calloc(kills, sizeof *f.serve);
-	if (f.notice == NULL || f.answer == NULL || f.serve == NULL)
+	f.calm = calloc(kills, sizeof *f.calm);
+	f.steal_known = true;
+	if (f.notice == NULL || f.answer == NULL || f.serve == NULL || f.calm == NULL)
 		goto out_free;
 	wd = spawn_nxwd(o, nxwd, inst, log);
 	if (wd < 0)
@@ -145,7 +197,7 @@ nxb_restart_run(const struct nxb_opts *o, unsigned kills, const char *nxwd)
 	for (k = 0; k < kills; k++) {
 		const uint64_t load_ns = 50000000ull + nx__random_seed() % 100000000ull;
 		struct nx_health_restart e;
-		uint64_t ages[4], gen, kill_wall, kill_mono, answered, start;
+		uint64_t ages[4], gen, kill_wall, kill_mono, answered, start, stolen0, stolen1;
 		unsigned nw;
 		int32_t pid;
 		uint32_t len;
@@ -164,6 +216,7 @@ nxb_restart_run(const struct nxb_opts *o, unsigned kills, const char *nxwd)
 		}
 		if (nx__hr_heartbeats(hr, ages, 4, &nw, &gen, &pid) < 0 || pid <= 0)
 			goto out_stop;
+		stolen0 = steal_both_ms(o);
 		kill_wall = nx__wallclock_ns();
 		kill_mono = nx__clock_ns();
 		if (kill(pid, SIGKILL) < 0)
@@ -174,6 +227,7 @@ nxb_restart_run(const struct nxb_opts *o, unsigned kills, const char *nxwd)
 				     o->op_timeout_ns);
 		while (st == NX_ERESTARTED && nx__clock_ns() - kill_mono < o->op_timeout_ns);
 		answered = nx__clock_ns();
+		stolen1 = steal_both_ms(o);
 		if (st != 0 || nx_generation(c) <= gen) {
 			fprintf(stderr, "nxbench: restart %u: no answer from the next nxd: %s "
 				"(log: %s)\n", k + 1, nx_strerror(st), log);
@@ -190,6 +244,10 @@ nxb_restart_run(const struct nxb_opts *o, unsigned kills, const char *nxwd)
 		f.notice[done] = e.wall_ns > kill_wall ? e.wall_ns - kill_wall : 0;
 		f.answer[done] = answered - kill_mono;
 		f.serve[done] = e.down_ns;
+		if (stolen0 == UINT64_MAX || stolen1 == UINT64_MAX)
+			f.steal_known = false;
+		else if (stolen1 - stolen0 < STEAL_MS)
+			f.calm[f.ncalm++] = f.answer[done];
 		done++;
 	}
 	rc = 0;
@@ -205,6 +263,8 @@ out_stop:
 		const uint64_t a50 = pct(f.answer, done, 0.5), a99 = pct(f.answer, done, 0.99),
 			       amax = pct(f.answer, done, 1.0);
 		const uint64_t s50 = pct(f.serve, done, 0.5), s99 = pct(f.serve, done, 0.99);
+		const uint64_t c50 = pct(f.calm, f.ncalm, 0.5), c99 = pct(f.calm, f.ncalm, 0.99),
+			       cmax = pct(f.calm, f.ncalm, 1.0);
 
 		if (o->json) {
 			struct nx_buf b = { 0 };
@@ -224,6 +284,12 @@ out_stop:
 			nx__json_kuint(&j, "kill_to_answer_max_ns", amax);
 			nx__json_kuint(&j, "notice_to_serve_p50_ns", s50);
 			nx__json_kuint(&j, "notice_to_serve_p99_ns", s99);
+			if (f.steal_known) {
+				nx__json_kuint(&j, "kills_with_steal", done - f.ncalm);
+				nx__json_kuint(&j, "kill_to_answer_without_steal_p50_ns", c50);
+				nx__json_kuint(&j, "kill_to_answer_without_steal_p99_ns", c99);
+				nx__json_kuint(&j, "kill_to_answer_without_steal_max_ns", cmax);
+			}
 			nx__json_obj_close(&j);
 			nx__buf_put(&b, "\n", 1);
 			if (!nx__json_done(&j))
@@ -236,6 +302,16 @@ out_stop:
 			       "  (target p99 < 20 ms)\n", a50 / 1e6, a99 / 1e6, amax / 1e6);
 			printf("  noticing to nxd serving: p50 %8.3f ms  p99 %8.3f ms\n", s50 / 1e6,
 			       s99 / 1e6);
+			if (!f.steal_known)
+				printf("  vCPU steal: not readable (/proc/stat)\n");
+			else if (f.ncalm != 0)
+				printf("  %u of %u kills had a vCPU taken away for %u ms or more (steal, "
+				       "/proc/stat); the others,\n  kill to first answer:    p50 %8.3f ms"
+				       "  p99 %8.3f ms  max %8.3f ms\n", done - f.ncalm, done, STEAL_MS,
+				       c50 / 1e6, c99 / 1e6, cmax / 1e6);
+			else
+				printf("  every kill had a vCPU taken away for %u ms or more (steal)\n",
+				       STEAL_MS);
 		}
 		unlink(log);
 	} else {
@@ -246,5 +322,6 @@ out_free:
 	free(f.notice);
 	free(f.answer);
 	free(f.serve);
+	free(f.calm);
 	return rc;
 }

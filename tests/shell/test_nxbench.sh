@@ -69,7 +69,38 @@ for size in 56 64 256 1024 4096 65536; do
 	grep -Eq "^ +$size +[0-9.]+ +[0-9.]+ +[0-9]+ +[0-9]+ +[0-9.]+ +[0-9.]+ +[0-9.]+%$" "$out" ||
 		{ cat "$out"; fail "--sweep: no row for $size bytes"; }
 done
+# crash recovery under nxwd: three kills, each figure said, and the kills
+# a vCPU was taken away during counted apart (or said unreadable). A run
+# that fails keeps nxwd's log under its pid: shown, then removed.
+restart() {
+	"$BIN/nxbench" $bounds --restart "$@" >"$out" 2>&1 &
+	local bench=$! rc=0
+	wait $bench || rc=$?
+	if [ $rc != 0 ]; then
+		cat "$out" "/tmp/nxbench-restart-$bench.nxwd.log" 2>/dev/null
+		rm -f "/tmp/nxbench-restart-$bench.nxwd.log"
+		fail "nxbench --restart $* ($rc)"
+	fi
+}
+restart --kills 3
+for what in "kill to nxwd noticing:" "kill to first answer:" "noticing to nxd serving:"; do
+	grep -q "^  $what  *p50 " "$out" || { cat "$out"; fail "--restart: no '$what'"; }
+done
+grep -Eq "^  ([0-3] of 3 kills had a vCPU taken away|every kill had a vCPU taken away|vCPU steal: not readable)" "$out" ||
+	{ cat "$out"; fail "--restart: nothing said of the vCPU's steal"; }
+restart --kills 2 --json
+python3 - "$out" <<'PY' || exit 1
+import json, sys
+d = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+for k in ("kills", "kill_to_notice_p99_ns", "kill_to_answer_p99_ns", "notice_to_serve_p99_ns"):
+    if k not in d:
+        sys.exit("FAIL: --restart --json lacks %s" % k)
+if d["kills"] != 2:
+    sys.exit("FAIL: --restart --json: %s kills" % d["kills"])
+if "kills_with_steal" in d and not 0 <= d["kills_with_steal"] <= 2:
+    sys.exit("FAIL: --restart --json: kills_with_steal %s" % d["kills_with_steal"])
+PY
 "$BIN/nxbench" --payload 0 >/dev/null 2>&1; [ $? = 2 ] || fail "--payload 0 accepted"
 "$BIN/nxbench" --start-timeout 0 >/dev/null 2>&1; [ $? = 2 ] || fail "--start-timeout 0 accepted"
 "$BIN/nxbench" --transports carrier-pigeon >/dev/null 2>&1; [ $? = 2 ] || fail "unknown transport accepted"
-echo "nxbench: every transport measured, JSON keys and table present, the regime said, ratios by round, the payload sweep"
+echo "nxbench: every transport measured, JSON keys and table present, the regime said, ratios by round, the payload sweep, recovery"

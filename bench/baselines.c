@@ -407,27 +407,115 @@ stamped(const uint8_t *buf, size_t len, uint64_t seq)
 /* ================= floor: one cache line each way ================= */
 
 /*
- * Layout: ctl | ping | pong, each message region starting a 128-byte
- * block of its own (the adjacent-line prefetcher fetches lines in pairs;
- * a neighbour in the pair would be false sharing). A message is
- * max(payload, 8) bytes, the first 8 its sequence number, which is also
- * the flag: the writer stores the rest, then (store fence) the sequence.
- * Neither side reads the line it writes: the client writes ping and
- * reads pong, the server the reverse, so each hop is one line transfer
- * (for payloads up to 64 bytes).
+ * Layout: ctl | ping | pong. A message is max(payload, 8) bytes, the
+ * first 8 its sequence number, which is also the flag: the writer stores
+ * the rest, then (store fence) the sequence. Neither side reads the line
+ * it writes: the client writes ping and reads pong, the server the
+ * reverse, so each hop is one line transfer (for payloads up to 64
+ * bytes). The ping-pong has one message each way, each starting a
+ * 128-byte block of its own (the adjacent-line prefetcher fetches lines
+ * in pairs; a neighbour in the pair would be false sharing); the window
+ * a ring of slots each way (below).
  */
 struct floor_ctx {
 	struct nxb_ctl *ctl;
-	uint8_t *ping;
-	uint8_t *pong;
-	size_t len;
+	uint8_t *ping;    /* client -> server: one message, or the request ring */
+	uint8_t *pong;    /* server -> client: one message, or the answer ring */
+	size_t len;       /* bytes of a message: max(payload, 8) */
+	size_t stride;    /* window: bytes per slot, len in whole lines */
 	uint64_t idle_ns;
+	/* the client's: the segment and its message buffers */
+	void *seg;
+	size_t seglen;
+	uint8_t *out, *in;
 };
 
 static inline uint64_t *
 msg_seq(uint8_t *msg)
 {
 	return (uint64_t *)(void *)msg;
+}
+
+/* Write message seq: src's bytes after the sequence number, then (store
+ * fence) the sequence number that flags them. */
+static inline void
+msg_put(uint8_t *msg, const uint8_t *src, size_t len, uint64_t seq)
+{
+	if (len > 8)
+		memcpy(msg + 8, src + 8, len - 8);
+	ck_pr_fence_store(); /* the payload before the seq that flags it */
+	ck_pr_store_64(msg_seq(msg), seq);
+}
+
+/* Read a message whose sequence number was seen: its bytes after it. */
+static inline void
+msg_get(uint8_t *dst, const uint8_t *msg, size_t len)
+{
+	ck_pr_fence_load(); /* pairs with the writer's fence before the seq */
+	if (len > 8)
+		memcpy(dst + 8, msg + 8, len - 8);
+}
+
+/*
+ * The segment (ctl, then `side` bytes each way) and the client's message
+ * buffers, out filled with the pattern. On failure what was made stays
+ * for floor_close.
+ */
+static int
+floor_open(struct floor_ctx *f, const struct nxb_opts *o, size_t side, const char *name)
+{
+	int rc;
+
+	f->seglen = NXB_CTL_SIZE + 2 * side;
+	rc = seg_create(&f->seg, f->seglen, name);
+	if (rc < 0) {
+		f->seg = NULL;
+		return rc;
+	}
+	f->ctl = f->seg;
+	f->ping = (uint8_t *)f->seg + NXB_CTL_SIZE;
+	f->pong = f->ping + side;
+	f->idle_ns = 2 * o->op_timeout_ns;
+	f->out = malloc(f->len);
+	f->in = malloc(f->len);
+	if (f->out == NULL || f->in == NULL)
+		return nx__err(NX_ENOMEM, "floor: message buffers");
+	fill_pattern(f->out, f->len);
+	return 0;
+}
+
+static void
+floor_close(struct floor_ctx *f)
+{
+	free(f->out);
+	free(f->in);
+	if (f->seg != NULL)
+		nx__shm_unmap(f->seg, f->seglen);
+}
+
+/* Pin the client, start the server on its CPU. */
+static int
+floor_start(struct floor_ctx *f, const struct nxb_opts *o, struct nxb_result *r,
+	    struct nxb_child *child, int (*serve)(void *))
+{
+	int rc = nxb_pin_client(o, r);
+
+	if (rc < 0)
+		return rc;
+	rc = child_start(child, f->ctl, o, serve, f, -1);
+	if (rc < 0)
+		return rc;
+	r->server_cpu = (int)ck_pr_load_32(&f->ctl->srv_cpu);
+	return 0;
+}
+
+/* After the run: the last answer must carry the payload sent. */
+static int
+floor_check(const struct floor_ctx *f, const char *what)
+{
+	if (memcmp(f->in + 8, f->out + 8, f->len - 8) != 0)
+		return nx__err(NX_EPROTO, "%s: the echoed payload differs", what);
+	return 0;
 }
 
 static int
@@ -449,10 +537,7 @@ floor_serve(void *arg)
 						(double)f->idle_ns / 1e9, (unsigned long long)last);
 		}
 		ck_pr_fence_load(); /* pairs with the client's fence before the seq */
-		if (f->len > 8)
-			memcpy(f->pong + 8, f->ping + 8, f->len - 8);
-		ck_pr_fence_store(); /* the payload before the seq that flags it */
-		ck_pr_store_64(msg_seq(f->pong), seq);
+		msg_put(f->pong, f->ping, f->len, seq);
 		last = seq;
 	}
 }
@@ -460,82 +545,46 @@ floor_serve(void *arg)
 int
 nxb_floor_pingpong(const struct nxb_opts *o, struct nxb_result *r)
 {
-	struct floor_ctx f;
+	struct floor_ctx f = { .len = o->payload < 8 ? 8 : o->payload };
 	struct nxb_child child = { 0 };
 	struct nxb_loop l;
 	struct nxb_spin sp;
-	uint8_t *out = NULL, *in = NULL;
-	size_t region, seglen;
+	const size_t region = (f.len + 127) & ~(size_t)127;
 	uint64_t seq = 0;
-	void *seg;
 	int rc;
 
 	nxb_result_init(r, o, "floor", "pingpong");
-	f.len = o->payload < 8 ? 8 : o->payload;
-	f.idle_ns = 2 * o->op_timeout_ns;
-	region = (f.len + 127) & ~(size_t)127;
-	seglen = NXB_CTL_SIZE + 2 * region;
-	rc = seg_create(&seg, seglen, "nxbench-floor");
+	rc = floor_open(&f, o, region, "nxbench-floor");
 	if (rc < 0)
-		return rc;
-	f.ctl = seg;
-	f.ping = (uint8_t *)seg + NXB_CTL_SIZE;
-	f.pong = f.ping + region;
-	out = malloc(f.len);
-	in = malloc(f.len);
-	if (out == NULL || in == NULL) {
-		rc = nx__err(NX_ENOMEM, "floor: message buffers");
-		goto err_free;
-	}
-	fill_pattern(out, f.len);
+		goto out;
 	if (f.len > 64)
 		nxb_note(r, "%zu lines per message", region / 64);
-
-	rc = nxb_pin_client(o, r);
+	rc = floor_start(&f, o, r, &child, floor_serve);
 	if (rc < 0)
-		goto err_free;
-	rc = child_start(&child, f.ctl, o, floor_serve, &f, -1);
-	if (rc < 0)
-		goto err_free;
-	r->server_cpu = (int)ck_pr_load_32(&f.ctl->srv_cpu);
+		goto out;
 
 	nxb_loop_begin(&l, o);
 	do {
-		seq++;
-		if (f.len > 8)
-			memcpy(f.ping + 8, out + 8, f.len - 8);
-		ck_pr_fence_store(); /* the payload before the seq that flags it */
-		ck_pr_store_64(msg_seq(f.ping), seq);
+		msg_put(f.ping, f.out, f.len, ++seq);
 		spin_init(&sp, o->op_timeout_ns, NULL, child.pid);
 		while (ck_pr_load_64(msg_seq(f.pong)) != seq) {
 			rc = nxb_spin(&sp);
 			if (rc < 0) {
 				rc = lost_server(rc, "floor: no pong", seq, o->op_timeout_ns);
-				goto err_child;
+				child_stop(&child, false);
+				goto out;
 			}
 		}
-		ck_pr_fence_load(); /* pairs with the server's fence before the seq */
-		if (f.len > 8)
-			memcpy(in + 8, f.pong + 8, f.len - 8);
+		msg_get(f.in, f.pong, f.len);
 	} while (nxb_loop_next(&l, &r->hist));
 
 	rc = child_stop(&child, true);
-	if (rc < 0)
-		goto err_free;
-	if (memcmp(in + 8, out + 8, f.len - 8) != 0) {
-		rc = nx__err(NX_EPROTO, "floor: the echoed payload differs");
-		goto err_free;
-	}
-	rc = nxb_loop_end(&l, r);
-	goto out;
-
-err_child:
-	child_stop(&child, false);
-err_free:
+	if (rc == 0)
+		rc = floor_check(&f, "floor");
+	if (rc == 0)
+		rc = nxb_loop_end(&l, r);
 out:
-	free(out);
-	free(in);
-	nx__shm_unmap(seg, seglen);
+	floor_close(&f);
 	return rc;
 }
 
@@ -553,17 +602,8 @@ out:
  * the client has read, and the server wrote that answer after copying
  * the request out.
  */
-struct floorw_ctx {
-	struct nxb_ctl *ctl;
-	uint8_t *req;
-	uint8_t *resp;
-	size_t len;     /* bytes used of a slot: max(payload, 8) */
-	size_t stride;  /* bytes per slot: len in whole lines */
-	uint64_t idle_ns;
-};
-
 static inline uint8_t *
-floorw_slot(uint8_t *ring, const struct floorw_ctx *f, uint64_t seq)
+floorw_slot(uint8_t *ring, const struct floor_ctx *f, uint64_t seq)
 {
 	return ring + (size_t)((seq - 1) & (NXB_CK_SLOTS - 1)) * f->stride;
 }
@@ -571,13 +611,13 @@ floorw_slot(uint8_t *ring, const struct floorw_ctx *f, uint64_t seq)
 static int
 floorw_serve(void *arg)
 {
-	struct floorw_ctx *f = arg;
+	struct floor_ctx *f = arg;
 	struct nxb_spin sp;
 	uint64_t seq;
 	int rc;
 
 	for (seq = 1;; seq++) {
-		uint8_t *rq = floorw_slot(f->req, f, seq), *rs = floorw_slot(f->resp, f, seq);
+		uint8_t *rq = floorw_slot(f->ping, f, seq);
 
 		spin_init(&sp, f->idle_ns, &f->ctl->cli_stop, 0);
 		while (ck_pr_load_64(msg_seq(rq)) != seq) {
@@ -589,59 +629,37 @@ floorw_serve(void *arg)
 						(unsigned long long)seq, (double)f->idle_ns / 1e9);
 		}
 		ck_pr_fence_load(); /* pairs with the client's fence before the seq */
-		if (f->len > 8)
-			memcpy(rs + 8, rq + 8, f->len - 8);
-		ck_pr_fence_store(); /* the payload before the seq that flags it */
-		ck_pr_store_64(msg_seq(rs), seq);
+		msg_put(floorw_slot(f->pong, f, seq), rq, f->len, seq);
 	}
 }
 
 int
 nxb_floor_window(const struct nxb_opts *o, struct nxb_result *r)
 {
-	struct floorw_ctx f;
+	struct floor_ctx f = { .len = o->payload < 8 ? 8 : o->payload };
 	struct nxb_child child = { 0 };
 	struct nxb_spin sp;
-	uint8_t *out = NULL, *in = NULL;
 	uint64_t *sent_at = NULL, sent = 0, done = 0, total, t_meas = 0, deadline, now, k, wmask;
-	size_t ring, seglen;
-	unsigned w;
-	void *seg;
+	const unsigned w = o->window < NXB_CK_SLOTS ? o->window : NXB_CK_SLOTS;
 	int rc;
 
 	nxb_result_init(r, o, "floor", "window");
-	f.len = o->payload < 8 ? 8 : o->payload;
 	f.stride = (f.len + 63) & ~(size_t)63;
-	f.idle_ns = 2 * o->op_timeout_ns;
-	ring = NXB_CK_SLOTS * f.stride;
-	seglen = NXB_CTL_SIZE + 2 * ring;
-	rc = seg_create(&seg, seglen, "nxbench-floorw");
+	rc = floor_open(&f, o, NXB_CK_SLOTS * f.stride, "nxbench-floorw");
 	if (rc < 0)
-		return rc;
-	f.ctl = seg;
-	f.req = (uint8_t *)seg + NXB_CTL_SIZE;
-	f.resp = f.req + ring;
-	w = o->window < NXB_CK_SLOTS ? o->window : NXB_CK_SLOTS;
-	out = malloc(f.len);
-	in = malloc(f.len);
+		goto out;
 	wmask = nxb_pow2(w) - 1;
 	sent_at = calloc(wmask + 1, sizeof *sent_at);
-	if (out == NULL || in == NULL || sent_at == NULL) {
-		rc = nx__err(NX_ENOMEM, "floor window: buffers");
-		goto err_free;
+	if (sent_at == NULL) {
+		rc = nx__err(NX_ENOMEM, "floor window: send times");
+		goto out;
 	}
-	fill_pattern(out, f.len);
 	nxb_note(r, "%u outstanding, %u-slot ring each way", w, NXB_CK_SLOTS);
 	if (w < o->window)
 		nxb_note(r, "window cut to the ring's %u", w);
-
-	rc = nxb_pin_client(o, r);
+	rc = floor_start(&f, o, r, &child, floorw_serve);
 	if (rc < 0)
-		goto err_free;
-	rc = child_start(&child, f.ctl, o, floorw_serve, &f, -1);
-	if (rc < 0)
-		goto err_free;
-	r->server_cpu = (int)ck_pr_load_32(&f.ctl->srv_cpu);
+		goto out;
 
 	/* As nx's window: a request's latency runs from the clock read
 	 * before it went out to the one after the look that found its answer. */
@@ -657,22 +675,16 @@ nxb_floor_window(const struct nxb_opts *o, struct nxb_result *r)
 			break;
 		}
 		while (sent < total && sent - done < w) {
-			uint8_t *rq = floorw_slot(f.req, &f, ++sent);
-
-			if (f.len > 8)
-				memcpy(rq + 8, out + 8, f.len - 8);
-			ck_pr_fence_store(); /* the payload before the seq that flags it */
-			ck_pr_store_64(msg_seq(rq), sent);
+			sent++;
+			msg_put(floorw_slot(f.ping, &f, sent), f.out, f.len, sent);
 			sent_at[(sent - 1) & wmask] = now;
 		}
 		for (;;) {
-			const uint8_t *rs = floorw_slot(f.resp, &f, done + 1);
+			uint8_t *rs = floorw_slot(f.pong, &f, done + 1);
 
-			if (done == sent || ck_pr_load_64(msg_seq((uint8_t *)rs)) != done + 1)
+			if (done == sent || ck_pr_load_64(msg_seq(rs)) != done + 1)
 				break;
-			ck_pr_fence_load(); /* pairs with the server's fence before the seq */
-			if (f.len > 8)
-				memcpy(in + 8, rs + 8, f.len - 8);
+			msg_get(f.in, rs, f.len);
 			done++;
 			got++;
 		}
@@ -681,7 +693,8 @@ nxb_floor_window(const struct nxb_opts *o, struct nxb_result *r)
 			if (rc < 0) {
 				rc = lost_server(rc, "floor window: no answer", done + 1,
 						 o->op_timeout_ns);
-				goto err_child;
+				child_stop(&child, false);
+				goto out;
 			}
 			continue;
 		}
@@ -695,31 +708,20 @@ nxb_floor_window(const struct nxb_opts *o, struct nxb_result *r)
 		}
 	}
 	rc = child_stop(&child, true);
-	if (rc < 0)
-		goto err_free;
-	if (done <= o->warmup) {
+	if (rc == 0 && done <= o->warmup)
 		rc = nx__err(NX_ETIMEDOUT, "floor window: the duration bound ran out in the warmup");
-		goto err_free;
-	}
-	if (memcmp(in + 8, out + 8, f.len - 8) != 0) {
-		rc = nx__err(NX_EPROTO, "floor window: the echoed payload differs");
-		goto err_free;
-	}
+	if (rc == 0)
+		rc = floor_check(&f, "floor window");
+	if (rc < 0)
+		goto out;
 	r->ops = done - o->warmup;
 	r->elapsed_ns = now - t_meas;
 	r->ops_per_s = r->elapsed_ns > 0 ? (double)r->ops * 1e9 / (double)r->elapsed_ns : 0.0;
 	if (r->by_duration)
 		nxb_note(r, "stopped by --duration after %llu ops", (unsigned long long)r->ops);
-	goto out;
-
-err_child:
-	child_stop(&child, false);
-err_free:
 out:
 	free(sent_at);
-	free(out);
-	free(in);
-	nx__shm_unmap(seg, seglen);
+	floor_close(&f);
 	return rc;
 }
 

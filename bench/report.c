@@ -228,17 +228,16 @@ nxb_print_footer(const struct nxb_result *rs, unsigned n, bool json)
 	if (nxs != NULL && fx != NULL && has_latency(fx))
 		printf("wake-up round trip: nxsleep / futex = %.2fx at p50, %.2fx at p99\n",
 		       pct_ratio(nxs, fx, 50), pct_ratio(nxs, fx, 99));
-	if (nxw != NULL && cks != NULL && cks->ops_per_s > 0)
-	{
+	if (nxw != NULL && cks != NULL && cks->ops_per_s > 0) {
 		printf("throughput: nx window / ck stream = %.2fx (%.0f vs %.0f ops/s)\n",
 		       nxw->ops_per_s / cks->ops_per_s, nxw->ops_per_s, cks->ops_per_s);
 		print_paired("nx window / ck stream", nxw, cks, false);
-	} else if (nxw != NULL || cks != NULL)
+	} else if (nxw != NULL || cks != NULL) {
 		printf("throughput: nx window / ck stream: n/a (%s%s%s not measured)\n",
 		       nxw == NULL ? "nx window" : "", nxw == NULL && cks == NULL ? " and " : "",
 		       cks == NULL ? "ck stream" : "");
-	if (nxb != NULL && cks != NULL && cks->ops_per_s > 0)
-	{
+	}
+	if (nxb != NULL && cks != NULL && cks->ops_per_s > 0) {
 		printf("throughput: nxbatch window / ck stream = %.2fx (%.0f vs %.0f ops/s)\n",
 		       nxb->ops_per_s / cks->ops_per_s, nxb->ops_per_s, cks->ops_per_s);
 		print_paired("nxbatch window / ck stream", nxb, cks, false);

@@ -82,9 +82,8 @@ struct nx_client {
 	struct nx_rand rng;                 /* retries' jitter */
 	struct nx_pending *slots;
 	uint64_t short_calls;               /* nx_calls answered the short way */
+	uint64_t index_looks;               /* slow looks that read the worker's index */
 };
-
-#define NX_CHECK_EVERY 256 /* empty polls between looks at the instance */
 
 uint64_t
 nx_now_ns(void)
@@ -574,11 +573,17 @@ poll_some(struct nx_client *c, struct nx_completion *comps, unsigned max)
 		/* The slot's own seq says the answer is there: one line. Only
 		 * on the slow look (check_index) does the index count, for an
 		 * answer published without its seq: taken as it is, and checked
-		 * below like any other. */
+		 * below like any other. The slow look reads the index once,
+		 * whatever it finds: the index is the worker's line, and a look
+		 * left armed would fetch it on every empty poll after, each
+		 * fetch in the way of the answer's own line. */
 		if (!nx__resp_ready(&c->v, head)) {
-			if (!c->check_index || nx__ring_pending(c->v.resp) == 0)
+			if (!c->check_index)
 				break;
 			c->check_index = false;
+			c->index_looks++;
+			if (nx__ring_pending(c->v.resp) == 0)
+				break;
 		}
 		/* An answer outside the descriptor: fetch its line alongside the
 		 * descriptor's copy. Not before the seq says it is there: the
@@ -820,6 +825,12 @@ uint64_t
 nx__client_short_calls(const struct nx_client *c)
 {
 	return c->short_calls;
+}
+
+uint64_t
+nx__client_index_looks(const struct nx_client *c)
+{
+	return c->index_looks;
 }
 
 int

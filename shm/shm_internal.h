@@ -452,4 +452,12 @@ struct nx_client;
  * for the tests, which must know that it was taken. */
 uint64_t nx__client_short_calls(const struct nx_client *c);
 
+/* Empty polls between a client's slow looks: at the instance (has nxd
+ * stopped or restarted?) and at the worker's response index. */
+#define NX_CHECK_EVERY 256
+
+/* How many polls read the worker's response index (shm/client.c): for
+ * the tests, which check that it is one slow look in NX_CHECK_EVERY. */
+uint64_t nx__client_index_looks(const struct nx_client *c);
+
 #endif /* NX_SHM_INTERNAL_H */

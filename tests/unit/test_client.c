@@ -295,6 +295,38 @@ test_call_answers_as_submit_and_wait_do_at_every_size(void **state)
 	call_until_short(f, in);
 }
 
+/* A poll that finds nothing reads its own lines only, and the worker's
+ * response index once a slow look (one poll in NX_CHECK_EVERY empty
+ * ones). A slow look that stayed armed read that index, the worker's
+ * line, on every empty poll after the first 256: each call of submit and
+ * wait then fetched it between its request and its answer. */
+static void
+test_empty_polls_read_the_workers_index_once_a_slow_look(void **state)
+{
+	const unsigned polls = 64 * NX_CHECK_EVERY;
+	struct nx_completion comps[4];
+	struct fx *f = *state;
+	uint64_t before, looks;
+	uint8_t out[8];
+	uint32_t len;
+	unsigned i;
+
+	for (int round = 0; round < 2; round++) {
+		before = nx__client_index_looks(f->c);
+		for (i = 0; i < polls; i++)
+			assert_int_equal(nx_poll(f->c, comps, 4), 0);
+		looks = nx__client_index_looks(f->c) - before;
+		if (looks + 1 < polls / NX_CHECK_EVERY || looks > polls / NX_CHECK_EVERY + 1)
+			fail_msg("%u empty polls read the index %llu times, not %u", polls,
+				 (unsigned long long)looks, polls / NX_CHECK_EVERY);
+		/* and the same after answers came */
+		assert_int_equal(nx_call(f->c, f->echo, "abc", 3, out, sizeof out, &len,
+					 5000000000ull),
+				 0);
+		assert_int_equal(len, 3);
+	}
+}
+
 static void *
 release_when_held(void *arg)
 {
@@ -477,6 +509,8 @@ main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_call_answers_as_submit_and_wait_do_at_every_size,
 						setup_sleeping, teardown),
+		cmocka_unit_test_setup_teardown(test_empty_polls_read_the_workers_index_once_a_slow_look,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_call_gets_an_answer_that_comes_late, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_completions_come_in_submission_order_with_user_data,

@@ -729,16 +729,18 @@ nx_wait(struct nx_client *c, struct nx_completion *comps, unsigned max, uint64_t
  * taking the line from the worker about to write it (README, "Where the
  * time goes").
  *
- * The first NX_CALL_TIGHT looks have no PAUSE between them: a PAUSE
- * costs tens of nanoseconds on some CPUs (27 ns on the machine the README
- * measures), and an answer often comes within a few looks. Later looks
- * pause, as every other loop of nexus does, to leave a hyperthread
- * sibling its share of the core.
+ * Every empty look is followed by a PAUSE, as in every other loop of
+ * nexus. The first 16 looks once had none, to see an answer that comes
+ * within a few looks without the PAUSE's tens of nanoseconds (27 on the
+ * machine the README measures). Between cores that made the round trip
+ * slower, not faster: in some runs a 64-byte p50 of 0.61 us where with a
+ * PAUSE after every look it was 0.48 (the floor's 0.40), in the same
+ * minutes. With the vCPUs on one core the looks without PAUSE gained one
+ * or two 10-ns clock steps (README, "Where the time goes").
  *
  * @return true when the request was published (c->submitted counts it)
  */
 #define NX_CALL_WATCH 256u
-#define NX_CALL_TIGHT 16u
 
 static inline __attribute__((always_inline)) bool
 call_submit_short(struct nx_client *c, uint16_t pipeline, const void *in, uint32_t in_len,
@@ -786,8 +788,7 @@ nx_call(struct nx_client *c, uint16_t pipeline, const void *in, uint32_t in_len,
 			struct nx_resp_desc rd;
 
 			if (!nx__resp_ready(&c->v, head)) {
-				if (k >= NX_CALL_TIGHT)
-					nx__cpu_relax();
+				nx__cpu_relax();
 				continue;
 			}
 			nx__resp_take(&c->v, head, &rd);

@@ -1,8 +1,9 @@
 #!/bin/bash
-# Run the libFuzzer targets (`make fuzz` builds them first), one at a time,
-# FUZZ_SECONDS each (0: run the corpus once and stop).
+# Run the libFuzzer targets (`make fuzz` builds them first), FUZZ_JOBS at a
+# time (default: one per CPU), FUZZ_SECONDS each (0: run the corpus once and
+# stop).
 #
-#   FUZZ_DIR=build-fuzz FUZZ_SECONDS=60 tests/fuzz/run-fuzz.sh [NAME...]
+#   FUZZ_DIR=build-fuzz FUZZ_SECONDS=60 [FUZZ_JOBS=2] tests/fuzz/run-fuzz.sh [NAME...]
 #
 # Each NAME (default: every build-fuzz/fuzz_*) runs over build-fuzz/corpus/
 # NAME, where its seeds (tests/fuzz/corpus/NAME) are copied first and new
@@ -27,10 +28,11 @@ if [ ${#names[@]} -eq 0 ]; then
 	done
 fi
 mkdir -p "$FUZZ_DIR/crashes" "$FUZZ_DIR/logs"
-passed=0
-failed=0
-failed_names=()
-for name in "${names[@]}"; do
+# one target: its report lines to $FUZZ_DIR/logs/NAME.out, PASS or FAIL first
+fuzz_one() {
+	local name=$1
+	local bin work log before start rc secs runs rate rss last cov ft corp after stats art
+	local -a dirs limit
 	bin="$FUZZ_DIR/fuzz_$name"
 	work="$FUZZ_DIR/corpus/$name"
 	log="$FUZZ_DIR/logs/$name.log"
@@ -71,12 +73,9 @@ for name in "${names[@]}"; do
 	stats=$(printf '%6ss %9s runs %6s/s  cov %-5s ft %-6s corpus %-5s rss %sMB' "$secs" \
 		"${runs:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" "${rss:-?}")
 	if [ "$rc" -eq 0 ] && [ "$after" -eq "$before" ]; then
-		passed=$((passed + 1))
 		printf 'PASS  fuzz/%-10s %s\n' "$name" "$stats"
-		continue
+		return
 	fi
-	failed=$((failed + 1))
-	failed_names+=("$name")
 	printf 'FAIL  fuzz/%-10s %s  rc=%s  (log: %s)\n' "$name" "$stats" "$rc" "$log"
 	grep -E '^==[0-9]+==ERROR|^SUMMARY:|FUZZ CHECK FAILED|runtime error|ALARM|out-of-memory|^    #[0-9] ' \
 		"$log" | head -24 | sed 's/^/      /'
@@ -86,6 +85,29 @@ for name in "${names[@]}"; do
 		echo "      reproduce:   $bin $art"
 		echo "      keep it as a regression (run by make test, with gcc too):"
 		echo "        mkdir -p tests/fuzz/regressions/$name && cp $art tests/fuzz/regressions/$name/"
+	fi
+}
+
+# FUZZ_JOBS targets at a time (default: one per CPU); each writes only its
+# own corpus, log and crashes/NAME-*, and the reports print in order
+jobs_max=${FUZZ_JOBS:-$(nproc)}
+for name in "${names[@]}"; do
+	while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do
+		wait -n
+	done
+	fuzz_one "$name" >"$FUZZ_DIR/logs/$name.out" &
+done
+wait
+passed=0
+failed=0
+failed_names=()
+for name in "${names[@]}"; do
+	cat "$FUZZ_DIR/logs/$name.out"
+	if head -1 "$FUZZ_DIR/logs/$name.out" | grep -q '^PASS'; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+		failed_names+=("$name")
 	fi
 done
 echo

@@ -735,8 +735,8 @@ nx_wait(struct nx_client *c, struct nx_completion *comps, unsigned max, uint64_t
  * machine the README measures). Between cores that made the round trip
  * slower, not faster: in some runs a 64-byte p50 of 0.61 us where with a
  * PAUSE after every look it was 0.48 (the floor's 0.40), in the same
- * minutes. With the vCPUs on one core the looks without PAUSE gained one
- * or two 10-ns clock steps (README, "Where the time goes").
+ * minutes. With the vCPUs on one core the looks without PAUSE gained at
+ * most one 10-ns clock step, in some runs (README, "Where the time goes").
  *
  * @return true when the request was published (c->submitted counts it)
  */

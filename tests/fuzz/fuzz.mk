@@ -4,11 +4,12 @@
 #   make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS="spec ctl"]
 #       build every tests/fuzz/fuzz_<name>.c with clang -fsanitize=fuzzer,
 #       address,undefined into build-fuzz/ and run each, one per CPU at a
-#       time (FUZZ_JOBS), for FUZZ_SECONDS over build-fuzz/corpus/<name> (its seeds copied in,
-#       what it finds kept there); crashes go to build-fuzz/crashes/, with
-#       the command that turns one into a regression test
-#       (tests/fuzz/regressions/<name>/). Fails when a target crashed. The last line is
-#       "N passed, N failed", one per target. FUZZ_SECONDS=0: the corpus once.
+#       time (FUZZ_JOBS), for FUZZ_SECONDS over build-fuzz/corpus/<name>
+#       (its seeds copied in, what it finds kept there); crashes go to
+#       build-fuzz/crashes/, with the command that turns one into a
+#       regression test (tests/fuzz/regressions/<name>/). Fails when a
+#       target crashed. The last line is "N passed, N failed", one per
+#       target. FUZZ_SECONDS=0: the corpus once.
 #   make fuzzreg
 #       the same targets with tests/fuzz/driver.c as main, with $(CC) and
 #       $(SAN), into $(BUILD)/tests/fuzzreg/ (part of `make tests`):

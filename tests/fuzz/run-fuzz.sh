@@ -91,6 +91,10 @@ fuzz_one() {
 # FUZZ_JOBS targets at a time (default: one per CPU); each writes only its
 # own corpus, log and crashes/NAME-*, and the reports print in order
 jobs_max=${FUZZ_JOBS:-$(nproc)}
+if ! [[ "$jobs_max" =~ ^[1-9][0-9]{0,3}$ ]]; then
+	echo "run-fuzz.sh: FUZZ_JOBS must be a number of targets at a time, 1 to 9999: '$jobs_max'" >&2
+	exit 2
+fi
 for name in "${names[@]}"; do
 	while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do
 		wait -n

@@ -76,7 +76,8 @@ struct nx_client {
 	uint64_t arena_head;
 	uint64_t arena_tail;
 	uint32_t idle_polls;
-	bool ext_used;                      /* requests use extensions: prefetch them */
+	uint8_t ext_lines;                  /* the last request extension's lines: the next one's to own */
+	uint8_t resp_ext_lines;             /* the last answer extension's lines: the next one's to fetch */
 	bool check_index;                   /* next poll: an answer by the index too */
 	uint64_t dup_dropped;
 	struct nx_rand rng;                 /* retries' jitter */
@@ -349,7 +350,7 @@ put_small(struct nx_client *c, struct nx_req_desc *d, struct nx_pending *s, cons
 
 		nx__copy_small(c->v.req_ext + (size_t)slot * NX_EXT_BYTES, in, in_len);
 		flags = NX_DESC_EXT;
-		c->ext_used = true;
+		c->ext_lines = (uint8_t)nx__ext_lines(in_len);
 	}
 	if (out_cap > NX_INLINE_MAX) {
 		flags |= NX_DESC_OUT_EXT;
@@ -488,6 +489,8 @@ complete(struct nx_client *c, const struct nx_resp_desc *rd, uint32_t rslot, int
 			status = NX_EOVERFLOW;
 		else if (report)
 			memcpy(s->out, src, out_len);
+		if (rd->flags & NX_RESP_EXT)
+			c->resp_ext_lines = (uint8_t)nx__ext_lines(out_len);
 	}
 	if (s->place == NX_RESP_ARENA)
 		c->arena_tail = s->arena_end;
@@ -551,8 +554,23 @@ own_next_req(struct nx_client *c)
 	const uint32_t next = c->v.req->p_tail & c->mask;
 
 	nx__prefetch_w(&c->v.req_slots[next]);
-	if (c->ext_used)
-		nx__prefetch_w(c->v.req_ext + (size_t)next * NX_EXT_BYTES);
+	nx__ext_own(c->v.req_ext + (size_t)next * NX_EXT_BYTES, c->ext_lines);
+}
+
+/* An answer outside the descriptor, in rslot, for the oldest request
+ * outstanding: fetch its lines alongside the descriptor's copy, as many
+ * as the last such answer took. Not before the seq says it is there: the
+ * worker would have to take those lines back to write them. */
+static inline void
+fetch_answer(const struct nx_client *c, uint32_t rslot)
+{
+	const struct nx_pending *next = &c->slots[c->completed & c->mask];
+
+	if (next->place == NX_RESP_EXT)
+		nx__ext_fetch(c->v.resp_ext + (size_t)rslot * NX_EXT_BYTES,
+			      c->resp_ext_lines != 0 ? c->resp_ext_lines : 1);
+	else if (next->place == NX_RESP_ARENA)
+		__builtin_prefetch(c->v.arena + next->out_off, 0);
 }
 
 /* nx_poll's body, inlined into the waiting loops of nx_wait and nx_call. */
@@ -585,17 +603,8 @@ poll_some(struct nx_client *c, struct nx_completion *comps, unsigned max)
 			if (nx__ring_pending(c->v.resp) == 0)
 				break;
 		}
-		/* An answer outside the descriptor: fetch its line alongside the
-		 * descriptor's copy. Not before the seq says it is there: the
-		 * worker would have to take that line back to write it. */
-		if (c->completed != c->submitted) {
-			const struct nx_pending *next = &c->slots[c->completed & c->mask];
-
-			if (next->place == NX_RESP_EXT)
-				__builtin_prefetch(c->v.resp_ext + (size_t)rslot * NX_EXT_BYTES, 0);
-			else if (next->place == NX_RESP_ARENA)
-				__builtin_prefetch(c->v.arena + next->out_off, 0);
-		}
+		if (c->completed != c->submitted)
+			fetch_answer(c, rslot);
 		nx__resp_take(&c->v, head, &rd);
 		expect = (uint32_t)c->completed;
 		if (rd.seq != expect) {
@@ -832,6 +841,13 @@ uint64_t
 nx__client_index_looks(const struct nx_client *c)
 {
 	return c->index_looks;
+}
+
+void
+nx__client_ext_lines(const struct nx_client *c, unsigned *own, unsigned *fetch)
+{
+	*own = c->ext_lines;
+	*fetch = c->resp_ext_lines;
 }
 
 int

@@ -339,6 +339,43 @@ nx__req_lap(uint32_t seq, uint32_t shift)
 	return (uint8_t)((seq >> shift) + 1u);
 }
 
+/*
+ * A slot's extension is three lines; a payload of 65 to 192 bytes covers
+ * two or three of them. Each side keeps how many the last one on a
+ * channel took and asks for that many for the next: a value the writer
+ * (or a hostile client) chose is bounded to the slot's three lines here.
+ */
+static inline unsigned
+nx__ext_lines(uint32_t len)
+{
+	return len <= NX_CACHELINE ? 1 : len <= 2 * NX_CACHELINE ? 2 : 3;
+}
+
+/* Own the first n lines of the extension at ext before they are written.
+ * Stores commit in order (x86): a writer that owned one line of a
+ * two-line payload had every store after the first line's wait for the
+ * second's transfer, the flag last of all, on the round trip's critical
+ * path (README, "Measured here"). */
+static inline void
+nx__ext_own(const uint8_t *ext, unsigned n)
+{
+	unsigned i;
+
+	for (i = 0; i < n && i < NX_EXT_BYTES / NX_CACHELINE; i++)
+		nx__prefetch_w(ext + (size_t)i * NX_CACHELINE);
+}
+
+/* Fetch the first n lines of the extension at ext, together, rather than
+ * the first here and the rest when the copy reaches them. */
+static inline void
+nx__ext_fetch(const uint8_t *ext, unsigned n)
+{
+	unsigned i;
+
+	for (i = 0; i < n && i < NX_EXT_BYTES / NX_CACHELINE; i++)
+		__builtin_prefetch(ext + (size_t)i * NX_CACHELINE, 0);
+}
+
 /* Client: the slot for the next request. Room is the caller's to know
  * (fewer than ring_size - 1 unanswered): no read of the worker's line. */
 static inline struct nx_req_desc *
@@ -459,5 +496,10 @@ uint64_t nx__client_short_calls(const struct nx_client *c);
 /* How many polls read the worker's response index (shm/client.c): for
  * the tests, which check that it is one slow look in NX_CHECK_EVERY. */
 uint64_t nx__client_index_looks(const struct nx_client *c);
+
+/* How many extension lines a client asks for ahead (shm/client.c): own,
+ * for its next request's payload; fetch, with its next answer. For the
+ * tests, which check that it follows the payloads. */
+void nx__client_ext_lines(const struct nx_client *c, unsigned *own, unsigned *fetch);
 
 #endif /* NX_SHM_INTERNAL_H */

@@ -145,8 +145,11 @@ serve_one(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab *pip
 			msg.out_cap = NX_INLINE_MAX;
 		}
 	}
-	/* Own the answer's line while the stage reads the input. */
-	if (where != 0)
+	/* Own the answer's lines while the stage reads the input: as many
+	 * as the channel's last answer took (one at first). */
+	if (where == NX_RESP_EXT)
+		nx__ext_own(msg.out, ch->resp_ext_lines != 0 ? ch->resp_ext_lines : 1);
+	else if (where != 0)
 		nx__prefetch_w(msg.out);
 	msg.out_len = 0;
 
@@ -206,6 +209,7 @@ answer: /* the seq is the caller's to write, last (nx__resp_publish) */
 			memcpy(rs->data, &msg.out_len, sizeof msg.out_len);
 		else
 			rs->len = (uint8_t)msg.out_len;
+		ch->resp_ext_lines = where == NX_RESP_EXT ? (uint8_t)nx__ext_lines(msg.out_len) : 0;
 	}
 	return status;
 }
@@ -372,20 +376,20 @@ serve_channel(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab 
 					break;
 				bad = true; /* published by the index, not by its lap */
 			}
-			/* An extension sits at the slot's index: fetch it alongside
-			 * the descriptor when this channel's last request had one.
-			 * Not before the lap says the request is there: the client
-			 * would have to take that line back to write it. */
-			if (ch->ext_hint)
-				__builtin_prefetch(v->req_ext + (size_t)(seq & (v->g.ring_size - 1)) *
-						   NX_EXT_BYTES, 0);
+			/* An extension sits at the slot's index: fetch its lines
+			 * alongside the descriptor, as many as this channel's last
+			 * request's took (none when it had none). Not before the
+			 * lap says the request is there: the client would have to
+			 * take those lines back to write them. */
+			nx__ext_fetch(v->req_ext + (size_t)(seq & (v->g.ring_size - 1)) * NX_EXT_BYTES,
+				      ch->req_ext_lines);
 			nx__req_take(v, seq, &rq);
 			if (n == 1 && !queue) {
 				queue = true; /* a queue: its length is worth a read */
 				tail = ck_pr_load_uint(&v->req->p_tail);
 			}
 		}
-		ch->ext_hint = (rq.flags & NX_DESC_EXT) != 0;
+		ch->req_ext_lines = (rq.flags & NX_DESC_EXT) ? (uint8_t)nx__ext_lines(rq.len) : 0;
 		if (__builtin_expect(bad, 0)) {
 			answer_bad(w, ch, rs);
 		} else if (__builtin_expect(replayed, 0) && replay_refuses(&rq, rs)) {
@@ -408,8 +412,7 @@ serve_channel(struct nx_worker *w, struct nx_wchan *ch, const struct nx_pipetab 
 		uint32_t next = v->resp->p_tail & (v->g.ring_size - 1);
 
 		nx__prefetch_w(&v->resp_slots[next]);
-		if (ch->ext_hint)
-			nx__prefetch_w(v->resp_ext + (size_t)next * NX_EXT_BYTES);
+		nx__ext_own(v->resp_ext + (size_t)next * NX_EXT_BYTES, ch->resp_ext_lines);
 		ch->taken += n;
 		ch->answered += n;
 		if (ch->sleep_client)

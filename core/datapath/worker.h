@@ -56,8 +56,12 @@ struct nx_wchan {
 	 * nxd; only idempotent ones run again (see peer_reclaim) */
 	bool replay;
 	uint32_t replay_until;
-	/* the last request used its extension: prefetch the next one's */
-	bool ext_hint;
+	/* the lines the last request's extension took (0: it had none): the
+	 * next request's to fetch alongside its descriptor */
+	uint8_t req_ext_lines;
+	/* the lines the last answer's extension took (0: it had none): the
+	 * next answer's to own */
+	uint8_t resp_ext_lines;
 	bool queued;        /* the last burst took more than one: read the index */
 	bool check_index;   /* set each heartbeat: look at the index once */
 	/* worker-private counts, published to hc after each burst */

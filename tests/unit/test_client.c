@@ -295,6 +295,61 @@ test_call_answers_as_submit_and_wait_do_at_every_size(void **state)
 	call_until_short(f, in);
 }
 
+/* A payload of 65 to 192 bytes covers two or three of its extension's
+ * lines: the client owns that many of the next request's ahead, and
+ * fetches that many of the next answer's, as the last ones took, by
+ * nx_call's short way and by submit and wait alike. */
+static void
+test_client_asks_ahead_for_the_extension_lines_payloads_take(void **state)
+{
+	static const struct {
+		uint32_t len;
+		unsigned lines;
+	} cases[] = { { 57, 1 }, { 64, 1 }, { 65, 2 }, { 128, 2 }, { 129, 3 }, { 192, 3 }, { 100, 2 } };
+	static uint8_t in[192], out[192];
+	struct nx_completion comp;
+	struct fx *f = *state;
+	struct nx_req rq = { .in = in, .in_len = 150, .out = out, .out_cap = 70,
+			     .pipeline = f->echo };
+	unsigned i, own, fetch;
+	uint32_t len;
+
+	for (i = 0; i < sizeof in; i++)
+		in[i] = (uint8_t)(i * 5 + 3);
+	nx__client_ext_lines(f->c, &own, &fetch);
+	assert_int_equal(own, 0); /* nothing asked ahead before an extension was used */
+	assert_int_equal(fetch, 0);
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		assert_int_equal(nx_call(f->c, f->echo, in, cases[i].len, out, cases[i].len, &len,
+					 5000000000ull),
+				 0);
+		assert_int_equal(len, cases[i].len);
+		assert_memory_equal(out, in, len);
+		nx__client_ext_lines(f->c, &own, &fetch);
+		assert_int_equal(own, cases[i].lines);
+		assert_int_equal(fetch, cases[i].lines);
+	}
+	/* submit and wait: a 150-byte request, a 70-byte room for its answer */
+	assert_int_equal(nx_submit(f->c, &rq), 0);
+	assert_int_equal(nx_wait(f->c, &comp, 1, 5000000000ull), 1);
+	assert_int_equal(comp.status, NX_EOVERFLOW); /* the echo is longer than the room */
+	nx__client_ext_lines(f->c, &own, &fetch);
+	assert_int_equal(own, 3);
+	assert_int_equal(fetch, 3); /* the answer took three lines all the same */
+	rq.in_len = 70;
+	assert_int_equal(nx_submit(f->c, &rq), 0);
+	assert_int_equal(nx_wait(f->c, &comp, 1, 5000000000ull), 1);
+	assert_int_equal(comp.status, 0);
+	nx__client_ext_lines(f->c, &own, &fetch);
+	assert_int_equal(own, 2);
+	assert_int_equal(fetch, 2);
+	/* inline payloads leave the last extension's count as it was */
+	assert_int_equal(nx_call(f->c, f->echo, in, 8, out, 8, &len, 5000000000ull), 0);
+	nx__client_ext_lines(f->c, &own, &fetch);
+	assert_int_equal(own, 2);
+	assert_int_equal(fetch, 2);
+}
+
 /* A poll that finds nothing reads its own lines only, and the worker's
  * response index once a slow look (one poll in NX_CHECK_EVERY empty
  * ones). A slow look that stayed armed read that index, the worker's
@@ -510,6 +565,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_call_answers_as_submit_and_wait_do_at_every_size,
 						setup_sleeping, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_polls_read_the_workers_index_once_a_slow_look,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_client_asks_ahead_for_the_extension_lines_payloads_take,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_call_gets_an_answer_that_comes_late, setup,
 						teardown),

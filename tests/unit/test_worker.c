@@ -365,6 +365,63 @@ enqueue(struct fixture *f, uint16_t pipe, unsigned n)
 		assert_true(nx__req_enqueue(v, &d));
 }
 
+/* Payloads of 65 to 192 bytes cover two or three of an extension's
+ * lines: the worker fetches as many of the next request's as the last
+ * request took, and owns as many of the next answer's as the last answer
+ * took. A length a client wrote past the extension asks for its three
+ * lines, no more, and is refused. */
+static void
+test_worker_asks_ahead_for_the_extension_lines_payloads_take(void **state)
+{
+	static const struct {
+		uint8_t len;
+		uint8_t lines;
+	} cases[] = { { 57, 1 }, { 64, 1 }, { 65, 2 }, { 128, 2 }, { 129, 3 }, { 192, 3 }, { 70, 2 } };
+	struct fixture *f = *state;
+	struct nx_chan_view *v = &f->ch.v;
+	struct nx_resp_desc rs;
+	unsigned i, k;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const uint32_t slot = v->req->p_tail & (v->g.ring_size - 1);
+		struct nx_req_desc d = { .pipeline = 0, .flags = NX_DESC_EXT | NX_DESC_OUT_EXT,
+					 .len = cases[i].len };
+		uint8_t *in = v->req_ext + (size_t)slot * NX_EXT_BYTES;
+
+		for (k = 0; k < cases[i].len; k++)
+			in[k] = (uint8_t)(k + i);
+		assert_true(nx__req_enqueue(v, &d));
+		assert_int_equal(nx__worker_poll(&f->w, &f->ch, &f->pipes), 1);
+		assert_true(ck_ring_dequeue_spsc_nx_resp(v->resp, v->resp_slots, &rs));
+		assert_int_equal(rs.status, 0);
+		assert_int_equal(rs.len, cases[i].len);
+		assert_int_equal(f->ch.req_ext_lines, cases[i].lines);
+		assert_int_equal(f->ch.resp_ext_lines, cases[i].lines);
+	}
+	/* an inline request with an inline answer: none to ask for ahead */
+	enqueue(f, 0, 1);
+	assert_int_equal(nx__worker_poll(&f->w, &f->ch, &f->pipes), 1);
+	assert_true(ck_ring_dequeue_spsc_nx_resp(v->resp, v->resp_slots, &rs));
+	assert_int_equal(rs.status, 0);
+	assert_int_equal(f->ch.req_ext_lines, 0);
+	assert_int_equal(f->ch.resp_ext_lines, 0);
+	/* a hostile length: 255 bytes in a 192-byte extension */
+	{
+		struct nx_req_desc d = { .pipeline = 0, .flags = NX_DESC_EXT | NX_DESC_OUT_EXT,
+					 .len = 255 };
+
+		assert_true(nx__req_enqueue(v, &d));
+		assert_int_equal(nx__worker_poll(&f->w, &f->ch, &f->pipes), 1);
+		assert_true(ck_ring_dequeue_spsc_nx_resp(v->resp, v->resp_slots, &rs));
+		assert_int_equal(rs.status, NX_EBADDESC);
+		assert_int_equal(f->ch.req_ext_lines, 3);
+		assert_int_equal(f->ch.resp_ext_lines, 0); /* no answer written there */
+	}
+	assert_int_equal(nx__ext_lines(0), 1);
+	assert_int_equal(nx__ext_lines(255), 3);
+	assert_int_equal(nx__ext_lines(UINT32_MAX), 3);
+}
+
 /* The worker hands each request the count of requests queued behind it,
  * by the producer index, which it reads only where a queue has shown: a
  * burst's first request after a lone one sees 0 (no read: ping-pong pays
@@ -475,6 +532,8 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_serve_refuses_input_and_output_that_overlap, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_worker_asks_ahead_for_the_extension_lines_payloads_take,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_worker_tells_each_request_the_backlog_behind_it,
 						setup, teardown),
 		cmocka_unit_test(test_crc32c_matches_the_table_and_the_check_value),

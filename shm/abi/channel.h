@@ -62,7 +62,8 @@
  * the arena, at an offset the worker learns only by reading the
  * descriptor: a second cache-line transfer after the first. An extension
  * sits at the descriptor's own index, an address both sides know before
- * reading anything, so its line travels alongside the descriptor's.
+ * reading anything, so its lines (as many as the payload covers, one to
+ * three) travel alongside the descriptor's.
  *
  * Sequence numbers: the request ring's c_head is the number of requests
  * the worker has taken; the response ring's p_tail is the number it has

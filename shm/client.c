@@ -76,7 +76,7 @@ struct nx_client {
 	uint64_t arena_head;
 	uint64_t arena_tail;
 	uint32_t idle_polls;
-	uint8_t ext_lines;                  /* the last request extension's lines: the next one's to own */
+	uint8_t req_ext_lines;              /* the last request extension's lines: the next one's to own */
 	uint8_t resp_ext_lines;             /* the last answer extension's lines: the next one's to fetch */
 	bool check_index;                   /* next poll: an answer by the index too */
 	uint64_t dup_dropped;
@@ -350,7 +350,7 @@ put_small(struct nx_client *c, struct nx_req_desc *d, struct nx_pending *s, cons
 
 		nx__copy_small(c->v.req_ext + (size_t)slot * NX_EXT_BYTES, in, in_len);
 		flags = NX_DESC_EXT;
-		c->ext_lines = (uint8_t)nx__ext_lines(in_len);
+		c->req_ext_lines = (uint8_t)nx__ext_lines(in_len);
 	}
 	if (out_cap > NX_INLINE_MAX) {
 		flags |= NX_DESC_OUT_EXT;
@@ -554,7 +554,7 @@ own_next_req(struct nx_client *c)
 	const uint32_t next = c->v.req->p_tail & c->mask;
 
 	nx__prefetch_w(&c->v.req_slots[next]);
-	nx__ext_own(c->v.req_ext + (size_t)next * NX_EXT_BYTES, c->ext_lines);
+	nx__ext_own(c->v.req_ext + (size_t)next * NX_EXT_BYTES, c->req_ext_lines);
 }
 
 /* An answer outside the descriptor, in rslot, for the oldest request
@@ -846,7 +846,7 @@ nx__client_index_looks(const struct nx_client *c)
 void
 nx__client_ext_lines(const struct nx_client *c, unsigned *own, unsigned *fetch)
 {
-	*own = c->ext_lines;
+	*own = c->req_ext_lines;
 	*fetch = c->resp_ext_lines;
 }
 

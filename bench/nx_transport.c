@@ -1,7 +1,7 @@
 /*
  * nxbench's nexus transport: a private nxd whose one worker is pinned to
  * the server CPU, and this process as its client, pinned to the client
- * CPU, through the public libnx API only (nx_call, nx_submit, nx_poll).
+ * CPU, through the public libnx API only (nx_call, nx_submit, nx_wait).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -445,9 +445,21 @@ window(const struct nxb_opts *o, struct nxb_result *r, const char *pipeline, int
 			sent_at[sent & wmask] = now;
 			sent++;
 		}
-		n = nx_poll(c, comps, 256);
-		if (n <= 0)
-			continue;
+		/* The window is full, or all is sent: wait for answers as
+		 * nexus's own loops and the baselines' do, a PAUSE between
+		 * empty looks, and no longer than the op timeout (an nxd that
+		 * stopped answering would otherwise be looked at forever: the
+		 * duration's clock is read only when answers come). */
+		n = nx_wait(c, comps, 256, o->op_timeout_ns);
+		if (n == NX_ETIMEDOUT) {
+			rc = nx__err(NX_ETIMEDOUT, "nx: window: no answer within %.1f s (request %llu)",
+				     (double)o->op_timeout_ns / 1e9, (unsigned long long)done);
+			goto out;
+		}
+		if (n < 0) {
+			rc = nx__err(n, "nx: window: %s", nx_strerror(n));
+			goto out;
+		}
 		now = nx__clock_ns(); /* the answers' time, and the next batch's send time */
 		for (i = 0; i < n; i++, done++) {
 			if (comps[i].status != expect || comps[i].user_data != done) {

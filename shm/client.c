@@ -79,7 +79,6 @@ struct nx_client {
 	uint8_t req_ext_lines;              /* the last request extension's lines: the next one's to own */
 	uint8_t resp_ext_lines;             /* the last answer extension's lines: the next one's to fetch */
 	bool check_index;                   /* next poll: an answer by the index too */
-	uint8_t arena_lines;                /* the last arena input's lines, all: the next one's to own */
 	uint64_t dup_dropped;
 	struct nx_rand rng;                 /* retries' jitter */
 	struct nx_pending *slots;
@@ -152,7 +151,6 @@ attach_channel(struct nx_client *c, uint32_t abi)
 	c->mask = c->v.g.ring_size - 1;
 	c->submitted = c->completed = 0;
 	c->arena_head = c->arena_tail = 0;
-	c->arena_lines = 0;
 	c->ndiscard = 0;
 	bind_worker(c);
 	return 0;
@@ -409,7 +407,6 @@ submit_one(struct nx_client *c, const struct nx_req *r, bool bell)
 		if (arena_alloc(c, in_bytes + round_line(r->out_cap), &off) < 0)
 			return NX_EAGAIN; /* the slot is simply not published */
 		memcpy(c->v.arena + off, r->in, r->in_len);
-		c->arena_lines = (uint8_t)nx__arena_lines(r->in_len);
 		ar.in_off = off;
 		ar.in_len = r->in_len;
 		ar.out_off = off + in_bytes;
@@ -560,49 +557,9 @@ own_next_req(struct nx_client *c)
 	nx__ext_own(c->v.req_ext + (size_t)next * NX_EXT_BYTES, c->req_ext_lines);
 }
 
-/*
- * After answers came, when the last request used the arena: own the
- * first lines of the next one's input, where arena_alloc will put it,
- * as own_next_req owns a descriptor's. The worker read them when it ran
- * the request that had them (for a client with one request at a time,
- * the last one: the arena starts over when nothing is outstanding), and
- * the copy into them would wait for each line in turn. Only where that
- * room is free: a line an outstanding request still uses stays put.
- */
-static void
-own_next_arena(struct nx_client *c)
-{
-	const uint64_t size = c->v.g.arena_bytes;
-	const uint32_t bytes = (uint32_t)c->arena_lines * NX_CACHELINE;
-	const bool empty = c->arena_head == c->arena_tail;
-	const uint64_t pos = empty ? 0 : c->arena_head % size;
-	unsigned i;
-
-	if (pos + bytes > size || (!empty && c->arena_head + bytes - c->arena_tail > size))
-		return;
-	for (i = 0; i < c->arena_lines && i < NX_ARENA_AHEAD_LINES; i++)
-		nx__prefetch_w(c->v.arena + pos + (size_t)i * NX_CACHELINE);
-}
-
-/* An answer in the arena, once its seq says it is there: the lines of
- * its room, as many as nx__arena_lines says, or the first alone beyond
- * that; none for a room of 0 bytes (its offset may be the arena's end). */
-static inline void
-fetch_arena_answer(const struct nx_client *c, const struct nx_pending *next)
-{
-	const unsigned n = next->out_cap > NX_ARENA_AHEAD_LINES * NX_CACHELINE ?
-				   1 :
-				   nx__arena_lines(next->out_cap);
-	unsigned i;
-
-	for (i = 0; i < n; i++)
-		__builtin_prefetch(c->v.arena + next->out_off + (size_t)i * NX_CACHELINE, 0);
-}
-
 /* An answer outside the descriptor, in rslot, for the oldest request
- * outstanding: fetch its lines alongside the descriptor's copy, in the
- * extension as many as the last such answer took, in the arena as its
- * room says (fetch_arena_answer). Not before the seq says it is there: the
+ * outstanding: fetch its lines alongside the descriptor's copy, as many
+ * as the last such answer took. Not before the seq says it is there: the
  * worker would have to take those lines back to write them. */
 static inline void
 fetch_answer(const struct nx_client *c, uint32_t rslot)
@@ -613,7 +570,7 @@ fetch_answer(const struct nx_client *c, uint32_t rslot)
 		nx__ext_fetch(c->v.resp_ext + (size_t)rslot * NX_EXT_BYTES,
 			      c->resp_ext_lines != 0 ? c->resp_ext_lines : 1);
 	else if (next->place == NX_RESP_ARENA)
-		fetch_arena_answer(c, next);
+		__builtin_prefetch(c->v.arena + next->out_off, 0);
 }
 
 /* nx_poll's body, inlined into the waiting loops of nx_wait and nx_call. */
@@ -674,11 +631,8 @@ poll_some(struct nx_client *c, struct nx_completion *comps, unsigned max)
 		if (complete(c, &rd, rslot, rd.status, &comps[n]))
 			n++;
 	}
-	if (n != 0) {
+	if (n != 0)
 		own_next_req(c);
-		if (c->arena_lines != 0)
-			own_next_arena(c);
-	}
 	if (n == 0 && ++c->idle_polls >= NX_CHECK_EVERY) {
 		c->idle_polls = 0;
 		c->check_index = true; /* the next poll compares the index too */
@@ -907,12 +861,6 @@ uint64_t
 nx__client_short_calls(const struct nx_client *c)
 {
 	return c->short_calls;
-}
-
-unsigned
-nx__client_arena_lines(const struct nx_client *c)
-{
-	return c->arena_lines;
 }
 
 uint64_t

@@ -376,24 +376,6 @@ nx__ext_fetch(const uint8_t *ext, unsigned n)
 		__builtin_prefetch(ext + (size_t)i * NX_CACHELINE, 0);
 }
 
-/*
- * An arena payload's lines a client asks for ahead (shm/client.c), as it
- * does an extension's: all of them for a payload of up to
- * NX_ARENA_AHEAD_LINES (256 bytes), none beyond (0 here). Asking for up
- * to 16 was faster between cores at 256 bytes and 1 KiB but slower with
- * the vCPUs on one core at 1 and 4 KiB; asking for the first line of a
- * larger input ahead made 4 KiB slower (README, "Where the time goes").
- */
-#define NX_ARENA_AHEAD_LINES 4u
-
-static inline unsigned
-nx__arena_lines(uint32_t len)
-{
-	if (len > NX_ARENA_AHEAD_LINES * NX_CACHELINE)
-		return 0;
-	return (len + NX_CACHELINE - 1) / NX_CACHELINE;
-}
-
 /* Client: the slot for the next request. Room is the caller's to know
  * (fewer than ring_size - 1 unanswered): no read of the worker's line. */
 static inline struct nx_req_desc *
@@ -519,10 +501,5 @@ uint64_t nx__client_index_looks(const struct nx_client *c);
  * for its next request's payload; fetch, with its next answer. For the
  * tests, which check that it follows the payloads. */
 void nx__client_ext_lines(const struct nx_client *c, unsigned *own, unsigned *fetch);
-
-/* How many lines of its next arena request's input a client owns ahead
- * (shm/client.c): for the tests, which check that it follows the
- * payloads (nx__arena_lines). */
-unsigned nx__client_arena_lines(const struct nx_client *c);
 
 #endif /* NX_SHM_INTERNAL_H */

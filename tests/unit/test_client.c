@@ -350,53 +350,6 @@ test_client_asks_ahead_for_the_extension_lines_payloads_take(void **state)
 	assert_int_equal(fetch, 2);
 }
 
-/* A payload in the arena (over 192 bytes, or an answer that may be): the
- * client owns the lines of its next one's input ahead, as many as the
- * last arena request's input took, up to 256 bytes, and none beyond
- * (nx__arena_lines). */
-static void
-test_client_asks_ahead_for_the_arena_lines_payloads_take(void **state)
-{
-	static const struct {
-		uint32_t in_len, out_cap;
-		unsigned lines;
-	} cases[] = { { 193, 193, 4 }, { 256, 256, 4 }, { 257, 257, 0 }, { 1000, 1000, 0 },
-		      { 100, 300, 2 },   { 10, 300, 1 },   { 250, 250, 4 }, { 0, 300, 0 } };
-	static uint8_t in[1024], out[1024];
-	struct fx *f = *state;
-	unsigned i;
-	uint32_t len;
-
-	for (i = 0; i < sizeof in; i++)
-		in[i] = (uint8_t)(i * 3 + 11);
-	assert_int_equal(nx__client_arena_lines(f->c), 0); /* no arena request yet */
-	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		memset(out, 0, sizeof out);
-		assert_int_equal(nx_call(f->c, f->echo, in, cases[i].in_len, out, cases[i].out_cap,
-					 &len, 5000000000ull),
-				 0);
-		assert_int_equal(len, cases[i].in_len);
-		assert_memory_equal(out, in, len);
-		assert_int_equal(nx__client_arena_lines(f->c), cases[i].lines);
-	}
-	/* after an arena request (250 bytes: 4 lines), one that does not use
-	 * the arena leaves the count as it was */
-	assert_int_equal(nx_call(f->c, f->echo, in, 250, out, 250, &len, 5000000000ull), 0);
-	assert_int_equal(nx_call(f->c, f->echo, in, 100, out, 100, &len, 5000000000ull), 0);
-	assert_int_equal(nx__client_arena_lines(f->c), 4);
-	/* the lines asked for ahead: all up to 256 bytes, none beyond (the
-	 * answer's first line is fetched then), never more than four */
-	assert_int_equal(nx__arena_lines(0), 0);
-	assert_int_equal(nx__arena_lines(1), 1);
-	assert_int_equal(nx__arena_lines(64), 1);
-	assert_int_equal(nx__arena_lines(65), 2);
-	assert_int_equal(nx__arena_lines(256), 4);
-	assert_int_equal(nx__arena_lines(257), 0);
-	assert_int_equal(nx__arena_lines(UINT32_MAX), 0);
-	for (i = 0; i < 70000; i += 7)
-		assert_true(nx__arena_lines(i) <= NX_ARENA_AHEAD_LINES);
-}
-
 /* A poll that finds nothing reads its own lines only, and the worker's
  * response index once a slow look (one poll in NX_CHECK_EVERY empty
  * ones). A slow look that stayed armed read that index, the worker's
@@ -614,8 +567,6 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_empty_polls_read_the_workers_index_once_a_slow_look,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_asks_ahead_for_the_extension_lines_payloads_take,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_client_asks_ahead_for_the_arena_lines_payloads_take,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_call_gets_an_answer_that_comes_late, setup,
 						teardown),

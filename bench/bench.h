@@ -12,6 +12,7 @@
  *   transport  pingpong             throughput
  *   nx         nxb_nx_pingpong      nxb_nx_window (W outstanding)
  *   floor      nxb_floor_pingpong   nxb_floor_window (W outstanding)
+ *   floorhdr   nxb_floorhdr_pingpong -
  *   ck         nxb_ck_pingpong      nxb_ck_stream (one-way)
  *   uds        nxb_uds_pingpong     -
  *
@@ -88,6 +89,8 @@ typedef int (*nxb_run_fn)(const struct nxb_opts *o, struct nxb_result *r);
 
 /** Two cache lines, the sequence number as the flag: the physical floor. */
 int nxb_floor_pingpong(const struct nxb_opts *o, struct nxb_result *r);
+/** The floor with an 8-byte header beside the payload: two lines each way at 64 bytes. */
+int nxb_floorhdr_pingpong(const struct nxb_opts *o, struct nxb_result *r);
 /** The floor's protocol over a ring each way, a window of W requests outstanding. */
 int nxb_floor_window(const struct nxb_opts *o, struct nxb_result *r);
 /** A bare ck SPSC ring each way, one message outstanding. */

@@ -52,6 +52,11 @@ static const struct transport transports[] = {
 	{ "floor", nxb_floor_pingpong, nxb_floor_window, "window",
 	  "two cache lines, the sequence number as the flag; throughput: the same over a\n"
 	  "                              ring each way, window of W (the bound of any request-answer design)" },
+	{ "floorhdr", nxb_floorhdr_pingpong, NULL, NULL,
+	  "the floor with its sequence number in an 8-byte header beside the payload:\n"
+	  "                              two lines each way at 64 bytes, one after the other.\n"
+	  "                              With the vCPUs on one core, what a flag not in the\n"
+	  "                              payload costs; pingpong only" },
 	{ "ck", nxb_ck_pingpong, nxb_ck_stream, "stream",
 	  "bare ck SPSC ring each way; throughput: one-way stream" },
 	{ "memcpy", NULL, nxb_memcpy_copy, "copy",

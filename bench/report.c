@@ -177,6 +177,7 @@ nxb_print_footer(const struct nxb_result *rs, unsigned n, bool json)
 	const struct nxb_result *nxb = nxb_find(rs, n, "nxbatch", "window");
 	const struct nxb_result *mc = nxb_find(rs, n, "memcpy", "copy");
 	const struct nxb_result *fl = nxb_find(rs, n, "floor", "pingpong");
+	const struct nxb_result *flh = nxb_find(rs, n, "floorhdr", "pingpong");
 	const struct nxb_result *flw = nxb_find(rs, n, "floor", "window");
 	unsigned i;
 
@@ -283,8 +284,19 @@ nxb_print_footer(const struct nxb_result *rs, unsigned n, bool json)
 			       pct_ratio(nxp, fl, 50), pct_ratio(nxp, fl, 99));
 			print_paired("nx p50 / floor p50", nxp, fl, true);
 		}
+		if (flh != NULL && has_latency(flh)) {
+			/* what the flag's own bytes cost: a second line at 64 bytes */
+			printf("  floorhdr (flag beside the payload) against the floor: %.2fx at p50\n",
+			       pct_ratio(flh, fl, 50));
+			print_paired("floorhdr p50 / floor p50", flh, fl, true);
+		}
 	} else if (nxp != NULL) {
 		printf("regime: unknown (run floor too: its p50 tells)\n");
+	}
+	if (nxp != NULL && flh != NULL && has_latency(nxp) && has_latency(flh)) {
+		printf("nx pingpong against floorhdr: %.2fx at p50, %.2fx at p99\n",
+		       pct_ratio(nxp, flh, 50), pct_ratio(nxp, flh, 99));
+		print_paired("nx p50 / floorhdr p50", nxp, flh, true);
 	}
 }
 

@@ -63,6 +63,17 @@ for what in "nx p50 / ck p50" "nx p50 / floor p50" "nx window / ck stream" "nx w
 		{ cat "$out"; fail "no paired round ratio for $what"; }
 done
 grep -q "round 1 of" "$out" && fail "progress written into a pipe"
+# the floor with its flag beside the payload: two lines at 64 bytes, its
+# own echo checked, and nx against it
+"$BIN/nxbench" $bounds --ops 3000 --warmup 300 --rounds 2 --mode pingpong \
+	--transports nx,floor,floorhdr >"$out" 2>&1 || { cat "$out"; fail "nxbench with floorhdr"; }
+grep -q "^floorhdr  pingpong" "$out" || { cat "$out"; fail "no floorhdr row"; }
+grep -q "floorhdr (flag beside the payload) against the floor: " "$out" || fail "no floorhdr against the floor"
+grep -q "^nx pingpong against floorhdr: " "$out" || fail "no nx against floorhdr"
+for what in "floorhdr p50 / floor p50" "nx p50 / floorhdr p50"; do
+	grep -Eq "^  $what, round by round: median [0-9.]+x \([0-9.]+x to [0-9.]+x over 2 rounds\)$" "$out" ||
+		{ cat "$out"; fail "no paired round ratio for $what"; }
+done
 # the payload sweep: every size, its memcpy, a row each
 "$BIN/nxbench" $bounds --sweep --ops 300 --warmup 30 >"$out" 2>&1 || { cat "$out"; fail "nxbench --sweep"; }
 for size in 56 64 256 1024 4096 65536; do

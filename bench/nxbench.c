@@ -115,6 +115,8 @@ run_sweep(struct nxb_opts *o, struct nxb_result *rs)
 		printf("nxbench --sweep: client pinned to CPU %d, nxd's worker to CPU %d; %u rounds, "
 		       "each through every payload, nx and memcpy taking turns\n",
 		       o->client_cpu, o->server_cpu, o->rounds);
+	if (!o->json)
+		nxb_print_machine(o);
 	/* each round visits every payload: the machine's drift falls on all */
 	for (round = 0; round < o->rounds; round++)
 		for (k = 0; k < NSIZES; k++) {

@@ -16,6 +16,17 @@ has_latency(const struct nxb_result *r)
 }
 
 void
+nxb_print_machine(const struct nxb_opts *o)
+{
+	struct nxb_machine m;
+
+	if (nxb_machine_probe(o, &m) == 0)
+		nxb_machine_print(o, &m);
+	else
+		printf("machine: not measured (%s)\n", nx__errmsg());
+}
+
+void
 nxb_print_header(const struct nxb_opts *o, bool json)
 {
 	if (json)
@@ -27,6 +38,7 @@ nxb_print_header(const struct nxb_opts *o, bool json)
 	if (o->rounds > 1)
 		printf("; %u rounds, the transports taking turns", o->rounds);
 	printf("\n");
+	nxb_print_machine(o);
 	printf("latency in us, one clock read per op; '-': a one-way mode, throughput only\n\n");
 	printf("%-9s %-9s %9s %9s %9s %9s %9s %9s %9s %9s %13s  %s\n", "transport", "mode", "ops",
 	       "min", "p50", "p90", "p99", "p99.9", "p99.99", "max", "ops/s", "notes");

@@ -45,6 +45,9 @@ PY
 	{ cat "$out"; fail "nxbench table"; }
 grep -q "client pinned to CPU" "$out" || fail "no line saying where client and server are pinned"
 grep -q "nx        pingpong" "$out" || fail "no nx row"
+# what the machine's waiting and timing cost, measured on the client's CPU
+machine='^machine, on CPU [0-9]+: PAUSE [0-9.]+ ns, TSC read [0-9.]+ ns \(it steps by [0-9.]+ ns\), clock read [0-9.]+ ns$'
+grep -Eq "$machine" "$out" || { cat "$out"; fail "no machine line"; }
 grep -q "x ck; below 1 is faster" "$out" || fail "no ratios against ck"
 grep -q "throughput: nx window / ck stream = " "$out" || fail "no throughput ratio"
 # the regime, read off the floor; batches against ck's stream; the floor's
@@ -76,6 +79,7 @@ for what in "floorhdr p50 / floor p50" "nx p50 / floorhdr p50"; do
 done
 # the payload sweep: every size, its memcpy, a row each
 "$BIN/nxbench" $bounds --sweep --ops 300 --warmup 30 >"$out" 2>&1 || { cat "$out"; fail "nxbench --sweep"; }
+grep -Eq "$machine" "$out" || { cat "$out"; fail "--sweep: no machine line"; }
 for size in 56 64 256 1024 4096 65536; do
 	grep -Eq "^ +$size +[0-9.]+ +[0-9.]+ +[0-9]+ +[0-9]+ +[0-9.]+ +[0-9.]+ +[0-9.]+%$" "$out" ||
 		{ cat "$out"; fail "--sweep: no row for $size bytes"; }
@@ -114,4 +118,4 @@ PY
 "$BIN/nxbench" --payload 0 >/dev/null 2>&1; [ $? = 2 ] || fail "--payload 0 accepted"
 "$BIN/nxbench" --start-timeout 0 >/dev/null 2>&1; [ $? = 2 ] || fail "--start-timeout 0 accepted"
 "$BIN/nxbench" --transports carrier-pigeon >/dev/null 2>&1; [ $? = 2 ] || fail "unknown transport accepted"
-echo "nxbench: every transport measured, JSON keys and table present, the regime said, ratios by round, the payload sweep, recovery"
+echo "nxbench: every transport measured, JSON keys and table present, the machine and the regime said, ratios by round, the payload sweep, recovery"

@@ -219,18 +219,8 @@ int nxb_restart_run(const struct nxb_opts *o, unsigned kills, const char *nxwd);
 
 /* ---- output (bench/nxbench.c) ---- */
 
-/* What the machine's waiting and timing cost (machine.c). */
-struct nxb_machine {
-	double pause_ns;        /* one PAUSE (nx__cpu_relax) */
-	double tsc_read_ns;     /* one nx__ticks() */
-	double clock_read_ns;   /* one nx__clock_ns() */
-	double tsc_step_ns;     /* the smallest step the TSC makes */
-};
-/** Measure on o->client_cpu (the caller is pinned there after). @return 0 or the pin's error */
-int nxb_machine_probe(const struct nxb_opts *o, struct nxb_machine *m);
-/** The line of the text report: "machine, on CPU N: PAUSE ..." */
-void nxb_machine_print(const struct nxb_opts *o, const struct nxb_machine *m);
-/** Probe and print that line, or say why not. */
+/** What the machine's waiting and timing cost, measured on o->client_cpu
+ *  (the caller stays pinned there): one line of the text report (machine.c). */
 void nxb_print_machine(const struct nxb_opts *o);
 
 /** The line saying where client and server are pinned, and the table's header. */

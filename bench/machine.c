@@ -23,29 +23,30 @@ per(uint64_t t0, unsigned n)
 	return (double)(nx__clock_ns() - t0) / n;
 }
 
-int
-nxb_machine_probe(const struct nxb_opts *o, struct nxb_machine *m)
+void
+nxb_print_machine(const struct nxb_opts *o)
 {
 	volatile uint64_t sink = 0;
 	uint64_t t0, prev, step = UINT64_MAX;
+	double pause_ns, tsc_ns, clock_ns;
 	unsigned i;
-	int rc;
 
-	rc = nxb_pin_client(o, NULL);
-	if (rc < 0)
-		return rc;
+	if (nxb_pin_client(o, NULL) < 0) {
+		printf("machine: not measured (%s)\n", nx__errmsg());
+		return;
+	}
 	t0 = nx__clock_ns();
 	for (i = 0; i < PROBE_PAUSES; i++)
 		nx__cpu_relax();
-	m->pause_ns = per(t0, PROBE_PAUSES);
+	pause_ns = per(t0, PROBE_PAUSES);
 	t0 = nx__clock_ns();
 	for (i = 0; i < PROBE_TICKS; i++)
 		sink += nx__ticks();
-	m->tsc_read_ns = per(t0, PROBE_TICKS);
+	tsc_ns = per(t0, PROBE_TICKS);
 	t0 = nx__clock_ns();
 	for (i = 0; i < PROBE_CLOCKS; i++)
 		sink += nx__clock_ns();
-	m->clock_read_ns = per(t0, PROBE_CLOCKS);
+	clock_ns = per(t0, PROBE_CLOCKS);
 	/* the smallest step between two TSC reads that differ: a read costs
 	 * about one step here, so most pairs are one step apart */
 	nx__ticks_calibrate();
@@ -57,15 +58,9 @@ nxb_machine_probe(const struct nxb_opts *o, struct nxb_machine *m)
 			step = now - prev;
 		prev = now;
 	}
-	m->tsc_step_ns = step == UINT64_MAX ? 0.0 : (double)nx__ticks_to_ns(step * 1000) / 1000;
 	(void)sink;
-	return 0;
-}
-
-void
-nxb_machine_print(const struct nxb_opts *o, const struct nxb_machine *m)
-{
 	printf("machine, on CPU %d: PAUSE %.1f ns, TSC read %.1f ns (it steps by %.1f ns), "
 	       "clock read %.1f ns\n",
-	       o->client_cpu, m->pause_ns, m->tsc_read_ns, m->tsc_step_ns, m->clock_read_ns);
+	       o->client_cpu, pause_ns, tsc_ns,
+	       step == UINT64_MAX ? 0.0 : (double)nx__ticks_to_ns(step * 1000) / 1000, clock_ns);
 }

@@ -16,17 +16,6 @@ has_latency(const struct nxb_result *r)
 }
 
 void
-nxb_print_machine(const struct nxb_opts *o)
-{
-	struct nxb_machine m;
-
-	if (nxb_machine_probe(o, &m) == 0)
-		nxb_machine_print(o, &m);
-	else
-		printf("machine: not measured (%s)\n", nx__errmsg());
-}
-
-void
 nxb_print_header(const struct nxb_opts *o, bool json)
 {
 	if (json)

@@ -518,7 +518,10 @@ client_life(bool boxed)
 	detached = COUNTER(chans_detached);
 	assert_int_equal(kill(board->init_pid, SIGKILL), 0);
 	assert_int_equal(nxt_wait(box, nxt_patience_ns()), 128 + SIGKILL);
-	assert_true(NXT_WAIT_UNTIL(chan_state(board->chan_id) == NX_CHAN_FREE, nxt_patience_ns()));
+	/* the channel is marked free before the counter moves */
+	assert_true(NXT_WAIT_UNTIL(chan_state(board->chan_id) == NX_CHAN_FREE &&
+					   COUNTER(chans_detached) != detached,
+				   nxt_patience_ns()));
 	assert_int_equal(COUNTER(chans_detached), detached + 1);
 	daemon_stop(&d);
 	nxt_cleanup(inst);
@@ -583,8 +586,12 @@ test_a_container_dead_while_nxd_was_down_is_freed_after_orphan_hold(void **state
 	freed = COUNTER(orphans_freed);
 	/* nxd cannot see that pid: it keeps the orphan --orphan-hold, then frees it */
 	daemon_start(&d, true, 1, "1");
-	assert_true(nxt_file_says(d.log, "of pids nxd cannot see"));
-	assert_true(NXT_WAIT_UNTIL(chan_state(board->chan_id) == NX_CHAN_FREE, nxt_patience_ns()));
+	assert_true(NXT_WAIT_UNTIL(nxt_file_says(d.log, "of pids nxd cannot see"),
+				   nxt_patience_ns()));
+	/* the channel is marked free before the counter moves */
+	assert_true(NXT_WAIT_UNTIL(chan_state(board->chan_id) == NX_CHAN_FREE &&
+					   COUNTER(orphans_freed) != freed,
+				   nxt_patience_ns()));
 	assert_int_equal(COUNTER(orphans_freed), freed + 1);
 	assert_true(NXT_WAIT_UNTIL(nxt_file_says(d.log, "did not reclaim it within orphan_hold"),
 				   nxt_patience_ns()));

@@ -105,7 +105,9 @@ all_published(struct nx_hr *r, const struct nx_hr_snap **sp)
 	if (nx__hr_snapshot(r, sp) != 0)
 		return false;
 	ch = my_chan(*sp);
-	return (*sp)->nworkers > 0 && (*sp)->workers[0].raw.answered == 540 && (*sp)->nchans == 1 &&
+	/* the worker stores its errors after answered, in the same burst */
+	return (*sp)->nworkers > 0 && (*sp)->workers[0].raw.answered == 540 &&
+	       (*sp)->workers[0].raw.errors[NX_WERR_STAGE] == 40 && (*sp)->nchans == 1 &&
 	       ch != NULL && ch->raw.taken == 540 && ch->raw.errors == 40 && ch->raw.depth == 0 &&
 	       ch->raw.outstanding == 0;
 }
@@ -152,9 +154,10 @@ test_counters_a_client_produced_read_back(void **state)
 
 	/* the worker publishes a moment after answering: wait for all of it */
 	if (!NXT_WAIT_UNTIL(all_published(r, &s), nxt_patience_ns()) && s != NULL)
-		fail_msg("not published: worker answered %llu, %u channels, ours taken %llu, "
-			 "errors %llu, depth %u, outstanding %u",
-			 (unsigned long long)s->workers[0].raw.answered, s->nchans,
+		fail_msg("not published: worker answered %llu (stage errors %llu), %u channels, "
+			 "ours taken %llu, errors %llu, depth %u, outstanding %u",
+			 (unsigned long long)s->workers[0].raw.answered,
+			 (unsigned long long)s->workers[0].raw.errors[NX_WERR_STAGE], s->nchans,
 			 my_chan(s) ? (unsigned long long)my_chan(s)->raw.taken : 0,
 			 my_chan(s) ? (unsigned long long)my_chan(s)->raw.errors : 0,
 			 my_chan(s) ? my_chan(s)->raw.depth : 0,

@@ -168,10 +168,12 @@ test_breaker_opens_half_opens_and_closes_on_a_stage_failing_half_the_time(void *
 	uint32_t k = 0, p, i, ok = 0, failed = 0, refused = 0;
 	const struct nx_hr_slot *s;
 	int flaky = pipe_id("flaky"), rc;
+	uint64_t t_open = 0;
 
 	(void)state;
 	/* alternate: every other call fails, 50% >= 50% once 10 are in */
 	for (i = 0; i < 10; i++) {
+		t_open = nxt_now_ns(); /* the last: before the call that opens it */
 		p = payload(i % 2 == 0, &k);
 		rc = call(flaky, &p, sizeof p, out, NULL, NULL, 0);
 		assert_int_equal(rc, i % 2 == 0 ? 0 : NX_ESTAGE);
@@ -186,6 +188,13 @@ test_breaker_opens_half_opens_and_closes_on_a_stage_failing_half_the_time(void *
 		rc = call(flaky, &p, sizeof p, out, NULL, NULL, 0);
 		if (rc == NX_EBREAKER)
 			refused++;
+	}
+	/* All 20 are refused while the breaker waits. On a machine so slow
+	 * that they took longer, a probe may have gone through and what
+	 * follows is another test: skipped, not failed. */
+	if (nxt_now_ns() - t_open >= BREAKER_WAIT_MS * 1000000ull) {
+		print_message("20 calls took longer than the breaker's wait: not judged\n");
+		skip();
 	}
 	assert_int_equal(refused, 20);
 	assert_int_equal(slot("flaky")->rejected, 20);

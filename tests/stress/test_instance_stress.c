@@ -22,16 +22,7 @@
 
 #include "core/datapath/crc32c.h"
 #include "core/nxd.h"
-
-/* How long to wait for something that must come: 60 s, five times that
- * in a sanitized build (as the integration harness's nxt_patience_ns). */
-static uint64_t
-patience_ns(void)
-{
-	const char *san = getenv("NX_SAN");
-
-	return (san != NULL && san[0] != '\0' ? 5 : 1) * 60000000000ull;
-}
+#include "tests/patience.h"
 
 struct ctl {
 	struct nx_instance *inst;

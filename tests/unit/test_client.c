@@ -20,6 +20,7 @@
 #include "core/pipeline/stages.h"
 #include "core/nxd.h"
 #include "shm/shm_internal.h"
+#include "tests/patience.h"
 
 /* ---- a stage that waits at a gate (bounded: 10 s) ---- */
 
@@ -34,7 +35,7 @@ gate_process(void *state, struct nx_msg *m, struct nx_ctx *ctx)
 	(void)state;
 	(void)ctx;
 	ck_pr_store_32(&gate_waiting, 1);
-	while (ck_pr_load_32(&gate_open) == 0 && nx__clock_ns() - t0 < 10000000000ull)
+	while (ck_pr_load_32(&gate_open) == 0 && nx__clock_ns() - t0 < patience_ns())
 		nx__cpu_relax();
 	ck_pr_store_32(&gate_waiting, 0);
 	if (m->in_len > m->out_cap)
@@ -65,8 +66,9 @@ gate_wait_for_request(void)
 {
 	uint64_t t0 = nx__clock_ns();
 
-	while (ck_pr_load_32(&gate_waiting) == 0 && nx__clock_ns() - t0 < 10000000000ull)
+	while (ck_pr_load_32(&gate_waiting) == 0 && nx__clock_ns() - t0 < patience_ns())
 		usleep(100);
+	assert_int_equal(ck_pr_load_32(&gate_waiting), 1);
 }
 
 /* ---- the instance ---- */
@@ -183,7 +185,7 @@ test_call_that_timed_out_never_delivers_its_late_answer(void **state)
 	gate_wait_for_request();
 	gate_release();
 	/* the next call gets its own answer; the first is swallowed on the way */
-	assert_int_equal(nx_call(f->c, f->echo, "second", 6, out, sizeof out, &len, 5000000000ull), 0);
+	assert_int_equal(nx_call(f->c, f->echo, "second", 6, out, sizeof out, &len, patience_ns()), 0);
 	assert_int_equal(len, 6);
 	assert_memory_equal(out, "second", 6);
 	assert_int_equal(nx_outstanding(f->c), 0);
@@ -199,9 +201,9 @@ test_call_refuses_while_submitted_requests_are_outstanding(void **state)
 
 	assert_int_equal(submit(f, f->echo, "a", out, sizeof out, 1), 0);
 	assert_int_equal(nx_call(f->c, f->echo, "b", 1, o2, sizeof o2, &len, 1000000000), NX_EINVAL);
-	assert_int_equal(nx_wait(f->c, &comp, 1, 5000000000ull), 1);
+	assert_int_equal(nx_wait(f->c, &comp, 1, patience_ns()), 1);
 	assert_int_equal(comp.user_data, 1);
-	assert_int_equal(nx_call(f->c, f->echo, "b", 1, o2, sizeof o2, &len, 5000000000ull), 0);
+	assert_int_equal(nx_call(f->c, f->echo, "b", 1, o2, sizeof o2, &len, patience_ns()), 0);
 }
 
 /* One call both ways: nx_call, and nx_submit then nx_wait; the same
@@ -217,9 +219,9 @@ call_both_ways(struct fx *f, uint16_t pipe, const uint8_t *in, uint32_t in_len, 
 
 	memset(a, 0xaa, sizeof a);
 	memset(b, 0xbb, sizeof b);
-	rc = nx_call(f->c, pipe, in, in_len, a, cap, &len, 5000000000ull);
+	rc = nx_call(f->c, pipe, in, in_len, a, cap, &len, patience_ns());
 	assert_int_equal(nx_submit(f->c, &r), 0);
-	assert_int_equal(nx_wait(f->c, &comp, 1, 5000000000ull), 1);
+	assert_int_equal(nx_wait(f->c, &comp, 1, patience_ns()), 1);
 	if (rc != comp.status)
 		fail_msg("in %u, cap %u: nx_call %s, submit and wait %s", in_len, cap,
 			 nx_err_name(rc), nx_err_name(comp.status));
@@ -288,7 +290,7 @@ test_call_answers_as_submit_and_wait_do_at_every_size(void **state)
 	assert_int_equal(nx_call(f->c, f->gate, "late", 4, out, sizeof out, &len, 0), NX_ETIMEDOUT);
 	gate_wait_for_request();
 	gate_release();
-	assert_int_equal(nx_call(f->c, f->echo, "own", 3, out, sizeof out, &len, 5000000000ull), 0);
+	assert_int_equal(nx_call(f->c, f->echo, "own", 3, out, sizeof out, &len, patience_ns()), 0);
 	assert_int_equal(len, 3);
 	assert_memory_equal(out, "own", 3);
 	/* the late answer drained with it: the short way again */
@@ -321,7 +323,7 @@ test_client_asks_ahead_for_the_extension_lines_payloads_take(void **state)
 	assert_int_equal(fetch, 0);
 	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		assert_int_equal(nx_call(f->c, f->echo, in, cases[i].len, out, cases[i].len, &len,
-					 5000000000ull),
+					 patience_ns()),
 				 0);
 		assert_int_equal(len, cases[i].len);
 		assert_memory_equal(out, in, len);
@@ -331,20 +333,20 @@ test_client_asks_ahead_for_the_extension_lines_payloads_take(void **state)
 	}
 	/* submit and wait: a 150-byte request, a 70-byte room for its answer */
 	assert_int_equal(nx_submit(f->c, &rq), 0);
-	assert_int_equal(nx_wait(f->c, &comp, 1, 5000000000ull), 1);
+	assert_int_equal(nx_wait(f->c, &comp, 1, patience_ns()), 1);
 	assert_int_equal(comp.status, NX_EOVERFLOW); /* the echo is longer than the room */
 	nx__client_ext_lines(f->c, &own, &fetch);
 	assert_int_equal(own, 3);
 	assert_int_equal(fetch, 3); /* the answer took three lines all the same */
 	rq.in_len = 70;
 	assert_int_equal(nx_submit(f->c, &rq), 0);
-	assert_int_equal(nx_wait(f->c, &comp, 1, 5000000000ull), 1);
+	assert_int_equal(nx_wait(f->c, &comp, 1, patience_ns()), 1);
 	assert_int_equal(comp.status, 0);
 	nx__client_ext_lines(f->c, &own, &fetch);
 	assert_int_equal(own, 2);
 	assert_int_equal(fetch, 2);
 	/* inline payloads leave the last extension's count as it was */
-	assert_int_equal(nx_call(f->c, f->echo, in, 8, out, 8, &len, 5000000000ull), 0);
+	assert_int_equal(nx_call(f->c, f->echo, in, 8, out, 8, &len, patience_ns()), 0);
 	nx__client_ext_lines(f->c, &own, &fetch);
 	assert_int_equal(own, 2);
 	assert_int_equal(fetch, 2);
@@ -376,7 +378,7 @@ test_empty_polls_read_the_workers_index_once_a_slow_look(void **state)
 				 (unsigned long long)looks, polls / NX_CHECK_EVERY);
 		/* and the same after answers came */
 		assert_int_equal(nx_call(f->c, f->echo, "abc", 3, out, sizeof out, &len,
-					 5000000000ull),
+					 patience_ns()),
 				 0);
 		assert_int_equal(len, 3);
 	}
@@ -429,7 +431,7 @@ test_completions_come_in_submission_order_with_user_data(void **state)
 		assert_int_equal(submit(f, i % 3 == 0 ? f->gate : f->echo, in, outs[i], 8, 100 + i), 0);
 	}
 	while (got < 10) {
-		int n = nx_wait(f->c, comps, 16, 5000000000ull);
+		int n = nx_wait(f->c, comps, 16, patience_ns());
 
 		assert_true(n > 0);
 		for (i = 0; i < (unsigned)n; i++, got++) {
@@ -468,14 +470,14 @@ test_window_full_says_would_block_until_polled(void **state)
 	assert_int_equal(nx_poll(f->c, comps, 32), 0);
 	gate_release();
 	for (done = 0; done < 15; done += (unsigned)n) {
-		n = nx_wait(f->c, comps, 32, 5000000000ull);
+		n = nx_wait(f->c, comps, 32, patience_ns());
 		assert_true(n > 0);
 		for (i = 0; i < (unsigned)n; i++)
 			assert_int_equal(comps[i].user_data, done + i);
 	}
 	assert_int_equal(nx_outstanding(f->c), 0);
 	assert_int_equal(nx_submit(f->c, &reqs[15]), 0);
-	assert_int_equal(nx_wait(f->c, comps, 32, 5000000000ull), 1);
+	assert_int_equal(nx_wait(f->c, comps, 32, patience_ns()), 1);
 }
 
 static void
@@ -486,7 +488,7 @@ test_answer_larger_than_the_buffer_is_an_overflow(void **state)
 	char out[4];
 
 	assert_int_equal(submit(f, f->echo, "too long", out, sizeof out, 9), 0);
-	assert_int_equal(nx_wait(f->c, &comp, 1, 5000000000ull), 1);
+	assert_int_equal(nx_wait(f->c, &comp, 1, patience_ns()), 1);
 	assert_int_equal(comp.status, NX_EOVERFLOW);
 	assert_int_equal(comp.out_len, 8); /* the size it would have needed */
 }
@@ -530,7 +532,7 @@ test_outstanding_requests_complete_with_shutdown_when_nxd_stops(void **state)
 	gate_release(); /* the taken request is answered; the others never run */
 	pthread_join(f->control, NULL);
 	for (i = 0; i < 3;) {
-		n = nx_wait(f->c, comps, 8, 5000000000ull);
+		n = nx_wait(f->c, comps, 8, patience_ns());
 		assert_true(n > 0);
 		for (int k = 0; k < n; k++, i++) {
 			assert_int_equal(comps[k].user_data, (uint64_t)i + 1);

@@ -1540,7 +1540,7 @@ fresh_client(const char *inst, const struct keys *keys, uint64_t seed)
 	uint32_t len, flags;
 
 	/* a channel just closed waits for a grace period: none free is no error */
-	NXT_WAIT_UNTIL((rc = nx_open(&c, inst, NULL)) != NX_ENOSPC, nxt_patience_ns());
+	NXT_WAIT_UNTIL((rc = nxt_open(&c, inst)) != NX_ENOSPC, nxt_patience_ns());
 	check(rc == 0, "fresh client: nx_open: %s", nx_errmsg());
 	check(pipeline_ids(c, ids) == 0, "fresh client: %s", nx_errmsg());
 	check(nxt_ctl(inst, NULL, 0, "breaker", "cached", "k", "close", NULL) == 0, "breaker close");

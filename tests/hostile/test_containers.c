@@ -392,7 +392,7 @@ client_restarts(void)
 	unsigned i, done = 0;
 	int echo, rc;
 
-	if (nx_open(&c, inst, NULL) != 0)
+	if (nxt_open(&c, inst) != 0)
 		cfail(1, "nx_open in a container: %s", nx_errmsg());
 	if ((rc = nxt_echo_once(c)) != 0)
 		cfail(2, "a call from a container: %d %s", rc, nx_errmsg());
@@ -553,7 +553,7 @@ client_waits(void)
 {
 	struct nx_client *c;
 
-	if (nx_open(&c, inst, NULL) != 0)
+	if (nxt_open(&c, inst) != 0)
 		cfail(1, "nx_open in a container: %s", nx_errmsg());
 	if (nxt_echo_once(c) != 0)
 		cfail(2, "a call from a container: %s", nx_errmsg());

@@ -88,7 +88,7 @@ assert_serving(void)
 
 	if (rc != 0)
 		fail_msg("nxctl list: %s", nx_strerror(rc));
-	assert_int_equal(nx_open(&c, inst, NULL), 0);
+	assert_int_equal(nxt_open(&c, inst), 0);
 	assert_int_equal(nx_call(c, (uint16_t)nx_pipeline_id(c, "vp"), "still", 5, out, sizeof out,
 				 &len, nxt_patience_ns()), 0);
 	assert_int_equal(len, 5);
@@ -454,7 +454,7 @@ stick_the_worker(void)
 		char out[16];
 		uint32_t len;
 
-		if (nx_open(&c, inst, NULL) != 0)
+		if (nxt_open(&c, inst) != 0)
 			_exit(10);
 		nx_call(c, (uint16_t)nx_pipeline_id(c, "stuck"), "spin!", 5, out, sizeof out, &len,
 			UINT64_MAX / 2);
@@ -492,7 +492,7 @@ test_a_stuck_worker_holds_neither_the_control_thread_nor_sigterm(void **state)
 	 * or refused ("retry"), and nxctl answers all along. */
 	for (i = 0; i < 100; i++) {
 		struct nx_client *c;
-		int rc = nx_open(&c, inst, NULL);
+		int rc = nxt_open(&c, inst);
 
 		if (rc == 0) {
 			attached++;

@@ -55,7 +55,7 @@ fill(void)
 	uint32_t len, i;
 	int pipe;
 
-	assert_int_equal(nx_open(&c, inst, NULL), 0);
+	assert_int_equal(nxt_open(&c, inst), 0);
 	pipe = nx_pipeline_id(c, "bad");
 	assert_true(pipe >= 0);
 	for (i = 0; i < LETTERS; i++) {
@@ -183,7 +183,7 @@ test_a_reader_that_takes_nothing_holds_no_one_up(void **state)
 		struct nx_client *cl;
 
 		assert_int_equal(nxt_ctl(inst, NULL, 0, "list", NULL), 0);
-		assert_int_equal(nx_open(&cl, inst, NULL), 0);
+		assert_int_equal(nxt_open(&cl, inst), 0);
 		nx_close(cl);
 	}
 	/* and the silent readers are dropped (5 s without progress) */

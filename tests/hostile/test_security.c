@@ -171,7 +171,7 @@ test_another_uid_cannot_take_the_instance(void **state)
 		close(ready[0]);
 	}
 	setenv("NX_RUNTIME_DIR", rt, 1);
-	rc = nx_open(&c, inst, NULL);
+	rc = nxt_open(&c, inst);
 	unsetenv("NX_RUNTIME_DIR");
 	assert_int_equal(rc, NX_EPERM);
 	print_message("impostor refused: %s\n", nx_errmsg());
@@ -203,7 +203,7 @@ test_attaching_is_apart_from_administering(void **state)
 		char *text = NULL;
 
 		become(NOBODY, NULL, 0);
-		if (nx_open(&c, inst, NULL) != 0 || nxt_echo_once(c) != 0) {
+		if (nxt_open(&c, inst) != 0 || nxt_echo_once(c) != 0) {
 			fprintf(stderr, "allowed group: %s\n", nx_errmsg());
 			_exit(1);
 		}
@@ -234,7 +234,7 @@ test_attaching_is_apart_from_administering(void **state)
 			fprintf(stderr, "admin group: %s\n", nx_errmsg());
 			_exit(2);
 		}
-		_exit(nx_open(&c, inst, NULL) == 0 && nxt_echo_once(c) == 0 ? 0 : 3);
+		_exit(nxt_open(&c, inst) == 0 && nxt_echo_once(c) == 0 ? 0 : 3);
 	}
 	assert_int_equal(child_status(pid), 0);
 
@@ -244,7 +244,7 @@ test_attaching_is_apart_from_administering(void **state)
 		struct nx_client *c;
 
 		become(NOBODY - 1, NULL, 0);
-		if (nx_open(&c, inst, NULL) != NX_EPERM)
+		if (nxt_open(&c, inst) != NX_EPERM)
 			_exit(1);
 		_exit(nxt_ctl(inst, NULL, 0, "list", NULL) == NX_EPERM ? 0 : 2);
 	}
@@ -279,9 +279,9 @@ test_quotas_keep_one_uid_from_locking_out_others(void **state)
 
 		become(NOBODY, NULL, 0);
 		for (i = 0; i < 3; i++)
-			if (nx_open(&cs[i], inst, NULL) != 0)
+			if (nxt_open(&cs[i], inst) != 0)
 				_exit(10 + i);
-		if (nx_open(&cs[3], inst, NULL) != NX_EQUOTA ||
+		if (nxt_open(&cs[3], inst) != NX_EQUOTA ||
 		    strstr(nx_errmsg(), "pid_channels") == NULL)
 			_exit(20);
 		/* pending connections: two silent ones, the third is refused */
@@ -311,16 +311,16 @@ test_quotas_keep_one_uid_from_locking_out_others(void **state)
 		struct nx_client *c1, *c2;
 
 		become(NOBODY, NULL, 0);
-		if (nx_open(&c1, inst, NULL) != 0)
+		if (nxt_open(&c1, inst) != 0)
 			_exit(1);
-		if (nx_open(&c2, inst, NULL) != NX_EQUOTA || strstr(nx_errmsg(), "uid_channels") == NULL)
+		if (nxt_open(&c2, inst) != NX_EQUOTA || strstr(nx_errmsg(), "uid_channels") == NULL)
 			_exit(2);
 		_exit(nxt_echo_once(c1) == 0 ? 0 : 3);
 	}
 	assert_int_equal(child_status(second), 0);
 
 	/* nxd's own uid is not held back by another's quota */
-	assert_int_equal(nx_open(&c, inst, NULL), 0);
+	assert_int_equal(nxt_open(&c, inst), 0);
 	assert_int_equal(nxt_echo_once(c), 0);
 	nx_close(c);
 	assert_int_equal(write(go[1], "g", 1), 1);
@@ -361,7 +361,7 @@ test_nxd_cannot_be_read_through_proc(void **state)
 
 		become(NOBODY, NULL, 0);
 		setenv("NX_RUNTIME_DIR", rt, 1);
-		NXT_WAIT_UNTIL((rc = nx_open(&c, inst, NULL)) == 0 || nxt_pid_gone(d),
+		NXT_WAIT_UNTIL((rc = nxt_open(&c, inst)) == 0 || nxt_pid_gone(d),
 			       nxt_patience_ns());
 		if (rc != 0)
 			_exit(1);
@@ -393,7 +393,7 @@ test_nxd_keeps_no_channel_descriptor(void **state)
 	nxt_instance(inst, sizeof inst, "nofd");
 	assert_int_equal(nxt_nxd_start(&nxd, inst, NULL), 0);
 	for (i = 0; i < 3; i++) {
-		assert_int_equal(nx_open(&c[i], inst, NULL), 0);
+		assert_int_equal(nxt_open(&c[i], inst), 0);
 		assert_int_equal(nxt_echo_once(c[i]), 0);
 	}
 	/* mapped, served, and not one descriptor to hand to anyone */
@@ -421,7 +421,7 @@ test_a_client_in_another_network_namespace_attaches(void **state)
 
 		if (unshare(CLONE_NEWNET) != 0)
 			_exit(1);
-		if (nx_open(&c, inst, NULL) != 0) {
+		if (nxt_open(&c, inst) != 0) {
 			fprintf(stderr, "nx_open: %s\n", nx_errmsg());
 			_exit(2);
 		}

@@ -59,7 +59,7 @@ setup(void **state)
 	fclose(f);
 	if (nxt_nxd_start(&nxd, inst, argv) != 0)
 		return -1;
-	return nx_open(&c, inst, NULL);
+	return nxt_open(&c, inst);
 }
 
 static int

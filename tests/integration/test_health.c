@@ -139,7 +139,7 @@ test_counters_a_client_produced_read_back(void **state)
 	(void)state;
 	assert_int_equal(nx__hr_open(&r, inst, no_stale_conf()), 0);
 	assert_int_equal(nx__hr_open(&rates, inst, no_stale_conf()), 0);
-	assert_int_equal(nx_open(&c, inst, NULL), 0);
+	assert_int_equal(nxt_open(&c, inst), 0);
 	echo = nx_pipeline_id(c, "echo");
 	bad = nx_pipeline_id(c, "bad");
 	assert_true(echo >= 0 && bad >= 0);
@@ -257,7 +257,7 @@ test_outstanding_counts_answers_the_client_has_not_read(void **state)
 
 	(void)state;
 	assert_int_equal(nx__hr_open(&r, inst, NULL), 0);
-	assert_int_equal(nx_open(&c, inst, NULL), 0);
+	assert_int_equal(nxt_open(&c, inst), 0);
 	echo = nx_pipeline_id(c, "echo");
 	for (i = 0; i < 6; i++) {
 		struct nx_req q = { .in = "abcd", .in_len = 4, .out = out[i], .out_cap = 8,

@@ -158,7 +158,7 @@ client(const char *inst, struct flags *fl)
 	uint64_t sent = 0, done = 0;
 	int echo, sum, graph, guarded, rc, result = 0;
 
-	if (nx_open(&c, inst, NULL) < 0)
+	if (nxt_open(&c, inst) < 0)
 		return 10;
 	echo = nx_pipeline_id(c, "echo");
 	sum = nx_pipeline_id(c, "checksum");
@@ -399,7 +399,7 @@ test_worker_and_client_make_no_syscall_and_worker_no_allocation(void **state)
 		if (pid == 0) {
 			struct nx_client *c;
 
-			if (nx_open(&c, inst, NULL) < 0)
+			if (nxt_open(&c, inst) < 0)
 				_exit(1);
 			nx_close(c);
 			_exit(0);

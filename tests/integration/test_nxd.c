@@ -57,7 +57,7 @@ run_load(const struct load *l)
 	int echo, sum, rc;
 	unsigned i;
 
-	if (nx_open(&c, l->instance, NULL) < 0) {
+	if (nxt_open(&c, l->instance) < 0) {
 		fprintf(stderr, "client: %s\n", nx_errmsg());
 		return 10;
 	}
@@ -237,7 +237,7 @@ test_attach_to_an_instance_that_does_not_run_says_so(void **state)
 
 	(void)state;
 	nxt_instance(inst, sizeof inst, "none");
-	assert_int_equal(nx_open(&c, inst, NULL), NX_ENOINST);
+	assert_int_equal(nxt_open(&c, inst), NX_ENOINST);
 	assert_non_null(strstr(nx_errmsg(), "is not running"));
 
 	/* a killed nxd leaves its segment: the message names the dead pid */
@@ -247,13 +247,13 @@ test_attach_to_an_instance_that_does_not_run_says_so(void **state)
 		char want[64];
 
 		nxt_nxd_kill(&d);
-		assert_int_equal(nx_open(&c, inst, NULL), NX_ENOINST);
+		assert_int_equal(nxt_open(&c, inst), NX_ENOINST);
 		snprintf(want, sizeof want, "nxd pid %d", (int)dead);
 		assert_non_null(strstr(nx_errmsg(), want));
 		assert_non_null(strstr(nx_errmsg(), "is gone"));
 	}
 	nxt_cleanup(inst);
-	assert_int_equal(nx_open(&c, "bad/name", NULL), NX_EINVAL);
+	assert_int_equal(nxt_open(&c, "bad/name"), NX_EINVAL);
 	assert_non_null(strstr(nx_errmsg(), "not allowed"));
 }
 
@@ -513,7 +513,7 @@ test_killed_client_channel_is_reclaimed_and_nothing_leaks(void **state)
 			struct nx_req r = { .in = in, .in_len = sizeof in, .out = out,
 					    .out_cap = sizeof out };
 
-			if (nx_open(&c, f->inst, NULL) < 0)
+			if (nxt_open(&c, f->inst) < 0)
 				_exit(1);
 			r.pipeline = (uint16_t)nx_pipeline_id(c, "checksum");
 			r.out_cap = 4;
@@ -562,7 +562,7 @@ test_full_window_says_would_block_and_loses_nothing(void **state)
 	unsigned cap, n = 0, got = 0, i;
 	int echo, sum, rc;
 
-	assert_int_equal(nx_open(&c, f->inst, NULL), 0);
+	assert_int_equal(nxt_open(&c, f->inst), 0);
 	echo = nx_pipeline_id(c, "echo");
 	sum = nx_pipeline_id(c, "checksum");
 	cap = nx_capacity(c);
@@ -632,7 +632,7 @@ test_call_answers_and_reports_errors(void **state)
 	uint32_t len = 0;
 	int echo;
 
-	assert_int_equal(nx_open(&c, f->inst, NULL), 0);
+	assert_int_equal(nxt_open(&c, f->inst), 0);
 	echo = nx_pipeline_id(c, "echo");
 	assert_true(echo >= 0);
 	assert_int_equal(nx_pipeline_id(c, "nope"), NX_ENOPIPE);
@@ -668,7 +668,7 @@ test_sigterm_exits_zero_and_removes_segments_unless_kept(void **state)
 	{
 		struct nx_client *c;
 
-		assert_int_equal(nx_open(&c, inst, NULL), 0);
+		assert_int_equal(nxt_open(&c, inst), 0);
 		assert_int_equal(nx_generation(c), 2);
 		nx_close(c);
 	}
@@ -690,7 +690,7 @@ test_stopped_instance_completes_outstanding_requests_with_shutdown(void **state)
 	(void)state;
 	nxt_instance(inst, sizeof inst, "stop");
 	assert_int_equal(nxt_nxd_start(&d, inst, NULL), 0);
-	assert_int_equal(nx_open(&c, inst, NULL), 0);
+	assert_int_equal(nxt_open(&c, inst), 0);
 	echo = nx_pipeline_id(c, "echo");
 	assert_int_equal(nxt_nxd_stop(&d), 0);
 	{

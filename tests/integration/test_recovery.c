@@ -158,7 +158,7 @@ client_main(int idx, const char *instance, uint64_t seed)
 	int pipe;
 
 	nx__rand_seed(&rng, seed);
-	while (nx_open(&c, instance, NULL) < 0) {
+	while (nxt_open(&c, instance) < 0) {
 		if (mono_ns() - t0 > nxt_patience_ns()) {
 			bad(st, "nx_open: %s", nx_errmsg());
 			_exit(1);
@@ -448,7 +448,7 @@ test_stalled_worker_is_aborted_and_nxd_restarted(void **state)
 		nxt_wd_dump_log(&wd);
 		fail_msg("nxd under nxwd never served");
 	}
-	assert_int_equal(nx_open(&c, inst, NULL), 0);
+	assert_int_equal(nxt_open(&c, inst), 0);
 	pipe = nx_pipeline_id(c, "spin");
 	assert_true(pipe >= 0);
 	assert_int_equal(nx_call(c, (uint16_t)pipe, "hello", 5, out, sizeof out, &out_len,
@@ -672,7 +672,7 @@ echo_once(const char *inst)
 	uint32_t len = 0;
 	struct nx_client *c;
 
-	assert_int_equal(nx_open(&c, inst, NULL), 0);
+	assert_int_equal(nxt_open(&c, inst), 0);
 	assert_int_equal(nx_call(c, (uint16_t)nx_pipeline_id(c, "echo"), "sb", 2, out, sizeof out,
 				 &len, nxt_patience_ns()), 0);
 	assert_int_equal(len, 2);
@@ -916,14 +916,14 @@ test_stuck_worker_does_not_hold_the_control_thread(void **state)
 	nxt_tmpfile(conf, sizeof conf, "stuck.conf");
 	write_conf(conf, "spin", "spin");
 	assert_int_equal(nxt_nxd_start(&d, inst, args), 0);
-	assert_int_equal(nx_open(&a, inst, NULL), 0);
+	assert_int_equal(nxt_open(&a, inst), 0);
 	pipe = nx_pipeline_id(a, "spin");
 	assert_true(pipe >= 0);
 	spin.pipeline = (uint16_t)pipe;
 	assert_int_equal(nx_submit(a, &spin), 0);
 	wait_worker_stuck(inst, d.pid);
 	for (i = 0; i < 5; i++) {
-		assert_int_equal(nx_open(&b, inst, NULL), 0);
+		assert_int_equal(nxt_open(&b, inst), 0);
 		nx_close(b);
 	}
 	assert_int_equal(nxt_ctl(inst, &text, 0, "list", NULL), 0);
@@ -961,7 +961,7 @@ test_restart_during_replay_does_not_run_a_request_twice(void **state)
 
 	/* nxd 1 runs A's request, which never ends */
 	assert_int_equal(nxt_nxd_start(&d, inst, args), 0);
-	assert_int_equal(nx_open(&a, inst, NULL), 0);
+	assert_int_equal(nxt_open(&a, inst), 0);
 	pipe = nx_pipeline_id(a, "spin");
 	assert_true(pipe >= 0);
 	spin.pipeline = (uint16_t)pipe;
@@ -972,7 +972,7 @@ test_restart_during_replay_does_not_run_a_request_twice(void **state)
 
 	/* nxd 2: B's request keeps its worker busy while A takes its channel back */
 	assert_int_equal(nxt_nxd_start(&d, inst, args), 0);
-	assert_int_equal(nx_open(&b, inst, NULL), 0);
+	assert_int_equal(nxt_open(&b, inst), 0);
 	spin.user_data = 2;
 	assert_int_equal(nx_submit(b, &spin), 0);
 	wait_worker_stuck(inst, d.pid);
@@ -1061,7 +1061,7 @@ test_an_answer_taken_before_its_index_is_not_run_again(void **state)
 	for (i = 0; i < sizeof in2; i++)
 		in2[i] = (uint8_t)(i * 13 + 5);
 	assert_int_equal(nxt_nxd_start(&d, inst, NULL), 0);
-	assert_int_equal(nx_open(&c, inst, NULL), 0);
+	assert_int_equal(nxt_open(&c, inst), 0);
 	echo = nx_pipeline_id(c, "echo");
 	assert_true(echo >= 0);
 	r1.pipeline = r2.pipeline = (uint16_t)echo;
@@ -1132,7 +1132,7 @@ test_failed_restart_keeps_the_clients_for_the_next(void **state)
 	fclose(f);
 	assert_true(nxt_wd_spawn(&wd, inst, wd_args, nxd_args) > 0);
 	assert_int_equal(nxt_wait_serving(inst, 1, nxt_patience_ns(), &h), 0);
-	assert_int_equal(nx_open(&c, inst, NULL), 0);
+	assert_int_equal(nxt_open(&c, inst), 0);
 	pipe = nx_pipeline_id(c, "echo2");
 	assert_true(pipe >= 0);
 

@@ -69,7 +69,7 @@ start(const char *extra_nxd, const char *const *args)
 		if (nxt_nxd_start(&nxd, inst, argv) != 0)
 			return -1;
 	}
-	if (nx_open(&c, inst, NULL) != 0 || nx__hr_open(&hr, inst, NULL) != 0)
+	if (nxt_open(&c, inst) != 0 || nx__hr_open(&hr, inst, NULL) != 0)
 		return -1;
 	return 0;
 }

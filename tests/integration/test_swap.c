@@ -104,7 +104,7 @@ client(const char *instance, struct tally *t, unsigned idx, uint32_t seed)
 	uint64_t sent = 0, last_version = 0;
 	int pipe;
 
-	if (nx_open(&c, instance, NULL) < 0)
+	if (nxt_open(&c, instance) < 0)
 		_exit(10);
 	pipe = nx_pipeline_id(c, "vp");
 	__atomic_fetch_add(&t->running, 1, __ATOMIC_SEQ_CST);
@@ -331,7 +331,7 @@ test_bad_plugins_and_stages_are_refused_and_change_nothing(void **state)
 		struct versioned_answer a;
 		uint32_t len;
 
-		assert_int_equal(nx_open(&c, inst, NULL), 0);
+		assert_int_equal(nxt_open(&c, inst), 0);
 		assert_int_equal(nx_call(c, (uint16_t)nx_pipeline_id(c, "vp"), "ok", 2, &a, sizeof a,
 					 &len, nxt_patience_ns()), 0);
 		assert_int_equal(a.slot_version, 1);
@@ -399,7 +399,7 @@ test_nxctl_lists_swaps_rolls_back_in_text_and_json(void **state)
 		char out[64];
 		uint32_t len;
 
-		assert_int_equal(nx_open(&c, inst, NULL), 0);
+		assert_int_equal(nxt_open(&c, inst), 0);
 		assert_int_equal(nx_call(c, (uint16_t)nx_pipeline_id(c, "vp"), "shout", 5, out,
 					 sizeof out, &len, nxt_patience_ns()), 0);
 		assert_int_equal(len, 7);
@@ -441,7 +441,7 @@ test_control_socket_refuses_a_foreign_uid(void **state)
 			_exit(21);
 		if (rc != NX_EPERM)
 			_exit(22);
-		if (nx_open(&c, inst, NULL) != NX_EPERM)
+		if (nxt_open(&c, inst) != NX_EPERM)
 			_exit(23);
 		_exit(0);
 	}

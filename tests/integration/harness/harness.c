@@ -360,11 +360,29 @@ nxt_spawn_logged(const char *const *argv, const char *log, const char *instance,
 	return pid;
 }
 
+int
+nxt_nxd_args(const char **argv, int i, int cap, const char *const *args)
+{
+	bool placed = false;
+	int k;
+
+	for (k = 0; args != NULL && args[k] != NULL && i < cap - 3; k++) {
+		placed |= strcmp(args[k], "--workers") == 0 || strcmp(args[k], "--cpus") == 0;
+		argv[i++] = args[k];
+	}
+	if (!placed) {
+		argv[i++] = "--workers";
+		argv[i++] = "1";
+	}
+	argv[i] = NULL;
+	return i;
+}
+
 pid_t
 nxt_nxd_spawn(struct nxt_nxd *d, const char *instance, const char *const *args)
 {
 	const char *argv[64];
-	int i = 0, k;
+	int i = 0;
 	pid_t pid;
 
 	snprintf(d->instance, sizeof d->instance, "%s", instance);
@@ -372,9 +390,7 @@ nxt_nxd_spawn(struct nxt_nxd *d, const char *instance, const char *const *args)
 	argv[i++] = nxt_bin("nxd");
 	argv[i++] = "--instance";
 	argv[i++] = instance;
-	for (k = 0; args != NULL && args[k] != NULL && i < 62; k++)
-		argv[i++] = args[k];
-	argv[i] = NULL;
+	i = nxt_nxd_args(argv, i, 64, args);
 	pid = nxt_spawn_logged(argv, d->log, instance, false);
 	d->pid = pid;
 	return pid;
@@ -785,6 +801,14 @@ nxt_ctl(const char *instance, char **text, int json, ...)
 	else
 		free(out);
 	return status;
+}
+
+int
+nxt_open(struct nx_client **c, const char *instance)
+{
+	const struct nx_open_opts o = { .timeout_ms = (uint32_t)(nxt_patience_ns() / 1000000) };
+
+	return nx_open(c, instance, &o);
 }
 
 int

@@ -46,6 +46,14 @@ char *nxt_tmpfile(char *buf, size_t len, const char *name);
  * @return 0, or -1 (nxd exited or never became ready; its log is printed)
  */
 int nxt_nxd_start(struct nxt_nxd *d, const char *instance, const char *const *args);
+/**
+ * nxd's arguments after argv[0..i): args, then "--workers 1" unless they
+ * place the workers themselves (--workers, --cpus). Every test is written
+ * for one worker; nxd's own choice would be one per usable core but one,
+ * more than one on a machine with more than two cores.
+ * @return the index of the NULL that ends argv (at most cap - 1)
+ */
+int nxt_nxd_args(const char **argv, int i, int cap, const char *const *args);
 /** Start nxd and do not wait: for tests of refusals. @return pid */
 pid_t nxt_nxd_spawn(struct nxt_nxd *d, const char *instance, const char *const *args);
 /** SIGTERM, then wait at most nxt_patience_ns() (SIGKILL after). @return exit status, or -1 if killed */
@@ -119,6 +127,9 @@ int nxt_ctl(const char *instance, char **text, int json, ...);
 bool nxt_sanitized(void);
 
 struct nx_client;
+/** nx_open with no other option than nxt_patience_ns() for nxd's reply
+ *  (libnx's default, 5 s, is a time a slow machine can reach) */
+int nxt_open(struct nx_client **c, const char *instance);
 /** One call through the instance's echo pipeline ("ping"), waiting at most
  *  nxt_patience_ns(). @return 0 when it came back whole, or the error */
 int nxt_echo_once(struct nx_client *c);

@@ -30,9 +30,7 @@ nxt_wd_spawn(struct nxt_wd *w, const char *instance, const char *const *wd_args,
 	argv[i++] = nxd;
 	argv[i++] = "--instance";
 	argv[i++] = instance;
-	for (k = 0; nxd_args != NULL && nxd_args[k] != NULL && i < 78; k++)
-		argv[i++] = nxd_args[k];
-	argv[i] = NULL;
+	nxt_nxd_args(argv, i, 80, nxd_args);
 	/* no core: a stalled nxd gets SIGABRT */
 	pid = nxt_spawn_logged(argv, w->log, instance, true);
 	w->pid = pid;

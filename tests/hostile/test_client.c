@@ -594,7 +594,7 @@ run_good(const char *inst, struct shared *sh, const struct keys *keys, uint64_t 
 	if (g == NULL)
 		return say(sh, 30, "good client: no memory");
 	*g = (struct good){ .inst = inst, .sh = sh, .keys = keys, .rng = seed ^ 0x676f6f64ull };
-	if (nx_open(&g->c, inst, &o) < 0)
+	if (nxt_open_with(&g->c, inst, &o) < 0)
 		return say(sh, 31, "good client: nx_open: %s", nx_errmsg());
 	if (pipeline_ids(g->c, g->ids) < 0)
 		return say(sh, 32, "good client: %s", nx_errmsg());
@@ -1306,7 +1306,7 @@ hostile_session(struct hostile *h, unsigned sess)
 	unsigned idle = 0, nreq, i;
 	int rc;
 
-	rc = nx_open(&c, h->inst, &o);
+	rc = nxt_open_with(&c, h->inst, &o);
 	if (rc < 0) {
 		sh->h_open_failed++;
 		return;
@@ -1733,7 +1733,7 @@ run_storm(const char *inst, struct storm *sh, int who, uint64_t budget_ns)
 		int rc;
 
 		/* a channel released waits for a grace period: none free is no error */
-		NXT_WAIT_UNTIL((rc = nx_open(&c, inst, &o)) != NX_ENOSPC || !++sh->enospc[who],
+		NXT_WAIT_UNTIL((rc = nxt_open_with(&c, inst, &o)) != NX_ENOSPC || !++sh->enospc[who],
 			       nxt_patience_ns());
 		if (rc < 0)
 			return storm_say(sh, 50, "storm %d, cycle %u: nx_open: %s", who, i, nx_errmsg());
@@ -1757,7 +1757,7 @@ run_keeper(const char *inst, struct storm *sh)
 	struct nx_client *c;
 	uint32_t n = 0;
 
-	if (nx_open(&c, inst, &o) < 0)
+	if (nxt_open_with(&c, inst, &o) < 0)
 		return storm_say(sh, 60, "keeper: nx_open: %s", nx_errmsg());
 	while (!__atomic_load_n(&sh->stop, __ATOMIC_ACQUIRE)) {
 		uint64_t at = __atomic_load_n(&sh->cycles[0], __ATOMIC_RELAXED) +

@@ -338,7 +338,7 @@ test_nxd_cannot_be_read_through_proc(void **state)
 	char inst[64], rt[] = "/tmp/nxt-rt-XXXXXX", log[512];
 	const char *argv[] = { "/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
 			       nxt_bin("nxd"), "--instance", inst, "--runtime-dir", rt, "--quiet",
-			       NULL };
+			       "--workers", "1", NULL };
 	pid_t d, pid;
 	int rc;
 

@@ -223,7 +223,7 @@ test_client_of_another_abi_is_refused_at_attach(void **state)
 	struct nx_open_opts o = { .abi_version = NX_ABI_VERSION + 1 };
 	struct nx_client *c;
 
-	assert_int_equal(nx_open(&c, f->inst, &o), NX_EABI);
+	assert_int_equal(nxt_open_with(&c, f->inst, &o), NX_EABI);
 	assert_non_null(strstr(nx_errmsg(), "client speaks ABI 2"));
 	assert_non_null(strstr(nx_errmsg(), "rebuild the client"));
 }
@@ -729,7 +729,7 @@ test_sleep_mode_worker_sleeps_and_wakes_for_a_request(void **state)
 	(void)state;
 	nxt_instance(inst, sizeof inst, "sleep");
 	assert_int_equal(nxt_nxd_start(&d, inst, (const char *const[]){ "--idle", "sleep", NULL }), 0);
-	assert_int_equal(nx_open(&c, inst, &o), 0);
+	assert_int_equal(nxt_open_with(&c, inst, &o), 0);
 	assert_int_equal(nx__health_map_ro(&hv, inst), 0);
 	echo = nx_pipeline_id(c, "echo");
 	for (i = 0; i < 200; i++) {

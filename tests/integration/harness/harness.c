@@ -367,7 +367,8 @@ nxt_nxd_args(const char **argv, int i, int cap, const char *const *args)
 	int k;
 
 	for (k = 0; args != NULL && args[k] != NULL && i < cap - 3; k++) {
-		placed |= strcmp(args[k], "--workers") == 0 || strcmp(args[k], "--cpus") == 0;
+		placed |= strncmp(args[k], "--workers", 9) == 0 || strncmp(args[k], "--cpus", 6) == 0 ||
+			  strcmp(args[k], "-w") == 0 || strcmp(args[k], "-c") == 0;
 		argv[i++] = args[k];
 	}
 	if (!placed) {
@@ -804,11 +805,21 @@ nxt_ctl(const char *instance, char **text, int json, ...)
 }
 
 int
+nxt_open_with(struct nx_client **c, const char *instance, const struct nx_open_opts *opts)
+{
+	struct nx_open_opts o = { 0 };
+
+	if (opts != NULL)
+		o = *opts;
+	if (o.timeout_ms == 0)
+		o.timeout_ms = (uint32_t)(nxt_patience_ns() / 1000000);
+	return nx_open(c, instance, &o);
+}
+
+int
 nxt_open(struct nx_client **c, const char *instance)
 {
-	const struct nx_open_opts o = { .timeout_ms = (uint32_t)(nxt_patience_ns() / 1000000) };
-
-	return nx_open(c, instance, &o);
+	return nxt_open_with(c, instance, NULL);
 }
 
 int

@@ -48,9 +48,10 @@ char *nxt_tmpfile(char *buf, size_t len, const char *name);
 int nxt_nxd_start(struct nxt_nxd *d, const char *instance, const char *const *args);
 /**
  * nxd's arguments after argv[0..i): args, then "--workers 1" unless they
- * place the workers themselves (--workers, --cpus). Every test is written
- * for one worker; nxd's own choice would be one per usable core but one,
- * more than one on a machine with more than two cores.
+ * place the workers themselves (--workers, --cpus, -w, -c, with or
+ * without =). Every test is written for one worker; nxd's own choice
+ * would be one per usable core but one, more than one on a machine with
+ * more than two cores. A config's workers is overridden; its cpus is not.
  * @return the index of the NULL that ends argv (at most cap - 1)
  */
 int nxt_nxd_args(const char **argv, int i, int cap, const char *const *args);
@@ -130,6 +131,9 @@ struct nx_client;
 /** nx_open with no other option than nxt_patience_ns() for nxd's reply
  *  (libnx's default, 5 s, is a time a slow machine can reach) */
 int nxt_open(struct nx_client **c, const char *instance);
+struct nx_open_opts;
+/** nx_open with opts (NULL: none), their timeout nxt_patience_ns() when 0 */
+int nxt_open_with(struct nx_client **c, const char *instance, const struct nx_open_opts *opts);
 /** One call through the instance's echo pipeline ("ping"), waiting at most
  *  nxt_patience_ns(). @return 0 when it came back whole, or the error */
 int nxt_echo_once(struct nx_client *c);

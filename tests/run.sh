@@ -22,6 +22,7 @@ mkdir -p "$logdir"
 passed=0
 failed=0
 failed_names=()
+skipped_names=()
 for kind in unit stress integration hostile; do
 	for t in "$BUILD"/tests/$kind/test_*; do
 		[ -x "$t" ] || continue
@@ -34,15 +35,18 @@ for kind in unit stress integration hostile; do
 		secs="$((ms / 1000)).$(((ms % 1000) / 100))"
 		p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' "$log" | tail -1)
 		f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed below:/\1/p' "$log" | tail -1)
+		sk=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) test(s), listed below:/\1/p' "$log" | tail -1)
 		p=${p:-0}
 		f=${f:-0}
+		[ -z "$sk" ] || skipped_names+=("$name ($sk: $(sed -n 's/^\[  SKIPPED \] \([^ ]*\)$/\1/p' "$log" | sort -u | tr '\n' ' ')log: $log)")
 		if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 			f=1 # crashed, timed out, or a sanitizer stopped it
 		fi
 		passed=$((passed + p))
 		failed=$((failed + f))
 		if [ "$rc" -eq 0 ] && [ "$f" -eq 0 ]; then
-			printf 'PASS  %-44s %4s tests  %6ss\n' "$name" "$p" "$secs"
+			printf 'PASS  %-44s %4s tests  %6ss%s\n' "$name" "$p" "$secs" \
+				"${sk:+  ($sk skipped, named below)}"
 		else
 			printf 'FAIL  %-44s %4s passed %s failed  rc=%s  %ss  (log: %s)\n' \
 				"$name" "$p" "$f" "$rc" "$secs" "$log"
@@ -92,6 +96,9 @@ for t in tests/shell/test_*.sh; do
 done
 
 echo
+if [ ${#skipped_names[@]} -gt 0 ]; then
+	echo "skipped: ${skipped_names[*]}"
+fi
 if [ ${#failed_names[@]} -gt 0 ]; then
 	echo "failed: ${failed_names[*]}"
 fi

@@ -221,7 +221,18 @@ test_breaker_opens_half_opens_and_closes_on_a_stage_failing_half_the_time(void *
 	}
 	assert_true(ok > 0 && failed > 0);
 	assert_true(slot("flaky")->opened >= 2);
-	/* a failure after it ran: retried only when the request is idempotent */
+}
+
+/* A failure after it ran: retried only when the request is idempotent;
+ * and nxctl forces the breaker, and lets go. */
+static void
+test_retry_only_the_idempotent_and_breaker_forced_by_nxctl(void **state)
+{
+	uint8_t out[256];
+	uint32_t k = 0, p;
+	int flaky = pipe_id("flaky");
+
+	(void)state;
 	assert_int_equal(nxt_ctl(inst, NULL, 0, "breaker", "flaky", "f", "close", NULL), 0);
 	{
 		/* each attempt waits as long as an answer may take on a loaded machine */
@@ -654,6 +665,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 			test_breaker_opens_half_opens_and_closes_on_a_stage_failing_half_the_time, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(test_retry_only_the_idempotent_and_breaker_forced_by_nxctl,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_faulting_stage_is_contained_and_quarantined_while_others_answer, setup,
 			teardown),

@@ -1075,14 +1075,8 @@ test_an_answer_taken_before_its_index_is_not_run_again(void **state)
 	h = own_channel();
 	assert_non_null(h);
 	resp = (struct nx_ring_hdr *)(void *)((uint8_t *)h + h->resp_ctl_off);
-	{
-		const uint64_t t0 = mono_ns();
-
-		while (__atomic_load_n(&resp->p_tail, __ATOMIC_ACQUIRE) != 1 &&
-		       mono_ns() - t0 < nxt_patience_ns())
-			sched_yield();
-	}
-	assert_int_equal(__atomic_load_n(&resp->p_tail, __ATOMIC_ACQUIRE), 1);
+	assert_true(NXT_WAIT_UNTIL(__atomic_load_n(&resp->p_tail, __ATOMIC_ACQUIRE) == 1,
+				   nxt_patience_ns()));
 	nxt_nxd_kill(&d);
 	assert_int_equal(resp->c_head, 1); /* the client has taken answer 0 */
 	resp->p_tail = 0;                  /* as if nxd died before counting it */

@@ -21,6 +21,7 @@
 #include "harness.h"
 #include "shm/monitor/ctl_session.h"
 #include "shm/shm_internal.h"
+#include "tests/patience.h"
 
 static uint64_t
 now_ns(void)
@@ -34,21 +35,19 @@ now_ns(void)
 bool
 nxt_sanitized(void)
 {
-	const char *s = getenv("NX_SAN");
-
-	return s != NULL && s[0] != '\0';
+	return tests_sanitized();
 }
 
 uint64_t
 nxt_budget_ns(uint64_t ns)
 {
-	return nxt_sanitized() ? ns * 5 : ns;
+	return tests_budget_ns(ns);
 }
 
 uint64_t
 nxt_patience_ns(void)
 {
-	return nxt_budget_ns(60000000000ull);
+	return patience_ns();
 }
 
 const char *
